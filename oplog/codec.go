@@ -1,0 +1,211 @@
+package oplog
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+)
+
+// AppendJSON appends the JSON line form of o, without the newline:
+//
+//	{"date":D,"origin":"O","seq":N,"sha":"S","payload":P}
+//	{"date":D,"origin":"O","sha":"S","value":V,"covers":{"O":N,...}}
+//
+// The initial checkpoint has no origin field.
+func (o *Op) AppendJSON(b []byte) []byte {
+	b = append(b, `{"date":`...)
+	b = strconv.AppendInt(b, o.Date, 10)
+	if o.Origin != "" {
+		b = append(b, `,"origin":"`...)
+		b = append(b, o.Origin...)
+		b = append(b, '"')
+	}
+	if o.Kind() == KindOp {
+		b = append(b, `,"seq":`...)
+		b = strconv.AppendUint(b, o.Seq, 10)
+	}
+	b = append(b, `,"sha":"`...)
+	b = append(b, o.Sha...)
+	b = append(b, '"')
+	if o.Kind() == KindOp {
+		b = append(b, `,"payload":`...)
+		b = append(b, o.Payload...)
+	} else {
+		b = append(b, `,"value":`...)
+		b = append(b, o.Value...)
+		b = append(b, `,"covers":`...)
+		b = o.Covers.appendJSON(b)
+	}
+	return append(b, '}')
+}
+
+// MarshalJSON encodes o as AppendJSON does.
+func (o Op) MarshalJSON() ([]byte, error) { return o.AppendJSON(nil), nil }
+
+// UnmarshalJSON decodes and checks an op as Decode does.
+func (o *Op) UnmarshalJSON(b []byte) error {
+	op, err := Decode(b)
+	if err != nil {
+		return err
+	}
+	*o = op
+	return nil
+}
+
+// wire is the JSON form of an op as it arrives.
+type wire struct {
+	Date    json.RawMessage            `json:"date"`
+	Origin  *string                    `json:"origin"`
+	Seq     json.RawMessage            `json:"seq"`
+	Sha     *string                    `json:"sha"`
+	Payload json.RawMessage            `json:"payload"`
+	Value   json.RawMessage            `json:"value"`
+	Covers  map[string]json.RawMessage `json:"covers"`
+}
+
+// Decode parses one op or checkpoint from its JSON form and checks it: every
+// field present and of the right type, no unknown field, the body any JSON
+// value, the size within MaxOpSize, and the sha matching the content.
+func Decode(line []byte) (Op, error) {
+	return decode(line, true)
+}
+
+// decode parses an op; with verify it also canonicalizes the body and
+// checks the sha (ops from our own files were checked when written).
+func decode(line []byte, verify bool) (Op, error) {
+	line = bytes.TrimSpace(line)
+	if len(line) > MaxOpSize {
+		return Op{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(line), MaxOpSize)
+	}
+	var w wire
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&w); err != nil {
+		return Op{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if dec.More() {
+		return Op{}, fmt.Errorf("%w: trailing data after the op", ErrMalformed)
+	}
+	var o Op
+	var err error
+	if w.Date == nil {
+		return Op{}, fmt.Errorf("%w: missing date", ErrMalformed)
+	}
+	if o.Date, err = strconv.ParseInt(string(w.Date), 10, 64); err != nil {
+		return Op{}, fmt.Errorf("%w: date %s is not an integer", ErrMalformed, w.Date)
+	}
+	if w.Origin != nil {
+		o.Origin = *w.Origin
+	}
+	if w.Sha == nil {
+		return Op{}, fmt.Errorf("%w: missing sha", ErrMalformed)
+	}
+	o.Sha = *w.Sha
+	switch {
+	case w.Payload != nil && w.Value != nil:
+		return Op{}, fmt.Errorf("%w: has both payload and value", ErrMalformed)
+	case w.Payload != nil:
+		if w.Seq == nil {
+			return Op{}, fmt.Errorf("%w: missing seq", ErrMalformed)
+		}
+		if o.Seq, err = strconv.ParseUint(string(w.Seq), 10, 64); err != nil {
+			return Op{}, fmt.Errorf("%w: seq %s is not a positive integer", ErrMalformed, w.Seq)
+		}
+		if w.Covers != nil {
+			return Op{}, fmt.Errorf("%w: covers is only for a checkpoint", ErrMalformed)
+		}
+		o.Payload = w.Payload
+	case w.Value != nil:
+		if w.Seq != nil {
+			return Op{}, fmt.Errorf("%w: a checkpoint has no seq", ErrMalformed)
+		}
+		if w.Covers == nil {
+			return Op{}, fmt.Errorf("%w: missing covers", ErrMalformed)
+		}
+		o.Covers = make(Coverage, len(w.Covers))
+		for k, v := range w.Covers {
+			n, err := strconv.ParseUint(string(v), 10, 64)
+			if err != nil {
+				return Op{}, fmt.Errorf("%w: covers %q: %s is not a positive integer", ErrMalformed, k, v)
+			}
+			o.Covers[k] = n
+		}
+		o.Value = w.Value
+	default:
+		return Op{}, fmt.Errorf("%w: missing payload or value", ErrMalformed)
+	}
+	if !verify {
+		return o, nil
+	}
+	if o.Payload != nil {
+		if o.Payload, err = Canonical(o.Payload); err != nil {
+			return Op{}, fmt.Errorf("payload: %w", err)
+		}
+	} else if o.Value, err = Canonical(o.Value); err != nil {
+		return Op{}, fmt.Errorf("value: %w", err)
+	}
+	return o, o.Check()
+}
+
+// A LineError is the error of one line of JSON lines input.
+type LineError struct {
+	Line int // 1-based
+	Err  error
+}
+
+func (e *LineError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.Err) }
+func (e *LineError) Unwrap() error { return e.Err }
+
+// Scanner reads ops as JSON lines, skipping blank lines. Each line is
+// decoded and checked on its own, so one bad line does not hide the others.
+type Scanner struct {
+	sc      *bufio.Scanner
+	line    int
+	op      Op
+	lineErr error
+	err     error
+}
+
+// NewScanner returns a Scanner reading r.
+func NewScanner(r io.Reader) *Scanner {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), MaxOpSize+1)
+	return &Scanner{sc: sc}
+}
+
+// Scan advances to the next non-blank line and reports whether there is
+// one. Op or LineErr then give its op or why it is not one. After a false,
+// Err tells why the scan stopped (nil at the end of input).
+func (s *Scanner) Scan() bool {
+	for s.sc.Scan() {
+		s.line++
+		b := bytes.TrimSpace(s.sc.Bytes())
+		if len(b) == 0 {
+			continue
+		}
+		s.op, s.lineErr = Decode(b)
+		if s.lineErr != nil {
+			s.lineErr = &LineError{Line: s.line, Err: s.lineErr}
+		}
+		return true
+	}
+	if err := s.sc.Err(); err != nil {
+		if err == bufio.ErrTooLong {
+			err = fmt.Errorf("%w: line longer than %d bytes", ErrTooLarge, MaxOpSize)
+		}
+		s.err = &LineError{Line: s.line + 1, Err: err}
+	}
+	return false
+}
+
+// Op returns the op of the current line.
+func (s *Scanner) Op() Op { return s.op }
+
+// LineErr returns why the current line is not a valid op, or nil.
+func (s *Scanner) LineErr() error { return s.lineErr }
+
+// Err returns the error that stopped the scan, or nil at end of input.
+func (s *Scanner) Err() error { return s.err }

@@ -1,0 +1,72 @@
+// Package oplog holds the core of GiG.fs: operations, their total order,
+// merging, checkpoints and pruning, reducers, and the compressed crash-safe
+// file an oplog lives in. It knows no protocol and imports nothing of
+// GiG.fs but the leaf helper internal/atomicfile.
+//
+// # Ops
+//
+// An op is a JSON object, one per line wherever ops travel as text:
+//
+//	{"date":1732550000123,"origin":"6f1c…","seq":7,"sha":"<hex>","payload":{…}}
+//	{"date":1732550000999,"origin":"6f1c…","sha":"<hex>","value":{…},"covers":{"6f1c…":7,"a90e…":3}}
+//
+// The date comes from a hybrid Clock. The origin is the client instance that
+// made the op (a random id) and seq numbers that origin's ops on one
+// (type, path) from 1 without gaps; (origin, seq) is the op's nonce, so two
+// clients pushing the same payload in the same millisecond make two ops. The
+// sha is the SHA-256 of the canonical encoding described at Hash; it is made
+// once, by the client, and a store refuses an op whose sha does not match.
+// Payloads and values are any JSON value (0, "", false and null included),
+// kept in canonical form (keys sorted, no spaces, numbers as written).
+//
+// # Order and checkpoints
+//
+// Ops are ordered by (date, sha): two logs holding the same records reduce to
+// the same value whatever order the records arrived in.
+//
+// A checkpoint carries a value and covers, a version vector: origin -> the
+// highest seq it stands for. Since each origin's seqs have no gaps, an op is
+// covered exactly when its seq is at most its origin's entry. The vector is
+// complete: a checkpoint covers all history, so a store that missed earlier
+// checkpoints converges on the latest one. A log keeps the latest checkpoint
+// (the base) and the ops it does not cover:
+//
+//   - an op the base covers is a no-op (an echo of a pruned op is not
+//     applied twice);
+//   - an op the base does not cover is kept and replayed after the base in
+//     (date, sha) order, however old its date (a late op is never dropped);
+//   - a checkpoint whose coverage includes the base's replaces it and prunes
+//     what it covers; one included in the base's is a no-op; with equal
+//     coverage the larger (date, sha) wins; an incomparable one is refused.
+//
+// There is no retention window: the vector never forgets, so no late op can
+// outlive the bookkeeping that recognises it. The bookkeeping is one entry per
+// origin that ever wrote the path, which stays small as long as clients keep
+// their origin for their lifetime. The refusals are explicit: an op whose
+// (origin, seq) is held by another op, and a checkpoint incomparable with the
+// base. A client's own op that no store accepted can always be re-issued.
+//
+// # The file
+//
+// A log file is a sequence of frames. Each frame is a zstd skippable frame
+// (magic 0x184D2A5E, 8 bytes of content: the length of the next frame and
+// its CRC-32C, little endian) followed by a zstd frame (with its content
+// checksum) holding records as JSON lines. The file is thus a valid zstd
+// stream: zstdcat prints the records.
+//
+// An append writes one frame and fsyncs before it is acknowledged; appends
+// that arrive during a write are written together by the next writer, with
+// one fsync (group commit). Records are kept in arrival order; loading merges
+// them into a Log, so duplicates and pruned records are harmless. When most
+// records of a file are pruned, the file is rewritten with the live ones: a
+// temporary file is written and fsynced, renamed over the file, and the folder
+// fsynced.
+//
+// On load, a last frame that is incomplete, fails its checksum or does not
+// decode, and zero bytes at the end, are what a crash in the middle of an
+// append leaves: they are cut off, and every acknowledged append is before
+// them. Damage followed by more frames cannot come from a torn append, so it
+// is reported as ErrCorrupt, naming the offset, and nothing is cut.
+//
+// Files of older formats are kept in testdata/ and loaded by the tests.
+package oplog

@@ -1,0 +1,360 @@
+package oplog
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+
+	"gigfs.io/gigfs/internal/atomicfile"
+)
+
+// The file format; see doc.go for the prose description.
+const (
+	// skipMagic is the magic of the zstd skippable frame that precedes each
+	// data frame (0x184D2A50 + 14).
+	skipMagic = 0x184D2A5E
+	// skipLen is the length of the skippable frame's content: the length
+	// of the data frame and its CRC-32C.
+	skipLen = 8
+	// headerLen is the length of the whole skippable frame.
+	headerLen = 8 + skipLen
+	// maxFrame bounds the length of one data frame, compressed.
+	maxFrame = 64 << 20
+	// maxFrameRecords bounds the uncompressed bytes put in one frame by a
+	// rewrite, so a frame never needs much memory to decode.
+	maxFrameRecords = 4 << 20
+)
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+var (
+	encOnce sync.Once
+	encoder *zstd.Encoder
+	decoder *zstd.Decoder
+)
+
+func codecs() (*zstd.Encoder, *zstd.Decoder) {
+	encOnce.Do(func() {
+		var err error
+		encoder, err = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(true))
+		if err != nil {
+			panic(err)
+		}
+		decoder, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(maxFrameRecords*4))
+		if err != nil {
+			panic(err)
+		}
+	})
+	return encoder, decoder
+}
+
+// appendFrame appends to dst the on-disk form of data: a skippable frame
+// holding the length and CRC-32C of the zstd frame that follows, and the
+// zstd frame holding data.
+func appendFrame(dst, data []byte) []byte {
+	enc, _ := codecs()
+	start := len(dst)
+	dst = append(dst, make([]byte, headerLen)...)
+	dst = enc.EncodeAll(data, dst)
+	frame := dst[start+headerLen:]
+	h := dst[start : start+headerLen]
+	binary.LittleEndian.PutUint32(h[0:], skipMagic)
+	binary.LittleEndian.PutUint32(h[4:], skipLen)
+	binary.LittleEndian.PutUint32(h[8:], uint32(len(frame)))
+	binary.LittleEndian.PutUint32(h[12:], crc32.Checksum(frame, crcTable))
+	return dst
+}
+
+// ErrCorrupt reports damage inside a log file that a torn append cannot
+// explain: acknowledged data would be lost by cutting it, so loading fails.
+var ErrCorrupt = errors.New("corrupt log file")
+
+// readFrames decodes every frame of a log file's content and calls fn with
+// the records of each. It returns the length of the intact prefix: when the
+// last frame is torn (a crash in the middle of an append), good < len(data)
+// and the caller cuts the file there. Damage followed by more data is
+// ErrCorrupt.
+func readFrames(data []byte, fn func(records []byte) error) (good int64, err error) {
+	_, dec := codecs()
+	off := 0
+	var buf []byte
+	for off < len(data) {
+		rest := data[off:]
+		torn := func() (int64, error) { return int64(off), nil }
+		if len(rest) < headerLen {
+			return torn()
+		}
+		if binary.LittleEndian.Uint32(rest[0:]) != skipMagic || binary.LittleEndian.Uint32(rest[4:]) != skipLen {
+			if allZero(rest) {
+				return torn()
+			}
+			return 0, fmt.Errorf("%w: bad frame header at offset %d", ErrCorrupt, off)
+		}
+		n := int(binary.LittleEndian.Uint32(rest[8:]))
+		if n > maxFrame {
+			return 0, fmt.Errorf("%w: frame of %d bytes at offset %d", ErrCorrupt, n, off)
+		}
+		end := headerLen + n
+		if end > len(rest) {
+			return torn()
+		}
+		frame := rest[headerLen:end]
+		last := end == len(rest)
+		if crc32.Checksum(frame, crcTable) != binary.LittleEndian.Uint32(rest[12:]) {
+			if last {
+				return torn()
+			}
+			return 0, fmt.Errorf("%w: checksum mismatch in frame at offset %d", ErrCorrupt, off)
+		}
+		buf, err = dec.DecodeAll(frame, buf[:0])
+		if err != nil {
+			if last {
+				return torn()
+			}
+			return 0, fmt.Errorf("%w: frame at offset %d: %v", ErrCorrupt, off, err)
+		}
+		if err := fn(buf); err != nil {
+			return 0, fmt.Errorf("frame at offset %d: %w", off, err)
+		}
+		off += end
+	}
+	return int64(off), nil
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// A File is an oplog's file: frames appended, made durable before Append
+// returns, with concurrent appends sharing one write and one fsync (group
+// commit).
+type File struct {
+	path string
+
+	mu      sync.Mutex
+	cond    sync.Cond // signalled when a write ends
+	f       *os.File
+	size    int64
+	writing bool   // a leader is writing; only it touches f
+	next    *batch // the batch that the next leader writes
+	err     error  // a failed write leaves the file unusable
+	closed  bool
+	syncs   int64 // fsyncs done, for tests and benchmarks
+	appends int64
+}
+
+type batch struct {
+	data []byte
+	done bool
+	err  error
+}
+
+// OpenFile opens or creates the log file at path and returns it with the
+// records it holds, in file order. A torn last frame is cut off.
+func OpenFile(path string) (*File, []byte, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err == nil {
+		// A new file: make its name durable before anything is appended.
+		if err := atomicfile.SyncDir(filepath.Dir(path)); err != nil {
+			f.Close()
+			return nil, nil, fmt.Errorf("open log: %w", err)
+		}
+	} else if os.IsExist(err) {
+		f, err = os.OpenFile(path, os.O_RDWR, 0)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("open log: %w", err)
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("read log %s: %w", path, err)
+	}
+	var records []byte
+	good, err := readFrames(data, func(rec []byte) error {
+		records = append(records, rec...)
+		return nil
+	})
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("load log %s: %w", path, err)
+	}
+	if good < int64(len(data)) {
+		if err := f.Truncate(good); err != nil {
+			f.Close()
+			return nil, nil, fmt.Errorf("cut torn frame of %s: %w", path, err)
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return nil, nil, fmt.Errorf("cut torn frame of %s: %w", path, err)
+		}
+	}
+	if _, err := f.Seek(good, io.SeekStart); err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("open log %s: %w", path, err)
+	}
+	lf := &File{path: path, f: f, size: good}
+	lf.cond.L = &lf.mu
+	return lf, records, nil
+}
+
+// Append writes records (JSON lines) as one frame and returns once they are
+// durable. Appends that arrive while another is being written are written
+// together by the next writer, with one fsync.
+func (f *File) Append(records []byte) error {
+	if len(records) == 0 {
+		return nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil || f.closed {
+		return f.unusable()
+	}
+	if f.next == nil {
+		f.next = &batch{}
+	}
+	b := f.next
+	b.data = append(b.data, records...)
+	f.appends++
+	for !b.done {
+		if f.writing {
+			f.cond.Wait()
+			continue
+		}
+		// Become the writer of the pending batch, which holds ours.
+		w := f.next
+		f.next = nil
+		f.writing = true
+		f.mu.Unlock()
+		err := f.write(w.data)
+		f.mu.Lock()
+		f.writing = false
+		w.done, w.err = true, err
+		if err != nil && f.err == nil {
+			f.err = err
+		}
+		f.cond.Broadcast()
+	}
+	return b.err
+}
+
+// write appends one frame and fsyncs. Only the writer calls it.
+func (f *File) write(data []byte) error {
+	buf := appendFrame(nil, data)
+	if _, err := f.f.Write(buf); err != nil {
+		return fmt.Errorf("append to %s: %w", f.path, err)
+	}
+	if err := f.f.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", f.path, err)
+	}
+	f.mu.Lock()
+	f.size += int64(len(buf))
+	f.syncs++
+	f.mu.Unlock()
+	return nil
+}
+
+func (f *File) unusable() error {
+	if f.closed {
+		return fmt.Errorf("log %s: closed", f.path)
+	}
+	return fmt.Errorf("log %s unusable after a failed write: %w", f.path, f.err)
+}
+
+// Rewrite replaces the file's content with records, atomically: a temporary
+// file is written and fsynced, renamed over the file, and the folder is
+// fsynced. snapshot is called once no append is being written and none can
+// start until the rewrite ends, so records it returns include every
+// acknowledged append; appends that arrive meanwhile wait, then go to the
+// new file.
+func (f *File) Rewrite(snapshot func() []byte) error {
+	f.mu.Lock()
+	for f.writing {
+		f.cond.Wait()
+	}
+	if f.err != nil || f.closed {
+		defer f.mu.Unlock()
+		return f.unusable()
+	}
+	f.writing = true
+	f.mu.Unlock()
+
+	records := snapshot()
+	nf, size, err := f.rewrite(records)
+
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.writing = false
+	f.cond.Broadcast()
+	if err != nil {
+		return err
+	}
+	f.f.Close()
+	f.f, f.size = nf, size
+	return nil
+}
+
+func (f *File) rewrite(records []byte) (*os.File, int64, error) {
+	var out []byte
+	for len(records) > 0 {
+		n := len(records)
+		if n > maxFrameRecords {
+			n = bytes.LastIndexByte(records[:maxFrameRecords], '\n') + 1
+			if n <= 0 {
+				n = len(records)
+			}
+		}
+		out = appendFrame(out, records[:n])
+		records = records[n:]
+	}
+	if err := atomicfile.WriteFile(f.path, out, 0o644); err != nil {
+		return nil, 0, fmt.Errorf("rewrite log: %w", err)
+	}
+	nf, err := os.OpenFile(f.path, os.O_RDWR|os.O_APPEND, 0)
+	if err != nil {
+		return nil, 0, fmt.Errorf("rewrite log: reopen: %w", err)
+	}
+	return nf, int64(len(out)), nil
+}
+
+// Size is the file's length in bytes.
+func (f *File) Size() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.size
+}
+
+// Syncs reports how many fsyncs the file's appends did.
+func (f *File) Syncs() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.syncs
+}
+
+// Close closes the file once no append is being written.
+func (f *File) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for f.writing {
+		f.cond.Wait()
+	}
+	if f.closed {
+		return nil
+	}
+	f.closed = true
+	f.cond.Broadcast()
+	return f.f.Close()
+}

@@ -1,0 +1,247 @@
+package oplog
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+)
+
+// Outcome is what merging one op or checkpoint into a log did.
+type Outcome uint8
+
+const (
+	// Accepted: the record is new and now part of the log.
+	Accepted Outcome = iota
+	// NoOp: the log already holds the record or something that includes it.
+	NoOp
+	// Refused: the record is invalid or conflicts with the log; the log is
+	// unchanged.
+	Refused
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Accepted:
+		return "accepted"
+	case NoOp:
+		return "no-op"
+	}
+	return "refused"
+}
+
+// Result is the answer to merging one record: its outcome and, for a no-op
+// or a refusal, why.
+type Result struct {
+	Outcome Outcome
+	Reason  string
+}
+
+func (r Result) String() string {
+	if r.Reason == "" {
+		return r.Outcome.String()
+	}
+	return r.Outcome.String() + ": " + r.Reason
+}
+
+type originSeq struct {
+	origin string
+	seq    uint64
+}
+
+// A Log is one oplog in memory: the current checkpoint (the base) and the
+// ops it does not cover, in (date, sha) order. Its state depends only on the
+// set of records merged into it, not on their order or repetition; see Merge.
+// A Log is not safe for concurrent use.
+type Log struct {
+	base  Op
+	ops   []Op                 // not covered by base, sorted by Less
+	bySeq map[originSeq]string // (origin, seq) -> sha, for ops
+}
+
+// NewLog returns a log holding only the initial checkpoint.
+func NewLog() *Log {
+	return &Log{base: Initial(), bySeq: make(map[originSeq]string)}
+}
+
+// Base returns the current checkpoint.
+func (l *Log) Base() Op { return l.base }
+
+// Ops returns the ops after the checkpoint, in order. The slice is the log's
+// own; callers must not modify it.
+func (l *Log) Ops() []Op { return l.ops }
+
+// Len is the number of records the log holds: the checkpoint and the ops.
+func (l *Log) Len() int { return 1 + len(l.ops) }
+
+// Merge adds one op or checkpoint to the log, after checking it (Op.Check).
+//
+// An op is accepted unless the log already holds it (no-op), the checkpoint
+// covers it (no-op: its effect is in the checkpoint's value, and applying it
+// again would count it twice), or another op holds its (origin, seq)
+// (refused). An uncovered op dated before the checkpoint is accepted: it is
+// replayed after the checkpoint, never dropped.
+//
+// A checkpoint replaces the current one when its coverage includes the
+// current one's (equal coverage: the larger by (date, sha) wins), and prunes
+// the ops it covers. A checkpoint whose coverage is included in the current
+// one's is a no-op. One whose coverage is incomparable (each covers ops the
+// other does not) is refused: taking either would lose the other's ops.
+// Clients only make checkpoints of ops that every store of a channel agreed
+// on, and stores only grow, so two honest checkpoints are always comparable.
+func (l *Log) Merge(o Op) Result {
+	if err := o.Check(); err != nil {
+		return Result{Refused, err.Error()}
+	}
+	return l.merge(o)
+}
+
+// merge is Merge without the check, for records from our own files.
+func (l *Log) merge(o Op) Result {
+	if o.Kind() == KindCheckpoint {
+		return l.mergeCheckpoint(o)
+	}
+	if l.base.Covers.Covers(&o) {
+		return Result{NoOp, fmt.Sprintf("covered by checkpoint %.12s", l.base.Sha)}
+	}
+	key := originSeq{o.Origin, o.Seq}
+	if sha, ok := l.bySeq[key]; ok {
+		if sha == o.Sha {
+			return Result{NoOp, "already present"}
+		}
+		return Result{Refused, fmt.Sprintf("origin %s seq %d is already op %.12s", o.Origin, o.Seq, sha)}
+	}
+	l.bySeq[key] = o.Sha
+	// Ops mostly arrive in order: append, else insert in place.
+	i := len(l.ops)
+	if i > 0 && Less(&o, &l.ops[i-1]) {
+		i = sort.Search(len(l.ops), func(j int) bool { return Less(&o, &l.ops[j]) })
+	}
+	l.ops = append(l.ops, Op{})
+	copy(l.ops[i+1:], l.ops[i:])
+	l.ops[i] = o
+	return Result{Outcome: Accepted}
+}
+
+func (l *Log) mergeCheckpoint(c Op) Result {
+	if c.Sha == l.base.Sha {
+		return Result{NoOp, "already present"}
+	}
+	le, ge := c.Covers.Compare(l.base.Covers)
+	switch {
+	case le && ge:
+		if Less(&c, &l.base) {
+			return Result{NoOp, fmt.Sprintf("superseded by checkpoint %.12s", l.base.Sha)}
+		}
+	case le:
+		return Result{NoOp, fmt.Sprintf("superseded by checkpoint %.12s", l.base.Sha)}
+	case !ge:
+		return Result{Refused, fmt.Sprintf("coverage incomparable with checkpoint %.12s: each covers ops the other does not", l.base.Sha)}
+	}
+	l.base = c
+	kept := l.ops[:0]
+	for _, o := range l.ops {
+		if c.Covers.Covers(&o) {
+			delete(l.bySeq, originSeq{o.Origin, o.Seq})
+			continue
+		}
+		kept = append(kept, o)
+	}
+	clear(l.ops[len(kept):])
+	l.ops = kept
+	return Result{Outcome: Accepted}
+}
+
+// Has reports whether the log holds o or a checkpoint that covers it.
+func (l *Log) Has(o *Op) bool {
+	if o.Kind() == KindCheckpoint {
+		le, _ := o.Covers.Compare(l.base.Covers)
+		return le
+	}
+	if l.base.Covers.Covers(o) {
+		return true
+	}
+	return l.bySeq[originSeq{o.Origin, o.Seq}] == o.Sha
+}
+
+// Records returns the checkpoint followed by the ops, in log order.
+func (l *Log) Records() []Op {
+	out := make([]Op, 0, l.Len())
+	out = append(out, l.base)
+	return append(out, l.ops...)
+}
+
+// AppendJSONLines appends the log as JSON lines, checkpoint first.
+func (l *Log) AppendJSONLines(b []byte) []byte {
+	b = l.base.AppendJSON(b)
+	b = append(b, '\n')
+	for i := range l.ops {
+		b = l.ops[i].AppendJSON(b)
+		b = append(b, '\n')
+	}
+	return b
+}
+
+// WriteTo writes the log as JSON lines, checkpoint first.
+func (l *Log) WriteTo(w io.Writer) (int64, error) {
+	n, err := w.Write(l.AppendJSONLines(nil))
+	return int64(n), err
+}
+
+// Clone returns an independent copy of l.
+func (l *Log) Clone() *Log {
+	c := &Log{base: l.base, ops: append([]Op(nil), l.ops...), bySeq: make(map[originSeq]string, len(l.bySeq))}
+	for k, v := range l.bySeq {
+		c.bySeq[k] = v
+	}
+	return c
+}
+
+// NextSeq returns the seq the origin's next op on this log must carry.
+func (l *Log) NextSeq(origin string) uint64 {
+	n := l.base.Covers[origin]
+	for i := range l.ops {
+		if l.ops[i].Origin == origin && l.ops[i].Seq > n {
+			n = l.ops[i].Seq
+		}
+	}
+	return n + 1
+}
+
+// Fold makes the checkpoint that stands for every op of the log that can be
+// covered: per origin, the ops that continue the checkpoint's prefix without
+// a gap. Its value is the reducer applied to the current checkpoint's value
+// and those ops, in log order. Ops after a gap (an earlier op of their origin
+// is missing) stay uncovered. Fold reports false when there is nothing to
+// cover. It does not change the log; merge the checkpoint to prune.
+func (l *Log) Fold(r Reducer, date int64, origin string) (Op, bool, error) {
+	cov := l.base.Covers.Clone()
+	for {
+		grew := false
+		for i := range l.ops {
+			o := &l.ops[i]
+			if o.Seq == cov[o.Origin]+1 {
+				cov[o.Origin] = o.Seq
+				grew = true
+			}
+		}
+		if !grew {
+			break
+		}
+	}
+	var payloads []json.RawMessage
+	for i := range l.ops {
+		if cov.Covers(&l.ops[i]) {
+			payloads = append(payloads, l.ops[i].Payload)
+		}
+	}
+	if len(payloads) == 0 {
+		return Op{}, false, nil
+	}
+	v, err := r(l.base.Value, payloads)
+	if err != nil {
+		return Op{}, false, err
+	}
+	c, err := NewCheckpoint(date, origin, v, cov)
+	return c, err == nil, err
+}

@@ -1,0 +1,296 @@
+package oplog
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"sync"
+)
+
+// A Reducer computes the value of an oplog: the checkpoint's value followed by
+// the payloads of the ops after it, in log order. Reducers must be
+// deterministic and must not keep or modify their arguments.
+type Reducer func(value json.RawMessage, payloads []json.RawMessage) (json.RawMessage, error)
+
+// ErrNoReducer is returned for a type with no reducer.
+var ErrNoReducer = errors.New("no reducer")
+
+// Built-in reducers by name.
+var builtins = map[string]Reducer{
+	"lww":     LWW,
+	"counter": Counter,
+	"merge":   MergePatch,
+	"set":     Set,
+	"list":    List,
+}
+
+// Builtin returns the built-in reducer of that name: lww, counter, merge,
+// set or list.
+func Builtin(name string) (Reducer, bool) {
+	r, ok := builtins[name]
+	return r, ok
+}
+
+// A Registry maps types to reducers. A type with no registered reducer whose
+// name is a built-in's (a type called "counter") uses that built-in. It is
+// safe for concurrent use.
+type Registry struct {
+	mu sync.RWMutex
+	m  map[string]Reducer
+}
+
+// Register sets the reducer of typ.
+func (r *Registry) Register(typ string, f Reducer) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = make(map[string]Reducer)
+	}
+	r.m[typ] = f
+}
+
+// Lookup returns the reducer of typ.
+func (r *Registry) Lookup(typ string) (Reducer, bool) {
+	r.mu.RLock()
+	f, ok := r.m[typ]
+	r.mu.RUnlock()
+	if ok {
+		return f, true
+	}
+	return Builtin(typ)
+}
+
+// Reduce computes the value of the log l of (typ, path). An error names the
+// type and the path; the log is never changed.
+func (r *Registry) Reduce(typ, path string, l *Log) (json.RawMessage, error) {
+	f, ok := r.Lookup(typ)
+	if !ok {
+		return nil, fmt.Errorf("reduce %s %s: %w for type %q", typ, path, ErrNoReducer, typ)
+	}
+	v, err := Reduce(f, l)
+	if err != nil {
+		return nil, fmt.Errorf("reduce %s %s: %w", typ, path, err)
+	}
+	return v, nil
+}
+
+// Reduce applies f to the log l and checks that it answered one JSON value.
+func Reduce(f Reducer, l *Log) (v json.RawMessage, err error) {
+	payloads := make([]json.RawMessage, len(l.ops))
+	for i := range l.ops {
+		payloads[i] = l.ops[i].Payload
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("reducer panicked: %v", p)
+		}
+	}()
+	v, err = f(l.base.Value, payloads)
+	if err != nil {
+		return nil, err
+	}
+	if len(bytes.TrimSpace(v)) == 0 {
+		return nil, errors.New("reducer returned nothing")
+	}
+	if v, err = Canonical(v); err != nil {
+		return nil, fmt.Errorf("reducer returned invalid JSON: %w", err)
+	}
+	return v, nil
+}
+
+// LWW is last-writer-wins: the last payload, or the checkpoint's value when
+// there is none.
+func LWW(value json.RawMessage, payloads []json.RawMessage) (json.RawMessage, error) {
+	if len(payloads) == 0 {
+		return value, nil
+	}
+	return payloads[len(payloads)-1], nil
+}
+
+// Counter sums numbers: the checkpoint's value (null counts as 0) plus every
+// payload. Integers are summed exactly while they fit in 64 bits.
+func Counter(value json.RawMessage, payloads []json.RawMessage) (json.RawMessage, error) {
+	var isum int64
+	var fsum float64
+	exact := true
+	add := func(raw json.RawMessage, what string) error {
+		s := string(bytes.TrimSpace(raw))
+		if s == "null" && what == "value" {
+			return nil
+		}
+		if exact {
+			if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+				if (n > 0 && isum > math.MaxInt64-n) || (n < 0 && isum < math.MinInt64-n) {
+					exact = false
+					fsum = float64(isum)
+				} else {
+					isum += n
+					return nil
+				}
+			}
+		}
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || s == "" || s[0] == '"' {
+			return fmt.Errorf("counter: %s %.40s is not a number", what, s)
+		}
+		if exact {
+			exact = false
+			fsum = float64(isum)
+		}
+		fsum += f
+		return nil
+	}
+	if err := add(value, "value"); err != nil {
+		return nil, err
+	}
+	for i, p := range payloads {
+		if err := add(p, fmt.Sprintf("payload %d", i+1)); err != nil {
+			return nil, err
+		}
+	}
+	if exact {
+		return json.RawMessage(strconv.FormatInt(isum, 10)), nil
+	}
+	if math.IsInf(fsum, 0) || math.IsNaN(fsum) {
+		return nil, errors.New("counter: sum out of range")
+	}
+	return json.RawMessage(strconv.FormatFloat(fsum, 'g', -1, 64)), nil
+}
+
+// MergePatch applies each payload to the value as an RFC 7396 JSON merge
+// patch, in order.
+func MergePatch(value json.RawMessage, payloads []json.RawMessage) (json.RawMessage, error) {
+	doc, err := decodeAny(value)
+	if err != nil {
+		return nil, fmt.Errorf("merge: value: %w", err)
+	}
+	for i, p := range payloads {
+		patch, err := decodeAny(p)
+		if err != nil {
+			return nil, fmt.Errorf("merge: payload %d: %w", i+1, err)
+		}
+		doc = mergePatch(doc, patch)
+	}
+	return encodeAny(doc)
+}
+
+func mergePatch(target, patch any) any {
+	p, ok := patch.(map[string]any)
+	if !ok {
+		return patch
+	}
+	t, ok := target.(map[string]any)
+	if !ok {
+		t = make(map[string]any)
+	}
+	for k, v := range p {
+		if v == nil {
+			delete(t, k)
+		} else {
+			t[k] = mergePatch(t[k], v)
+		}
+	}
+	return t
+}
+
+// Set keeps a set of JSON values: payloads are {"add":x} or {"del":x}. The
+// value is an array of the members, sorted by their canonical JSON.
+func Set(value json.RawMessage, payloads []json.RawMessage) (json.RawMessage, error) {
+	members := make(map[string]bool)
+	if s := string(bytes.TrimSpace(value)); s != "null" {
+		var arr []json.RawMessage
+		if err := json.Unmarshal(value, &arr); err != nil {
+			return nil, fmt.Errorf("set: value is not an array")
+		}
+		for _, m := range arr {
+			c, err := Canonical(m)
+			if err != nil {
+				return nil, fmt.Errorf("set: value: %w", err)
+			}
+			members[string(c)] = true
+		}
+	}
+	for i, p := range payloads {
+		var op map[string]json.RawMessage
+		if err := json.Unmarshal(p, &op); err != nil || len(op) != 1 {
+			return nil, fmt.Errorf(`set: payload %d: want {"add":x} or {"del":x}`, i+1)
+		}
+		for k, x := range op {
+			c, err := Canonical(x)
+			if err != nil {
+				return nil, fmt.Errorf("set: payload %d: %w", i+1, err)
+			}
+			switch k {
+			case "add":
+				members[string(c)] = true
+			case "del":
+				delete(members, string(c))
+			default:
+				return nil, fmt.Errorf(`set: payload %d: want {"add":x} or {"del":x}, got key %q`, i+1, k)
+			}
+		}
+	}
+	keys := make([]string, 0, len(members))
+	for k := range members {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b bytes.Buffer
+	b.WriteByte('[')
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(k)
+	}
+	b.WriteByte(']')
+	return b.Bytes(), nil
+}
+
+// List appends every payload to the value (null is the empty list).
+func List(value json.RawMessage, payloads []json.RawMessage) (json.RawMessage, error) {
+	var b bytes.Buffer
+	b.WriteByte('[')
+	n := 0
+	if s := bytes.TrimSpace(value); string(s) != "null" {
+		if len(s) < 2 || s[0] != '[' {
+			return nil, fmt.Errorf("list: value is not an array")
+		}
+		inner := bytes.TrimSpace(s[1 : len(s)-1])
+		if len(inner) > 0 {
+			b.Write(inner)
+			n++
+		}
+	}
+	for _, p := range payloads {
+		if n > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(p)
+		n++
+	}
+	b.WriteByte(']')
+	return b.Bytes(), nil
+}
+
+func decodeAny(raw json.RawMessage) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func encodeAny(v any) (json.RawMessage, error) {
+	var b bytes.Buffer
+	if err := appendCanonical(&b, v); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
