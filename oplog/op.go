@@ -292,6 +292,6 @@ func appendString(buf *bytes.Buffer, s string) {
 	}
 	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
-	enc.Encode(s) // cannot fail for a string
+	enc.Encode(s)               // cannot fail for a string
 	buf.Truncate(buf.Len() - 1) // the newline Encode adds
 }
