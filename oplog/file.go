@@ -104,6 +104,11 @@ func readFrames(data []byte, fn func(records []byte) error) (good int64, err err
 		}
 		end := headerLen + n
 		if end > len(rest) {
+			// A torn append is the last thing in the file; a frame header
+			// after this one means the length itself is damaged.
+			if bytes.Contains(rest[headerLen:], frameMark()) {
+				return 0, fmt.Errorf("%w: frame at offset %d overruns the next one", ErrCorrupt, off)
+			}
 			return torn()
 		}
 		frame := rest[headerLen:end]
@@ -127,6 +132,15 @@ func readFrames(data []byte, fn func(records []byte) error) (good int64, err err
 		off += end
 	}
 	return int64(off), nil
+}
+
+// frameMark is the start of every frame header: the skippable frame's magic
+// and content length.
+func frameMark() []byte {
+	var m [8]byte
+	binary.LittleEndian.PutUint32(m[0:], skipMagic)
+	binary.LittleEndian.PutUint32(m[4:], skipLen)
+	return m[:]
 }
 
 func allZero(b []byte) bool {

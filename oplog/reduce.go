@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"sort"
 	"strconv"
 	"sync"
@@ -112,35 +113,26 @@ func LWW(value json.RawMessage, payloads []json.RawMessage) (json.RawMessage, er
 }
 
 // Counter sums numbers: the checkpoint's value (null counts as 0) plus every
-// payload. Integers are summed exactly while they fit in 64 bits.
+// payload. Integers are summed exactly, whatever their size; a sum with any
+// fraction or exponent is a float64.
 func Counter(value json.RawMessage, payloads []json.RawMessage) (json.RawMessage, error) {
-	var isum int64
+	var isum, n big.Int
 	var fsum float64
-	exact := true
+	floats := false
 	add := func(raw json.RawMessage, what string) error {
 		s := string(bytes.TrimSpace(raw))
 		if s == "null" && what == "value" {
 			return nil
 		}
-		if exact {
-			if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-				if (n > 0 && isum > math.MaxInt64-n) || (n < 0 && isum < math.MinInt64-n) {
-					exact = false
-					fsum = float64(isum)
-				} else {
-					isum += n
-					return nil
-				}
-			}
+		if _, ok := n.SetString(s, 10); ok {
+			isum.Add(&isum, &n)
+			return nil
 		}
 		f, err := strconv.ParseFloat(s, 64)
 		if err != nil || s == "" || s[0] == '"' {
 			return fmt.Errorf("counter: %s %.40s is not a number", what, s)
 		}
-		if exact {
-			exact = false
-			fsum = float64(isum)
-		}
+		floats = true
 		fsum += f
 		return nil
 	}
@@ -148,17 +140,19 @@ func Counter(value json.RawMessage, payloads []json.RawMessage) (json.RawMessage
 		return nil, err
 	}
 	for i, p := range payloads {
-		if err := add(p, fmt.Sprintf("payload %d", i+1)); err != nil {
+		if err := add(p, "payload "+strconv.Itoa(i+1)); err != nil {
 			return nil, err
 		}
 	}
-	if exact {
-		return json.RawMessage(strconv.FormatInt(isum, 10)), nil
+	if !floats {
+		return json.RawMessage(isum.String()), nil
 	}
-	if math.IsInf(fsum, 0) || math.IsNaN(fsum) {
+	f, _ := new(big.Float).SetInt(&isum).Float64()
+	f += fsum
+	if math.IsInf(f, 0) || math.IsNaN(f) {
 		return nil, errors.New("counter: sum out of range")
 	}
-	return json.RawMessage(strconv.FormatFloat(fsum, 'g', -1, 64)), nil
+	return json.RawMessage(strconv.FormatFloat(f, 'g', -1, 64)), nil
 }
 
 // MergePatch applies each payload to the value as an RFC 7396 JSON merge

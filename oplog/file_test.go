@@ -1,0 +1,246 @@
+package oplog
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+func lines(ops ...Op) []byte {
+	var b []byte
+	for i := range ops {
+		b = ops[i].AppendJSON(b)
+		b = append(b, '\n')
+	}
+	return b
+}
+
+func TestFile_AppendReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log")
+	f, recs, err := OpenFile(path)
+	if err != nil || len(recs) != 0 {
+		t.Fatalf("OpenFile new: %v, %d bytes", err, len(recs))
+	}
+	var want []byte
+	for i := 1; i <= 5; i++ {
+		b := lines(mustOp(t, int64(i), "a", uint64(i), fmt.Sprint(i)))
+		if err := f.Append(b); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, b...)
+	}
+	f.Close()
+	f, recs, err = OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if !bytes.Equal(recs, want) {
+		t.Fatalf("records after reopen:\n%s\nwant\n%s", recs, want)
+	}
+}
+
+// A crash in the middle of an append: for every cut point inside the last
+// frame, loading gives the intact prefix without error, every earlier
+// (acknowledged) append is present, and the file is cut so that the next
+// append is readable.
+func TestFile_TornLastFrame(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "log")
+	f, _, err := OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acked := lines(mustOp(t, 1, "a", 1, `"one"`), mustOp(t, 2, "a", 2, `"two"`))
+	if err := f.Append(acked); err != nil {
+		t.Fatal(err)
+	}
+	prefix := f.Size()
+	if err := f.Append(lines(mustOp(t, 3, "a", 3, `"three, torn"`))); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	full, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	extra := lines(mustOp(t, 4, "a", 4, `"after restart"`))
+	for cut := prefix; cut < int64(len(full)); cut++ {
+		p := filepath.Join(dir, fmt.Sprintf("cut%d", cut))
+		os.WriteFile(p, full[:cut], 0o644)
+		g, recs, err := OpenFile(p)
+		if err != nil {
+			t.Fatalf("cut at %d: %v", cut, err)
+		}
+		if !bytes.Equal(recs, acked) {
+			t.Fatalf("cut at %d: records %q, want %q", cut, recs, acked)
+		}
+		if g.Size() != prefix {
+			t.Fatalf("cut at %d: size %d after load, want %d", cut, g.Size(), prefix)
+		}
+		if err := g.Append(extra); err != nil {
+			t.Fatal(err)
+		}
+		g.Close()
+		_, recs, err = OpenFile(p)
+		if err != nil || !bytes.Equal(recs, append(append([]byte(nil), acked...), extra...)) {
+			t.Fatalf("cut at %d: after append and reload: %q, %v", cut, recs, err)
+		}
+		os.Remove(p)
+	}
+	// Zeros where the last append should be (a crash after the size grew but
+	// before the data reached the disk) are cut too.
+	zeroed := append(append([]byte(nil), full[:prefix]...), make([]byte, len(full)-int(prefix))...)
+	os.WriteFile(path, zeroed, 0o644)
+	g, recs, err := OpenFile(path)
+	if err != nil || !bytes.Equal(recs, acked) {
+		t.Fatalf("zero tail: %q, %v", recs, err)
+	}
+	g.Close()
+}
+
+// Damage before the last frame cannot come from a torn append: loading fails
+// naming the file and the offset, and cuts nothing.
+func TestFile_CorruptMiddle(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log")
+	f, _, _ := OpenFile(path)
+	f.Append(lines(mustOp(t, 1, "a", 1, `1`)))
+	f.Append(lines(mustOp(t, 2, "a", 2, `2`)))
+	f.Close()
+	data, _ := os.ReadFile(path)
+	for _, at := range []int{0, 9, headerLen + 5} {
+		bad := append([]byte(nil), data...)
+		bad[at] ^= 0xff
+		os.WriteFile(path, bad, 0o644)
+		_, _, err := OpenFile(path)
+		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "offset 0") {
+			t.Fatalf("flip at %d: err %v, want ErrCorrupt naming %s at offset 0", at, err, path)
+		}
+		if after, _ := os.ReadFile(path); !bytes.Equal(after, bad) {
+			t.Fatalf("flip at %d: file changed", at)
+		}
+	}
+}
+
+// Concurrent appends share fsyncs, and every acknowledged record is there.
+func TestFile_GroupCommit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log")
+	f, _, err := OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const writers, each = 16, 40
+	var wg sync.WaitGroup
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 1; i <= each; i++ {
+				if err := f.Append(lines(mustOp(t, int64(i), fmt.Sprintf("w%d", w), uint64(i), `1`))); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	syncs := f.Syncs()
+	f.Close()
+	if syncs >= writers*each {
+		t.Errorf("%d fsyncs for %d appends: no group commit", syncs, writers*each)
+	}
+	_, recs, err := OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(recs, []byte("\n")); n != writers*each {
+		t.Fatalf("%d records after reopen, want %d", n, writers*each)
+	}
+	t.Logf("%d appends, %d fsyncs", writers*each, syncs)
+}
+
+func TestDiskLog_CompactionAndReload(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "log")
+	d, err := OpenDiskLog(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 200; i++ {
+		res, err := d.Merge([]Op{mustOp(t, int64(i), "a", uint64(i), `1`)})
+		if err != nil || res[0].Outcome != Accepted {
+			t.Fatalf("merge %d: %v %v", i, res, err)
+		}
+	}
+	before := d.File().Size()
+	c, _, _ := d.Snapshot().Fold(Counter, 500, "f")
+	if _, err := d.Merge([]Op{c, mustOp(t, 501, "a", 201, `1`)}); err != nil {
+		t.Fatal(err)
+	}
+	if after := d.File().Size(); after >= before/4 {
+		t.Fatalf("file %d bytes after prune, %d before: not compacted", after, before)
+	}
+	want := string(d.Snapshot().AppendJSONLines(nil))
+	d.Close()
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		t.Fatalf("files left in folder: %v", ents)
+	}
+	d, err = OpenDiskLog(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if got := string(d.Snapshot().AppendJSONLines(nil)); got != want {
+		t.Fatalf("after reload:\n%s\nwant\n%s", got, want)
+	}
+	if v, _ := Reduce(Counter, d.Snapshot()); string(v) != "201" {
+		t.Fatalf("value %s", v)
+	}
+}
+
+// The on-disk format is pinned by a golden file: a change of format is a
+// visible, deliberate change (go test -run Golden -update rewrites it).
+func TestFile_Golden(t *testing.T) {
+	golden := filepath.Join("testdata", "v1.log")
+	want := filepath.Join("testdata", "v1.jsonl")
+	if *update {
+		os.Remove(golden)
+		d, err := OpenDiskLog(golden)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Merge([]Op{mustOp(t, 1732550000123, "golden-a", 1, `{"add":"x"}`), mustOp(t, 1732550000123, "golden-b", 1, `{"add":"y"}`)})
+		d.Merge([]Op{mustCheckpoint(t, 1732550000200, "golden-a", `["x","y"]`, Coverage{"golden-a": 1, "golden-b": 1})})
+		d.Merge([]Op{mustOp(t, 1732550000100, "golden-c", 1, `{"del":"x"}`)})
+		os.WriteFile(want, d.Snapshot().AppendJSONLines(nil), 0o644)
+		d.Close()
+	}
+	// Load a copy, so the golden file itself is never touched.
+	data, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "log")
+	os.WriteFile(p, data, 0o644)
+	d, err := OpenDiskLog(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	wantText, _ := os.ReadFile(want)
+	if got := string(d.Snapshot().AppendJSONLines(nil)); got != string(wantText) {
+		t.Fatalf("golden log loads as\n%s\nwant\n%s", got, wantText)
+	}
+	if v, _ := Reduce(Set, d.Snapshot()); string(v) != `["y"]` {
+		t.Fatalf("value %s", v)
+	}
+}

@@ -1,0 +1,111 @@
+package oplog
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func logOf(tb testing.TB, value string, payloads ...string) *Log {
+	tb.Helper()
+	l := NewLog()
+	if value != "" {
+		l.Merge(mustCheckpoint(tb, 1, "c", value, Coverage{"c0": 1}))
+	}
+	for i, p := range payloads {
+		l.Merge(mustOp(tb, int64(10+i), "w", uint64(i+1), p))
+	}
+	return l
+}
+
+func TestBuiltins(t *testing.T) {
+	tests := []struct {
+		reducer  string
+		value    string // checkpoint value, "" for the initial null
+		payloads []string
+		want     string
+	}{
+		{"lww", "", nil, `null`},
+		{"lww", `"v"`, nil, `"v"`},
+		{"lww", "", []string{`1`, `false`}, `false`},
+		{"counter", "", nil, `0`},
+		{"counter", "", []string{`1`, `2`, `-4`}, `-1`},
+		{"counter", `10`, []string{`0.5`}, `10.5`},
+		{"counter", "", []string{`9223372036854775807`, `1`}, `9223372036854775808`},
+		{"merge", "", []string{`{"a":1,"b":{"c":2}}`, `{"b":{"c":null,"d":3}}`}, `{"a":1,"b":{"d":3}}`},
+		{"merge", `{"a":1}`, []string{`[1]`, `{"x":null}`}, `{}`},
+		{"merge", `{"a":1}`, []string{`"replaced"`}, `"replaced"`},
+		{"set", "", []string{`{"add":"x"}`, `{"add":{"b":1,"a":2}}`, `{"add":"x"}`, `{"del":"y"}`}, `["x",{"a":2,"b":1}]`},
+		{"set", `["a","b"]`, []string{`{"del":"a"}`}, `["b"]`},
+		{"list", "", []string{`1`, `null`, `{"k":""}`}, `[1,null,{"k":""}]`},
+		{"list", `[0]`, []string{`1`}, `[0,1]`},
+		{"list", `[]`, []string{`1`}, `[1]`},
+	}
+	for _, tt := range tests {
+		name := tt.reducer + "(" + tt.value + ";" + strings.Join(tt.payloads, ";") + ")"
+		t.Run(name, func(t *testing.T) {
+			f, ok := Builtin(tt.reducer)
+			if !ok {
+				t.Fatalf("no built-in %s", tt.reducer)
+			}
+			got, err := Reduce(f, logOf(t, tt.value, tt.payloads...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tt.want {
+				t.Fatalf("got %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+// A failing reducer gives an error naming the type and the path, and the
+// stored log is unchanged.
+func TestRegistry_ReduceErrors(t *testing.T) {
+	var reg Registry
+	reg.Register("boom", func(json.RawMessage, []json.RawMessage) (json.RawMessage, error) {
+		return nil, errors.New("kaput")
+	})
+	reg.Register("silent", func(json.RawMessage, []json.RawMessage) (json.RawMessage, error) { return nil, nil })
+	reg.Register("garbage", func(json.RawMessage, []json.RawMessage) (json.RawMessage, error) {
+		return json.RawMessage("{not json"), nil
+	})
+	reg.Register("panics", func(json.RawMessage, []json.RawMessage) (json.RawMessage, error) { panic("oops") })
+	tests := []struct{ typ, mention string }{
+		{"boom", "kaput"},
+		{"silent", "returned nothing"},
+		{"garbage", "invalid JSON"},
+		{"panics", "panicked"},
+		{"counter", "not a number"},
+		{"nosuch", "no reducer"},
+	}
+	for _, tt := range tests {
+		l := logOf(t, "", `"text"`)
+		before := string(l.AppendJSONLines(nil))
+		_, err := reg.Reduce(tt.typ, "/a/b", l)
+		if err == nil {
+			t.Errorf("%s: no error", tt.typ)
+			continue
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, tt.typ) || !strings.Contains(msg, "/a/b") || !strings.Contains(msg, tt.mention) {
+			t.Errorf("%s: error %q should name the type, the path and %q", tt.typ, msg, tt.mention)
+		}
+		if string(l.AppendJSONLines(nil)) != before {
+			t.Errorf("%s: log changed", tt.typ)
+		}
+	}
+}
+
+func TestRegistry_BuiltinByTypeName(t *testing.T) {
+	var reg Registry
+	got, err := reg.Reduce("counter", "/x", logOf(t, "", `2`, `3`))
+	if err != nil || string(got) != "5" {
+		t.Fatalf("got %s, %v", got, err)
+	}
+	reg.Register("counter", LWW) // a registration overrides the built-in of that name
+	if got, _ := reg.Reduce("counter", "/x", logOf(t, "", `2`, `3`)); string(got) != "3" {
+		t.Fatalf("override: got %s", got)
+	}
+}
