@@ -1,0 +1,78 @@
+package srv9p
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"syscall"
+)
+
+// ParseAddr parses a dial string into the network and address of package net.
+// It accepts the Plan 9 forms tcp!host!port (also tcp4, tcp6, and net as
+// tcp; a host of * means every interface) and unix!/path, a bare /path or
+// ./path (unix), and Go's host:port (tcp).
+func ParseAddr(s string) (network, address string, err error) {
+	bad := func(why string) (string, string, error) {
+		return "", "", fmt.Errorf("%w: address %q: %s", ErrBadRequest, s, why)
+	}
+	if s == "" {
+		return bad("empty")
+	}
+	if strings.Contains(s, "!") {
+		f := strings.Split(s, "!")
+		switch f[0] {
+		case "unix":
+			if len(f) != 2 || f[1] == "" {
+				return bad("want unix!/path")
+			}
+			return "unix", f[1], nil
+		case "tcp", "tcp4", "tcp6", "net":
+			if len(f) != 3 || f[2] == "" {
+				return bad("want tcp!host!port")
+			}
+			network, host := f[0], f[1]
+			if network == "net" {
+				network = "tcp"
+			}
+			if host == "*" {
+				host = ""
+			}
+			return network, net.JoinHostPort(host, f[2]), nil
+		default:
+			return bad("unknown network " + f[0])
+		}
+	}
+	if strings.HasPrefix(s, "/") || strings.HasPrefix(s, "./") {
+		return "unix", s, nil
+	}
+	if _, port, err := net.SplitHostPort(s); err != nil || port == "" {
+		return bad("want tcp!host!port, unix!/path or host:port")
+	}
+	return "tcp", s, nil
+}
+
+// Listen listens on a dial string (see ParseAddr). For a unix socket, a
+// stale socket file that no server answers on is removed first.
+func Listen(addr string) (net.Listener, error) {
+	network, address, err := ParseAddr(addr)
+	if err != nil {
+		return nil, err
+	}
+	l, err := net.Listen(network, address)
+	if err == nil || network != "unix" || !errors.Is(err, syscall.EADDRINUSE) {
+		return l, err
+	}
+	if c, derr := net.Dial("unix", address); derr == nil {
+		c.Close()
+		return nil, err // someone is serving there
+	}
+	if fi, serr := os.Lstat(address); serr != nil || fi.Mode()&os.ModeSocket == 0 {
+		return nil, err // not a socket: leave it alone
+	}
+	if rerr := os.Remove(address); rerr != nil {
+		return nil, err
+	}
+	return net.Listen(network, address)
+}

@@ -1,0 +1,652 @@
+package srv9p
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"9fans.net/go/plan9"
+	lib "9fans.net/go/plan9/srv9p"
+)
+
+// A fidState is our state for one fid, kept in the library's Fid.Aux.
+type fidState struct {
+	c     *conn
+	uname string
+	path  atomic.Pointer[[]Node] // from the attach root to the fid's node
+
+	// mu is held for reading during each Read and Write of the handle,
+	// and for writing to install the handle and to release it.
+	mu       sync.RWMutex
+	released bool
+	h        Handle     // an open file
+	dir      *dirReader // an open directory
+}
+
+func (f *fidState) node() Node {
+	p := *f.path.Load()
+	return p[len(p)-1]
+}
+
+// newFid registers a fid on the connection, within MaxFids.
+func (c *conn) newFid(uname string, path []Node) (*fidState, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, ErrInterrupted
+	}
+	if len(c.fids) >= c.maxFids {
+		return nil, c.fidLimit()
+	}
+	f := &fidState{c: c, uname: uname}
+	f.path.Store(&path)
+	c.fids[f] = struct{}{}
+	return f, nil
+}
+
+// release forgets the fid and closes its handle once no read or write on
+// it is in progress. It may be called more than once.
+func (f *fidState) release() {
+	c := f.c
+	c.mu.Lock()
+	delete(c.fids, f)
+	c.mu.Unlock()
+
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.released {
+		return
+	}
+	f.released = true
+	h := f.h
+	f.h, f.dir = nil, nil
+	if h == nil {
+		return
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			c.logf("panic in Close: %v", p)
+		}
+	}()
+	if err := h.Close(); err != nil {
+		c.logf("close: %s", ErrorString(err))
+	}
+}
+
+// install sets the handle of a fid being opened.
+func (f *fidState) install(h Handle, d *dirReader) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	err := error(nil)
+	switch {
+	case f.released:
+		err = ErrClosed
+	case f.h != nil || f.dir != nil:
+		err = nineErr("file already open")
+	default:
+		f.h, f.dir = h, d
+		return nil
+	}
+	if h != nil {
+		h.Close()
+	}
+	return err
+}
+
+// use returns the open handle or directory of the fid, held until done is called.
+func (f *fidState) use() (h Handle, d *dirReader, done func(), err error) {
+	f.mu.RLock()
+	if f.released {
+		f.mu.RUnlock()
+		return nil, nil, nil, ErrClosed
+	}
+	if f.h == nil && f.dir == nil {
+		f.mu.RUnlock()
+		return nil, nil, nil, nineErr("file not open")
+	}
+	return f.h, f.dir, f.mu.RUnlock, nil
+}
+
+func stateOf(fid *lib.Fid) (*fidState, error) {
+	if f, ok := fid.Aux().(*fidState); ok && f != nil {
+		return f, nil
+	}
+	return nil, nineErr("unknown fid")
+}
+
+// qidOf returns the qid of a file described by info.
+func qidOf(info Info) plan9.Qid {
+	q := plan9.Qid{Path: info.Path, Vers: info.Version}
+	if info.Mode.IsDir() {
+		q.Type |= plan9.QTDIR
+	}
+	if info.Mode&fs.ModeAppend != 0 {
+		q.Type |= plan9.QTAPPEND
+	}
+	if info.Mode&fs.ModeExclusive != 0 {
+		q.Type |= plan9.QTEXCL
+	}
+	if info.Mode&fs.ModeTemporary != 0 {
+		q.Type |= plan9.QTTMP
+	}
+	return q
+}
+
+// permOf returns the 9P mode of a file described by info.
+func permOf(info Info) plan9.Perm {
+	p := plan9.Perm(info.Mode.Perm())
+	if info.Mode.IsDir() {
+		p |= plan9.DMDIR
+	}
+	if info.Mode&fs.ModeAppend != 0 {
+		p |= plan9.DMAPPEND
+	}
+	if info.Mode&fs.ModeExclusive != 0 {
+		p |= plan9.DMEXCL
+	}
+	if info.Mode&fs.ModeTemporary != 0 {
+		p |= plan9.DMTMP
+	}
+	return p
+}
+
+// fileMode returns the fs.FileMode of a 9P create permission.
+func fileMode(p plan9.Perm) fs.FileMode {
+	m := fs.FileMode(p & 0777)
+	if p&plan9.DMDIR != 0 {
+		m |= fs.ModeDir
+	}
+	if p&plan9.DMAPPEND != 0 {
+		m |= fs.ModeAppend
+	}
+	if p&plan9.DMEXCL != 0 {
+		m |= fs.ModeExclusive
+	}
+	if p&plan9.DMTMP != 0 {
+		m |= fs.ModeTemporary
+	}
+	return m
+}
+
+// dirOf returns the 9P stat of a file described by info, owned by uname.
+func dirOf(info Info, uname string) plan9.Dir {
+	name := info.Name
+	if name == "" {
+		name = "/"
+	}
+	length := uint64(max(info.Length, 0))
+	if info.Mode.IsDir() {
+		length = 0
+	}
+	mtime := info.Mtime
+	if mtime.IsZero() {
+		mtime = startTime
+	}
+	return plan9.Dir{
+		Qid:    qidOf(info),
+		Mode:   permOf(info),
+		Atime:  uint32(mtime.Unix()),
+		Mtime:  uint32(mtime.Unix()),
+		Length: length,
+		Name:   name,
+		Uid:    uname,
+		Gid:    uname,
+		Muid:   uname,
+	}
+}
+
+// badName reports whether name may not be a file name.
+func badName(name string) bool {
+	return name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00")
+}
+
+func (c *conn) attach(rctx context.Context, fid, _ *lib.Fid, uname, aname string) (qid plan9.Qid, err error) {
+	err = c.do(rctx, func(ctx context.Context) error {
+		if c.srv.Attach == nil {
+			return errors.New("attach not configured")
+		}
+		f, err := c.newFid(uname, nil)
+		if err != nil {
+			return err
+		}
+		root, err := c.srv.Attach(ctx, uname, aname, c.remote)
+		if err == nil && root == nil {
+			err = ErrNotExist
+		}
+		var info Info
+		if err == nil {
+			info, err = root.Stat(ctx)
+		}
+		if err == nil && !info.Mode.IsDir() {
+			err = errors.New("root is not a directory")
+		}
+		if err != nil {
+			f.release()
+			c.logf("attach refused: user %q: %s", uname, ErrorString(err))
+			return err
+		}
+		f.path.Store(&[]Node{root})
+		fid.SetAux(f)
+		qid = qidOf(info)
+		return nil
+	})
+	return qid, err
+}
+
+// walk walks newfid from fid along names. A walk that fails after the
+// first name returns the qids so far and no error: the library then
+// answers a short Rwalk and leaves newfid undefined (or fid unchanged).
+func (c *conn) walk(rctx context.Context, fid, newfid *lib.Fid, names []string) (qids []plan9.Qid, err error) {
+	err = c.do(rctx, func(ctx context.Context) error {
+		f, err := stateOf(fid)
+		if err != nil {
+			return err
+		}
+		path := *f.path.Load()
+		for i, name := range names {
+			next, info, err := step(ctx, path, name, i == 0 || qids[i-1].Type&plan9.QTDIR != 0)
+			if err != nil {
+				if i == 0 {
+					return err
+				}
+				return nil
+			}
+			path = next
+			qids = append(qids, qidOf(info))
+		}
+		if newfid == fid {
+			f.path.Store(&path)
+			return nil
+		}
+		nf, err := c.newFid(f.uname, path)
+		if err != nil {
+			return err
+		}
+		newfid.SetAux(nf)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return qids, nil
+}
+
+// step walks one name from the last node of path, which is a directory if isDir.
+func step(ctx context.Context, path []Node, name string, isDir bool) ([]Node, Info, error) {
+	if !isDir {
+		return nil, Info{}, nineErr("walk in non-directory")
+	}
+	if name == ".." {
+		if len(path) > 1 {
+			path = path[:len(path)-1]
+		}
+		info, err := path[len(path)-1].Stat(ctx)
+		return path, info, err
+	}
+	if badName(name) {
+		return nil, Info{}, ErrNotExist
+	}
+	d, ok := path[len(path)-1].(Dir)
+	if !ok {
+		return nil, Info{}, ErrNotExist
+	}
+	n, err := d.Walk(ctx, name)
+	if err == nil && n == nil {
+		err = ErrNotExist
+	}
+	if err != nil {
+		return nil, Info{}, err
+	}
+	info, err := n.Stat(ctx)
+	if err != nil {
+		return nil, Info{}, err
+	}
+	next := make([]Node, len(path)+1)
+	copy(next, path)
+	next[len(path)] = n
+	return next, info, nil
+}
+
+// checkPerm checks an open mode against the owner bits of a file's mode.
+func checkPerm(m fs.FileMode, mode OpenMode) error {
+	need := fs.FileMode(0)
+	switch mode & 3 {
+	case OREAD:
+		need = 4
+	case OWRITE:
+		need = 2
+	case ORDWR:
+		need = 6
+	case OEXEC:
+		need = 1
+	}
+	if mode&OTRUNC != 0 {
+		need |= 2
+	}
+	if m.Perm()>>6&need != need {
+		return ErrPermission
+	}
+	return nil
+}
+
+// truncate truncates node to length 0 (see Truncater).
+func truncate(ctx context.Context, node Node, info Info) error {
+	if t, ok := node.(Truncater); ok {
+		return t.Truncate(ctx)
+	}
+	if info.Mode&fs.ModeAppend != 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: file cannot be truncated", ErrPermission)
+}
+
+func (c *conn) iounit() uint32 {
+	if c.maxWrite <= 0 {
+		return 0
+	}
+	return uint32(min(int64(c.maxWrite), int64(c.msize.Load())-plan9.IOHDRSZ))
+}
+
+var errRclose = fmt.Errorf("%w: remove on close not supported", ErrBadRequest)
+
+func (c *conn) open(rctx context.Context, fid *lib.Fid, mode uint8) error {
+	return c.do(rctx, func(ctx context.Context) error {
+		f, err := stateOf(fid)
+		if err != nil {
+			return err
+		}
+		if mode&plan9.ORCLOSE != 0 {
+			return errRclose
+		}
+		om := OpenMode(mode) & (3 | OTRUNC)
+		node := f.node()
+		info, err := node.Stat(ctx)
+		if err != nil {
+			return err
+		}
+		if err := checkPerm(info.Mode, om); err != nil {
+			return err
+		}
+		if info.Mode.IsDir() {
+			fid.SetQid(qidOf(info))
+			return f.install(nil, new(dirReader))
+		}
+		file, ok := node.(File)
+		if !ok {
+			return ErrPermission
+		}
+		if om&OTRUNC != 0 {
+			if err := truncate(ctx, node, info); err != nil {
+				return err
+			}
+		}
+		h, err := file.Open(ctx, om)
+		if err == nil && h == nil {
+			err = errors.New("open returned no handle")
+		}
+		if err != nil {
+			return err
+		}
+		if info, err = node.Stat(ctx); err != nil { // the version after truncation or open
+			h.Close()
+			return err
+		}
+		fid.SetQid(qidOf(info))
+		fid.SetIounit(c.iounit())
+		return f.install(h, nil)
+	})
+}
+
+func (c *conn) create(rctx context.Context, fid *lib.Fid, name string, perm plan9.Perm, mode uint8) (qid plan9.Qid, err error) {
+	err = c.do(rctx, func(ctx context.Context) error {
+		f, err := stateOf(fid)
+		if err != nil {
+			return err
+		}
+		cr, ok := f.node().(Creator)
+		switch {
+		case !ok:
+			return ErrPermission
+		case badName(name):
+			return fmt.Errorf("%w: bad file name %q", ErrBadRequest, name)
+		case mode&plan9.ORCLOSE != 0:
+			return errRclose
+		}
+		om := OpenMode(mode) & (3 | OTRUNC)
+		n, err := cr.Create(ctx, name, fileMode(perm))
+		if err == nil && n == nil {
+			err = errors.New("create returned no node")
+		}
+		if err != nil {
+			return err
+		}
+		info, err := n.Stat(ctx)
+		if err != nil {
+			return err
+		}
+		var h Handle
+		var d *dirReader
+		if info.Mode.IsDir() {
+			if om&3 != OREAD {
+				return nineErr("is a directory")
+			}
+			d = new(dirReader)
+		} else {
+			file, ok := n.(File)
+			if !ok {
+				return ErrPermission
+			}
+			if h, err = file.Open(ctx, om); err != nil {
+				return err
+			}
+			if h == nil {
+				return errors.New("open returned no handle")
+			}
+		}
+		old := *f.path.Load()
+		path := make([]Node, len(old)+1)
+		copy(path, old)
+		path[len(old)] = n
+		f.path.Store(&path)
+		if err := f.install(h, d); err != nil {
+			return err
+		}
+		qid = qidOf(info)
+		fid.SetIounit(c.iounit())
+		return nil
+	})
+	return qid, err
+}
+
+func (c *conn) read(rctx context.Context, fid *lib.Fid, data []byte, off int64) (n int, err error) {
+	err = c.do(rctx, func(ctx context.Context) error {
+		f, err := stateOf(fid)
+		if err != nil {
+			return err
+		}
+		h, d, done, err := f.use()
+		if err != nil {
+			return err
+		}
+		defer done()
+		if d != nil {
+			n, err = d.read(ctx, f, data, off)
+			return err
+		}
+		if _, ok := h.(interface{ blocks() }); ok {
+			if c.blocked.Add(1) > c.maxBlocked {
+				c.blocked.Add(-1)
+				c.logf("too many blocked reads (limit %d)", c.maxBlocked)
+				return nineErr(fmt.Sprintf("too many blocked reads: limit %d", c.maxBlocked))
+			}
+			defer c.blocked.Add(-1)
+		}
+		n, err = h.Read(ctx, data, off)
+		if n < 0 || n > len(data) {
+			bad := n
+			n = 0
+			return fmt.Errorf("read returned count %d for %d bytes", bad, len(data))
+		}
+		if n > 0 || errors.Is(err, io.EOF) {
+			return nil // data first; an error comes back with the next read
+		}
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+func (c *conn) write(rctx context.Context, fid *lib.Fid, data []byte, off int64) (n int, err error) {
+	err = c.do(rctx, func(ctx context.Context) error {
+		if c.maxWrite > 0 && len(data) > c.maxWrite {
+			return fmt.Errorf("%w: write of %d bytes over the limit of %d", ErrTooLarge, len(data), c.maxWrite)
+		}
+		f, err := stateOf(fid)
+		if err != nil {
+			return err
+		}
+		h, d, done, err := f.use()
+		if err != nil {
+			return err
+		}
+		defer done()
+		if d != nil {
+			return nineErr("is a directory")
+		}
+		n, err = h.Write(ctx, data, off)
+		if err != nil {
+			return err
+		}
+		if n < 0 || n > len(data) {
+			return fmt.Errorf("write returned count %d for %d bytes", n, len(data))
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+func (c *conn) stat(rctx context.Context, fid *lib.Fid) (d *plan9.Dir, err error) {
+	err = c.do(rctx, func(ctx context.Context) error {
+		f, err := stateOf(fid)
+		if err != nil {
+			return err
+		}
+		info, err := f.node().Stat(ctx)
+		if err != nil {
+			return err
+		}
+		dir := dirOf(info, f.uname)
+		d = &dir
+		return nil
+	})
+	return d, err
+}
+
+var errWstat = fmt.Errorf("%w: wstat can only set length 0", ErrPermission)
+
+// wstat accepts what does not change the file, ignores times, and turns
+// length 0 into a truncation. (The library has handled the all-"don't
+// touch" wstat, a sync, and refused changes of type, dev, qid and muid.)
+func (c *conn) wstat(rctx context.Context, fid *lib.Fid, d *plan9.Dir) error {
+	return c.do(rctx, func(ctx context.Context) error {
+		f, err := stateOf(fid)
+		if err != nil {
+			return err
+		}
+		node := f.node()
+		info, err := node.Stat(ctx)
+		if err != nil {
+			return err
+		}
+		cur := dirOf(info, f.uname)
+		switch {
+		case d.Name != "" && d.Name != cur.Name,
+			d.Uid != "" && d.Uid != cur.Uid,
+			d.Gid != "" && d.Gid != cur.Gid,
+			d.Mode != ^plan9.Perm(0) && d.Mode != cur.Mode:
+			return errWstat
+		}
+		switch {
+		case d.Length == ^uint64(0):
+			return nil
+		case info.Mode.IsDir():
+			return errWstat
+		case d.Length == 0:
+			return truncate(ctx, node, info)
+		case d.Length == cur.Length:
+			return nil
+		}
+		return errWstat
+	})
+}
+
+func (c *conn) remove(rctx context.Context, fid *lib.Fid) error {
+	return c.do(rctx, func(ctx context.Context) error {
+		f, err := stateOf(fid)
+		if err != nil {
+			return err
+		}
+		r, ok := f.node().(Remover)
+		if !ok || len(*f.path.Load()) == 1 {
+			return ErrPermission
+		}
+		return r.Remove(ctx)
+	})
+}
+
+// clunk is called by the library once a fid is gone and no request uses it.
+func (c *conn) clunk(fid *lib.Fid) {
+	if f, ok := fid.Aux().(*fidState); ok && f != nil {
+		f.release()
+	}
+}
+
+// A dirReader reads a directory: a snapshot of List taken at offset 0,
+// handed out in whole entries.
+type dirReader struct {
+	mu   sync.Mutex
+	list []Info
+	next int
+}
+
+func (d *dirReader) read(ctx context.Context, f *fidState, p []byte, off int64) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if off == 0 {
+		var list []Info
+		if dir, ok := f.node().(Dir); ok {
+			var err error
+			if list, err = dir.List(ctx); err != nil {
+				return 0, err
+			}
+		}
+		d.list, d.next = list, 0
+	}
+	n := 0
+	for d.next < len(d.list) {
+		dir := dirOf(d.list[d.next], f.uname)
+		b, err := dir.Bytes()
+		if err != nil {
+			return 0, err
+		}
+		if len(b) > len(p)-n {
+			if n == 0 {
+				return 0, fmt.Errorf("%w: read of %d bytes too small for a directory entry", ErrBadRequest, len(p))
+			}
+			break
+		}
+		n += copy(p[n:], b)
+		d.next++
+	}
+	return n, nil
+}

@@ -1,0 +1,156 @@
+package srv9p
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+)
+
+// NewStatic returns a read-only handle over data, for small contents such
+// as JSON computed at open. Reads honour the offset; writes are refused
+// with ErrPermission. data must not change afterwards.
+func NewStatic(data []byte) Handle { return static(data) }
+
+type static []byte
+
+func (s static) Read(_ context.Context, p []byte, off int64) (int, error) {
+	return readAt(s, p, off), nil
+}
+
+// readAt copies data from offset off into p.
+func readAt(data, p []byte, off int64) int {
+	if off < 0 || off >= int64(len(data)) {
+		return 0
+	}
+	return copy(p, data[off:])
+}
+
+func (static) Write(context.Context, []byte, int64) (int, error) { return 0, ErrPermission }
+func (static) Close() error                                      { return nil }
+
+// A CtlFunc runs one command written to a ctl file and returns the reply
+// the client then reads. An error fails the client's write with the error's
+// message (see ErrorString).
+type CtlFunc func(ctx context.Context, cmd string) (reply string, err error)
+
+// NewCtl returns the handle of a request/reply file, in the Plan 9 style:
+// the client writes one command, then reads the reply on the same fid.
+//
+// Each write is one command: its bytes less one trailing newline (or
+// "\r\n") are passed to fn, and the write's offset is ignored. Reads return
+// the reply to the most recent successful command, from offset 0 to its end;
+// before any command, and after a failed one, the reply is empty.
+func NewCtl(fn CtlFunc) Handle { return &ctl{fn: fn} }
+
+type ctl struct {
+	fn    CtlFunc
+	mu    sync.Mutex
+	reply []byte
+}
+
+func (c *ctl) Write(ctx context.Context, p []byte, _ int64) (int, error) {
+	cmd := strings.TrimSuffix(strings.TrimSuffix(string(p), "\n"), "\r")
+	c.mu.Lock()
+	c.reply = nil
+	c.mu.Unlock()
+	reply, err := c.fn(ctx, cmd)
+	if err != nil {
+		return 0, err
+	}
+	c.mu.Lock()
+	c.reply = []byte(reply)
+	c.mu.Unlock()
+	return len(p), nil
+}
+
+func (c *ctl) Read(_ context.Context, p []byte, off int64) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return readAt(c.reply, p, off), nil
+}
+
+func (c *ctl) Close() error { return nil }
+
+// A Source feeds a stream file (see NewStream).
+//
+// A Source may also implement
+//
+//	Write(ctx context.Context, p []byte) (int, error)
+//
+// to take the client's writes on the stream fid (the store's "since N"), and
+// io.Closer, called when the fid goes away. Without Write, writes are
+// refused with ErrPermission.
+type Source interface {
+	// Next blocks until the next record is ready and returns it, or
+	// returns ctx's error once ctx is done (a Tflush or a hang-up).
+	// io.EOF ends the stream: the read returns end of file.
+	// Next is never called concurrently for one handle.
+	Next(ctx context.Context) ([]byte, error)
+}
+
+// NewStream returns the handle of a blocking read file. Each read returns
+// the next record from src, or as much of it as fits, the rest coming with
+// the following reads; a read never joins two records, so a client reading
+// with a large enough buffer gets one record per read. Offsets are ignored.
+//
+// A read waiting in Next counts against Server.MaxBlockedReads. A Tflush of
+// the read cancels Next's context and the read ends at once; a record that
+// Next returns as its context is cancelled is kept for the next read, not
+// lost.
+func NewStream(src Source) Handle {
+	return &stream{src: src, turn: make(chan struct{}, 1)}
+}
+
+type stream struct {
+	src     Source
+	turn    chan struct{} // one reader at a time, cancellable
+	pending []byte        // the rest of the current record; guarded by turn
+}
+
+// blocks marks handles whose reads count against Server.MaxBlockedReads.
+func (s *stream) blocks() {}
+
+func (s *stream) Read(ctx context.Context, p []byte, _ int64) (int, error) {
+	select {
+	case s.turn <- struct{}{}:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	defer func() { <-s.turn }()
+	for len(s.pending) == 0 {
+		rec, err := s.src.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return 0, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		s.pending = rec
+		if ctx.Err() != nil {
+			return 0, ctx.Err() // the client has given up on this read: keep rec
+		}
+	}
+	n := copy(p, s.pending)
+	s.pending = s.pending[n:]
+	return n, nil
+}
+
+type sourceWriter interface {
+	Write(ctx context.Context, p []byte) (int, error)
+}
+
+func (s *stream) Write(ctx context.Context, p []byte, _ int64) (int, error) {
+	if w, ok := s.src.(sourceWriter); ok {
+		return w.Write(ctx, p)
+	}
+	return 0, ErrPermission
+}
+
+func (s *stream) Close() error {
+	if c, ok := s.src.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}

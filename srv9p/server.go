@@ -1,0 +1,404 @@
+package srv9p
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"9fans.net/go/plan9"
+	lib "9fans.net/go/plan9/srv9p"
+)
+
+// Defaults used for the zero values of Server's fields.
+const (
+	DefaultMsize           = 64 << 10         // bytes per 9P message
+	DefaultMaxFids         = 4096             // fids per connection
+	DefaultMaxBlockedReads = 1024             // stream reads in progress per connection
+	DefaultIdleTimeout     = 10 * time.Minute // see Server.IdleTimeout
+)
+
+// minMsize is the smallest message size a client may ask for; a smaller
+// Tversion is answered with version "unknown", as in Plan 9's lib9p.
+const minMsize = 256
+
+// A Server serves a tree of Nodes over 9P2000, one per attach. Set Attach,
+// and the limits if the defaults do not suit, then call Serve or ServeConn.
+// The fields must not change once serving has started.
+type Server struct {
+	// Attach authenticates an attach and returns the root of the tree the
+	// new fid sees, a Dir. uname is the user id, aname the credential,
+	// remoteAddr the client's address. An error refuses the attach: the
+	// client gets its message (see ErrorString) and one line is logged.
+	Attach func(ctx context.Context, uname, aname, remoteAddr string) (root Node, err error)
+
+	// Msize is the largest 9P message, in bytes; a client may ask for less.
+	// Zero means DefaultMsize.
+	Msize uint32
+	// MaxFids is how many fids one connection may hold; zero means
+	// DefaultMaxFids. A walk or attach beyond it fails with "too many fids".
+	MaxFids int
+	// MaxBlockedReads is how many reads of stream files (NewStream) one
+	// connection may have in progress; zero means DefaultMaxBlockedReads.
+	// One more fails with "too many blocked reads".
+	MaxBlockedReads int
+	// MaxWrite, if positive, is the largest write accepted; a larger one
+	// fails with ErrTooLarge, and opens report it as the iounit. Zero means
+	// only the message size limits writes.
+	MaxWrite int
+	// IdleTimeout closes a connection that has sent nothing for that long
+	// while no request of it is in progress (a blocked read keeps it
+	// open), or that has not taken a reply for that long. Zero means
+	// DefaultIdleTimeout; negative means never.
+	IdleTimeout time.Duration
+	// Logf logs one line per refused attach, limit reached, failed Close
+	// and broken connection. Nil means log.Printf with prefix "srv9p: ".
+	Logf func(format string, args ...any)
+	// Trace, if not nil, receives a trace of every 9P message.
+	Trace io.Writer
+}
+
+// startTime stands for the modification time of files that report none.
+var startTime = time.Now()
+
+func (s *Server) logf(format string, args ...any) {
+	if s.Logf != nil {
+		s.Logf(format, args...)
+		return
+	}
+	log.Printf("srv9p: "+format, args...)
+}
+
+func (s *Server) msize() uint32 {
+	switch {
+	case s.Msize == 0:
+		return DefaultMsize
+	case s.Msize < minMsize:
+		return minMsize
+	}
+	return s.Msize
+}
+
+func orDefault(v, def int) int {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// Serve accepts connections on l and serves each until it hangs up. When
+// ctx is cancelled Serve closes l and every connection, waits until each
+// connection has released everything it held (every Handle closed), and
+// returns nil. It returns another error if l fails.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	stop := context.AfterFunc(ctx, func() { l.Close() })
+	defer stop()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	var delay time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if !temporary(err) {
+				return err
+			}
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			s.logf("accept: %v; retrying in %v", err, delay)
+			select {
+			case <-time.After(delay):
+			case <-ctx.Done():
+				return nil
+			}
+			continue
+		}
+		delay = 0
+		wg.Go(func() { s.ServeConn(ctx, nc) })
+	}
+}
+
+func temporary(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.ENOBUFS) ||
+		errors.Is(err, syscall.ENOMEM)
+}
+
+// ServeConn serves one connection until the client hangs up, the
+// connection fails or idles out, or ctx is cancelled. Before it returns,
+// every request context of the connection is cancelled and every fid is
+// released (Handle.Close called).
+func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
+	c := &conn{
+		srv:        s,
+		nc:         nc,
+		remote:     nc.RemoteAddr().String(),
+		maxFids:    orDefault(s.MaxFids, DefaultMaxFids),
+		maxBlocked: int64(orDefault(s.MaxBlockedReads, DefaultMaxBlockedReads)),
+		maxWrite:   s.MaxWrite,
+		idle:       s.IdleTimeout,
+		fids:       make(map[*fidState]struct{}),
+	}
+	if c.idle == 0 {
+		c.idle = DefaultIdleTimeout
+	}
+	c.cond = sync.NewCond(&c.mu)
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.srvMsize = s.msize()
+	c.rmsize.Store(c.srvMsize)
+	c.msize.Store(c.srvMsize)
+
+	stop := context.AfterFunc(ctx, func() { nc.Close() })
+	defer stop()
+	ps := &lib.Server{
+		Msize:  c.srvMsize,
+		Trace:  s.Trace,
+		Attach: c.attach,
+		Walk:   c.walk,
+		Open:   c.open,
+		Create: c.create,
+		Remove: c.remove,
+		Read:   c.read,
+		Write:  c.write,
+		Stat:   c.stat,
+		Wstat:  c.wstat,
+		Clunk:  c.clunk,
+	}
+	ps.Serve(&reader{c: c}, writer{c})
+	nc.Close()
+	c.shutdown()
+}
+
+// A conn is our state for one connection.
+type conn struct {
+	srv        *Server
+	nc         net.Conn
+	remote     string
+	maxFids    int
+	maxBlocked int64
+	maxWrite   int
+	idle       time.Duration
+	srvMsize   uint32
+
+	// ctx is cancelled when the connection ends; every request context
+	// derives from it.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	msize   atomic.Uint32 // negotiated message size
+	rmsize  atomic.Uint32 // largest request accepted after Tversion (0: only Tversion)
+	blocked atomic.Int64  // stream reads in progress
+	hungUp  atomic.Bool   // the read side has failed
+	wfailed atomic.Bool   // a reply could not be written
+
+	mu     sync.Mutex
+	cond   *sync.Cond // signalled when active drops to 0
+	closed bool       // no more requests are served
+	active int        // callbacks in progress
+	fids   map[*fidState]struct{}
+}
+
+func (c *conn) logf(format string, args ...any) {
+	c.srv.logf("%s: "+format, append([]any{c.remote}, args...)...)
+}
+
+// do runs f as the body of a request whose library context is rctx: with
+// a context also cancelled when the connection ends, a recovered panic,
+// and the error turned into its 9P string.
+func (c *conn) do(rctx context.Context, f func(ctx context.Context) error) (err error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nineErr(ErrInterrupted.Error())
+	}
+	c.active++
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.active--
+		if c.active == 0 {
+			c.cond.Broadcast()
+		}
+		c.mu.Unlock()
+	}()
+
+	ctx, cancel := context.WithCancel(c.ctx)
+	stop := context.AfterFunc(rctx, cancel)
+	defer func() {
+		stop()
+		cancel()
+	}()
+	defer func() {
+		if p := recover(); p != nil {
+			c.logf("panic: %v\n%s", p, debug.Stack())
+			err = nineErr("internal server error")
+		}
+	}()
+	return wire(f(ctx))
+}
+
+func (c *conn) busy() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.active > 0
+}
+
+// shutdown ends the connection's requests and releases its fids.
+func (c *conn) shutdown() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.cancel()
+	for {
+		c.mu.Lock()
+		var f *fidState
+		for f = range c.fids {
+			break
+		}
+		c.mu.Unlock()
+		if f == nil {
+			break
+		}
+		f.release() // waits for the fid's reads and writes to end
+	}
+	c.mu.Lock()
+	for c.active > 0 {
+		c.cond.Wait()
+	}
+	c.mu.Unlock()
+}
+
+// reader hands the library one whole 9P message at a time, after checking
+// its size, watching for idleness and vetting Tversion.
+type reader struct {
+	c   *conn
+	buf []byte
+}
+
+func (r *reader) Read(p []byte) (int, error) {
+	if len(r.buf) == 0 {
+		msg, err := r.c.readMsg()
+		if err != nil {
+			r.c.hungUp.Store(true)
+			return 0, err
+		}
+		r.buf = msg
+	}
+	n := copy(p, r.buf)
+	r.buf = r.buf[n:]
+	return n, nil
+}
+
+func (r *reader) Close() error { return r.c.nc.Close() }
+
+var errBadMessage = errors.New("bad message size")
+
+func (c *conn) readMsg() ([]byte, error) {
+	var hdr [4]byte
+	if err := c.readFull(hdr[:]); err != nil {
+		return nil, err
+	}
+	size := binary.LittleEndian.Uint32(hdr[:])
+	if size < 7 || size > c.srvMsize {
+		c.logf("message of %d bytes; hanging up", size)
+		return nil, errBadMessage
+	}
+	msg := make([]byte, size)
+	copy(msg, hdr[:])
+	if err := c.readFull(msg[4:]); err != nil {
+		return nil, err
+	}
+	if msg[4] == plan9.Tversion {
+		c.version(msg)
+	} else if size > c.rmsize.Load() {
+		c.logf("message of %d bytes over msize; hanging up", size)
+		return nil, errBadMessage
+	}
+	return msg, nil
+}
+
+// version looks at a Tversion before the library answers it. The library
+// would accept any msize, and below IOHDRSZ its read count check wraps
+// around: a tiny msize gets version "unknown" instead (see doc.go).
+func (c *conn) version(msg []byte) {
+	if len(msg) < 13 {
+		return
+	}
+	m := binary.LittleEndian.Uint32(msg[7:11])
+	vlen := binary.LittleEndian.Uint16(msg[11:13])
+	if m < minMsize {
+		if vlen > 0 && len(msg) > 13 {
+			msg[13] = 'x' // not "9P...": the library answers "unknown"
+		}
+		c.rmsize.Store(0)
+		return
+	}
+	m = min(m, c.srvMsize)
+	c.msize.Store(m)
+	c.rmsize.Store(m)
+}
+
+func (c *conn) readFull(p []byte) error {
+	for len(p) > 0 {
+		if c.idle > 0 {
+			c.nc.SetReadDeadline(time.Now().Add(c.idle))
+		}
+		n, err := c.nc.Read(p)
+		p = p[n:]
+		if err == nil || n > 0 {
+			continue
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			if c.busy() {
+				continue
+			}
+			c.logf("idle for %v; hanging up", c.idle)
+		}
+		return err
+	}
+	return nil
+}
+
+// writer writes the library's replies. A reply that cannot be written
+// ends the connection; the library is told all went well, so that it does
+// not log to the standard logger.
+type writer struct{ c *conn }
+
+func (w writer) Write(p []byte) (int, error) {
+	c := w.c
+	if c.wfailed.Load() {
+		return len(p), nil
+	}
+	if c.idle > 0 {
+		c.nc.SetWriteDeadline(time.Now().Add(c.idle))
+	}
+	if _, err := c.nc.Write(p); err != nil {
+		if !c.wfailed.Swap(true) && !c.hungUp.Load() {
+			c.logf("write: %v; hanging up", err)
+		}
+		c.nc.Close()
+	}
+	return len(p), nil
+}
+
+func (w writer) Close() error { return w.c.nc.Close() }
+
+// fidLimit is the error of a walk or attach past MaxFids.
+func (c *conn) fidLimit() error {
+	c.logf("too many fids (limit %d)", c.maxFids)
+	return nineErr(fmt.Sprintf("too many fids: limit %d", c.maxFids))
+}
