@@ -10,11 +10,17 @@ import (
 	"testing"
 )
 
-// benchOps makes n ops from one origin with a typical small payload.
+// benchOps makes n ops from one origin with a typical small payload. Ops of
+// the origin "bench" are dated after all others, as a hybrid clock dates a
+// new op after what it has seen.
 func benchOps(tb testing.TB, n int, origin string) []Op {
+	start := int64(1732550000000)
+	if origin == "bench" {
+		start += 1 << 30
+	}
 	ops := make([]Op, n)
 	for i := range ops {
-		ops[i] = mustOp(tb, int64(1732550000000+i), origin, uint64(i+1), `{"add":`+strconv.Itoa(i%97)+`,"by":"someone"}`)
+		ops[i] = mustOp(tb, start+int64(i), origin, uint64(i+1), `{"add":`+strconv.Itoa(i%97)+`,"by":"someone"}`)
 	}
 	return ops
 }
@@ -44,6 +50,8 @@ func BenchmarkAppend(b *testing.B) {
 }
 
 // BenchmarkMergeMemory is Append without the disk: the in-memory merge.
+// A late op (dated before most of the log) costs a move of the ops after
+// it; BenchmarkMergeLate measures that case.
 func BenchmarkMergeMemory(b *testing.B) {
 	for _, n := range []int{100, 100_000} {
 		b.Run(fmt.Sprintf("len=%d", n), func(b *testing.B) {
@@ -57,6 +65,23 @@ func BenchmarkMergeMemory(b *testing.B) {
 				l.Merge(ops[i])
 			}
 		})
+	}
+}
+
+// BenchmarkMergeLate merges ops dated before every op of a 100,000-op log,
+// as a client back from a long time offline would.
+func BenchmarkMergeLate(b *testing.B) {
+	l := NewLog()
+	for _, o := range benchOps(b, 100_000, "pre") {
+		l.Merge(o)
+	}
+	ops := make([]Op, b.N)
+	for i := range ops {
+		ops[i] = mustOp(b, int64(i), "late", uint64(i+1), `1`)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		l.Merge(ops[i])
 	}
 }
 
