@@ -1,0 +1,202 @@
+package srv9p
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+
+	"9fans.net/go/plan9"
+	"9fans.net/go/plan9/client"
+)
+
+// A Client is one 9P connection attached as one user, for the client sides
+// of GiG.fs (the store and table clients). Its calls block; a context that
+// ends during a call closes the connection, which ends every call on it, so
+// a dead or slow server never hangs the caller past its deadline. It is
+// safe for concurrent use.
+type Client struct {
+	nc   net.Conn
+	conn *client.Conn
+	fsys *client.Fsys
+
+	mu     sync.Mutex
+	closed bool
+}
+
+// Dial connects to the 9P server at addr (a dial string, see ParseAddr) and
+// attaches as uname with the credential aname.
+func Dial(ctx context.Context, addr, uname, aname string) (*Client, error) {
+	network, address, err := ParseAddr(addr)
+	if err != nil {
+		return nil, err
+	}
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, network, address)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", addr, err)
+	}
+	c := &Client{nc: nc}
+	err = c.do(ctx, func() error {
+		conn, err := client.NewConn(nc)
+		if err != nil {
+			return err
+		}
+		c.conn = conn
+		fsys, err := conn.Attach(nil, uname, aname)
+		if err != nil {
+			return err
+		}
+		c.fsys = fsys
+		return nil
+	})
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("attach %s as %s: %w", addr, uname, err)
+	}
+	return c, nil
+}
+
+// do runs fn, closing the connection if ctx ends first.
+func (c *Client) do(ctx context.Context, fn func() error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	err := fn()
+	if !stop() {
+		return ctx.Err()
+	}
+	return err
+}
+
+// Ctl opens the ctl file at path, writes the one-line command cmd, and
+// returns the reply read on the same fid, without a trailing newline.
+func (c *Client) Ctl(ctx context.Context, path, cmd string) (string, error) {
+	var reply []byte
+	err := c.do(ctx, func() error {
+		fid, err := c.fsys.Open(path, plan9.ORDWR)
+		if err != nil {
+			return err
+		}
+		defer fid.Close()
+		if _, err := fid.Write([]byte(cmd)); err != nil {
+			return err
+		}
+		reply, err = readAll(fid)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("%s: %s: %w", path, firstWord(cmd), err)
+	}
+	return strings.TrimSuffix(string(reply), "\n"), nil
+}
+
+// ReadFile reads the whole file at path.
+func (c *Client) ReadFile(ctx context.Context, path string) ([]byte, error) {
+	var data []byte
+	err := c.do(ctx, func() error {
+		fid, err := c.fsys.Open(path, plan9.OREAD)
+		if err != nil {
+			return err
+		}
+		defer fid.Close()
+		data, err = readAll(fid)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return data, nil
+}
+
+// writeChunk is the largest write WriteFile sends, well under the message
+// size of any server of ours.
+const writeChunk = 32 << 10
+
+// WriteFile opens the file at path for writing and writes data in writes of
+// at most 32 KiB, each ending at a newline where the data allows it, so a
+// server that takes whole JSON lines per write sees whole lines.
+func (c *Client) WriteFile(ctx context.Context, path string, data []byte) error {
+	err := c.do(ctx, func() error {
+		fid, err := c.fsys.Open(path, plan9.OWRITE)
+		if err != nil {
+			return err
+		}
+		defer fid.Close()
+		for len(data) > 0 {
+			n := len(data)
+			if n > writeChunk {
+				n = writeChunk
+				if i := bytes.LastIndexByte(data[:n], '\n'); i >= 0 {
+					n = i + 1
+				}
+			}
+			if _, err := fid.Write(data[:n]); err != nil {
+				return err
+			}
+			data = data[n:]
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// Open opens the file at path with a 9P open mode (plan9.OREAD, ...), for
+// callers that need the fid itself, such as stream readers. The fid's calls
+// are not bound to a context: close the Client to end them.
+func (c *Client) Open(ctx context.Context, path string, mode uint8) (*client.Fid, error) {
+	var fid *client.Fid
+	err := c.do(ctx, func() error {
+		var err error
+		fid, err = c.fsys.Open(path, mode)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return fid, nil
+}
+
+// Close hangs up. It is safe to call more than once.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	if c.conn != nil {
+		c.conn.Close()
+	}
+	return c.nc.Close()
+}
+
+func readAll(fid *client.Fid) ([]byte, error) {
+	var out []byte
+	buf := make([]byte, 8192)
+	for {
+		n, err := fid.Read(buf)
+		out = append(out, buf[:n]...)
+		if errors.Is(err, io.EOF) || (err == nil && n == 0) {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+	}
+}
+
+func firstWord(s string) string {
+	if i := strings.IndexByte(s, ' '); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
