@@ -14,10 +14,10 @@ import (
 // (fmt.Errorf("user %q: %w", u, ErrNotExist)); the client sees the message.
 // The first four are the io/fs values, so errors from package os match too.
 var (
-	ErrNotExist    = fs.ErrNotExist           // "file does not exist"
-	ErrPermission  = fs.ErrPermission         // "permission denied"
-	ErrExist       = fs.ErrExist              // "file already exists"
-	ErrClosed      = fs.ErrClosed             // "file already closed"
+	ErrNotExist    = fs.ErrNotExist            // "file does not exist"
+	ErrPermission  = fs.ErrPermission          // "permission denied"
+	ErrExist       = fs.ErrExist               // "file already exists"
+	ErrClosed      = fs.ErrClosed              // "file already closed"
 	ErrBadRequest  = errors.New("bad request") // a malformed command or argument
 	ErrTooLarge    = errors.New("too large")   // a write or record over a limit
 	ErrInterrupted = errors.New("interrupted") // the request was flushed or the connection hung up

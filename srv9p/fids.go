@@ -478,15 +478,7 @@ func (c *conn) read(rctx context.Context, fid *lib.Fid, data []byte, off int64) 
 			n, err = d.read(ctx, f, data, off)
 			return err
 		}
-		if _, ok := h.(interface{ blocks() }); ok {
-			if c.blocked.Add(1) > c.maxBlocked {
-				c.blocked.Add(-1)
-				c.logf("too many blocked reads (limit %d)", c.maxBlocked)
-				return nineErr(fmt.Sprintf("too many blocked reads: limit %d", c.maxBlocked))
-			}
-			defer c.blocked.Add(-1)
-		}
-		n, err = h.Read(ctx, data, off)
+		n, err = h.Read(context.WithValue(ctx, blockKey{}, c), data, off)
 		if n < 0 || n > len(data) {
 			bad := n
 			n = 0
@@ -609,6 +601,26 @@ func (c *conn) clunk(fid *lib.Fid) {
 	if f, ok := fid.Aux().(*fidState); ok && f != nil {
 		f.release()
 	}
+}
+
+// blockKey is the context key under which a read finds its connection,
+// to count blocked reads (see beginBlock).
+type blockKey struct{}
+
+// beginBlock counts a read that is about to block against the
+// MaxBlockedReads of the connection serving ctx, if any. The caller calls
+// end when the read no longer blocks.
+func beginBlock(ctx context.Context) (end func(), err error) {
+	c, ok := ctx.Value(blockKey{}).(*conn)
+	if !ok {
+		return func() {}, nil
+	}
+	if c.blocked.Add(1) > c.maxBlocked {
+		c.blocked.Add(-1)
+		c.logf("too many blocked reads (limit %d)", c.maxBlocked)
+		return nil, nineErr(fmt.Sprintf("too many blocked reads: limit %d", c.maxBlocked))
+	}
+	return func() { c.blocked.Add(-1) }, nil
 }
 
 // A dirReader reads a directory: a snapshot of List taken at offset 0,

@@ -95,7 +95,8 @@ type Source interface {
 // the following reads; a read never joins two records, so a client reading
 // with a large enough buffer gets one record per read. Offsets are ignored.
 //
-// A read waiting in Next counts against Server.MaxBlockedReads. A Tflush of
+// A read waiting in Next counts against Server.MaxBlockedReads, however
+// the handle is wrapped. A Tflush of
 // the read cancels Next's context and the read ends at once; a record that
 // Next returns as its context is cancelled is kept for the next read, not
 // lost.
@@ -109,18 +110,20 @@ type stream struct {
 	pending []byte        // the rest of the current record; guarded by turn
 }
 
-// blocks marks handles whose reads count against Server.MaxBlockedReads.
-func (s *stream) blocks() {}
-
 func (s *stream) Read(ctx context.Context, p []byte, _ int64) (int, error) {
-	select {
+	select { // one reader at a time; a flushed read stops waiting its turn
 	case s.turn <- struct{}{}:
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
 	defer func() { <-s.turn }()
 	for len(s.pending) == 0 {
+		end, err := beginBlock(ctx)
+		if err != nil {
+			return 0, err
+		}
 		rec, err := s.src.Next(ctx)
+		end()
 		if errors.Is(err, io.EOF) {
 			return 0, nil
 		}
