@@ -60,7 +60,8 @@ type Server struct {
 	// DefaultIdleTimeout; negative means never.
 	IdleTimeout time.Duration
 	// Logf logs one line per refused attach, limit reached, failed Close
-	// and broken connection. Nil means log.Printf with prefix "srv9p: ".
+	// and broken connection (a *log.Logger's Printf fits). Nil means
+	// log.Printf with prefix "srv9p: ".
 	Logf func(format string, args ...any)
 	// Trace, if not nil, receives a trace of every 9P message.
 	Trace io.Writer
