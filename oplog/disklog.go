@@ -96,11 +96,12 @@ func (d *DiskLog) Snapshot() *Log {
 	return d.log.Clone()
 }
 
-// View calls fn with the log, which it must only read, under the lock.
-func (d *DiskLog) View(fn func(*Log)) {
+// View calls fn with the log, which it must only read, and its version,
+// under the lock.
+func (d *DiskLog) View(fn func(l *Log, version uint64)) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	fn(d.log)
+	fn(d.log, d.version)
 }
 
 // Version counts the records accepted since the log was opened; it moves on

@@ -160,9 +160,8 @@ type File struct {
 
 	mu      sync.Mutex
 	cond    sync.Cond // signalled when a write ends
-	f       *os.File
 	size    int64
-	writing bool   // a leader is writing; only it touches f
+	writing bool   // a writer is writing the file
 	next    *batch // the batch that the next leader writes
 	err     error  // a failed write leaves the file unusable
 	closed  bool
@@ -177,7 +176,8 @@ type batch struct {
 }
 
 // OpenFile opens or creates the log file at path and returns it with the
-// records it holds, in file order. A torn last frame is cut off.
+// records it holds, in file order. A torn last frame is cut off. A File holds
+// no file descriptor between writes, so a store may keep many open.
 func OpenFile(path string) (*File, []byte, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if err == nil {
@@ -216,11 +216,10 @@ func OpenFile(path string) (*File, []byte, error) {
 			return nil, nil, fmt.Errorf("cut torn frame of %s: %w", path, err)
 		}
 	}
-	if _, err := f.Seek(good, io.SeekStart); err != nil {
-		f.Close()
+	if err := f.Close(); err != nil {
 		return nil, nil, fmt.Errorf("open log %s: %w", path, err)
 	}
-	lf := &File{path: path, f: f, size: good}
+	lf := &File{path: path, size: good}
 	lf.cond.L = &lf.mu
 	return lf, records, nil
 }
@@ -248,6 +247,9 @@ func (f *File) Append(records []byte) error {
 			f.cond.Wait()
 			continue
 		}
+		if f.err != nil || f.closed {
+			return f.unusable()
+		}
 		// Become the writer of the pending batch, which holds ours.
 		w := f.next
 		f.next = nil
@@ -268,11 +270,19 @@ func (f *File) Append(records []byte) error {
 // write appends one frame and fsyncs. Only the writer calls it.
 func (f *File) write(data []byte) error {
 	buf := appendFrame(nil, data)
-	if _, err := f.f.Write(buf); err != nil {
+	fd, err := os.OpenFile(f.path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
 		return fmt.Errorf("append to %s: %w", f.path, err)
 	}
-	if err := f.f.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", f.path, err)
+	_, err = fd.Write(buf)
+	if err == nil {
+		err = fd.Sync()
+	}
+	if cerr := fd.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("append to %s: %w", f.path, err)
 	}
 	f.mu.Lock()
 	f.size += int64(len(buf))
@@ -307,7 +317,7 @@ func (f *File) Rewrite(snapshot func() []byte) error {
 	f.mu.Unlock()
 
 	records := snapshot()
-	nf, size, err := f.rewrite(records)
+	size, err := f.rewrite(records)
 
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -316,12 +326,11 @@ func (f *File) Rewrite(snapshot func() []byte) error {
 	if err != nil {
 		return err
 	}
-	f.f.Close()
-	f.f, f.size = nf, size
+	f.size = size
 	return nil
 }
 
-func (f *File) rewrite(records []byte) (*os.File, int64, error) {
+func (f *File) rewrite(records []byte) (int64, error) {
 	var out []byte
 	for len(records) > 0 {
 		n := len(records)
@@ -335,13 +344,9 @@ func (f *File) rewrite(records []byte) (*os.File, int64, error) {
 		records = records[n:]
 	}
 	if err := atomicfile.WriteFile(f.path, out, 0o644); err != nil {
-		return nil, 0, fmt.Errorf("rewrite log: %w", err)
+		return 0, fmt.Errorf("rewrite log: %w", err)
 	}
-	nf, err := os.OpenFile(f.path, os.O_RDWR|os.O_APPEND, 0)
-	if err != nil {
-		return nil, 0, fmt.Errorf("rewrite log: reopen: %w", err)
-	}
-	return nf, int64(len(out)), nil
+	return int64(len(out)), nil
 }
 
 // Size is the file's length in bytes.
@@ -358,17 +363,14 @@ func (f *File) Syncs() int64 {
 	return f.syncs
 }
 
-// Close closes the file once no append is being written.
+// Close waits for the write in progress and refuses appends from then on.
 func (f *File) Close() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for f.writing {
 		f.cond.Wait()
 	}
-	if f.closed {
-		return nil
-	}
 	f.closed = true
 	f.cond.Broadcast()
-	return f.f.Close()
+	return nil
 }
