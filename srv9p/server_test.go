@@ -513,3 +513,34 @@ func TestServer_ConcurrentConns(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestServer_HangupManyBlocked hangs up a connection holding 1,000 blocked
+// stream reads: every source context is cancelled and every handle closed.
+func TestServer_HangupManyBlocked(t *testing.T) {
+	const n = 1000
+	ts := startServer(t, nil)
+	c, fsys := ts.mount(t)
+	for i := range n {
+		fid, err := fsys.Open("stream", plan9.OREAD)
+		if err != nil {
+			t.Fatalf("open stream #%d: %v", i, err)
+		}
+		go fid.Read(make([]byte, 100))
+	}
+	waitFor(t, 20*time.Second, "1,000 blocked reads", func() bool { return ts.tree.hub.waiting() == n })
+	c.Close()
+	waitFor(t, 2*time.Second, "release after hang-up", func() bool {
+		return ts.tree.hub.waiting() == 0 && ts.tree.hub.cancelled.Load() == n &&
+			ts.tree.hub.closed.Load() == n && ts.tree.closes.Load() == n
+	})
+	// The server goes on serving others.
+	_, other := ts.mount(t)
+	ctl, err := other.Open("ctl", plan9.ORDWR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctl.Close()
+	if got, err := ctlRoundTrip(ctl, "echo alive"); got != "alive\n" || err != nil {
+		t.Errorf("ctl after the hang-up: %q, %v", got, err)
+	}
+}
