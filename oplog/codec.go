@@ -209,3 +209,6 @@ func (s *Scanner) LineErr() error { return s.lineErr }
 
 // Err returns the error that stopped the scan, or nil at end of input.
 func (s *Scanner) Err() error { return s.err }
+
+// Line is the number of the current line.
+func (s *Scanner) Line() int { return s.line }

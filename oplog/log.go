@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 )
 
 // Outcome is what merging one op or checkpoint into a log did.
@@ -244,4 +245,16 @@ func (l *Log) Fold(r Reducer, date int64, origin string) (Op, bool, error) {
 	}
 	c, err := NewCheckpoint(date, origin, v, cov)
 	return c, err == nil, err
+}
+
+// ParseResult parses the text form of a Result ("accepted", "no-op: why",
+// "refused: why"), as a store's push file answers it.
+func ParseResult(s string) (Result, error) {
+	word, reason, _ := strings.Cut(s, ": ")
+	for _, o := range []Outcome{Accepted, NoOp, Refused} {
+		if word == o.String() {
+			return Result{Outcome: o, Reason: reason}, nil
+		}
+	}
+	return Result{}, fmt.Errorf("bad result %q", s)
 }

@@ -41,7 +41,7 @@ func Dial(ctx context.Context, addr, uname, aname string) (*Client, error) {
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
 	}
 	c := &Client{nc: nc}
-	err = c.do(ctx, func() error {
+	err = c.Do(ctx, func() error {
 		conn, err := client.NewConn(nc)
 		if err != nil {
 			return err
@@ -61,8 +61,9 @@ func Dial(ctx context.Context, addr, uname, aname string) (*Client, error) {
 	return c, nil
 }
 
-// do runs fn, closing the connection if ctx ends first.
-func (c *Client) do(ctx context.Context, fn func() error) error {
+// Do runs fn, closing the connection if ctx ends first, for calls on fids
+// from Open. After a cancellation the Client is closed.
+func (c *Client) Do(ctx context.Context, fn func() error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -78,7 +79,7 @@ func (c *Client) do(ctx context.Context, fn func() error) error {
 // returns the reply read on the same fid, without a trailing newline.
 func (c *Client) Ctl(ctx context.Context, path, cmd string) (string, error) {
 	var reply []byte
-	err := c.do(ctx, func() error {
+	err := c.Do(ctx, func() error {
 		fid, err := c.fsys.Open(path, plan9.ORDWR)
 		if err != nil {
 			return err
@@ -99,7 +100,7 @@ func (c *Client) Ctl(ctx context.Context, path, cmd string) (string, error) {
 // ReadFile reads the whole file at path.
 func (c *Client) ReadFile(ctx context.Context, path string) ([]byte, error) {
 	var data []byte
-	err := c.do(ctx, func() error {
+	err := c.Do(ctx, func() error {
 		fid, err := c.fsys.Open(path, plan9.OREAD)
 		if err != nil {
 			return err
@@ -122,7 +123,7 @@ const writeChunk = 32 << 10
 // at most 32 KiB, each ending at a newline where the data allows it, so a
 // server that takes whole JSON lines per write sees whole lines.
 func (c *Client) WriteFile(ctx context.Context, path string, data []byte) error {
-	err := c.do(ctx, func() error {
+	err := c.Do(ctx, func() error {
 		fid, err := c.fsys.Open(path, plan9.OWRITE)
 		if err != nil {
 			return err
@@ -154,7 +155,7 @@ func (c *Client) WriteFile(ctx context.Context, path string, data []byte) error 
 // are not bound to a context: close the Client to end them.
 func (c *Client) Open(ctx context.Context, path string, mode uint8) (*client.Fid, error) {
 	var fid *client.Fid
-	err := c.do(ctx, func() error {
+	err := c.Do(ctx, func() error {
 		var err error
 		fid, err = c.fsys.Open(path, mode)
 		return err

@@ -1,0 +1,317 @@
+package netstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+
+	"gigfs.io/gigfs/internal/atomicfile"
+	"gigfs.io/gigfs/oplog"
+)
+
+// A Record is one op or checkpoint pushed to one oplog.
+type Record struct {
+	Type string
+	Path string
+	Op   oplog.Op
+}
+
+// logEntry is an open oplog and a cache of its JSON lines, made on demand
+// and kept while the log does not change.
+type logEntry struct {
+	d *oplog.DiskLog
+
+	mu  sync.Mutex
+	ver uint64
+	enc []byte // nil until read
+}
+
+// encoded returns the log as JSON lines and its version.
+func (e *logEntry) encoded() ([]byte, uint64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var ver uint64
+	e.d.View(func(l *oplog.Log, v uint64) {
+		ver = v
+		if e.enc == nil || e.ver != v {
+			e.enc, e.ver = l.AppendJSONLines(nil), v
+		}
+	})
+	return e.enc, ver
+}
+
+// file returns where the oplog (typ, path) of u lives on disk.
+func (u *user) file(typ, path string) string {
+	return filepath.Join(u.dir, "root", typ, filepath.FromSlash(strings.TrimPrefix(path, "/")))
+}
+
+// checkKey validates a type and a path and returns the path's clean form.
+func checkKey(typ, path string) (string, error) {
+	if err := CheckSegment(typ); err != nil {
+		return "", fmt.Errorf("type: %w", err)
+	}
+	return CleanPath(path)
+}
+
+// log returns the open oplog (typ, path) of u, opening it if it exists on
+// disk, or creating it when create is set. A missing oplog is an error
+// wrapping fs.ErrNotExist.
+func (u *user) log(typ, path string, create bool) (*logEntry, error) {
+	k := logKey{typ, path}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.logs == nil {
+		return nil, errors.New("store closed")
+	}
+	if e, ok := u.logs[k]; ok {
+		return e, nil
+	}
+	name := u.file(typ, path)
+	fi, err := os.Stat(name)
+	switch {
+	case err == nil && fi.IsDir():
+		return nil, fmt.Errorf("%s %s is a folder of oplogs, not an oplog", typ, path)
+	case errors.Is(err, fs.ErrNotExist) && !create:
+		return nil, fmt.Errorf("%w: %s %s: %w", ErrNoOplog, typ, path, fs.ErrNotExist)
+	case errors.Is(err, fs.ErrNotExist):
+		if err := u.mkdirs(filepath.Dir(name)); err != nil {
+			return nil, fmt.Errorf("%s %s: %w", typ, path, err)
+		}
+	case errors.Is(err, syscall.ENOTDIR):
+		return nil, fmt.Errorf("%s %s: a parent is an oplog, not a folder", typ, path)
+	case err != nil:
+		return nil, fmt.Errorf("%s %s: %w", typ, path, err)
+	}
+	d, err := oplog.OpenDiskLog(name)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", typ, path, err)
+	}
+	e := &logEntry{d: d}
+	u.logs[k] = e
+	return e, nil
+}
+
+// mkdirs makes the folders of an oplog's parent, refusing to go through an
+// oplog file.
+func (u *user) mkdirs(dir string) error {
+	root := filepath.Join(u.dir, "root")
+	rel, err := filepath.Rel(root, dir)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return fmt.Errorf("bad folder %s", dir)
+	}
+	p := root
+	for _, seg := range strings.Split(rel, string(filepath.Separator)) {
+		p = filepath.Join(p, seg)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return fmt.Errorf("%s is an oplog, not a folder", "/"+filepath.ToSlash(strings.TrimPrefix(p, root+string(filepath.Separator))))
+		}
+	}
+	return atomicfile.MkdirAll(dir, 0o700)
+}
+
+// drop closes and forgets an oplog after a failed write, so that the next
+// use loads it again from what the disk holds.
+func (u *user) drop(typ, path string, e *logEntry) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.logs[logKey{typ, path}] == e {
+		delete(u.logs, logKey{typ, path})
+	}
+	e.d.Close()
+}
+
+// Read returns the oplog (typ, path) of a user as JSON lines, checkpoint
+// first, and its version, which moves on every change.
+func (s *Service) Read(id, typ, path string) ([]byte, uint64, error) {
+	u, err := s.user(id)
+	if err != nil {
+		return nil, 0, err
+	}
+	if path, err = checkKey(typ, path); err != nil {
+		return nil, 0, err
+	}
+	e, err := u.log(typ, path, false)
+	if err != nil {
+		return nil, 0, err
+	}
+	data, ver := e.encoded()
+	return data, ver, nil
+}
+
+// Push merges records into the user's oplogs and returns, once the accepted
+// ones are durable, one result per record, in order. A record with a bad
+// type or path is refused on its own. An error means a write failed: what
+// the results do not report as accepted was not acknowledged.
+func (s *Service) Push(ctx context.Context, id string, recs []Record) ([]oplog.Result, error) {
+	u, err := s.user(id)
+	if err != nil {
+		return nil, err
+	}
+	res := make([]oplog.Result, len(recs))
+	// Group by oplog, keeping each oplog's records in order: one merge, one
+	// append and one fsync per oplog.
+	groups := make(map[logKey][]int)
+	var order []logKey
+	for i := range recs {
+		path, err := checkKey(recs[i].Type, recs[i].Path)
+		if err != nil {
+			res[i] = oplog.Result{Outcome: oplog.Refused, Reason: err.Error()}
+			continue
+		}
+		k := logKey{recs[i].Type, path}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], i)
+	}
+	for _, k := range order {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		idx := groups[k]
+		e, err := u.log(k.typ, k.path, true)
+		if err != nil {
+			for _, i := range idx {
+				res[i] = oplog.Result{Outcome: oplog.Refused, Reason: err.Error()}
+			}
+			continue
+		}
+		ops := make([]oplog.Op, len(idx))
+		for j, i := range idx {
+			ops[j] = recs[i].Op
+		}
+		got, err := e.d.Merge(ops)
+		if err != nil {
+			s.cfg.Logf("store: user %s: %s %s: %v", id, k.typ, k.path, err)
+			u.drop(k.typ, k.path, e)
+			return res, fmt.Errorf("%s %s: %w", k.typ, k.path, err)
+		}
+		var accepted []oplog.Op
+		for j, i := range idx {
+			res[i] = got[j]
+			if got[j].Outcome == oplog.Accepted {
+				accepted = append(accepted, ops[j])
+			}
+		}
+		u.hub.publish(k.typ, k.path, accepted)
+	}
+	return res, nil
+}
+
+// An Entry is one name in a folder of oplogs.
+type Entry struct {
+	Name string
+	Dir  bool // a folder (a type, or a path prefix), else an oplog
+}
+
+// List lists the folder of oplogs at segs below a user's root: no segments
+// lists the types, one the top of a type, and so on.
+func (s *Service) List(id string, segs []string) ([]Entry, error) {
+	u, err := s.user(id)
+	if err != nil {
+		return nil, err
+	}
+	for _, seg := range segs {
+		if err := CheckSegment(seg); err != nil {
+			return nil, err
+		}
+	}
+	dir := filepath.Join(append([]string{u.dir, "root"}, segs...)...)
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) && len(segs) == 0 {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", strings.Join(segs, "/"), err)
+	}
+	out := make([]Entry, 0, len(ents))
+	for _, e := range ents {
+		if CheckSegment(e.Name()) != nil {
+			continue // temporary files
+		}
+		out = append(out, Entry{Name: e.Name(), Dir: e.IsDir()})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Kind tells whether segs below a user's root name a folder, an oplog, or
+// nothing (an error wrapping fs.ErrNotExist).
+func (s *Service) Kind(id string, segs []string) (dir bool, err error) {
+	u, err := s.user(id)
+	if err != nil {
+		return false, err
+	}
+	for _, seg := range segs {
+		if err := CheckSegment(seg); err != nil {
+			return false, err
+		}
+	}
+	fi, err := os.Stat(filepath.Join(append([]string{u.dir, "root"}, segs...)...))
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", strings.Join(segs, "/"), fs.ErrNotExist)
+	}
+	return fi.IsDir(), nil
+}
+
+// Mkdir makes a folder of oplogs (a type, or a folder of paths) for a user.
+func (s *Service) Mkdir(id string, segs []string) error {
+	u, err := s.user(id)
+	if err != nil {
+		return err
+	}
+	for _, seg := range segs {
+		if err := CheckSegment(seg); err != nil {
+			return err
+		}
+	}
+	return u.mkdirs(filepath.Join(append([]string{u.dir, "root"}, segs...)...))
+}
+
+// Create makes an empty oplog (only the initial checkpoint) if there is none.
+func (s *Service) Create(id, typ, path string) error {
+	u, err := s.user(id)
+	if err != nil {
+		return err
+	}
+	if path, err = checkKey(typ, path); err != nil {
+		return err
+	}
+	_, err = u.log(typ, path, true)
+	return err
+}
+
+// DecodeRecord parses one line of /user/<id>/push: a JSON object with the
+// type, the path and the op, as the stream yields them (seq and epoch, if
+// present, are ignored).
+func DecodeRecord(line []byte) (Record, error) {
+	var ev Event
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&ev); err != nil {
+		return Record{}, fmt.Errorf("%w: %v", oplog.ErrMalformed, err)
+	}
+	if ev.Type == "" || ev.Path == "" || ev.Op == nil {
+		return Record{}, fmt.Errorf("%w: a push line needs type, path and op", oplog.ErrMalformed)
+	}
+	o, err := oplog.Decode(ev.Op)
+	if err != nil {
+		return Record{}, err
+	}
+	return Record{Type: ev.Type, Path: ev.Path, Op: o}, nil
+}
+
+// AppendRecord appends the push line of r, without the newline.
+func AppendRecord(b []byte, r *Record) []byte {
+	ev, _ := json.Marshal(Event{Type: r.Type, Path: r.Path, Op: r.Op.AppendJSON(nil)})
+	return append(b, ev...)
+}

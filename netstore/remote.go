@@ -1,0 +1,247 @@
+package netstore
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"9fans.net/go/plan9"
+	"9fans.net/go/plan9/client"
+
+	"gigfs.io/gigfs/oplog"
+	"gigfs.io/gigfs/srv9p"
+)
+
+// A Remote is the client side of a store: one 9P connection attached as a
+// user with a store token. It is safe for concurrent use; a context that
+// ends during a call hangs up the connection (see srv9p.Client).
+type Remote struct {
+	Addr string
+	User string
+	c    *srv9p.Client
+}
+
+// Dial connects to the store at addr as user, with a store token.
+func Dial(ctx context.Context, addr, user, token string) (*Remote, error) {
+	c, err := srv9p.Dial(ctx, addr, user, "token "+token)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", addr, err)
+	}
+	return &Remote{Addr: addr, User: user, c: c}, nil
+}
+
+func (r *Remote) home() string { return "/user/" + r.User }
+
+// oplogPath is the file of the oplog (typ, path) in the store's tree.
+func (r *Remote) oplogPath(typ, path string) (string, error) {
+	path, err := checkKey(typ, path)
+	if err != nil {
+		return "", err
+	}
+	return r.home() + "/oplog/" + typ + path, nil
+}
+
+// Read reads the oplog (typ, path) and checks every record. An oplog the
+// store does not have reads as an empty log.
+func (r *Remote) Read(ctx context.Context, typ, path string) (*oplog.Log, error) {
+	p, err := r.oplogPath(typ, path)
+	if err != nil {
+		return nil, err
+	}
+	data, err := r.c.ReadFile(ctx, p)
+	if err != nil {
+		if strings.Contains(err.Error(), "does not exist") {
+			return oplog.NewLog(), nil
+		}
+		return nil, err
+	}
+	return ParseLog(data)
+}
+
+// ParseLog parses and checks an oplog read as JSON lines.
+func ParseLog(data []byte) (*oplog.Log, error) {
+	l := oplog.NewLog()
+	s := oplog.NewScanner(bytes.NewReader(data))
+	for s.Scan() {
+		if err := s.LineErr(); err != nil {
+			return nil, err
+		}
+		if r := l.Merge(s.Op()); r.Outcome == oplog.Refused {
+			return nil, fmt.Errorf("line %d: %s", s.Line(), r.Reason)
+		}
+	}
+	return l, s.Err()
+}
+
+// Push sends records to the store and returns one result per record. The
+// records go in writes of whole lines on one fid of the push file, each
+// write's results read back before the next.
+func (r *Remote) Push(ctx context.Context, recs []Record) ([]oplog.Result, error) {
+	fid, err := r.c.Open(ctx, r.home()+"/push", plan9.ORDWR)
+	if err != nil {
+		return nil, err
+	}
+	defer fid.Close()
+	res := make([]oplog.Result, 0, len(recs))
+	var buf []byte
+	n := 0 // records in buf
+	flush := func() error {
+		if n == 0 {
+			return nil
+		}
+		got, err := pushChunk(ctx, r.c, fid, buf, n)
+		if err != nil {
+			return err
+		}
+		res = append(res, got...)
+		buf, n = buf[:0], 0
+		return nil
+	}
+	for i := range recs {
+		line := AppendRecord(nil, &recs[i])
+		if len(buf)+len(line)+1 > pushChunkSize {
+			if err := flush(); err != nil {
+				return res, err
+			}
+		}
+		buf = append(append(buf, line...), '\n')
+		n++
+	}
+	if err := flush(); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// pushChunkSize is the size of one write to the push file; a record longer
+// than it goes alone, in several writes.
+const pushChunkSize = 32 << 10
+
+func pushChunk(ctx context.Context, c *srv9p.Client, fid *client.Fid, buf []byte, n int) ([]oplog.Result, error) {
+	var reply []byte
+	err := c.Do(ctx, func() error {
+		for len(buf) > 0 {
+			k := min(len(buf), pushChunkSize)
+			if _, err := fid.WriteAt(buf[:k], 0); err != nil {
+				return err
+			}
+			buf = buf[k:]
+		}
+		var err error
+		reply, err = readAllAt(fid)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("push: %w", err)
+	}
+	res := make([]oplog.Result, 0, n)
+	sc := bufio.NewScanner(bytes.NewReader(reply))
+	for sc.Scan() {
+		r, err := oplog.ParseResult(sc.Text())
+		if err != nil {
+			return nil, fmt.Errorf("push: %w", err)
+		}
+		res = append(res, r)
+	}
+	if len(res) != n {
+		return nil, fmt.Errorf("push: %d results for %d records", len(res), n)
+	}
+	return res, nil
+}
+
+// readAllAt reads a reply from offset 0 to its end.
+func readAllAt(fid *client.Fid) ([]byte, error) {
+	var out []byte
+	buf := make([]byte, 8192)
+	for {
+		n, err := fid.ReadAt(buf, int64(len(out)))
+		out = append(out, buf[:n]...)
+		if n == 0 || errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+	}
+}
+
+// Cursor returns the store's stream position: its epoch and the seq of its
+// last event. Read the oplogs after asking, then resume the stream from it.
+func (r *Remote) Cursor(ctx context.Context) (epoch string, seq uint64, err error) {
+	reply, err := r.c.Ctl(ctx, r.home()+"/ctl", "cursor")
+	if err != nil {
+		return "", 0, err
+	}
+	f := strings.Fields(reply)
+	if len(f) != 2 {
+		return "", 0, fmt.Errorf("cursor: bad reply %q", reply)
+	}
+	seq, err = strconv.ParseUint(f[1], 10, 64)
+	if err != nil {
+		return "", 0, fmt.Errorf("cursor: bad reply %q", reply)
+	}
+	return f[0], seq, nil
+}
+
+// Close hangs up.
+func (r *Remote) Close() error { return r.c.Close() }
+
+// A StreamReader reads a store's stream on a connection of its own: a
+// blocked read ends only when an event comes or the connection closes.
+type StreamReader struct {
+	c   *srv9p.Client
+	fid *client.Fid
+	buf []byte
+}
+
+// OpenStream connects to the store's stream. With a non-empty epoch it
+// resumes after seq; a cursor the store cannot serve is an error wrapping
+// ErrStreamEpoch or ErrStreamTooOld (by message), and the caller re-reads.
+func OpenStream(ctx context.Context, addr, user, token, epoch string, seq uint64) (*StreamReader, error) {
+	c, err := srv9p.Dial(ctx, addr, user, "token "+token)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", addr, err)
+	}
+	fid, err := c.Open(ctx, "/user/"+user+"/stream", plan9.ORDWR)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	if epoch != "" {
+		err := c.Do(ctx, func() error {
+			_, err := fid.Write([]byte(fmt.Sprintf("since %s %d\n", epoch, seq)))
+			return err
+		})
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("stream: %w", err)
+		}
+	}
+	return &StreamReader{c: c, fid: fid, buf: make([]byte, 2*oplog.MaxOpSize)}, nil
+}
+
+// Next blocks until the next event. Close the reader (from another
+// goroutine, or by cancelling ctx) to end a blocked Next.
+func (s *StreamReader) Next(ctx context.Context) (Event, error) {
+	var n int
+	err := s.c.Do(ctx, func() error {
+		var err error
+		n, err = s.fid.Read(s.buf)
+		return err
+	})
+	if err != nil {
+		return Event{}, fmt.Errorf("stream: %w", err)
+	}
+	if n == 0 {
+		return Event{}, io.EOF
+	}
+	return ParseEvent(s.buf[:n])
+}
+
+// Close hangs up.
+func (s *StreamReader) Close() error { return s.c.Close() }

@@ -1,0 +1,425 @@
+package netstore
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"gigfs.io/gigfs/internal/atomicfile"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultTokenCacheTTL = 30 * time.Second
+	DefaultStreamBuffer  = 8192
+	DefaultCodeTTL       = 24 * time.Hour
+	DefaultCheckTimeout  = 5 * time.Second
+)
+
+// Errors of the store service. The 9P tree passes their messages to clients.
+var (
+	ErrUnknownUser   = errors.New("unknown user")
+	ErrNotConfirmed  = errors.New("user has no confirmed table")
+	ErrBadCode       = errors.New("bad or expired confirmation code")
+	ErrBadSecret     = errors.New("bad table secret")
+	ErrTokenRevoked  = errors.New("token revoked")
+	ErrTokenRefused  = errors.New("token refused")
+	ErrNoOplog       = errors.New("no such oplog")
+	ErrWrongStore    = errors.New("token for another store")
+	ErrUnavailable   = errors.New("cannot check token: table unreachable")
+	ErrStreamEpoch   = errors.New("stream epoch changed (store restarted or restored): re-read the oplogs")
+	ErrStreamTooOld  = errors.New("stream cursor too old: re-read the oplogs")
+	ErrStreamCursor  = errors.New("bad stream cursor")
+	ErrUserExists    = errors.New("user exists")
+	errLogWriteAfter = errors.New("oplog unusable")
+)
+
+// A TokenChecker asks a table whether a store token is live. The table
+// client (package table) implements it; cmd/gig-store plugs it in.
+type TokenChecker interface {
+	// Check asks the table at tableAddr, presenting this store's id and the
+	// secret shared with the table for user, whether token is live for
+	// user, and until when it holds if unused.
+	Check(ctx context.Context, tableAddr, storeID, secret, user, token string) (until time.Time, err error)
+}
+
+// Config configures a Service.
+type Config struct {
+	// Dir is the data folder ($GIGFS_DATA): user data lives under
+	// Dir/<salt>/<user>/ (the salt is made on first start and kept in
+	// Dir/salt).
+	Dir string
+	// Checker checks store tokens with the table; nil refuses every token.
+	Checker TokenChecker
+	// TokenCacheTTL bounds how long a good token check is trusted without
+	// asking the table again. Zero means DefaultTokenCacheTTL.
+	TokenCacheTTL time.Duration
+	// StreamBuffer is how many recent events per user the stream keeps for
+	// readers that resume. Zero means DefaultStreamBuffer.
+	StreamBuffer int
+	// CodeTTL is how long a confirmation code is valid. Zero means
+	// DefaultCodeTTL.
+	CodeTTL time.Duration
+	// Now replaces time.Now (for tests).
+	Now func() time.Time
+	// Logf logs one line per error; nil means log.Printf.
+	Logf func(format string, args ...any)
+}
+
+// A Service is a store: per user, oplogs by (type, path) on disk, the stream
+// of accepted ops, and the table the user confirmed. It never reduces values.
+// It is safe for concurrent use.
+type Service struct {
+	cfg   Config
+	root  string // Dir/<salt>
+	epoch string // names this run of the store in stream cursors
+
+	mu     sync.Mutex
+	users  map[string]*user
+	tokens tokenCache
+	closed bool
+}
+
+// meta is what the store keeps about a user, in store.json.
+type meta struct {
+	TableAddr   string `json:"table_addr,omitempty"`
+	StoreID     string `json:"store_id,omitempty"`
+	Secret      string `json:"secret,omitempty"`
+	CodeHash    string `json:"code_hash,omitempty"`
+	CodeExpires int64  `json:"code_expires,omitempty"` // unix ms
+}
+
+type logKey struct{ typ, path string }
+
+type user struct {
+	id  string
+	dir string
+	hub *hub
+
+	mu   sync.Mutex
+	meta meta
+	logs map[logKey]*logEntry
+}
+
+// Open opens the store whose data is in cfg.Dir, creating it if needed.
+func Open(cfg Config) (*Service, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("open store: no data folder")
+	}
+	if cfg.TokenCacheTTL == 0 {
+		cfg.TokenCacheTTL = DefaultTokenCacheTTL
+	}
+	if cfg.StreamBuffer <= 0 {
+		cfg.StreamBuffer = DefaultStreamBuffer
+	}
+	if cfg.CodeTTL == 0 {
+		cfg.CodeTTL = DefaultCodeTTL
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logf == nil {
+		cfg.Logf = log.Printf
+	}
+	root, err := saltDir(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	s := &Service{cfg: cfg, root: root, epoch: randomHex(8), users: make(map[string]*user)}
+	s.tokens.init()
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if err := atomicfile.RemoveTemps(root); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	for _, e := range ents {
+		if !e.IsDir() || CheckUser(e.Name()) != nil {
+			continue
+		}
+		u, err := s.loadUser(e.Name())
+		if err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+		s.users[u.id] = u
+	}
+	return s, nil
+}
+
+// saltDir returns Dir/<salt>, making the salt on first start.
+func saltDir(dir string) (string, error) {
+	if err := atomicfile.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	saltFile := filepath.Join(dir, "salt")
+	b, err := os.ReadFile(saltFile)
+	if errors.Is(err, os.ErrNotExist) {
+		b = []byte(randomHex(16) + "\n")
+		if err := atomicfile.WriteFile(saltFile, b, 0o600); err != nil {
+			return "", err
+		}
+	} else if err != nil {
+		return "", err
+	}
+	salt := strings.TrimSpace(string(b))
+	if salt == "" || strings.ContainsAny(salt, "/.\x00") {
+		return "", fmt.Errorf("bad salt in %s", saltFile)
+	}
+	root := filepath.Join(dir, salt)
+	return root, atomicfile.MkdirAll(root, 0o700)
+}
+
+func (s *Service) loadUser(id string) (*user, error) {
+	dir := filepath.Join(s.root, id)
+	u := &user{id: id, dir: dir, hub: newHub(s.epoch, s.cfg.StreamBuffer), logs: make(map[logKey]*logEntry)}
+	b, err := os.ReadFile(filepath.Join(dir, "store.json"))
+	if err != nil {
+		return nil, fmt.Errorf("user %s: %w", id, err)
+	}
+	if err := json.Unmarshal(b, &u.meta); err != nil {
+		return nil, fmt.Errorf("user %s: corrupt %s: %v", id, filepath.Join(dir, "store.json"), err)
+	}
+	return u, nil
+}
+
+func (u *user) saveMeta() error {
+	b, err := json.MarshalIndent(&u.meta, "", "\t")
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(filepath.Join(u.dir, "store.json"), append(b, '\n'), 0o600)
+}
+
+func (s *Service) user(id string) (*user, error) {
+	if err := CheckUser(id); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[id]
+	if !ok {
+		return nil, fmt.Errorf("%w %s", ErrUnknownUser, id)
+	}
+	return u, nil
+}
+
+// Epoch names this run of the store; stream cursors of another epoch are
+// refused.
+func (s *Service) Epoch() string { return s.epoch }
+
+// Users lists the users of the store.
+func (s *Service) Users() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make([]string, 0, len(s.users))
+	for id := range s.users {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// AddUser adds a user and returns a one-time confirmation code for the
+// user's table. Adding a user that exists is an error; NewCode makes a new
+// code for an existing user.
+func (s *Service) AddUser(id string) (string, error) {
+	if err := CheckUser(id); err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.users[id]; ok {
+		return "", fmt.Errorf("%w: %s", ErrUserExists, id)
+	}
+	dir := filepath.Join(s.root, id)
+	if err := atomicfile.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("add user %s: %w", id, err)
+	}
+	u := &user{id: id, dir: dir, hub: newHub(s.epoch, s.cfg.StreamBuffer), logs: make(map[logKey]*logEntry)}
+	code, err := s.newCode(u)
+	if err != nil {
+		return "", fmt.Errorf("add user %s: %w", id, err)
+	}
+	s.users[id] = u
+	return code, nil
+}
+
+// NewCode makes a new one-time confirmation code for a user, replacing any
+// previous one.
+func (s *Service) NewCode(id string) (string, error) {
+	u, err := s.user(id)
+	if err != nil {
+		return "", err
+	}
+	return s.newCode(u)
+}
+
+func (s *Service) newCode(u *user) (string, error) {
+	code := randomHex(12)
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	old := u.meta
+	u.meta.CodeHash = hashCode(code)
+	u.meta.CodeExpires = s.cfg.Now().Add(s.cfg.CodeTTL).UnixMilli()
+	if err := u.saveMeta(); err != nil {
+		u.meta = old
+		return "", err
+	}
+	return code, nil
+}
+
+func hashCode(code string) string {
+	h := sha256.Sum256([]byte("gigfs-confirm\n" + code))
+	return hex.EncodeToString(h[:])
+}
+
+// CheckCode verifies a confirmation code for a user.
+func (s *Service) CheckCode(id, code string) error {
+	u, err := s.user(id)
+	if err != nil {
+		return err
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return s.checkCodeLocked(u, code)
+}
+
+func (s *Service) checkCodeLocked(u *user, code string) error {
+	if u.meta.CodeHash == "" || s.cfg.Now().UnixMilli() > u.meta.CodeExpires ||
+		subtle.ConstantTimeCompare([]byte(hashCode(code)), []byte(u.meta.CodeHash)) != 1 {
+		return ErrBadCode
+	}
+	return nil
+}
+
+// Confirm makes the store trust the table at tableAddr for a user, which
+// knows this store as storeID and shares secret with it. The code is used
+// up. Confirming again (with a new code) replaces the table.
+func (s *Service) Confirm(id, code, tableAddr, storeID, secret string) error {
+	if tableAddr == "" || storeID == "" || len(secret) < 32 {
+		return errors.New("usage: confirm <table_addr> <store_id> <secret of at least 32 characters>")
+	}
+	if strings.ContainsAny(storeID, ". \t\n") {
+		return fmt.Errorf("bad store id %q", storeID)
+	}
+	u, err := s.user(id)
+	if err != nil {
+		return err
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if err := s.checkCodeLocked(u, code); err != nil {
+		return err
+	}
+	old := u.meta
+	u.meta = meta{TableAddr: tableAddr, StoreID: storeID, Secret: secret}
+	if err := u.saveMeta(); err != nil {
+		u.meta = old
+		return fmt.Errorf("confirm %s: %w", id, err)
+	}
+	s.tokens.dropUser(id)
+	return nil
+}
+
+// CheckSecret verifies the secret a table presents for a user.
+func (s *Service) CheckSecret(id, secret string) error {
+	u, err := s.user(id)
+	if err != nil {
+		return err
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.meta.Secret == "" || subtle.ConstantTimeCompare([]byte(secret), []byte(u.meta.Secret)) != 1 {
+		return ErrBadSecret
+	}
+	return nil
+}
+
+// Authenticate checks a store token for a user: from the cache when a check
+// is recent enough, else with the user's table.
+func (s *Service) Authenticate(ctx context.Context, id, token string) error {
+	u, err := s.user(id)
+	if err != nil {
+		return err
+	}
+	u.mu.Lock()
+	m := u.meta
+	u.mu.Unlock()
+	if m.TableAddr == "" {
+		return fmt.Errorf("%w: %s", ErrNotConfirmed, id)
+	}
+	if storeID, _, ok := strings.Cut(token, "."); !ok || storeID != m.StoreID {
+		return ErrWrongStore
+	}
+	now := s.cfg.Now()
+	if err := s.tokens.lookup(id, token, now); err == nil || errors.Is(err, ErrTokenRevoked) {
+		return err
+	}
+	if s.cfg.Checker == nil {
+		return ErrTokenRefused
+	}
+	ctx, cancel := context.WithTimeout(ctx, DefaultCheckTimeout)
+	defer cancel()
+	until, err := s.cfg.Checker.Check(ctx, m.TableAddr, m.StoreID, m.Secret, id, token)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ErrUnavailable
+		}
+		return fmt.Errorf("%w: %v", ErrTokenRefused, err)
+	}
+	s.tokens.put(id, token, until, s.cfg.Now(), s.cfg.TokenCacheTTL)
+	return nil
+}
+
+// Revoke makes the store refuse a token at once, whatever its cache says.
+func (s *Service) Revoke(id, token string) error {
+	if _, err := s.user(id); err != nil {
+		return err
+	}
+	s.tokens.revoke(id, token, s.cfg.Now())
+	return nil
+}
+
+// Close closes every oplog file.
+func (s *Service) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	var first error
+	for _, u := range s.users {
+		u.mu.Lock()
+		for _, d := range u.logs {
+			if err := d.d.Close(); err != nil && first == nil {
+				first = err
+			}
+		}
+		u.logs = nil
+		u.mu.Unlock()
+		u.hub.close()
+	}
+	return first
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}

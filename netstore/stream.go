@@ -1,0 +1,184 @@
+package netstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"gigfs.io/gigfs/oplog"
+)
+
+// hub is the stream of one user: the ops the store accepted, numbered from
+// 1 in this epoch, the last few kept for readers that resume.
+type hub struct {
+	epoch string
+	max   int
+
+	mu     sync.Mutex
+	events [][]byte // events[i] has seq first+i; JSON lines
+	first  uint64
+	wake   chan struct{} // closed and replaced on every publish
+	closed bool
+}
+
+func newHub(epoch string, max int) *hub {
+	return &hub{epoch: epoch, max: max, first: 1, wake: make(chan struct{})}
+}
+
+// Event is one record of a store's stream, as a JSON line:
+//
+//	{"seq":N,"epoch":"E","type":T,"path":P,"op":{...}}
+//
+// The same lines, less seq and epoch, are what /user/<id>/push takes.
+type Event struct {
+	Seq   uint64          `json:"seq,omitempty"`
+	Epoch string          `json:"epoch,omitempty"`
+	Type  string          `json:"type"`
+	Path  string          `json:"path"`
+	Op    json.RawMessage `json:"op"`
+}
+
+// publish appends accepted ops of (typ, path) to the stream.
+func (h *hub) publish(typ, path string, ops []oplog.Op) {
+	if len(ops) == 0 {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i := range ops {
+		seq := h.first + uint64(len(h.events))
+		b, _ := json.Marshal(Event{Seq: seq, Epoch: h.epoch, Type: typ, Path: path, Op: ops[i].AppendJSON(nil)})
+		h.events = append(h.events, append(b, '\n'))
+	}
+	if over := len(h.events) - h.max; over > h.max/2 {
+		// Drop the oldest in batches, so each publish stays O(1) amortized.
+		h.events = append([][]byte(nil), h.events[over:]...)
+		h.first += uint64(over)
+	}
+	close(h.wake)
+	h.wake = make(chan struct{})
+}
+
+// head is the seq of the last event (0 when there is none).
+func (h *hub) head() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.first + uint64(len(h.events)) - 1
+}
+
+// next returns the event after seq, or a channel closed when there may be
+// one.
+func (h *hub) next(after uint64) ([]byte, <-chan struct{}, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	last := h.first + uint64(len(h.events)) - 1
+	switch {
+	case h.closed:
+		return nil, nil, fmt.Errorf("stream closed")
+	case after+1 < h.first:
+		return nil, nil, fmt.Errorf("%w: cursor %d, oldest event kept %d", ErrStreamTooOld, after, h.first)
+	case after < last:
+		return h.events[after+1-h.first], nil, nil
+	}
+	return nil, h.wake, nil
+}
+
+func (h *hub) close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.closed {
+		h.closed = true
+		close(h.wake)
+	}
+}
+
+// A Cursor reads one user's stream from a position. It is what a stream
+// fid holds; it is not safe for concurrent use.
+type Cursor struct {
+	h     *hub
+	after uint64
+}
+
+// Stream returns a cursor at the head of the user's stream: it yields the
+// ops accepted from now on.
+func (s *Service) Stream(id string) (*Cursor, error) {
+	u, err := s.user(id)
+	if err != nil {
+		return nil, err
+	}
+	return &Cursor{h: u.hub, after: u.hub.head()}, nil
+}
+
+// Since moves the cursor after seq of epoch, to resume a stream after a
+// disconnect. An epoch other than the store's, or a seq older than the
+// events it keeps, is an error: the client must re-read the oplogs.
+func (c *Cursor) Since(epoch string, seq uint64) error {
+	if epoch != c.h.epoch {
+		return fmt.Errorf("%w: cursor epoch %s, store epoch %s", ErrStreamEpoch, epoch, c.h.epoch)
+	}
+	c.h.mu.Lock()
+	first, last := c.h.first, c.h.first+uint64(len(c.h.events))-1
+	c.h.mu.Unlock()
+	if seq > last {
+		return fmt.Errorf("%w: seq %d is ahead of the store's %d", ErrStreamCursor, seq, last)
+	}
+	if seq+1 < first {
+		return fmt.Errorf("%w: cursor %d, oldest event kept %d", ErrStreamTooOld, seq, first)
+	}
+	c.after = seq
+	return nil
+}
+
+// Next blocks until the next event and returns its JSON line. When the
+// reader has fallen so far behind that the events it needs are gone, Next
+// returns ErrStreamTooOld once and goes on from the head.
+func (c *Cursor) Next(ctx context.Context) ([]byte, error) {
+	for {
+		ev, wait, err := c.h.next(c.after)
+		if err != nil {
+			c.after = c.h.head()
+			return nil, err
+		}
+		if ev != nil {
+			c.after++
+			return ev, nil
+		}
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// Write takes a control line written on the stream file: "since <epoch>
+// <seq>".
+func (c *Cursor) Write(_ context.Context, p []byte) (int, error) {
+	f := strings.Fields(string(p))
+	if len(f) != 3 || f[0] != "since" {
+		return 0, fmt.Errorf("%w: usage: since <epoch> <seq>", ErrStreamCursor)
+	}
+	seq, err := strconv.ParseUint(f[2], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: seq %q", ErrStreamCursor, f[2])
+	}
+	if err := c.Since(f[1], seq); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// ParseEvent parses one line of a store's stream.
+func ParseEvent(line []byte) (Event, error) {
+	var ev Event
+	if err := json.Unmarshal(line, &ev); err != nil {
+		return Event{}, fmt.Errorf("stream: bad event: %w", err)
+	}
+	if ev.Type == "" || ev.Path == "" || ev.Op == nil {
+		return Event{}, fmt.Errorf("stream: bad event: needs type, path and op")
+	}
+	return ev, nil
+}

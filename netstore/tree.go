@@ -1,0 +1,430 @@
+package netstore
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"strings"
+	"sync"
+
+	"gigfs.io/gigfs/oplog"
+	"gigfs.io/gigfs/srv9p"
+)
+
+// The 9P tree of a store. A connection authenticates at attach: uname is
+// the user id and aname "<kind> <credential>" (PROTOCOL.md):
+//
+//	token <store_token>   /user/<id>/{oplog/,push,stream,ctl}
+//	table <secret>        /user/<id>/ctl  (revoke <store_token>)
+//	confirm <code>        /user/<id>/ctl  (confirm <table_addr> <store_id> <secret>)
+//	admin <key>           /admin/ctl      (uname "admin")
+//
+// A connection sees only its own user.
+
+// Tree serves a Service over 9P.
+type Tree struct {
+	S        *Service
+	AdminKey string // the key of "admin <key>" attaches; empty refuses them
+}
+
+// Attach authenticates an attach and returns the root the connection sees.
+// It is srv9p.Server's Attach.
+func (t *Tree) Attach(ctx context.Context, uname, aname, _ string) (srv9p.Node, error) {
+	kind, cred, _ := strings.Cut(aname, " ")
+	if kind == "admin" {
+		if uname != "admin" || t.AdminKey == "" || subtle.ConstantTimeCompare([]byte(cred), []byte(t.AdminKey)) != 1 {
+			return nil, srv9p.ErrPermission
+		}
+		return srv9p.NewDir(srv9p.Info{Mode: 0o500, Path: qpath("", "/")},
+			srv9p.NewDir(srv9p.Info{Name: "admin", Mode: 0o500, Path: qpath("", "/admin")},
+				srv9p.NewFile(srv9p.Info{Name: "ctl", Mode: 0o600, Path: qpath("", "/admin/ctl")}, func(context.Context, srv9p.OpenMode) (srv9p.Handle, error) {
+					return srv9p.NewCtl(t.adminCtl), nil
+				}))), nil
+	}
+	if err := CheckUser(uname); err != nil {
+		return nil, err
+	}
+	var children []srv9p.Node
+	switch kind {
+	case "token":
+		if err := t.S.Authenticate(ctx, uname, cred); err != nil {
+			return nil, err
+		}
+		children = []srv9p.Node{
+			t.ctlFile(uname, t.userCtl(uname)),
+			&oplogDir{t: t, user: uname},
+			srv9p.NewFile(srv9p.Info{Name: "push", Mode: 0o600, Path: qpath(uname, "/push")}, func(context.Context, srv9p.OpenMode) (srv9p.Handle, error) {
+				return &pushHandle{s: t.S, user: uname}, nil
+			}),
+			srv9p.NewFile(srv9p.Info{Name: "stream", Mode: 0o600, Path: qpath(uname, "/stream")}, func(context.Context, srv9p.OpenMode) (srv9p.Handle, error) {
+				c, err := t.S.Stream(uname)
+				if err != nil {
+					return nil, err
+				}
+				return srv9p.NewStream(c), nil
+			}),
+		}
+	case "table":
+		if err := t.S.CheckSecret(uname, cred); err != nil {
+			return nil, err
+		}
+		children = []srv9p.Node{t.ctlFile(uname, func(_ context.Context, cmd string) (string, error) {
+			f := strings.Fields(cmd)
+			if len(f) != 2 || f[0] != "revoke" {
+				return "", fmt.Errorf("%w: usage: revoke <store_token>", srv9p.ErrBadRequest)
+			}
+			return "ok", t.S.Revoke(uname, f[1])
+		})}
+	case "confirm":
+		if err := t.S.CheckCode(uname, cred); err != nil {
+			return nil, err
+		}
+		children = []srv9p.Node{t.ctlFile(uname, func(_ context.Context, cmd string) (string, error) {
+			f := strings.Fields(cmd)
+			if len(f) != 4 || f[0] != "confirm" {
+				return "", fmt.Errorf("%w: usage: confirm <table_addr> <store_id> <secret>", srv9p.ErrBadRequest)
+			}
+			return "ok", t.S.Confirm(uname, cred, f[1], f[2], f[3])
+		})}
+	default:
+		return nil, fmt.Errorf("%w: aname must be \"token <store_token>\", \"table <secret>\", \"confirm <code>\" or \"admin <key>\"", srv9p.ErrPermission)
+	}
+	home := srv9p.NewDir(srv9p.Info{Name: uname, Mode: 0o700, Path: qpath(uname, "/home")}, children...)
+	users := srv9p.NewDir(srv9p.Info{Name: "user", Mode: 0o500, Path: qpath(uname, "/user")}, home)
+	return srv9p.NewDir(srv9p.Info{Mode: 0o500, Path: qpath(uname, "/")}, users), nil
+}
+
+func (t *Tree) ctlFile(user string, fn srv9p.CtlFunc) srv9p.Node {
+	return srv9p.NewFile(srv9p.Info{Name: "ctl", Mode: 0o600, Path: qpath(user, "/ctl")}, func(context.Context, srv9p.OpenMode) (srv9p.Handle, error) {
+		return srv9p.NewCtl(fn), nil
+	})
+}
+
+// userCtl is the ctl of a client: "cursor" answers "<epoch> <seq>", the
+// stream position to resume from after reading the oplogs.
+func (t *Tree) userCtl(user string) srv9p.CtlFunc {
+	return func(_ context.Context, cmd string) (string, error) {
+		switch strings.TrimSpace(cmd) {
+		case "cursor":
+			u, err := t.S.user(user)
+			if err != nil {
+				return "", err
+			}
+			return fmt.Sprintf("%s %d\n", t.S.epoch, u.hub.head()), nil
+		}
+		return "", fmt.Errorf("%w: unknown command %q; try cursor", srv9p.ErrBadRequest, firstField(cmd))
+	}
+}
+
+func (t *Tree) adminCtl(_ context.Context, cmd string) (string, error) {
+	f := strings.Fields(cmd)
+	switch {
+	case len(f) == 3 && f[0] == "user" && f[1] == "add":
+		code, err := t.S.AddUser(f[2])
+		return "code " + code + "\n", err
+	case len(f) == 3 && f[0] == "user" && f[1] == "code":
+		code, err := t.S.NewCode(f[2])
+		return "code " + code + "\n", err
+	case len(f) == 2 && f[0] == "user" && f[1] == "list":
+		var b strings.Builder
+		for _, u := range t.S.Users() {
+			b.WriteString(u + "\n")
+		}
+		return b.String(), nil
+	}
+	return "", fmt.Errorf("%w: usage: user add <id> | user code <id> | user list", srv9p.ErrBadRequest)
+}
+
+func firstField(s string) string {
+	if f := strings.Fields(s); len(f) > 0 {
+		return f[0]
+	}
+	return ""
+}
+
+// qpath makes the qid path of a file from its user and its path in the
+// tree. Oplogs are never removed, so a path is never reused for another file.
+func qpath(user, path string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(user))
+	h.Write([]byte{0})
+	h.Write([]byte(path))
+	return h.Sum64()
+}
+
+// oplogDir is /user/<id>/oplog and the folders below it: segs[0] is the
+// type, the rest the path so far.
+type oplogDir struct {
+	t    *Tree
+	user string
+	segs []string
+}
+
+func (d *oplogDir) name() string {
+	if len(d.segs) == 0 {
+		return "oplog"
+	}
+	return d.segs[len(d.segs)-1]
+}
+
+func (d *oplogDir) Stat(context.Context) (srv9p.Info, error) {
+	return srv9p.Info{Name: d.name(), Mode: fs.ModeDir | 0o700, Path: qpath(d.user, "/oplog/"+strings.Join(d.segs, "/"))}, nil
+}
+
+func (d *oplogDir) child(name string, dir bool) srv9p.Node {
+	segs := append(append([]string(nil), d.segs...), name)
+	if dir {
+		return &oplogDir{t: d.t, user: d.user, segs: segs}
+	}
+	return &oplogFile{t: d.t, user: d.user, typ: segs[0], path: "/" + strings.Join(segs[1:], "/")}
+}
+
+func (d *oplogDir) Walk(_ context.Context, name string) (srv9p.Node, error) {
+	segs := append(append([]string(nil), d.segs...), name)
+	dir, err := d.t.S.Kind(d.user, segs)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, srv9p.ErrNotExist)
+	}
+	if !dir && len(d.segs) == 0 {
+		return nil, fmt.Errorf("%s: %w", name, srv9p.ErrNotExist)
+	}
+	return d.child(name, dir), nil
+}
+
+func (d *oplogDir) List(ctx context.Context) ([]srv9p.Info, error) {
+	ents, err := d.t.S.List(d.user, d.segs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]srv9p.Info, 0, len(ents))
+	for _, e := range ents {
+		if !e.Dir && len(d.segs) == 0 {
+			continue
+		}
+		info, err := d.child(e.Name, e.Dir).Stat(ctx)
+		if err != nil {
+			continue
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}
+
+// Create makes a folder (a type, or a folder of paths) or an empty oplog.
+func (d *oplogDir) Create(_ context.Context, name string, mode fs.FileMode) (srv9p.Node, error) {
+	if err := CheckSegment(name); err != nil {
+		return nil, err
+	}
+	segs := append(append([]string(nil), d.segs...), name)
+	if _, err := d.t.S.Kind(d.user, segs); err == nil {
+		return nil, srv9p.ErrExist
+	}
+	if mode.IsDir() {
+		if err := d.t.S.Mkdir(d.user, segs); err != nil {
+			return nil, err
+		}
+		return d.child(name, true), nil
+	}
+	if len(d.segs) == 0 {
+		return nil, fmt.Errorf("%w: make a folder for the type first; oplogs live in /oplog/<type>/", srv9p.ErrPermission)
+	}
+	f := d.child(name, false).(*oplogFile)
+	if err := d.t.S.Create(d.user, f.typ, f.path); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// oplogFile is one oplog: read gives its JSON lines, write merges ops.
+type oplogFile struct {
+	t    *Tree
+	user string
+	typ  string
+	path string
+}
+
+func (f *oplogFile) Stat(context.Context) (srv9p.Info, error) {
+	data, ver, err := f.t.S.Read(f.user, f.typ, f.path)
+	if err != nil {
+		return srv9p.Info{}, err
+	}
+	return srv9p.Info{
+		Name:    f.path[strings.LastIndexByte(f.path, '/')+1:],
+		Mode:    fs.ModeAppend | 0o600,
+		Length:  int64(len(data)),
+		Path:    qpath(f.user, "/oplog/"+f.typ+f.path),
+		Version: uint32(ver),
+	}, nil
+}
+
+func (f *oplogFile) Open(context.Context, srv9p.OpenMode) (srv9p.Handle, error) {
+	return &oplogHandle{f: f}, nil
+}
+
+// oplogHandle is an open oplog. Reads from offset 0 take a fresh snapshot
+// that later offsets continue, so one read pass sees one version. Writes
+// are JSON lines, appended whatever the offset; a line may span writes.
+type oplogHandle struct {
+	f *oplogFile
+
+	mu   sync.Mutex
+	snap []byte
+	lb   lineBuffer
+}
+
+func (h *oplogHandle) Read(_ context.Context, p []byte, off int64) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if off == 0 || h.snap == nil {
+		data, _, err := h.f.t.S.Read(h.f.user, h.f.typ, h.f.path)
+		if err != nil {
+			return 0, err
+		}
+		h.snap = data
+	}
+	if off >= int64(len(h.snap)) {
+		return 0, nil
+	}
+	return copy(p, h.snap[off:]), nil
+}
+
+// Write merges the ops of the complete lines written. If any is refused, the
+// write fails naming the first refused line; the others are merged.
+func (h *oplogHandle) Write(ctx context.Context, p []byte, _ int64) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	lines, err := h.lb.add(p)
+	if err != nil {
+		return 0, err
+	}
+	if len(lines) == 0 {
+		return len(p), nil
+	}
+	var recs []Record
+	var idx []int // line numbers of recs
+	var firstBad string
+	for i, line := range lines {
+		o, err := oplog.Decode(line)
+		if err != nil {
+			if firstBad == "" {
+				firstBad = fmt.Sprintf("line %d refused: %v", i+1, err)
+			}
+			continue
+		}
+		recs = append(recs, Record{Type: h.f.typ, Path: h.f.path, Op: o})
+		idx = append(idx, i+1)
+	}
+	res, err := h.f.t.S.Push(ctx, h.f.user, recs)
+	if err != nil {
+		return 0, err
+	}
+	for i, r := range res {
+		if r.Outcome == oplog.Refused && firstBad == "" {
+			firstBad = fmt.Sprintf("line %d refused: %s", idx[i], r.Reason)
+		}
+	}
+	if firstBad != "" {
+		return 0, errors.New(firstBad)
+	}
+	return len(p), nil
+}
+
+func (h *oplogHandle) Close() error { return nil }
+
+// pushHandle is /user/<id>/push: write JSON lines {"type":T,"path":P,"op":{...}}
+// (stream events are accepted as they are), read one result line per input
+// line: "accepted", "no-op: <why>" or "refused: <why>".
+type pushHandle struct {
+	s    *Service
+	user string
+
+	mu    sync.Mutex
+	lb    lineBuffer
+	reply []byte
+}
+
+func (h *pushHandle) Write(ctx context.Context, p []byte, _ int64) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.reply = h.reply[:0]
+	lines, err := h.lb.add(p)
+	if err != nil {
+		return 0, err
+	}
+	replies := make([]string, len(lines))
+	var recs []Record
+	var idx []int
+	for i, line := range lines {
+		r, err := DecodeRecord(line)
+		if err != nil {
+			replies[i] = "refused: " + err.Error()
+			continue
+		}
+		recs = append(recs, r)
+		idx = append(idx, i)
+	}
+	res, err := h.s.Push(ctx, h.user, recs)
+	if err != nil {
+		return 0, err
+	}
+	for j, r := range res {
+		replies[idx[j]] = r.String()
+	}
+	for _, r := range replies {
+		h.reply = append(h.reply, oneLine(r)...)
+		h.reply = append(h.reply, '\n')
+	}
+	return len(p), nil
+}
+
+func (h *pushHandle) Read(_ context.Context, p []byte, off int64) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if off >= int64(len(h.reply)) {
+		return 0, nil
+	}
+	return copy(p, h.reply[off:]), nil
+}
+
+func (h *pushHandle) Close() error { return nil }
+
+func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
+
+// lineBuffer joins writes into lines: a line may span writes, up to the
+// largest op. A write whose last line lacks its newline but is a whole JSON
+// value (echo -n, or a client that writes one op per write) ends that line.
+type lineBuffer struct{ partial []byte }
+
+// maxLine bounds a line: the largest op plus room for a push record's type
+// and path.
+const maxLine = oplog.MaxOpSize + 2*MaxPathLen
+
+func (b *lineBuffer) add(p []byte) ([][]byte, error) {
+	data := append(b.partial, p...)
+	var lines [][]byte
+	for {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			break
+		}
+		if line := bytes.TrimSpace(data[:i]); len(line) > 0 {
+			lines = append(lines, line)
+		}
+		data = data[i+1:]
+	}
+	if t := bytes.TrimSpace(data); len(t) > 0 && json.Valid(t) {
+		lines = append(lines, t)
+		data = nil
+	}
+	if len(data) > maxLine {
+		b.partial = nil
+		return nil, fmt.Errorf("%w: line longer than %d bytes", srv9p.ErrTooLarge, maxLine)
+	}
+	b.partial = append([]byte(nil), data...)
+	return lines, nil
+}
