@@ -300,7 +300,7 @@ func DecodeRecord(line []byte) (Record, error) {
 	if err := dec.Decode(&ev); err != nil {
 		return Record{}, fmt.Errorf("%w: %v", oplog.ErrMalformed, err)
 	}
-	if ev.Type == "" || ev.Path == "" || ev.Op == nil {
+	if ev.Op == nil {
 		return Record{}, fmt.Errorf("%w: a push line needs type, path and op", oplog.ErrMalformed)
 	}
 	o, err := oplog.Decode(ev.Op)

@@ -55,7 +55,7 @@ func (r *Remote) Read(ctx context.Context, typ, path string) (*oplog.Log, error)
 	}
 	data, err := r.c.ReadFile(ctx, p)
 	if err != nil {
-		if strings.Contains(err.Error(), "does not exist") {
+		if isNotExist(err) {
 			return oplog.NewLog(), nil
 		}
 		return nil, err
@@ -133,7 +133,7 @@ func pushChunk(ctx context.Context, c *srv9p.Client, fid *client.Fid, buf []byte
 			buf = buf[k:]
 		}
 		var err error
-		reply, err = readAllAt(fid)
+		reply, err = srv9p.ReadAll(fid)
 		return err
 	})
 	if err != nil {
@@ -152,22 +152,6 @@ func pushChunk(ctx context.Context, c *srv9p.Client, fid *client.Fid, buf []byte
 		return nil, fmt.Errorf("push: %d results for %d records", len(res), n)
 	}
 	return res, nil
-}
-
-// readAllAt reads a reply from offset 0 to its end.
-func readAllAt(fid *client.Fid) ([]byte, error) {
-	var out []byte
-	buf := make([]byte, 8192)
-	for {
-		n, err := fid.ReadAt(buf, int64(len(out)))
-		out = append(out, buf[:n]...)
-		if n == 0 || errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return out, err
-		}
-	}
 }
 
 // Cursor returns the store's stream position: its epoch and the seq of its
@@ -245,3 +229,9 @@ func (s *StreamReader) Next(ctx context.Context) (Event, error) {
 
 // Close hangs up.
 func (s *StreamReader) Close() error { return s.c.Close() }
+
+// isNotExist reports whether err says a file is missing, as the server
+// says it or as the 9P client reports a failed walk.
+func isNotExist(err error) bool {
+	return errors.Is(srv9p.ParseError(err.Error()), srv9p.ErrNotExist) || strings.HasSuffix(err.Error(), " not found")
+}

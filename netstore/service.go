@@ -69,6 +69,9 @@ type Config struct {
 	// StreamBuffer is how many recent events per user the stream keeps for
 	// readers that resume. Zero means DefaultStreamBuffer.
 	StreamBuffer int
+	// CheckTimeout bounds a token check with the table. Zero means
+	// DefaultCheckTimeout.
+	CheckTimeout time.Duration
 	// CodeTTL is how long a confirmation code is valid. Zero means
 	// DefaultCodeTTL.
 	CodeTTL time.Duration
@@ -123,6 +126,9 @@ func Open(cfg Config) (*Service, error) {
 	}
 	if cfg.StreamBuffer <= 0 {
 		cfg.StreamBuffer = DefaultStreamBuffer
+	}
+	if cfg.CheckTimeout == 0 {
+		cfg.CheckTimeout = DefaultCheckTimeout
 	}
 	if cfg.CodeTTL == 0 {
 		cfg.CodeTTL = DefaultCodeTTL
@@ -371,7 +377,7 @@ func (s *Service) Authenticate(ctx context.Context, id, token string) error {
 	if s.cfg.Checker == nil {
 		return ErrTokenRefused
 	}
-	ctx, cancel := context.WithTimeout(ctx, DefaultCheckTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.CheckTimeout)
 	defer cancel()
 	until, err := s.cfg.Checker.Check(ctx, m.TableAddr, m.StoreID, m.Secret, id, token)
 	if err != nil {

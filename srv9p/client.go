@@ -88,7 +88,7 @@ func (c *Client) Ctl(ctx context.Context, path, cmd string) (string, error) {
 		if _, err := fid.Write([]byte(cmd)); err != nil {
 			return err
 		}
-		reply, err = readAll(fid)
+		reply, err = ReadAll(fid)
 		return err
 	})
 	if err != nil {
@@ -106,7 +106,7 @@ func (c *Client) ReadFile(ctx context.Context, path string) ([]byte, error) {
 			return err
 		}
 		defer fid.Close()
-		data, err = readAll(fid)
+		data, err = ReadAll(fid)
 		return err
 	})
 	if err != nil {
@@ -180,11 +180,13 @@ func (c *Client) Close() error {
 	return c.nc.Close()
 }
 
-func readAll(fid *client.Fid) ([]byte, error) {
+// ReadAll reads a file from offset 0 to its end. It reads at explicit
+// offsets: after a ctl write the fid's own offset is past the command.
+func ReadAll(fid *client.Fid) ([]byte, error) {
 	var out []byte
 	buf := make([]byte, 8192)
 	for {
-		n, err := fid.Read(buf)
+		n, err := fid.ReadAt(buf, int64(len(out)))
 		out = append(out, buf[:n]...)
 		if errors.Is(err, io.EOF) || (err == nil && n == 0) {
 			return out, nil
