@@ -1,0 +1,291 @@
+package table
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// userRights checks that p is the user itself (master or session).
+func userRights(p *Principal) error {
+	if p.Kind() != KindMaster && p.Kind() != KindSession {
+		return denied("attach with the master or a session")
+	}
+	return nil
+}
+
+// AddStore adds the store at storeAddr to channel in p's mount table,
+// after confirming with the store, with the one-time code its admin gave,
+// that it will trust this table for the user (see Stores.Confirm). A store
+// already in the table (by address) keeps its id and gets a new secret.
+// It returns the store id.
+func (s *Service) AddStore(ctx context.Context, p *Principal, channel, storeAddr, code string) (string, error) {
+	if err := userRights(p); err != nil {
+		return "", err
+	}
+	if err := ValidChannel(channel); err != nil {
+		return "", err
+	}
+	if err := validStoreAddr(storeAddr); err != nil {
+		return "", err
+	}
+	if err := validCode(code); err != nil {
+		return "", err
+	}
+	if s.cfg.TableAddr == "" {
+		return "", fmt.Errorf("store add: the table has no public address to give stores")
+	}
+	p.u.addMu.Lock()
+	defer p.u.addMu.Unlock()
+
+	u, _, err := s.acquire(p, true)
+	if err != nil {
+		return "", err
+	}
+	storeID := ""
+	for id, st := range u.tab.Stores {
+		if st.Addr == storeAddr {
+			storeID = id
+		}
+	}
+	if storeID == "" {
+		storeID = newID()
+	}
+	c := u.tab.Channels[channel]
+	switch {
+	case c == nil && len(u.tab.Channels) >= MaxChannels:
+		err = badRequest("too many channels: at most %d", MaxChannels)
+	case c != nil && len(c.Stores) >= MaxStoresPerChannel && !c.has(storeID):
+		err = badRequest("too many stores in channel %q: at most %d", channel, MaxStoresPerChannel)
+	}
+	u.mu.Unlock()
+	if err != nil {
+		return "", err
+	}
+	secret, err := newSecret()
+	if err != nil {
+		return "", err
+	}
+
+	cctx, cancel := context.WithTimeout(ctx, s.cfg.StoreTimeout)
+	err = s.cfg.Stores.Confirm(cctx, storeAddr, u.id, code, s.cfg.TableAddr, storeID, secret)
+	cancel()
+	if err != nil {
+		return "", fmt.Errorf("store add: confirm with %s: %w", storeAddr, err)
+	}
+
+	u, _, err = s.acquire(p, false)
+	if err != nil {
+		return "", err
+	}
+	defer u.mu.Unlock()
+	old := u.tab.Stores[storeID]
+	oldChannel := u.tab.Channels[channel]
+	u.tab.Stores[storeID] = &storeRecord{Addr: storeAddr, Secret: secret}
+	changed := false
+	if c := u.tab.Channels[channel]; c == nil {
+		u.tab.Channels[channel] = &channelRecord{Born: u.tab.Version + 1, Stores: []StoreRef{{storeID, storeAddr}}}
+		changed = true
+	} else if !c.has(storeID) {
+		nc := &channelRecord{Born: c.Born, Stores: append(slices.Clip(c.Stores), StoreRef{storeID, storeAddr})}
+		u.tab.Channels[channel] = nc
+		changed = true
+	}
+	if err := s.saveTable(u, changed); err != nil {
+		u.tab.Stores[storeID] = old
+		if old == nil {
+			delete(u.tab.Stores, storeID)
+		}
+		u.tab.Channels[channel] = oldChannel
+		if oldChannel == nil {
+			delete(u.tab.Channels, channel)
+		}
+		return "", fmt.Errorf("store add: %w", err)
+	}
+	return storeID, nil
+}
+
+func (c *channelRecord) has(storeID string) bool {
+	return slices.ContainsFunc(c.Stores, func(r StoreRef) bool { return r.StoreID == storeID })
+}
+
+// saveTable writes u's table, moving its version first if the mount table
+// changed; on error the version is put back. u.mu is held.
+func (s *Service) saveTable(u *user, changed bool) error {
+	version, mtime := u.tab.Version, u.tab.Mtime
+	if changed {
+		u.tab.Version++
+		u.tab.Mtime = s.cfg.Now().UnixMilli()
+	}
+	if err := u.saveTable(); err != nil {
+		u.tab.Version, u.tab.Mtime = version, mtime
+		return err
+	}
+	return nil
+}
+
+// RemoveStore removes the store storeID from channel in p's mount table.
+// A channel left without stores goes, and so does a store left in no
+// channel (it can no longer check tokens).
+func (s *Service) RemoveStore(p *Principal, channel, storeID string) error {
+	if err := userRights(p); err != nil {
+		return err
+	}
+	if err := ValidChannel(channel); err != nil {
+		return err
+	}
+	if err := validID("store", storeID); err != nil {
+		return err
+	}
+	u, _, err := s.acquire(p, true)
+	if err != nil {
+		return err
+	}
+	defer u.mu.Unlock()
+	c := u.tab.Channels[channel]
+	switch {
+	case c == nil:
+		return notFound("no channel %q", channel)
+	case !c.has(storeID):
+		return notFound("no store %s in channel %q", storeID, channel)
+	}
+	rest := slices.DeleteFunc(slices.Clone(c.Stores), func(r StoreRef) bool { return r.StoreID == storeID })
+	next := maps.Clone(u.tab.Channels)
+	if len(rest) == 0 {
+		delete(next, channel)
+	} else {
+		next[channel] = &channelRecord{Born: c.Born, Stores: rest}
+	}
+	return s.replaceChannels(u, next, "store remove")
+}
+
+// RemoveChannel removes channel from p's mount table; a store left in no
+// channel goes too.
+func (s *Service) RemoveChannel(p *Principal, channel string) error {
+	if err := userRights(p); err != nil {
+		return err
+	}
+	if err := ValidChannel(channel); err != nil {
+		return err
+	}
+	u, _, err := s.acquire(p, true)
+	if err != nil {
+		return err
+	}
+	defer u.mu.Unlock()
+	if u.tab.Channels[channel] == nil {
+		return notFound("no channel %q", channel)
+	}
+	next := maps.Clone(u.tab.Channels)
+	delete(next, channel)
+	return s.replaceChannels(u, next, "channel remove")
+}
+
+// replaceChannels makes channels u's mount table, forgets the stores it
+// no longer names, and writes the table. u.mu is held.
+func (s *Service) replaceChannels(u *user, channels map[string]*channelRecord, op string) error {
+	used := map[string]bool{}
+	for _, c := range channels {
+		for _, r := range c.Stores {
+			used[r.StoreID] = true
+		}
+	}
+	stores := maps.Clone(u.tab.Stores)
+	maps.DeleteFunc(stores, func(id string, _ *storeRecord) bool { return !used[id] })
+	oldC, oldS := u.tab.Channels, u.tab.Stores
+	u.tab.Channels, u.tab.Stores = channels, stores
+	if err := s.saveTable(u, true); err != nil {
+		u.tab.Channels, u.tab.Stores = oldC, oldS
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
+}
+
+// TableInfo describes the mount table of a user as a file: its version
+// moves with every change.
+type TableInfo struct {
+	Version uint64
+	Mtime   time.Time
+}
+
+// Table returns p's mount table and its version. It counts as a use of a
+// session.
+func (s *Service) Table(p *Principal) (MountTable, TableInfo, error) {
+	return s.table(p, true)
+}
+
+func (s *Service) table(p *Principal, use bool) (MountTable, TableInfo, error) {
+	if err := userRights(p); err != nil {
+		return nil, TableInfo{}, err
+	}
+	u, _, err := s.acquire(p, use)
+	if err != nil {
+		return nil, TableInfo{}, err
+	}
+	defer u.mu.Unlock()
+	mt := make(MountTable, len(u.tab.Channels))
+	for name, c := range u.tab.Channels {
+		mt[name] = slices.Clone(c.Stores)
+	}
+	return mt, u.tabInfo(), nil
+}
+
+func (u *user) tabInfo() TableInfo {
+	ti := TableInfo{Version: u.tab.Version}
+	if u.tab.Mtime != 0 {
+		ti.Mtime = time.UnixMilli(u.tab.Mtime)
+	}
+	return ti
+}
+
+// channelEntry is one channel of a mount table.
+type channelEntry struct {
+	name   string
+	born   uint64
+	stores []StoreRef
+}
+
+// channels returns the channels of p's mount table, sorted by name. It is
+// not a use of a session.
+func (s *Service) channels(p *Principal) ([]channelEntry, TableInfo, error) {
+	if err := userRights(p); err != nil {
+		return nil, TableInfo{}, err
+	}
+	u, _, err := s.acquire(p, false)
+	if err != nil {
+		return nil, TableInfo{}, err
+	}
+	defer u.mu.Unlock()
+	list := make([]channelEntry, 0, len(u.tab.Channels))
+	for name, c := range u.tab.Channels {
+		list = append(list, channelEntry{name, c.Born, slices.Clone(c.Stores)})
+	}
+	slices.SortFunc(list, func(a, b channelEntry) int { return strings.Compare(a.name, b.name) })
+	return list, u.tabInfo(), nil
+}
+
+// Channel returns the stores of one channel of p's mount table, and born,
+// the table version that made the channel. It counts as a use of a
+// session.
+func (s *Service) Channel(p *Principal, channel string) (stores []StoreRef, born uint64, info TableInfo, err error) {
+	return s.channel(p, channel, true)
+}
+
+func (s *Service) channel(p *Principal, channel string, use bool) ([]StoreRef, uint64, TableInfo, error) {
+	if err := userRights(p); err != nil {
+		return nil, 0, TableInfo{}, err
+	}
+	u, _, err := s.acquire(p, use)
+	if err != nil {
+		return nil, 0, TableInfo{}, err
+	}
+	defer u.mu.Unlock()
+	c := u.tab.Channels[channel]
+	if c == nil {
+		return nil, 0, TableInfo{}, notFound("no channel %q", clip(channel))
+	}
+	return slices.Clone(c.Stores), c.Born, u.tabInfo(), nil
+}

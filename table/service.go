@@ -1,0 +1,512 @@
+package table
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gigfs.io/gigfs/internal/atomicfile"
+)
+
+// Stores is how the table talks to stores (PROTOCOL.md). NinePStores is
+// the implementation over 9P; cmd/gig-table may plug in another, and tests
+// a fake.
+type Stores interface {
+	// Confirm makes the store at storeAddr trust this table for user: it
+	// attaches as user with `confirm <code>` and writes
+	// `confirm <tableAddr> <storeID> <secret>` to /user/<user>/ctl. A nil
+	// error means the store answered ok and the code is used up.
+	Confirm(ctx context.Context, storeAddr, user, code, tableAddr, storeID, secret string) error
+	// Revoke tells the store at storeAddr that tokens of user are revoked:
+	// it attaches as user with `table <secret>` and writes
+	// `revoke <token>` to /user/<user>/ctl for each token.
+	Revoke(ctx context.Context, storeAddr, user, secret string, tokens []string) error
+}
+
+// Defaults for the zero values of Config's fields.
+const (
+	DefaultMaxTimeout        = 365 * 24 * time.Hour // longest session timeout
+	DefaultAttachDelayBase   = 250 * time.Millisecond
+	DefaultAttachDelayMax    = 8 * time.Second
+	DefaultAttachDelayWindow = 15 * time.Minute
+	DefaultStoreTimeout      = 10 * time.Second
+	DefaultTombstoneAge      = 7 * 24 * time.Hour
+)
+
+// Config configures a Service. Only DataDir is required.
+type Config struct {
+	// DataDir is the data folder ($GIGFS_DATA); see the package doc.
+	DataDir string
+	// TableAddr is the dial string of this table that stores are given in
+	// confirm, to check tokens with later.
+	TableAddr string
+	// AdminKey is the credential of the `admin <key>` attach; empty
+	// refuses every admin attach.
+	AdminKey string
+	// Stores reaches the stores; nil means NinePStores{}.
+	Stores Stores
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logf logs one line per error the table meets; nil means log.Printf.
+	Logf func(format string, args ...any)
+	// KDF hashes masters; the zero value means DefaultKDF.
+	KDF KDF
+	// MaxTimeout bounds session timeouts; zero means DefaultMaxTimeout.
+	MaxTimeout time.Duration
+	// A failed attach delays the next attaches of the same user and of
+	// the same remote host: by AttachDelayBase, doubling with each failure
+	// within AttachDelayWindow of the previous one, up to AttachDelayMax; a
+	// success resets them. Zero values mean the defaults.
+	AttachDelayBase, AttachDelayMax, AttachDelayWindow time.Duration
+	// StoreTimeout bounds each call to Stores; zero means
+	// DefaultStoreTimeout.
+	StoreTimeout time.Duration
+	// TombstoneAge is how long revoked and expired sessions are
+	// remembered; zero means DefaultTombstoneAge.
+	TombstoneAge time.Duration
+}
+
+// A Service is the table: users, masters, sessions, store tokens and
+// mount tables, kept under Config.DataDir. Its methods are safe for
+// concurrent use. Operations of a user take the Principal that
+// Authenticate returned.
+type Service struct {
+	cfg    Config
+	dir    string // the salt folder
+	keys   keys
+	lim    *limiter
+	hashes chan struct{} // bounds concurrent argon2id hashes
+	dummy  masterHash    // hashed for unknown users, so they take as long
+	closed atomic.Bool
+
+	mu    sync.RWMutex
+	users map[string]*user
+}
+
+// A user is the state of one user. Its fields are guarded by mu, but id
+// and dir, which never change.
+type user struct {
+	id, dir string
+	addMu   sync.Mutex // serialises store adds, whose confirm runs outside mu
+
+	mu       sync.Mutex
+	gone     bool   // removed: principals of it are void
+	gen      uint64 // moves with each change of master
+	rec      userRecord
+	sessions map[string]*session
+	tab      tableRecord
+}
+
+// A session is one session of a user.
+type session struct {
+	rec   sessionRecord // rec.Expires is current; it may be ahead of the file
+	saved int64         // rec.Expires as last written
+}
+
+// Open opens the table kept in cfg.DataDir, making it on first start.
+// It fails, naming the file, if a file of it is corrupt.
+func Open(cfg Config) (*Service, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("table: no data folder")
+	}
+	if cfg.Stores == nil {
+		cfg.Stores = NinePStores{}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logf == nil {
+		cfg.Logf = log.Printf
+	}
+	if cfg.KDF == (KDF{}) {
+		cfg.KDF = DefaultKDF
+	}
+	if cfg.KDF.Time == 0 || cfg.KDF.Threads == 0 || cfg.KDF.MemoryKiB < 8*uint32(cfg.KDF.Threads) {
+		return nil, fmt.Errorf("table: bad argon2id parameters %+v", cfg.KDF)
+	}
+	cfg.MaxTimeout = orDefault(cfg.MaxTimeout, DefaultMaxTimeout)
+	cfg.AttachDelayBase = orDefault(cfg.AttachDelayBase, DefaultAttachDelayBase)
+	cfg.AttachDelayMax = orDefault(cfg.AttachDelayMax, DefaultAttachDelayMax)
+	cfg.AttachDelayWindow = orDefault(cfg.AttachDelayWindow, DefaultAttachDelayWindow)
+	cfg.StoreTimeout = orDefault(cfg.StoreTimeout, DefaultStoreTimeout)
+	cfg.TombstoneAge = orDefault(cfg.TombstoneAge, DefaultTombstoneAge)
+
+	if err := atomicfile.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("table: %w", err)
+	}
+	salt, err := loadSalt(filepath.Join(cfg.DataDir, "salt"))
+	if err != nil {
+		return nil, fmt.Errorf("table: %w", err)
+	}
+	s := &Service{
+		cfg:    cfg,
+		dir:    filepath.Join(cfg.DataDir, salt),
+		lim:    newLimiter(cfg.AttachDelayBase, cfg.AttachDelayMax, cfg.AttachDelayWindow, cfg.Now),
+		hashes: make(chan struct{}, max(1, runtime.GOMAXPROCS(0))),
+		users:  map[string]*user{},
+	}
+	if err := atomicfile.MkdirAll(s.dir, 0o700); err != nil {
+		return nil, fmt.Errorf("table: %w", err)
+	}
+	if err := atomicfile.RemoveTemps(s.dir); err != nil {
+		return nil, fmt.Errorf("table: %w", err)
+	}
+	key, err := loadKey(filepath.Join(s.dir, "table.key"))
+	if err != nil {
+		return nil, fmt.Errorf("table: %w", err)
+	}
+	s.keys = newKeys(key)
+	if s.dummy, err = hashMaster(cfg.KDF, "no such user"); err != nil {
+		return nil, fmt.Errorf("table: %w", err)
+	}
+	if err := s.loadUsers(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+// removedPrefix marks the folder of a user being removed.
+const removedPrefix = ".removed-"
+
+// loadUsers reads every user folder.
+func (s *Service) loadUsers() error {
+	ents, err := os.ReadDir(s.dir)
+	if err != nil {
+		return fmt.Errorf("table: %w", err)
+	}
+	now := s.cfg.Now()
+	for _, e := range ents {
+		name := e.Name()
+		dir := filepath.Join(s.dir, name)
+		switch {
+		case !e.IsDir():
+			continue
+		case strings.HasPrefix(name, removedPrefix):
+			if err := os.RemoveAll(dir); err != nil {
+				return fmt.Errorf("table: finish removing %s: %w", dir, err)
+			}
+			continue
+		case ValidUser(name) != nil:
+			s.logf("table: %s: not a user folder; ignored", dir)
+			continue
+		}
+		u, ok, err := loadUser(dir, name, now)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			if err := os.Remove(dir); err != nil {
+				return fmt.Errorf("table: remove unfinished user %s: %w", dir, err)
+			}
+			continue
+		}
+		s.users[name] = u
+	}
+	return nil
+}
+
+// Close writes what is not yet on disk (sliding expiries) and closes the
+// service: later calls fail with ErrClosed.
+func (s *Service) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	now := s.cfg.Now()
+	var errs []error
+	for _, u := range s.users {
+		u.mu.Lock()
+		dirty := false
+		for _, ss := range u.sessions {
+			dirty = dirty || ss.rec.Expires != ss.saved
+		}
+		if dirty && !u.gone {
+			errs = append(errs, u.saveSessions(now, s.cfg.TombstoneAge))
+		}
+		u.mu.Unlock()
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Service) logf(format string, args ...any) { s.cfg.Logf(format, args...) }
+
+// user returns the user id, or nil.
+func (s *Service) user(id string) *user {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.users[id]
+}
+
+// Kind is the kind of credential an attach presented.
+type Kind int
+
+// The kinds of credential (PROTOCOL.md).
+const (
+	KindMaster  Kind = iota + 1 // `master <password>`: the user, all rights
+	KindSession                 // `session <token>`: the user's clients
+	KindStore                   // `store <store_id> <secret>`: a store checking tokens
+	KindAdmin                   // `admin <key>`: the table's admin
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindMaster:
+		return "master"
+	case KindSession:
+		return "session"
+	case KindStore:
+		return "store"
+	case KindAdmin:
+		return "admin"
+	}
+	return fmt.Sprintf("Kind(%d)", int(k))
+}
+
+// A Principal is what an attach proved: a user and a credential. Only
+// Authenticate makes them. The service checks at each use that it still
+// holds (the session live, the master unchanged, the store still trusted).
+type Principal struct {
+	kind   Kind
+	user   string
+	u      *user
+	gen    uint64 // KindMaster: u.gen at attach
+	id     string // KindSession: the session id; KindStore: the store id
+	secret string // KindStore: the store's secret
+}
+
+// Kind returns the kind of credential of p.
+func (p *Principal) Kind() Kind { return p.kind }
+
+// User returns the user id of p ("admin" for KindAdmin).
+func (p *Principal) User() string { return p.user }
+
+// Authenticate checks the credential aname (PROTOCOL.md) of an attach as
+// uname from remoteAddr. After failed attaches of the same user or from
+// the same host, it first waits (see AttachDelay). A session attach counts
+// as a use of the session.
+func (s *Service) Authenticate(ctx context.Context, uname, aname, remoteAddr string) (*Principal, error) {
+	host := hostOf(remoteAddr)
+	if d := s.lim.delay(uname, host); d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		}
+	}
+	p, err := s.authenticate(ctx, uname, aname)
+	if err != nil {
+		if isRequestError(err) {
+			s.lim.fail(uname, host)
+		}
+		return nil, err
+	}
+	s.lim.succeed(uname, host)
+	return p, nil
+}
+
+// AttachDelay returns how long the next attach of uname from remoteAddr
+// will wait before its credential is checked.
+func (s *Service) AttachDelay(uname, remoteAddr string) time.Duration {
+	return s.lim.delay(uname, hostOf(remoteAddr))
+}
+
+// hostOf returns the host of a remote address, the unit of the per-address
+// delay (the port changes with each connection).
+func hostOf(remoteAddr string) string {
+	if h, _, err := net.SplitHostPort(remoteAddr); err == nil {
+		return h
+	}
+	return remoteAddr
+}
+
+var errBadCredential = denied("bad credential")
+
+func (s *Service) authenticate(ctx context.Context, uname, aname string) (*Principal, error) {
+	if s.closed.Load() {
+		return nil, ErrClosed
+	}
+	kind, cred, _ := strings.Cut(aname, " ")
+	cred = strings.TrimLeft(cred, " ")
+	if kind == "admin" {
+		if uname != "admin" || s.cfg.AdminKey == "" || !constEqual(cred, s.cfg.AdminKey) {
+			return nil, denied("bad admin key")
+		}
+		return &Principal{kind: KindAdmin, user: "admin"}, nil
+	}
+	if kind != "master" && kind != "session" && kind != "store" {
+		return nil, denied("unknown credential %q: want master, session, store or admin", clip(kind))
+	}
+	if ValidUser(uname) != nil {
+		return nil, errBadCredential
+	}
+	u := s.user(uname)
+	switch kind {
+	case "master":
+		return s.authMaster(ctx, u, cred)
+	case "session":
+		return s.authSession(u, uname, cred)
+	}
+	return s.authStore(u, cred)
+}
+
+func (s *Service) authMaster(ctx context.Context, u *user, master string) (*Principal, error) {
+	if u == nil {
+		s.verify(ctx, s.dummy, master) // as long as for a user that exists
+		return nil, errBadCredential
+	}
+	u.mu.Lock()
+	h, gen, gone := u.rec.Master, u.gen, u.gone
+	u.mu.Unlock()
+	ok, err := s.verify(ctx, h, master)
+	if err != nil {
+		return nil, err
+	}
+	if !ok || gone {
+		return nil, errBadCredential
+	}
+	return &Principal{kind: KindMaster, user: u.id, u: u, gen: gen}, nil
+}
+
+// verify checks a master against its hash, running at most GOMAXPROCS
+// hashes at once.
+func (s *Service) verify(ctx context.Context, h masterHash, master string) (bool, error) {
+	select {
+	case s.hashes <- struct{}{}:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	defer func() { <-s.hashes }()
+	return h.matches(master), nil
+}
+
+func (s *Service) authSession(u *user, uname, token string) (*Principal, error) {
+	id, ok := s.keys.sessionOf(uname, token)
+	if !ok || u == nil {
+		return nil, errBadCredential
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	ss := u.sessions[id]
+	if u.gone || ss == nil || !constEqual(ss.rec.Hash, tokenHash(token)) {
+		return nil, errBadCredential
+	}
+	now := s.cfg.Now()
+	if err := ss.state(now); err != nil {
+		return nil, denied("%v", err)
+	}
+	if err := s.slide(u, ss, now); err != nil {
+		return nil, err
+	}
+	return &Principal{kind: KindSession, user: u.id, u: u, id: id}, nil
+}
+
+func (s *Service) authStore(u *user, cred string) (*Principal, error) {
+	f := strings.Fields(cred)
+	if len(f) != 2 || u == nil {
+		return nil, errBadCredential
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	st := u.tab.Stores[f[0]]
+	if u.gone || st == nil || !constEqual(st.Secret, f[1]) {
+		return nil, errBadCredential
+	}
+	return &Principal{kind: KindStore, user: u.id, u: u, id: f[0], secret: f[1]}, nil
+}
+
+// acquire checks that p may still act and locks its user: the caller
+// unlocks u.mu. For a session, slide says whether this is a use that moves
+// its expiry. The session is returned for KindSession.
+func (s *Service) acquire(p *Principal, slide bool) (*user, *session, error) {
+	if s.closed.Load() {
+		return nil, nil, ErrClosed
+	}
+	if p == nil || p.u == nil {
+		return nil, nil, denied("not attached as a user")
+	}
+	u := p.u
+	u.mu.Lock()
+	var ss *session
+	err := error(nil)
+	switch {
+	case u.gone:
+		err = denied("user removed")
+	case p.kind == KindMaster && p.gen != u.gen:
+		err = denied("master changed")
+	case p.kind == KindSession:
+		now := s.cfg.Now()
+		if ss = u.sessions[p.id]; ss == nil {
+			err = denied("%v", ErrTokenRevoked)
+		} else if err = ss.state(now); err != nil {
+			err = denied("%v", err)
+		} else if slide {
+			err = s.slide(u, ss, now)
+		}
+	case p.kind == KindStore:
+		if st := u.tab.Stores[p.id]; st == nil || !constEqual(st.Secret, p.secret) {
+			err = denied("store no longer trusted")
+		}
+	}
+	if err != nil {
+		u.mu.Unlock()
+		return nil, nil, err
+	}
+	return u, ss, nil
+}
+
+// state returns nil for a live session, else why it is not.
+func (ss *session) state(now time.Time) error {
+	switch {
+	case ss.rec.Revoked != 0:
+		return ErrTokenRevoked
+	case now.UnixMilli() >= ss.rec.Expires:
+		return ErrTokenExpired
+	}
+	return nil
+}
+
+// slide moves the expiry of a live session to now plus its timeout. The
+// move is written when it is larger than slack (see the package doc).
+// u.mu is held.
+func (s *Service) slide(u *user, ss *session, now time.Time) error {
+	ss.rec.Expires = now.UnixMilli() + ss.rec.TimeoutMs
+	if ss.rec.Expires-ss.saved > slackMs(ss.rec.TimeoutMs) {
+		return u.saveSessions(now, s.cfg.TombstoneAge)
+	}
+	return nil
+}
+
+// slackMs is how far a session's expiry may run ahead of its file.
+func slackMs(timeoutMs int64) int64 { return min(timeoutMs/10, time.Minute.Milliseconds()) }
+
+// Users returns the ids of the users, sorted.
+func (s *Service) Users() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	ids := make([]string, 0, len(s.users))
+	for id := range s.users {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
