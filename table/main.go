@@ -104,5 +104,5 @@ func defaultData() string {
 	if d := os.Getenv("GIGFS_DATA"); d != "" {
 		return d
 	}
-	return "gigfs-data"
+	return "./gigfs-data"
 }

@@ -93,9 +93,21 @@ type tableFile struct {
 func (f *tableFile) Stat(context.Context) (srv9p.Info, error) {
 	mt, ti, err := f.s.table(f.p, false)
 	if err != nil {
-		return srv9p.Info{}, err
+		return lapsed("table", readMode, qpath(f.p.User(), "table"), err)
 	}
 	return f.info(mt, ti), nil
+}
+
+// lapsed is the stat of a file whose principal may no longer read it:
+// the stat succeeds, so that a walk to the file does too and the open
+// that follows gives the client the reason. (A walk of several names that
+// fails past the first only says "not found".) A missing file stays
+// missing.
+func lapsed(name string, mode fs.FileMode, path uint64, err error) (srv9p.Info, error) {
+	if errors.Is(err, srv9p.ErrNotExist) {
+		return srv9p.Info{}, err
+	}
+	return srv9p.Info{Name: name, Mode: mode, Path: path}, nil
 }
 
 func (f *tableFile) info(mt MountTable, ti TableInfo) srv9p.Info {
@@ -129,7 +141,7 @@ type channelDir struct {
 func (d *channelDir) Stat(context.Context) (srv9p.Info, error) {
 	_, ti, err := d.s.table(d.p, false)
 	if err != nil {
-		return srv9p.Info{}, err
+		return lapsed("channel", dirMode, qpath(d.p.User(), "channel"), err)
 	}
 	return srv9p.Info{Name: "channel", Mode: dirMode, Path: qpath(d.p.User(), "channel"),
 		Version: uint32(ti.Version), Mtime: ti.Mtime}, nil
@@ -140,10 +152,10 @@ func (d *channelDir) Walk(_ context.Context, name string) (srv9p.Node, error) {
 		return nil, srv9p.ErrNotExist
 	}
 	_, born, _, err := d.s.channel(d.p, name, false)
-	if err != nil {
+	if err != nil && errors.Is(err, srv9p.ErrNotExist) {
 		return nil, err
 	}
-	return &channelFile{d.s, d.p, name, born}, nil
+	return &channelFile{d.s, d.p, name, born}, nil // if err, the open tells why
 }
 
 func (d *channelDir) List(context.Context) ([]srv9p.Info, error) {
@@ -192,7 +204,7 @@ func (f *channelFile) get(use bool) ([]StoreRef, TableInfo, error) {
 func (f *channelFile) Stat(context.Context) (srv9p.Info, error) {
 	refs, ti, err := f.get(false)
 	if err != nil {
-		return srv9p.Info{}, err
+		return lapsed(f.name, readMode, qpath(f.p.User(), "channel", f.name, strconv.FormatUint(f.born, 10)), err)
 	}
 	return channelInfo(f.p.User(), f.name, f.born, refs, ti), nil
 }
@@ -238,7 +250,7 @@ func (f *checkFile) Stat(context.Context) (srv9p.Info, error) {
 	case err == nil:
 		info.Length = int64(len(checkJSON(f.p.id, until)))
 	case !isCheckRefusal(err):
-		return srv9p.Info{}, err
+		return lapsed(f.token, readMode, info.Path, err)
 	}
 	return info, nil
 }
