@@ -147,6 +147,26 @@ func (s *Service) Read(id, typ, path string) ([]byte, uint64, error) {
 	return data, ver, nil
 }
 
+// Log returns a copy of the oplog (typ, path) of a user; an oplog the store
+// does not hold is an empty log.
+func (s *Service) Log(id, typ, path string) (*oplog.Log, error) {
+	u, err := s.user(id)
+	if err != nil {
+		return nil, err
+	}
+	if path, err = checkKey(typ, path); err != nil {
+		return nil, err
+	}
+	e, err := u.log(typ, path, false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return oplog.NewLog(), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return e.d.Snapshot(), nil
+}
+
 // Push merges records into the user's oplogs and returns, once the accepted
 // ones are durable, one result per record, in order. A record with a bad
 // type or path is refused on its own. An error means a write failed: what

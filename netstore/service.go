@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"gigfs.io/gigfs/internal/atomicfile"
@@ -89,10 +90,26 @@ type Service struct {
 	root  string // Dir/<salt>
 	epoch string // names this run of the store in stream cursors
 
+	lock   *os.File // holds the data folder's lock
 	mu     sync.Mutex
 	users  map[string]*user
 	tokens tokenCache
 	closed bool
+}
+
+// lockDir takes the lock of a data folder, so that two processes never
+// append to the same oplogs.
+func lockDir(dir string) (*os.File, error) {
+	name := filepath.Join(dir, "lock")
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("data folder %s is in use by another process", dir)
+	}
+	return f, nil
 }
 
 // meta is what the store keeps about a user, in store.json.
@@ -143,24 +160,31 @@ func Open(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	s := &Service{cfg: cfg, root: root, epoch: randomHex(8), users: make(map[string]*user)}
-	s.tokens.init()
-	ents, err := os.ReadDir(root)
+	lock, err := lockDir(cfg.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	if err := atomicfile.RemoveTemps(root); err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
+	s := &Service{cfg: cfg, root: root, epoch: randomHex(8), users: make(map[string]*user), lock: lock}
+	s.tokens.init()
+	ents, err := os.ReadDir(root)
+	if err == nil {
+		err = atomicfile.RemoveTemps(root)
 	}
 	for _, e := range ents {
+		if err != nil {
+			break
+		}
 		if !e.IsDir() || CheckUser(e.Name()) != nil {
 			continue
 		}
-		u, err := s.loadUser(e.Name())
-		if err != nil {
-			return nil, fmt.Errorf("open store: %w", err)
+		var u *user
+		if u, err = s.loadUser(e.Name()); err == nil {
+			s.users[u.id] = u
 		}
-		s.users[u.id] = u
+	}
+	if err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("open store: %w", err)
 	}
 	return s, nil
 }
@@ -418,6 +442,9 @@ func (s *Service) Close() error {
 		u.logs = nil
 		u.mu.Unlock()
 		u.hub.close()
+	}
+	if err := s.lock.Close(); err != nil && first == nil {
+		first = err
 	}
 	return first
 }
