@@ -1,0 +1,374 @@
+package gigfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"gigfs.io/gigfs/netstore"
+	"gigfs.io/gigfs/oplog"
+	"gigfs.io/gigfs/table"
+)
+
+// Errors of the client.
+var (
+	ErrUnknownChannel = errors.New("unknown channel")
+	ErrNoAnswer       = errors.New("no store answered")
+	ErrClosed         = errors.New("client closed")
+)
+
+// A Client reads and writes the oplogs of channels. It is safe for
+// concurrent use. Close it to stop its background work.
+type Client struct {
+	cfg    Config
+	user   string
+	origin string
+	clock  oplog.Clock
+	reg    oplog.Registry
+
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	tableMu  sync.Mutex
+	table    *table.Client // nil until dialled
+	tableSet chan struct{} // closed once the remote table was read (or there is none)
+
+	mu       sync.Mutex
+	local    map[string][]store  // channel -> local stores
+	remote   map[string][]string // channel -> remote store ids
+	remotes  map[string]*remoteStore
+	disk     map[string]*diskStore // by storage path, shared by channels
+	paths    map[pathKey]*pathState
+	chanSubs map[string]map[*subscriber]struct{}
+	closed   bool
+}
+
+// New makes a client from cfg. Local stores open at once; the remote table
+// is read, and remote stores connected, in the background, so New works
+// offline.
+func New(cfg Config) (*Client, error) {
+	cfg.setDefaults()
+	c := &Client{
+		cfg:      cfg,
+		origin:   cfg.Origin,
+		tableSet: make(chan struct{}),
+		local:    make(map[string][]store),
+		remote:   make(map[string][]string),
+		remotes:  make(map[string]*remoteStore),
+		disk:     make(map[string]*diskStore),
+		paths:    make(map[pathKey]*pathState),
+		chanSubs: make(map[string]map[*subscriber]struct{}),
+	}
+	if c.origin == "" {
+		c.origin = uuid.NewString()
+	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	mem := 0
+	for ch, stores := range cfg.LocalTable {
+		if err := table.ValidChannel(ch); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("local table: %w", err)
+		}
+		for _, ls := range stores {
+			switch {
+			case ls.InMemory && ls.StoragePath == "":
+				mem++
+				c.local[ch] = append(c.local[ch], newMemStore(fmt.Sprintf("memory:%d", mem)))
+			case !ls.InMemory && ls.StoragePath != "":
+				d, ok := c.disk[ls.StoragePath]
+				if !ok {
+					var err error
+					if d, err = openDiskStore(ls.StoragePath, cfg.Logf); err != nil {
+						c.Close()
+						return nil, err
+					}
+					c.disk[ls.StoragePath] = d
+				}
+				c.local[ch] = append(c.local[ch], d)
+			default:
+				c.Close()
+				return nil, fmt.Errorf("local table: channel %s: a store is in_memory or has a storage_path", ch)
+			}
+		}
+	}
+	if rt := cfg.RemoteTable; rt != nil {
+		c.user = rt.User
+		c.wg.Add(1)
+		go func() { defer c.wg.Done(); c.readTable() }()
+	} else {
+		close(c.tableSet)
+	}
+	// Ops written while offline to on-disk stores are pending until the
+	// remote stores have them: sync every oplog of those channels once the
+	// stores are up (storeUp), and now for the local stores themselves.
+	return c, nil
+}
+
+// Origin is the id this client puts in the ops it makes.
+func (c *Client) Origin() string { return c.origin }
+
+// Register sets the reducer of a type. Types named like a built-in reducer
+// (lww, counter, merge, set, list) use it unless another is registered.
+func (c *Client) Register(typ string, r oplog.Reducer) { c.reg.Register(typ, r) }
+
+// readTable reads the mount table, retrying until it succeeds or the client
+// closes, and connects the remote stores it names.
+func (c *Client) readTable() {
+	rt := c.cfg.RemoteTable
+	backoff := 100 * time.Millisecond
+	for c.ctx.Err() == nil {
+		ctx, cancel := context.WithTimeout(c.ctx, c.cfg.CallTimeout)
+		tc, err := table.DialSession(ctx, rt.Addr, rt.User, rt.Session)
+		var mt table.MountTable
+		if err == nil {
+			mt, err = tc.Table(ctx)
+			if err != nil {
+				tc.Close()
+			}
+		}
+		cancel()
+		if err == nil {
+			c.tableMu.Lock()
+			c.table = tc
+			c.tableMu.Unlock()
+			c.setMountTable(mt)
+			return
+		}
+		c.cfg.Logf("gigfs: table %s: %v", rt.Addr, err)
+		select {
+		case <-c.ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+func (c *Client) setMountTable(mt table.MountTable) {
+	c.mu.Lock()
+	var start []*remoteStore
+	for ch, refs := range mt {
+		for _, ref := range refs {
+			rs, ok := c.remotes[ref.StoreID]
+			if !ok {
+				rs = newRemoteStore(c, ref.StoreID, ref.StoreAddr)
+				c.remotes[ref.StoreID] = rs
+				start = append(start, rs)
+			}
+			c.remote[ch] = append(c.remote[ch], ref.StoreID)
+		}
+	}
+	closed := c.closed
+	c.mu.Unlock()
+	close(c.tableSet)
+	if closed {
+		return
+	}
+	for _, rs := range start {
+		c.wg.Add(1)
+		go func() { defer c.wg.Done(); rs.run(c.ctx) }()
+	}
+}
+
+// storeToken asks the table for a token of the store storeID.
+func (c *Client) storeToken(ctx context.Context, storeID string) (string, error) {
+	c.tableMu.Lock()
+	tc := c.table
+	c.tableMu.Unlock()
+	if tc == nil {
+		return "", errors.New("no table")
+	}
+	t, err := tc.StoreToken(ctx, storeID)
+	if err != nil && ctx.Err() == nil && !strings.Contains(err.Error(), "session") {
+		// The table connection may have broken: dial again once.
+		rt := c.cfg.RemoteTable
+		if nc, derr := table.DialSession(ctx, rt.Addr, rt.User, rt.Session); derr == nil {
+			c.tableMu.Lock()
+			old := c.table
+			c.table = nc
+			c.tableMu.Unlock()
+			old.Close()
+			t, err = nc.StoreToken(ctx, storeID)
+		}
+	}
+	return t, err
+}
+
+// stores returns the stores of a channel, local first. It waits for the
+// remote table (within ctx and the read bound) when the channel is not
+// known yet.
+func (c *Client) stores(ctx context.Context, channel string) ([]store, error) {
+	if err := table.ValidChannel(channel); err != nil {
+		return nil, err
+	}
+	if !c.knows(channel) {
+		wait, cancel := context.WithTimeout(ctx, c.cfg.ReadWait+c.cfg.CallTimeout)
+		select {
+		case <-c.tableSet:
+		case <-wait.Done():
+		}
+		cancel()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, ErrClosed
+	}
+	out := append([]store(nil), c.local[channel]...)
+	for _, id := range c.remote[channel] {
+		out = append(out, c.remotes[id])
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w %q", ErrUnknownChannel, channel)
+	}
+	return out, nil
+}
+
+func (c *Client) knows(channel string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.local[channel]) > 0 || len(c.remote[channel]) > 0
+}
+
+// Channels lists the channels the client knows of.
+func (c *Client) Channels() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	seen := make(map[string]bool)
+	for ch := range c.local {
+		seen[ch] = true
+	}
+	for ch := range c.remote {
+		seen[ch] = true
+	}
+	out := make([]string, 0, len(seen))
+	for ch := range seen {
+		out = append(out, ch)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// storeUp is called when a remote store (re)connects: sync every loaded
+// path of its channels, and every oplog of those channels that an on-disk
+// local store holds (ops written offline).
+func (c *Client) storeUp(rs *remoteStore) {
+	c.mu.Lock()
+	var chans []string
+	for ch, ids := range c.remote {
+		for _, id := range ids {
+			if id == rs.id {
+				chans = append(chans, ch)
+			}
+		}
+	}
+	c.mu.Unlock()
+	for _, ch := range chans {
+		c.syncChannel(ch)
+	}
+}
+
+// syncChannel schedules a sync of every loaded path of a channel and of
+// every oplog its local stores hold.
+func (c *Client) syncChannel(channel string) {
+	c.mu.Lock()
+	keys := make(map[pathKey]bool)
+	for k := range c.paths {
+		if k.channel == channel {
+			keys[k] = true
+		}
+	}
+	locals := append([]store(nil), c.local[channel]...)
+	c.mu.Unlock()
+	for _, s := range locals {
+		var list [][2]string
+		switch s := s.(type) {
+		case *diskStore:
+			list, _ = s.list(channel)
+		case *memStore:
+			list, _ = s.list(channel)
+		}
+		for _, tp := range list {
+			keys[pathKey{channel, tp[0], strings.TrimPrefix(tp[1], "/"+channel)}] = true
+		}
+	}
+	for k := range keys {
+		c.scheduleSync(c.pathState(k), 0)
+	}
+}
+
+// storeEvent handles an op from a remote store's stream.
+func (c *Client) storeEvent(rs *remoteStore, ev netstore.Event) {
+	channel, path, ok := splitStorePath(ev.Path)
+	if !ok {
+		return
+	}
+	o, err := oplog.Decode(ev.Op)
+	if err != nil {
+		c.cfg.Logf("gigfs: %s: bad op in stream: %v", rs.name(), err)
+		return
+	}
+	c.clock.Observe(o.Date)
+	k := pathKey{channel, ev.Type, path}
+	c.mu.Lock()
+	p := c.paths[k]
+	c.mu.Unlock()
+	if p != nil {
+		if p.merge([]oplog.Op{o}, &o) && c.pruneDue(p) {
+			c.scheduleSync(p, c.cfg.SyncDelay)
+		}
+	}
+	c.publishOp(k, o)
+}
+
+// splitStorePath splits a store path "/channel/path" in two.
+func splitStorePath(spath string) (channel, path string, ok bool) {
+	rest, found := strings.CutPrefix(spath, "/")
+	if !found {
+		return "", "", false
+	}
+	channel, path, ok = strings.Cut(rest, "/")
+	return channel, "/" + path, ok && channel != "" && path != ""
+}
+
+// storePath is where the oplog of (channel, path) lives on stores.
+func storePath(channel, path string) string { return "/" + channel + path }
+
+// Close stops the client's background work and closes its stores. Ops not
+// yet accepted by any store are lost unless an on-disk store holds them.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	remotes := make([]*remoteStore, 0, len(c.remotes))
+	for _, rs := range c.remotes {
+		remotes = append(remotes, rs)
+	}
+	c.mu.Unlock()
+	c.cancel()
+	for _, rs := range remotes {
+		rs.close()
+	}
+	c.wg.Wait()
+	c.tableMu.Lock()
+	if c.table != nil {
+		c.table.Close()
+	}
+	c.tableMu.Unlock()
+	var first error
+	for _, d := range c.disk {
+		if err := d.close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}

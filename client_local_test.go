@@ -1,0 +1,137 @@
+package gigfs
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func testConfig(t testing.TB) Config {
+	return Config{Logf: t.Logf, ReadWait: 200 * time.Millisecond, CallTimeout: 2 * time.Second, SyncDelay: 5 * time.Millisecond}
+}
+
+func mustClient(t testing.TB, cfg Config) *Client {
+	t.Helper()
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func mustPush(t testing.TB, c *Client, ch, typ, path, payload string) json.RawMessage {
+	t.Helper()
+	v, err := c.Push(context.Background(), ch, typ, path, json.RawMessage(payload))
+	if err != nil {
+		t.Fatalf("push %s %s %s %s: %v", ch, typ, path, payload, err)
+	}
+	return v
+}
+
+func mustGet(t testing.TB, c *Client, ch, typ, path string) string {
+	t.Helper()
+	v, err := c.Get(context.Background(), ch, typ, path)
+	if err != nil {
+		t.Fatalf("get %s %s %s: %v", ch, typ, path, err)
+	}
+	return string(v)
+}
+
+// The seed's fully local mode: a channel of one on-disk and one in-memory
+// store, no server anywhere.
+func TestClient_FullyLocal(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "core")
+	cfg := testConfig(t)
+	cfg.LocalTable = map[string][]LocalStore{"core": {{StoragePath: dir}, {InMemory: true}}}
+	c := mustClient(t, cfg)
+	for i := 0; i < 5; i++ {
+		mustPush(t, c, "core", "counter", "/hits", "2")
+	}
+	if got := mustGet(t, c, "core", "counter", "/hits"); got != "10" {
+		t.Fatalf("value %s, want 10", got)
+	}
+	mustPush(t, c, "core", "set", "/tags", `{"add":"go"}`)
+	if got := mustGet(t, c, "core", "set", "/tags"); got != `["go"]` {
+		t.Fatalf("set %s", got)
+	}
+	c.Close()
+
+	// A restart: the in-memory store starts empty, the disk has it all, and
+	// the empty store does not win.
+	c2 := mustClient(t, cfg)
+	if got := mustGet(t, c2, "core", "counter", "/hits"); got != "10" {
+		t.Fatalf("after restart: %s, want 10", got)
+	}
+	// Sync copies to the in-memory store what it lacks, and both agree.
+	rep, err := c2.Sync(context.Background(), "core", "counter", "/hits", false)
+	if err != nil || !rep.Agreed {
+		t.Fatalf("sync: %+v %v", rep, err)
+	}
+	if rep.Stores[1].Copied != 5 {
+		t.Fatalf("copied %d to memory, want the 5 ops", rep.Stores[1].Copied)
+	}
+	// Pruning on demand: one checkpoint, the value unchanged.
+	rep, err = c2.Sync(context.Background(), "core", "counter", "/hits", true)
+	if err != nil || rep.Pruned == "" {
+		t.Fatalf("prune: %+v %v", rep, err)
+	}
+	l, _ := c2.Log(context.Background(), "core", "counter", "/hits")
+	if l.Len() != 1 || mustGet(t, c2, "core", "counter", "/hits") != "10" {
+		t.Fatalf("after prune: %d records, value %s", l.Len(), mustGet(t, c2, "core", "counter", "/hits"))
+	}
+}
+
+func TestClient_UnknownChannelAndBadNames(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.LocalTable = map[string][]LocalStore{"a": {{InMemory: true}}}
+	c := mustClient(t, cfg)
+	ctx := context.Background()
+	if _, err := c.Get(ctx, "nope", "lww", "/x"); err == nil {
+		t.Fatal("get on an unknown channel")
+	}
+	for _, p := range []string{"", "/", "/a/../b", "/a//b"} {
+		if _, err := c.Push(ctx, "a", "lww", p, json.RawMessage(`1`)); err == nil {
+			t.Errorf("push to path %q", p)
+		}
+	}
+	if _, err := c.Push(ctx, "a", "lww", "/x", json.RawMessage(`{bad`)); err == nil {
+		t.Error("push of bad JSON")
+	}
+	if _, err := c.Get(ctx, "a", "no-reducer", "/x"); err == nil {
+		t.Error("get of a type with no reducer")
+	}
+}
+
+// Notifications: once per change of value, never for a no-op.
+func TestClient_WatchLocal(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.LocalTable = map[string][]LocalStore{"a": {{InMemory: true}}}
+	c := mustClient(t, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w, err := c.Watch(ctx, "a", "lww", "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPush(t, c, "a", "lww", "/x", `"one"`)
+	mustPush(t, c, "a", "lww", "/x", `"one"`) // same value: no change
+	mustPush(t, c, "a", "lww", "/x", `"two"`)
+	for _, want := range []string{`"one"`, `"two"`} {
+		select {
+		case chg := <-w:
+			if string(chg.Value) != want || chg.Op == nil {
+				t.Fatalf("change %s (op %v), want %s", chg.Value, chg.Op, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no change to %s", want)
+		}
+	}
+	select {
+	case chg := <-w:
+		t.Fatalf("extra change %s", chg.Value)
+	case <-time.After(100 * time.Millisecond):
+	}
+}

@@ -1,0 +1,100 @@
+package gigfs
+
+import (
+	"encoding/json"
+	"fmt"
+	"log"
+	"time"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultReadWait    = 500 * time.Millisecond
+	DefaultCallTimeout = 5 * time.Second
+	DefaultPruneOps    = 64
+	DefaultPruneAge    = 10 * time.Minute
+	DefaultSyncDelay   = 50 * time.Millisecond
+)
+
+// RemoteTable says where the table is and how to use it.
+type RemoteTable struct {
+	Addr    string `json:"addr"`    // dial string of the table
+	User    string `json:"user"`    // user id
+	Session string `json:"session"` // session token
+}
+
+// LocalStore is a store of the client's own, in memory or on disk.
+type LocalStore struct {
+	InMemory    bool   `json:"in_memory,omitempty"`
+	StoragePath string `json:"storage_path,omitempty"`
+}
+
+// Config configures a Client.
+type Config struct {
+	// RemoteTable, if set, gives the channels served by remote stores.
+	RemoteTable *RemoteTable `json:"remote_table,omitempty"`
+	// LocalTable maps channels to local stores; it is merged with the
+	// remote table.
+	LocalTable map[string][]LocalStore `json:"local_table,omitempty"`
+
+	// ReadWait bounds how long the first read of a path waits for the
+	// stores that have not answered once one has. Zero means
+	// DefaultReadWait.
+	ReadWait time.Duration `json:"-"`
+	// CallTimeout bounds each call to one store. Zero means
+	// DefaultCallTimeout.
+	CallTimeout time.Duration `json:"-"`
+	// PruneOps and PruneAge say when a path is worth a checkpoint: when
+	// its tail since the last checkpoint has PruneOps ops, or its oldest
+	// op is PruneAge old. Zero means the defaults; negative never.
+	PruneOps int           `json:"-"`
+	PruneAge time.Duration `json:"-"`
+	// SyncDelay is how long a sync waits for more changes to the same
+	// path before it runs. Zero means DefaultSyncDelay.
+	SyncDelay time.Duration `json:"-"`
+	// Origin names this client instance in the ops it makes; empty means
+	// a new random id.
+	Origin string `json:"-"`
+	// Logf logs what goes wrong in the background (a store down, a
+	// refused op); nil means log.Printf.
+	Logf func(format string, args ...any) `json:"-"`
+}
+
+func (c *Config) setDefaults() {
+	if c.ReadWait == 0 {
+		c.ReadWait = DefaultReadWait
+	}
+	if c.CallTimeout == 0 {
+		c.CallTimeout = DefaultCallTimeout
+	}
+	if c.PruneOps == 0 {
+		c.PruneOps = DefaultPruneOps
+	}
+	if c.PruneAge == 0 {
+		c.PruneAge = DefaultPruneAge
+	}
+	if c.SyncDelay == 0 {
+		c.SyncDelay = DefaultSyncDelay
+	}
+	if c.Logf == nil {
+		c.Logf = log.Printf
+	}
+}
+
+// ParseLocalTable parses a local table in the seed's form:
+//
+//	{"core":[{"storage_path":"/home/me/gig/core"}],"modules":[{"in_memory":true}]}
+func ParseLocalTable(b []byte) (map[string][]LocalStore, error) {
+	var t map[string][]LocalStore
+	if err := json.Unmarshal(b, &t); err != nil {
+		return nil, fmt.Errorf("local table: %w", err)
+	}
+	for ch, stores := range t {
+		for i, s := range stores {
+			if s.InMemory == (s.StoragePath != "") {
+				return nil, fmt.Errorf("local table: channel %s store %d: want exactly one of in_memory and storage_path", ch, i+1)
+			}
+		}
+	}
+	return t, nil
+}

@@ -1,0 +1,246 @@
+package gigfs
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"gigfs.io/gigfs/oplog"
+)
+
+type pathKey struct{ channel, typ, path string }
+
+func (k pathKey) String() string { return k.channel + " " + k.typ + " " + k.path }
+
+// pathState is what the client holds of one oplog: the union of what its
+// stores hold and what it wrote, the value, and who watches it.
+type pathState struct {
+	c   *Client
+	key pathKey
+
+	loadMu  sync.Mutex
+	loading chan struct{} // closed when the current load ends
+	loaded  bool
+
+	mu     sync.Mutex
+	log    *oplog.Log
+	value  json.RawMessage
+	valErr error
+	subs   map[*subscriber]struct{}
+
+	syncMu      sync.Mutex
+	syncTimer   *time.Timer
+	syncRunning bool
+	syncAgain   bool
+}
+
+// pathState returns the state of k, made empty (not loaded) if new.
+func (c *Client) pathState(k pathKey) *pathState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.paths[k]
+	if !ok {
+		p = &pathState{c: c, key: k, log: oplog.NewLog(), subs: make(map[*subscriber]struct{})}
+		p.value, p.valErr = c.reg.Reduce(k.typ, k.path, p.log)
+		c.paths[k] = p
+	}
+	return p
+}
+
+// load returns the state of (channel, typ, path), loaded: a path never
+// loaded is read from every store of the channel; once one store answered,
+// the others have ReadWait more to answer; what they all hold is merged.
+func (c *Client) load(ctx context.Context, channel, typ, path string) (*pathState, error) {
+	path, err := checkPath(typ, path)
+	if err != nil {
+		return nil, err
+	}
+	p := c.pathState(pathKey{channel, typ, path})
+	for {
+		p.loadMu.Lock()
+		if p.loaded {
+			p.loadMu.Unlock()
+			return p, nil
+		}
+		if p.loading == nil {
+			p.loading = make(chan struct{})
+			go p.runLoad()
+		}
+		wait := p.loading
+		p.loadMu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		p.loadMu.Lock()
+		loaded := p.loaded
+		p.loadMu.Unlock()
+		if !loaded {
+			_, err := c.stores(ctx, channel)
+			if err == nil {
+				err = fmt.Errorf("%w for %s %s in channel %s", ErrNoAnswer, typ, path, channel)
+			}
+			return nil, err
+		}
+	}
+}
+
+// runLoad reads the path from every store of its channel.
+func (p *pathState) runLoad() {
+	c := p.c
+	ok := p.readAll(c.ctx)
+	p.loadMu.Lock()
+	p.loaded = ok
+	close(p.loading)
+	p.loading = nil
+	p.loadMu.Unlock()
+	if ok {
+		c.scheduleSync(p, c.cfg.SyncDelay)
+	}
+}
+
+type readResult struct {
+	s   store
+	log *oplog.Log
+	err error
+}
+
+// readAll reads the path from every store; it returns whether one answered.
+// Answers that come after the bound are merged when they come.
+func (p *pathState) readAll(ctx context.Context) bool {
+	c := p.c
+	stores, err := c.stores(ctx, p.key.channel)
+	if err != nil {
+		return false
+	}
+	results := make(chan readResult, len(stores))
+	for _, s := range stores {
+		go func() {
+			cctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
+			defer cancel()
+			l, err := s.read(cctx, p.key.typ, storePath(p.key.channel, p.key.path))
+			results <- readResult{s, l, err}
+		}()
+	}
+	answered := 0
+	var bound <-chan time.Time
+	for pending := len(stores); pending > 0; pending-- {
+		select {
+		case r := <-results:
+			if r.err != nil {
+				continue
+			}
+			p.merge(r.log.Records(), nil)
+			answered++
+			// An empty store must not win over one that has the data:
+			// only an answer with data starts the bound on the others.
+			if bound == nil && hasData(r.log) {
+				bound = time.After(c.cfg.ReadWait)
+			}
+		case <-bound:
+			// Late answers are merged when they come.
+			go func(n int) {
+				for ; n > 0; n-- {
+					if r := <-results; r.err == nil {
+						p.merge(r.log.Records(), nil)
+					}
+				}
+			}(pending)
+			return true
+		}
+	}
+	return answered > 0
+}
+
+// hasData reports whether a log holds anything but the initial checkpoint.
+func hasData(l *oplog.Log) bool {
+	return l.Len() > 1 || l.Base().Sha != initialSha
+}
+
+var initialSha = oplog.Initial().Sha
+
+// merge merges records into the state and reports whether the log changed.
+// When the value changes, watchers hear of it once; cause is the op behind
+// the change, if one op is.
+func (p *pathState) merge(recs []oplog.Op, cause *oplog.Op) bool {
+	p.mu.Lock()
+	changed := false
+	var fresh []oplog.Op
+	for i := range recs {
+		p.c.clock.Observe(recs[i].Date)
+		if p.log.Merge(recs[i]).Outcome == oplog.Accepted {
+			changed = true
+			if recs[i].Kind() == oplog.KindOp {
+				fresh = append(fresh, recs[i])
+			}
+		}
+	}
+	if changed {
+		p.revalue(cause)
+	}
+	p.mu.Unlock()
+	for _, o := range fresh {
+		p.c.publishOp(p.key, o)
+	}
+	return changed
+}
+
+// revalue recomputes the value after a change of the log and tells the
+// watchers if it changed. Called with p.mu held.
+func (p *pathState) revalue(cause *oplog.Op) {
+	v, err := p.c.reg.Reduce(p.key.typ, p.key.path, p.log)
+	if bytes.Equal(v, p.value) && errors.Is(err, p.valErr) && (err == nil) == (p.valErr == nil) {
+		return
+	}
+	p.value, p.valErr = v, err
+	ch := Change{Channel: p.key.channel, Type: p.key.typ, Path: p.key.path, Value: v, Err: err}
+	if cause != nil {
+		o := *cause
+		ch.Op = &o
+	}
+	for s := range p.subs {
+		s.send(ch)
+	}
+}
+
+// current returns the value and its error.
+func (p *pathState) current() (json.RawMessage, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.value, p.valErr
+}
+
+// checkPath validates a type and a path and returns the path's clean form.
+func checkPath(typ, path string) (string, error) {
+	if err := checkType(typ); err != nil {
+		return "", err
+	}
+	return cleanPath(path)
+}
+
+// Get returns the value of (channel, typ, path): from memory once the path
+// is loaded, else after loading it from the channel's stores.
+func (c *Client) Get(ctx context.Context, channel, typ, path string) (json.RawMessage, error) {
+	p, err := c.load(ctx, channel, typ, path)
+	if err != nil {
+		return nil, err
+	}
+	return p.current()
+}
+
+// Log returns a copy of the client's oplog of (channel, typ, path), loading
+// it if needed.
+func (c *Client) Log(ctx context.Context, channel, typ, path string) (*oplog.Log, error) {
+	p, err := c.load(ctx, channel, typ, path)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.log.Clone(), nil
+}

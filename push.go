@@ -1,0 +1,90 @@
+package gigfs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"gigfs.io/gigfs/netstore"
+	"gigfs.io/gigfs/oplog"
+)
+
+// ErrPending reports a push that no store accepted yet: the op is applied
+// in the client and will be sent again when a store comes back.
+var ErrPending = errors.New("not yet accepted by any store")
+
+// Push applies payload to (channel, typ, path) at once and returns the new
+// value once one store of the channel, local or remote, has durably
+// accepted the op. If none has when ctx ends or every store failed, it
+// returns the value with an error wrapping ErrPending: the op stays in the
+// client and is sent again when a store comes back. Any JSON value is a
+// valid payload.
+func (c *Client) Push(ctx context.Context, channel, typ, path string, payload json.RawMessage) (json.RawMessage, error) {
+	p, err := c.load(ctx, channel, typ, path)
+	if err != nil {
+		return nil, err
+	}
+	stores, err := c.stores(ctx, channel)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	o, err := oplog.NewOp(c.clock.Date(), c.origin, p.log.NextSeq(c.origin), payload)
+	if err != nil {
+		p.mu.Unlock()
+		return nil, fmt.Errorf("push %s %s %s: %w", channel, typ, path, err)
+	}
+	p.log.Merge(o)
+	p.revalue(&o)
+	value, valErr := p.value, p.valErr
+	p.mu.Unlock()
+	c.publishOp(p.key, o)
+
+	err = c.deliver(ctx, p, stores, o)
+	if c.pruneDue(p) {
+		c.scheduleSync(p, c.cfg.SyncDelay)
+	}
+	if err != nil {
+		return value, err
+	}
+	return value, valErr
+}
+
+// deliver sends o to every store and returns when one accepted it. The
+// others go on in the background; a store that fails leaves the path to be
+// synced when it comes back.
+func (c *Client) deliver(ctx context.Context, p *pathState, stores []store, o oplog.Op) error {
+	rec := []netstore.Record{{Type: p.key.typ, Path: storePath(p.key.channel, p.key.path), Op: o}}
+	type answer struct {
+		s   store
+		err error
+	}
+	answers := make(chan answer, len(stores))
+	for _, s := range stores {
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			cctx, cancel := context.WithTimeout(c.ctx, c.cfg.CallTimeout)
+			defer cancel()
+			res, err := s.push(cctx, rec)
+			if err == nil && res[0].Outcome == oplog.Refused {
+				err = fmt.Errorf("refused: %s", res[0].Reason)
+			}
+			answers <- answer{s, err}
+		}()
+	}
+	var errs []error
+	for range stores {
+		select {
+		case a := <-answers:
+			if a.err == nil {
+				return nil
+			}
+			errs = append(errs, fmt.Errorf("%s: %w", a.s.name(), a.err))
+		case <-ctx.Done():
+			return fmt.Errorf("push %s: %w (%v)", p.key, ErrPending, ctx.Err())
+		}
+	}
+	return fmt.Errorf("push %s: %w: %w", p.key, ErrPending, errors.Join(errs...))
+}

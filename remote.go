@@ -1,0 +1,206 @@
+package gigfs
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"gigfs.io/gigfs/netstore"
+	"gigfs.io/gigfs/oplog"
+)
+
+// remoteStore is a store reached over 9P. A goroutine keeps it connected:
+// it dials with a store token from the table, follows the store's stream,
+// and when the connection comes (back) up asks the client to sync the
+// channels the store serves. Calls made while it is down fail at once with
+// errOffline; a call that fails hangs up, and the goroutine reconnects.
+type remoteStore struct {
+	c    *Client
+	id   string
+	addr string
+
+	mu     sync.Mutex
+	r      *netstore.Remote // nil while down
+	sr     *netstore.StreamReader
+	token  string
+	epoch  string // stream cursor, to resume without missing events
+	seq    uint64
+	closed bool
+	up     chan struct{} // closed while connected
+	tried  bool          // a connection attempt has ended
+}
+
+func newRemoteStore(c *Client, id, addr string) *remoteStore {
+	return &remoteStore{c: c, id: id, addr: addr, up: make(chan struct{})}
+}
+
+func (rs *remoteStore) name() string { return "store " + rs.id + " at " + rs.addr }
+
+func (rs *remoteStore) conn() *netstore.Remote {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.r
+}
+
+// read waits for the first connection attempt (within ctx), so that a first
+// read right after start is not answered by the other stores alone; once the
+// store has been down, reads fail at once until it is back.
+func (rs *remoteStore) read(ctx context.Context, typ, spath string) (*oplog.Log, error) {
+	rs.mu.Lock()
+	up, tried := rs.up, rs.tried
+	rs.mu.Unlock()
+	if !tried {
+		select {
+		case <-up:
+		case <-ctx.Done():
+		}
+	}
+	r := rs.conn()
+	if r == nil {
+		return nil, errOffline
+	}
+	l, err := r.Read(ctx, typ, spath)
+	if err != nil {
+		rs.fail(r, err)
+	}
+	return l, err
+}
+
+func (rs *remoteStore) push(ctx context.Context, recs []netstore.Record) ([]oplog.Result, error) {
+	r := rs.conn()
+	if r == nil {
+		return nil, errOffline
+	}
+	res, err := r.Push(ctx, recs)
+	if err != nil {
+		rs.fail(r, err)
+	}
+	return res, err
+}
+
+// fail hangs up a connection that failed a call; the run loop reconnects.
+func (rs *remoteStore) fail(r *netstore.Remote, err error) {
+	rs.mu.Lock()
+	if rs.r != r {
+		rs.mu.Unlock()
+		return
+	}
+	rs.r = nil
+	rs.up = make(chan struct{})
+	sr := rs.sr
+	rs.mu.Unlock()
+	rs.c.cfg.Logf("gigfs: %s: %v", rs.name(), err)
+	r.Close()
+	if sr != nil {
+		sr.Close()
+	}
+}
+
+func (rs *remoteStore) close() error {
+	rs.mu.Lock()
+	rs.closed = true
+	r, sr := rs.r, rs.sr
+	rs.r, rs.sr = nil, nil
+	rs.mu.Unlock()
+	if r != nil {
+		r.Close()
+	}
+	if sr != nil {
+		sr.Close()
+	}
+	return nil
+}
+
+// run keeps the store connected until the client closes.
+func (rs *remoteStore) run(ctx context.Context) {
+	backoff := 50 * time.Millisecond
+	for ctx.Err() == nil {
+		err := rs.connect(ctx)
+		rs.mu.Lock()
+		rs.tried = true
+		rs.mu.Unlock()
+		if err != nil {
+			rs.c.cfg.Logf("gigfs: %s: %v", rs.name(), err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 5*time.Second)
+			continue
+		}
+		backoff = 50 * time.Millisecond
+		rs.c.storeUp(rs)
+		rs.follow(ctx)
+	}
+}
+
+// connect dials the store and its stream.
+func (rs *remoteStore) connect(ctx context.Context) error {
+	rs.mu.Lock()
+	token, epoch, seq := rs.token, rs.epoch, rs.seq
+	rs.mu.Unlock()
+	cctx, cancel := context.WithTimeout(ctx, rs.c.cfg.CallTimeout)
+	defer cancel()
+	if token == "" {
+		t, err := rs.c.storeToken(cctx, rs.id)
+		if err != nil {
+			return fmt.Errorf("store token: %w", err)
+		}
+		token = t
+	}
+	r, err := netstore.Dial(cctx, rs.addr, rs.c.user, token)
+	if err != nil {
+		if strings.Contains(err.Error(), "token") {
+			token = "" // refused: ask the table for a new one next time
+		}
+		rs.mu.Lock()
+		rs.token = token
+		rs.mu.Unlock()
+		return err
+	}
+	sr, err := netstore.OpenStream(cctx, rs.addr, rs.c.user, token, epoch, seq)
+	if err != nil && epoch != "" {
+		// The store cannot resume our cursor (restarted, or we fell too
+		// far behind): follow from now on; the sync on connect re-reads.
+		sr, err = netstore.OpenStream(cctx, rs.addr, rs.c.user, token, "", 0)
+	}
+	if err != nil {
+		r.Close()
+		return err
+	}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.closed {
+		r.Close()
+		sr.Close()
+		return context.Canceled
+	}
+	rs.r, rs.sr, rs.token = r, sr, token
+	close(rs.up)
+	return nil
+}
+
+// follow reads the stream until it fails, handing events to the client.
+func (rs *remoteStore) follow(ctx context.Context) {
+	rs.mu.Lock()
+	r, sr := rs.r, rs.sr
+	rs.mu.Unlock()
+	if sr == nil {
+		return
+	}
+	for {
+		ev, err := sr.Next(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				rs.fail(r, fmt.Errorf("stream: %w", err))
+			}
+			return
+		}
+		rs.mu.Lock()
+		rs.epoch, rs.seq = ev.Epoch, ev.Seq
+		rs.mu.Unlock()
+		rs.c.storeEvent(rs, ev)
+	}
+}

@@ -1,0 +1,168 @@
+package gigfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"gigfs.io/gigfs/netstore"
+	"gigfs.io/gigfs/oplog"
+)
+
+// A store holds oplogs for the client: a local one in memory or on disk, or
+// a remote store over 9P. Paths here are store paths ("/"+channel+path).
+// Every kind passes the same conformance tests (stores_test.go).
+type store interface {
+	// name identifies the store in reports and logs.
+	name() string
+	// read returns a copy of the oplog (an empty log if the store has
+	// none).
+	read(ctx context.Context, typ, spath string) (*oplog.Log, error)
+	// push merges records and returns one result per record once the
+	// accepted ones are durable.
+	push(ctx context.Context, recs []netstore.Record) ([]oplog.Result, error)
+	// close releases the store.
+	close() error
+}
+
+// errOffline is a remote store that is not connected now.
+var errOffline = errors.New("store offline")
+
+// memStore keeps oplogs in memory.
+type memStore struct {
+	id   string
+	mu   sync.Mutex
+	logs map[[2]string]*oplog.Log
+}
+
+func newMemStore(id string) *memStore {
+	return &memStore{id: id, logs: make(map[[2]string]*oplog.Log)}
+}
+
+func (m *memStore) name() string { return m.id }
+
+func (m *memStore) read(_ context.Context, typ, spath string) (*oplog.Log, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if l, ok := m.logs[[2]string{typ, spath}]; ok {
+		return l.Clone(), nil
+	}
+	return oplog.NewLog(), nil
+}
+
+func (m *memStore) push(_ context.Context, recs []netstore.Record) ([]oplog.Result, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	res := make([]oplog.Result, len(recs))
+	for i, r := range recs {
+		path, err := netstore.CleanPath(r.Path)
+		if err == nil {
+			err = netstore.CheckSegment(r.Type)
+		}
+		if err != nil {
+			res[i] = oplog.Result{Outcome: oplog.Refused, Reason: err.Error()}
+			continue
+		}
+		k := [2]string{r.Type, path}
+		l, ok := m.logs[k]
+		if !ok {
+			l = oplog.NewLog()
+			m.logs[k] = l
+		}
+		res[i] = l.Merge(r.Op)
+	}
+	return res, nil
+}
+
+func (m *memStore) close() error { return nil }
+
+// list returns the store paths of a channel's oplogs, by type.
+func (m *memStore) list(channel string) ([][2]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out [][2]string
+	for k := range m.logs {
+		if strings.HasPrefix(k[1], "/"+channel+"/") {
+			out = append(out, k)
+		}
+	}
+	return out, nil
+}
+
+// localUser is the one user of an on-disk local store.
+const localUser = "local"
+
+// diskStore keeps oplogs on disk, with the store's own code (package
+// netstore) used in-process: the same files, fsyncs and checks as a
+// gig-store.
+type diskStore struct {
+	path string
+	svc  *netstore.Service
+}
+
+func openDiskStore(path string, logf func(string, ...any)) (*diskStore, error) {
+	svc, err := netstore.Open(netstore.Config{Dir: path, Logf: logf})
+	if err != nil {
+		return nil, fmt.Errorf("local store %s: %w", path, err)
+	}
+	if len(svc.Users()) == 0 {
+		if _, err := svc.AddUser(localUser); err != nil {
+			svc.Close()
+			return nil, fmt.Errorf("local store %s: %w", path, err)
+		}
+	}
+	return &diskStore{path: path, svc: svc}, nil
+}
+
+func (d *diskStore) name() string { return "local:" + d.path }
+
+func (d *diskStore) read(_ context.Context, typ, spath string) (*oplog.Log, error) {
+	return d.svc.Log(localUser, typ, spath)
+}
+
+func (d *diskStore) push(ctx context.Context, recs []netstore.Record) ([]oplog.Result, error) {
+	return d.svc.Push(ctx, localUser, recs)
+}
+
+func (d *diskStore) close() error { return d.svc.Close() }
+
+// list returns the (type, store path) of every oplog of a channel.
+func (d *diskStore) list(channel string) ([][2]string, error) {
+	types, err := d.svc.List(localUser, nil)
+	if err != nil {
+		return nil, err
+	}
+	var out [][2]string
+	var walk func(segs []string) error
+	walk = func(segs []string) error {
+		ents, err := d.svc.List(localUser, segs)
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			next := append(append([]string(nil), segs...), e.Name)
+			if e.Dir {
+				if err := walk(next); err != nil {
+					return err
+				}
+				continue
+			}
+			out = append(out, [2]string{next[0], "/" + strings.Join(next[1:], "/")})
+		}
+		return nil
+	}
+	for _, t := range types {
+		if !t.Dir {
+			continue
+		}
+		if dir, err := d.svc.Kind(localUser, []string{t.Name, channel}); err != nil || !dir {
+			continue // no oplog of this channel has this type
+		}
+		if err := walk([]string{t.Name, channel}); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

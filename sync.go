@@ -1,0 +1,237 @@
+package gigfs
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"gigfs.io/gigfs/netstore"
+	"gigfs.io/gigfs/oplog"
+)
+
+// SyncReport says what a sync of one path did.
+type SyncReport struct {
+	Channel, Type, Path string
+	Stores              []StoreReport
+	// Agreed is true when every store of the channel answered and, after
+	// the copies, all hold the same ops.
+	Agreed bool
+	// Pruned is the sha of the checkpoint the sync inserted, if any.
+	Pruned string
+}
+
+// StoreReport is one store's part in a sync.
+type StoreReport struct {
+	Store    string
+	Answered bool
+	Err      string   `json:",omitempty"`
+	Had      int      // records it held
+	Copied   int      // records it lacked and accepted
+	Refused  []string `json:",omitempty"`
+}
+
+// pruneDue reports whether the tail of the path is long or old enough to be
+// worth a checkpoint.
+func (c *Client) pruneDue(p *pathState) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ops := p.log.Ops()
+	if len(ops) == 0 {
+		return false
+	}
+	if c.cfg.PruneOps > 0 && len(ops) >= c.cfg.PruneOps {
+		return true
+	}
+	oldest := ops[0].Date
+	return c.cfg.PruneAge > 0 && time.Since(time.UnixMilli(oldest)) >= c.cfg.PruneAge
+}
+
+// scheduleSync runs a sync of p after delay, once however many times it is
+// asked meanwhile; asked while a sync runs, it runs again after.
+func (c *Client) scheduleSync(p *pathState, delay time.Duration) {
+	p.syncMu.Lock()
+	defer p.syncMu.Unlock()
+	if p.syncRunning {
+		p.syncAgain = true
+		return
+	}
+	if p.syncTimer != nil {
+		return
+	}
+	c.wg.Add(1)
+	p.syncTimer = time.AfterFunc(delay, func() {
+		defer c.wg.Done()
+		for {
+			p.syncMu.Lock()
+			p.syncTimer, p.syncRunning, p.syncAgain = nil, true, false
+			p.syncMu.Unlock()
+			if c.ctx.Err() == nil {
+				if _, err := c.sync(c.ctx, p, false); err != nil && c.ctx.Err() == nil {
+					c.cfg.Logf("gigfs: sync %s: %v", p.key, err)
+				}
+			}
+			p.syncMu.Lock()
+			p.syncRunning = false
+			again := p.syncAgain && c.ctx.Err() == nil
+			p.syncMu.Unlock()
+			if !again {
+				return
+			}
+		}
+	})
+}
+
+// Sync reads the oplog of (channel, typ, path) from every store of the
+// channel, pushes to each store the ops it lacks and, if every store
+// answered and all agree, inserts a checkpoint covering exactly the agreed
+// ops when the tail is worth it (or always, with prune set). It reports
+// what it saw and did.
+func (c *Client) Sync(ctx context.Context, channel, typ, path string, prune bool) (SyncReport, error) {
+	p, err := c.load(ctx, channel, typ, path)
+	if err != nil {
+		return SyncReport{}, err
+	}
+	return c.sync(ctx, p, prune)
+}
+
+func (c *Client) sync(ctx context.Context, p *pathState, forcePrune bool) (SyncReport, error) {
+	rep := SyncReport{Channel: p.key.channel, Type: p.key.typ, Path: p.key.path}
+	stores, err := c.stores(ctx, p.key.channel)
+	if err != nil {
+		return rep, err
+	}
+	spath := storePath(p.key.channel, p.key.path)
+	logs := c.readStores(ctx, stores, p.key.typ, spath)
+	rep.Stores = make([]StoreReport, len(stores))
+	all := true
+	for i, s := range stores {
+		rep.Stores[i].Store = s.name()
+		if logs[i].err != nil {
+			rep.Stores[i].Err = logs[i].err.Error()
+			all = false
+			continue
+		}
+		rep.Stores[i].Answered = true
+		rep.Stores[i].Had = logs[i].log.Len()
+		p.merge(logs[i].log.Records(), nil)
+	}
+
+	// Push each store what it lacks, from one snapshot of the union.
+	p.mu.Lock()
+	snap := p.log.Clone()
+	p.mu.Unlock()
+	agreed := all
+	var wg sync.WaitGroup
+	for i, s := range stores {
+		if logs[i].err != nil {
+			continue
+		}
+		var lack []netstore.Record
+		for _, r := range snap.Records() {
+			if !logs[i].log.Has(&r) {
+				lack = append(lack, netstore.Record{Type: p.key.typ, Path: spath, Op: r})
+			}
+		}
+		if len(lack) == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func(sr *StoreReport) {
+			defer wg.Done()
+			cctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
+			defer cancel()
+			res, err := s.push(cctx, lack)
+			if err != nil {
+				sr.Err = err.Error()
+				return
+			}
+			for j, r := range res {
+				switch {
+				case r.Outcome != oplog.Refused:
+					sr.Copied++
+				case isIncomparable(r):
+					// Another client's checkpoint raced ours; a new one
+					// covering both settles it (below).
+				default:
+					sr.Refused = append(sr.Refused, fmt.Sprintf("%.12s: %s", lack[j].Op.Sha, r.Reason))
+				}
+			}
+		}(&rep.Stores[i])
+	}
+	wg.Wait()
+	for _, sr := range rep.Stores {
+		if sr.Err != "" || len(sr.Refused) > 0 {
+			agreed = false
+		}
+	}
+	rep.Agreed = agreed
+	if !agreed {
+		return rep, nil
+	}
+	if !forcePrune && !c.pruneDue(p) {
+		return rep, nil
+	}
+	sha, err := c.prune(ctx, p, snap, stores, logs)
+	rep.Pruned = sha
+	return rep, err
+}
+
+// prune inserts a checkpoint of the agreed snapshot on every store: it
+// covers, per origin, the ops of the snapshot without gaps, so exactly ops
+// that every store holds.
+func (c *Client) prune(ctx context.Context, p *pathState, snap *oplog.Log, stores []store, logs []readResult) (string, error) {
+	f, ok := c.reg.Lookup(p.key.typ)
+	if !ok {
+		return "", nil // no reducer: the value cannot be computed, so no checkpoint
+	}
+	cp, ok, err := snap.Fold(f, c.clock.Date(), c.origin)
+	if err != nil || !ok {
+		return "", err
+	}
+	// The checkpoint must supersede what every store has as its own.
+	for i := range logs {
+		if le, _ := logs[i].log.Base().Covers.Compare(cp.Covers); !le {
+			return "", nil
+		}
+	}
+	rec := []netstore.Record{{Type: p.key.typ, Path: storePath(p.key.channel, p.key.path), Op: cp}}
+	for _, s := range stores {
+		cctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
+		res, err := s.push(cctx, rec)
+		cancel()
+		if err == nil && res[0].Outcome == oplog.Refused {
+			err = fmt.Errorf("checkpoint refused: %s", res[0].Reason)
+		}
+		if err != nil {
+			// Stores that took it prune; the others get it at the next
+			// sync. Nothing is lost either way.
+			c.cfg.Logf("gigfs: prune %s on %s: %v", p.key, s.name(), err)
+		}
+	}
+	p.merge([]oplog.Op{cp}, nil)
+	return cp.Sha, nil
+}
+
+func isIncomparable(r oplog.Result) bool {
+	return r.Outcome == oplog.Refused && strings.Contains(r.Reason, "incomparable")
+}
+
+// readStores reads one oplog from every store, concurrently.
+func (c *Client) readStores(ctx context.Context, stores []store, typ, spath string) []readResult {
+	out := make([]readResult, len(stores))
+	var wg sync.WaitGroup
+	for i, s := range stores {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
+			defer cancel()
+			l, err := s.read(cctx, typ, spath)
+			out[i] = readResult{s: s, log: l, err: err}
+		}()
+	}
+	wg.Wait()
+	return out
+}

@@ -1,0 +1,231 @@
+package gigfs
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+
+	"gigfs.io/gigfs/oplog"
+)
+
+// A Change is a new value of a path, from a local write or a remote one.
+type Change struct {
+	Channel, Type, Path string
+	Value               json.RawMessage
+	Err                 error     // the reducer's error, if it failed
+	Op                  *oplog.Op // the op that made the change, when one did
+}
+
+// An OpEvent is an op new to the client on some path of a channel.
+type OpEvent struct {
+	Channel, Type, Path string
+	Op                  oplog.Op
+}
+
+// maxQueue bounds what a slow watcher may have waiting; past it the oldest
+// notifications are dropped (and logged), so a stuck reader never stops
+// the client.
+const maxQueue = 1 << 16
+
+// subscriber queues notifications for one watcher and hands them over in
+// order on its own goroutine.
+type subscriber struct {
+	c       *Client
+	mu      sync.Mutex
+	cond    sync.Cond
+	queue   []any
+	done    bool
+	dropped int
+	seen    map[string]bool // for op watchers: shas already sent
+	seenLog []string
+}
+
+func newSubscriber(c *Client) *subscriber {
+	s := &subscriber{c: c}
+	s.cond.L = &s.mu
+	return s
+}
+
+func (s *subscriber) send(v any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done {
+		return
+	}
+	if len(s.queue) >= maxQueue {
+		s.queue = s.queue[1:]
+		s.dropped++
+		if s.dropped == 1 || s.dropped%1000 == 0 {
+			s.c.cfg.Logf("gigfs: a watcher is too slow: %d notifications dropped", s.dropped)
+		}
+	}
+	s.queue = append(s.queue, v)
+	s.cond.Signal()
+}
+
+// sendOp sends an op once, however many stores it comes from.
+func (s *subscriber) sendOp(ev OpEvent) {
+	s.mu.Lock()
+	if s.seen[ev.Op.Sha] {
+		s.mu.Unlock()
+		return
+	}
+	s.seen[ev.Op.Sha] = true
+	s.seenLog = append(s.seenLog, ev.Op.Sha)
+	if len(s.seenLog) > maxQueue {
+		delete(s.seen, s.seenLog[0])
+		s.seenLog = s.seenLog[1:]
+	}
+	s.mu.Unlock()
+	s.send(ev)
+}
+
+// next blocks for the next notification; false once stopped.
+func (s *subscriber) next() (any, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.queue) == 0 && !s.done {
+		s.cond.Wait()
+	}
+	if s.done {
+		return nil, false
+	}
+	v := s.queue[0]
+	s.queue[0] = nil
+	s.queue = s.queue[1:]
+	return v, true
+}
+
+func (s *subscriber) stop() {
+	s.mu.Lock()
+	s.done = true
+	s.cond.Broadcast()
+	s.mu.Unlock()
+}
+
+// Watch loads (channel, typ, path) and returns a channel of its changes of
+// value, once per change, local or remote, never for a no-op. The channel
+// is closed when ctx ends.
+func (c *Client) Watch(ctx context.Context, channel, typ, path string) (<-chan Change, error) {
+	p, err := c.load(ctx, channel, typ, path)
+	if err != nil {
+		return nil, err
+	}
+	s := newSubscriber(c)
+	p.mu.Lock()
+	p.subs[s] = struct{}{}
+	p.mu.Unlock()
+	out := make(chan Change)
+	c.wg.Add(2)
+	go func() {
+		defer c.wg.Done()
+		select {
+		case <-ctx.Done():
+		case <-c.ctx.Done():
+		}
+		p.mu.Lock()
+		delete(p.subs, s)
+		p.mu.Unlock()
+		s.stop()
+	}()
+	go func() {
+		defer c.wg.Done()
+		defer close(out)
+		for {
+			v, ok := s.next()
+			if !ok {
+				return
+			}
+			select {
+			case out <- v.(Change):
+			case <-ctx.Done():
+				return
+			case <-c.ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// On calls fn with every change of (channel, typ, path) until the returned
+// cancel is called. fn runs on a goroutine of its own, one call at a time.
+func (c *Client) On(channel, typ, path string, fn func(Change)) (cancel func(), err error) {
+	ctx, cancel := context.WithCancel(c.ctx)
+	ch, err := c.Watch(ctx, channel, typ, path)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	go func() {
+		for chg := range ch {
+			fn(chg)
+		}
+	}()
+	return cancel, nil
+}
+
+// WatchOps returns a channel of the ops new to the client on any path of
+// channel: written here, or arriving from a remote store's stream, each
+// once. It is what mirrors a channel (gig-watch). The channel is closed
+// when ctx ends.
+func (c *Client) WatchOps(ctx context.Context, channel string) (<-chan OpEvent, error) {
+	if _, err := c.stores(ctx, channel); err != nil {
+		return nil, err
+	}
+	s := newSubscriber(c)
+	s.seen = make(map[string]bool)
+	c.mu.Lock()
+	if c.chanSubs[channel] == nil {
+		c.chanSubs[channel] = make(map[*subscriber]struct{})
+	}
+	c.chanSubs[channel][s] = struct{}{}
+	c.mu.Unlock()
+	out := make(chan OpEvent)
+	c.wg.Add(2)
+	go func() {
+		defer c.wg.Done()
+		select {
+		case <-ctx.Done():
+		case <-c.ctx.Done():
+		}
+		c.mu.Lock()
+		delete(c.chanSubs[channel], s)
+		c.mu.Unlock()
+		s.stop()
+	}()
+	go func() {
+		defer c.wg.Done()
+		defer close(out)
+		for {
+			v, ok := s.next()
+			if !ok {
+				return
+			}
+			select {
+			case out <- v.(OpEvent):
+			case <-ctx.Done():
+				return
+			case <-c.ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// publishOp tells the op watchers of a channel about an op.
+func (c *Client) publishOp(k pathKey, o oplog.Op) {
+	if o.Kind() != oplog.KindOp {
+		return
+	}
+	c.mu.Lock()
+	subs := make([]*subscriber, 0, len(c.chanSubs[k.channel]))
+	for s := range c.chanSubs[k.channel] {
+		subs = append(subs, s)
+	}
+	c.mu.Unlock()
+	for _, s := range subs {
+		s.sendOp(OpEvent{Channel: k.channel, Type: k.typ, Path: k.path, Op: o})
+	}
+}
