@@ -52,6 +52,10 @@ func run(ctx context.Context, args []string, stderr io.Writer, listening func(ad
 		fl.Usage()
 		return 2
 	}
+	if _, _, err := srv9p.ParseAddr(*addr); err != nil {
+		logger.Printf("-addr: %v", err)
+		return 2
+	}
 	if *public == "" {
 		*public = *addr
 	}

@@ -1,0 +1,113 @@
+package table
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gigfs.io/gigfs/internal/adminkey"
+	"gigfs.io/gigfs/srv9p"
+)
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestMain_ServesAndStops(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr syncBuf
+	addrc := make(chan string, 1)
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", "tcp!127.0.0.1!0", "-data", dir}, &stderr, func(a string) { addrc <- a })
+	}()
+	var addr string
+	select {
+	case addr = <-addrc:
+	case code := <-done:
+		t.Fatalf("gig-table exited %d: %s", code, stderr.String())
+	}
+	key, err := adminkey.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := srv9p.Dial(ctx, addr, "admin", "admin "+key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reply, err := admin.Ctl(ctx, "/admin/ctl", "user set alice a good master"); err != nil || reply != "ok" {
+		t.Fatalf("user set: %q, %v", reply, err)
+	}
+	admin.Close()
+	m, err := DialMaster(ctx, addr, "alice", "a good master")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.SessionNew(ctx, time.Hour, "x"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := DialMaster(ctx, addr, "alice", "a bad master"); err == nil {
+		t.Fatal("a bad master attached")
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("exit status %d, want 0", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("gig-table did not stop")
+	}
+	logs := stderr.String()
+	if n := strings.Count(logs, adminkey.Path(dir)); n != 1 {
+		t.Errorf("the admin key path is printed %d times, want once:\n%s", n, logs)
+	}
+	if !strings.Contains(logs, "attach refused") || strings.Contains(logs, "a bad master") {
+		t.Errorf("logs:\n%s", logs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "salt")); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestMain_BadUsage(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, nil, 0o600)
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"-nope"}, 2, "usage: gig-table"},
+		{[]string{"extra"}, 2, "usage: gig-table"},
+		{[]string{"-public-addr", "bad!addr", "-data", t.TempDir()}, 2, "-public-addr"},
+		{[]string{"-addr", "bad!addr", "-data", t.TempDir()}, 2, "-addr: "},
+		{[]string{"-addr", "unix!/nonexistent/dir/sock", "-data", t.TempDir()}, 1, "listen unix!/nonexistent/dir/sock"},
+		{[]string{"-addr", "tcp!127.0.0.1!0", "-data", file}, 1, "admin key"},
+	} {
+		var stderr syncBuf
+		if code := run(context.Background(), tc.args, &stderr, nil); code != tc.code || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("gig-table %q: exit %d, want %d; stderr %q, want %q", tc.args, code, tc.code, stderr.String(), tc.want)
+		}
+	}
+}
