@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"gigfs.io/gigfs/internal/adminkey"
@@ -56,18 +59,26 @@ func run(ctx context.Context, args []string, stderr io.Writer, listening func(ad
 		logger.Printf("-addr: %v", err)
 		return 2
 	}
-	if *public == "" {
-		*public = *addr
-	}
-	if _, _, err := srv9p.ParseAddr(*public); err != nil {
-		logger.Printf("-public-addr: %v", err)
-		return 2
+	if *public != "" {
+		if _, _, err := srv9p.ParseAddr(*public); err != nil {
+			logger.Printf("-public-addr: %v", err)
+			return 2
+		}
 	}
 
 	key, err := adminkey.Load(*dataDir)
 	if err != nil {
 		logger.Print(err)
 		return 1
+	}
+	l, err := srv9p.Listen(*addr)
+	if err != nil {
+		logger.Printf("listen %s: %v", *addr, err)
+		return 1
+	}
+	defer l.Close()
+	if *public == "" {
+		*public = publicAddr(*addr, l.Addr())
 	}
 	svc, err := Open(Config{
 		DataDir:   *dataDir,
@@ -77,12 +88,6 @@ func run(ctx context.Context, args []string, stderr io.Writer, listening func(ad
 	})
 	if err != nil {
 		logger.Print(err)
-		return 1
-	}
-	l, err := srv9p.Listen(*addr)
-	if err != nil {
-		logger.Printf("listen %s: %v", *addr, err)
-		svc.Close()
 		return 1
 	}
 	logger.Printf("listening on %s (%s); public address %s; data %s; admin key in %s",
@@ -102,6 +107,25 @@ func run(ctx context.Context, args []string, stderr io.Writer, listening func(ad
 		return 1
 	}
 	return 0
+}
+
+// publicAddr is the address given to stores when -public-addr is not
+// set: -addr itself, but with the port the system chose if -addr asked
+// for port 0.
+func publicAddr(addr string, la net.Addr) string {
+	ta, ok := la.(*net.TCPAddr)
+	network, hostport, err := srv9p.ParseAddr(addr)
+	if !ok || err != nil || !strings.HasPrefix(network, "tcp") {
+		return addr
+	}
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil || port != "0" {
+		return addr
+	}
+	if host == "" {
+		host = ta.IP.String()
+	}
+	return "tcp!" + host + "!" + strconv.Itoa(ta.Port)
 }
 
 func defaultData() string {

@@ -85,6 +85,9 @@ func TestMain_ServesAndStops(t *testing.T) {
 	if !strings.Contains(logs, "attach refused") || strings.Contains(logs, "a bad master") {
 		t.Errorf("logs:\n%s", logs)
 	}
+	if port := addr[strings.LastIndex(addr, ":")+1:]; !strings.Contains(logs, "public address tcp!127.0.0.1!"+port+";") {
+		t.Errorf("the public address is not the chosen port %s:\n%s", port, logs)
+	}
 	if _, err := os.Stat(filepath.Join(dir, "salt")); err != nil {
 		t.Error(err)
 	}
