@@ -266,6 +266,7 @@ const (
 	KindAdmin                   // `admin <key>`: the table's admin
 )
 
+// String returns the credential kind as the aname spells it.
 func (k Kind) String() string {
 	switch k {
 	case KindMaster:
