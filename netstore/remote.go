@@ -82,38 +82,38 @@ func ParseLog(data []byte) (*oplog.Log, error) {
 // records go in writes of whole lines on one fid of the push file, each
 // write's results read back before the next.
 func (r *Remote) Push(ctx context.Context, recs []Record) ([]oplog.Result, error) {
-	fid, err := r.c.Open(ctx, r.home()+"/push", plan9.ORDWR)
-	if err != nil {
-		return nil, err
-	}
-	defer fid.Close()
 	res := make([]oplog.Result, 0, len(recs))
-	var buf []byte
-	n := 0 // records in buf
-	flush := func() error {
-		if n == 0 {
-			return nil
-		}
-		got, err := pushChunk(ctx, r.c, fid, buf, n)
+	err := r.c.Do(ctx, func() error {
+		fid, err := r.c.Fsys().Open(r.home()+"/push", plan9.ORDWR)
 		if err != nil {
 			return err
 		}
-		res = append(res, got...)
-		buf, n = buf[:0], 0
-		return nil
-	}
-	for i := range recs {
-		line := AppendRecord(nil, &recs[i])
-		if len(buf)+len(line)+1 > pushChunkSize {
-			if err := flush(); err != nil {
-				return res, err
+		defer fid.Close()
+		var buf []byte
+		n := 0 // records in buf
+		flush := func() error {
+			if n == 0 {
+				return nil
 			}
+			got, err := pushChunk(fid, buf, n)
+			res = append(res, got...)
+			buf, n = buf[:0], 0
+			return err
 		}
-		buf = append(append(buf, line...), '\n')
-		n++
-	}
-	if err := flush(); err != nil {
-		return res, err
+		for i := range recs {
+			line := AppendRecord(nil, &recs[i])
+			if len(buf)+len(line)+1 > pushChunkSize {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+			buf = append(append(buf, line...), '\n')
+			n++
+		}
+		return flush()
+	})
+	if err != nil {
+		return res, fmt.Errorf("push: %w", err)
 	}
 	return res, nil
 }
@@ -122,34 +122,30 @@ func (r *Remote) Push(ctx context.Context, recs []Record) ([]oplog.Result, error
 // than it goes alone, in several writes.
 const pushChunkSize = 32 << 10
 
-func pushChunk(ctx context.Context, c *srv9p.Client, fid *client.Fid, buf []byte, n int) ([]oplog.Result, error) {
-	var reply []byte
-	err := c.Do(ctx, func() error {
-		for len(buf) > 0 {
-			k := min(len(buf), pushChunkSize)
-			if _, err := fid.WriteAt(buf[:k], 0); err != nil {
-				return err
-			}
-			buf = buf[k:]
+// pushChunk writes n records and reads their results.
+func pushChunk(fid *client.Fid, buf []byte, n int) ([]oplog.Result, error) {
+	for len(buf) > 0 {
+		k := min(len(buf), pushChunkSize)
+		if _, err := fid.WriteAt(buf[:k], 0); err != nil {
+			return nil, err
 		}
-		var err error
-		reply, err = srv9p.ReadAll(fid)
-		return err
-	})
+		buf = buf[k:]
+	}
+	reply, err := srv9p.ReadAll(fid)
 	if err != nil {
-		return nil, fmt.Errorf("push: %w", err)
+		return nil, err
 	}
 	res := make([]oplog.Result, 0, n)
 	sc := bufio.NewScanner(bytes.NewReader(reply))
 	for sc.Scan() {
 		r, err := oplog.ParseResult(sc.Text())
 		if err != nil {
-			return nil, fmt.Errorf("push: %w", err)
+			return nil, err
 		}
 		res = append(res, r)
 	}
 	if len(res) != n {
-		return nil, fmt.Errorf("push: %d results for %d records", len(res), n)
+		return nil, fmt.Errorf("%d results for %d records", len(res), n)
 	}
 	return res, nil
 }
@@ -191,20 +187,20 @@ func OpenStream(ctx context.Context, addr, user, token, epoch string, seq uint64
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", addr, err)
 	}
-	fid, err := c.Open(ctx, "/user/"+user+"/stream", plan9.ORDWR)
+	var fid *client.Fid
+	err = c.Do(ctx, func() error {
+		var err error
+		if fid, err = c.Fsys().Open("/user/"+user+"/stream", plan9.ORDWR); err != nil {
+			return err
+		}
+		if epoch != "" {
+			_, err = fid.Write([]byte(fmt.Sprintf("since %s %d\n", epoch, seq)))
+		}
+		return err
+	})
 	if err != nil {
 		c.Close()
-		return nil, err
-	}
-	if epoch != "" {
-		err := c.Do(ctx, func() error {
-			_, err := fid.Write([]byte(fmt.Sprintf("since %s %d\n", epoch, seq)))
-			return err
-		})
-		if err != nil {
-			c.Close()
-			return nil, fmt.Errorf("stream: %w", err)
-		}
+		return nil, fmt.Errorf("stream: %w", err)
 	}
 	return &StreamReader{c: c, fid: fid, buf: make([]byte, 2*oplog.MaxOpSize)}, nil
 }

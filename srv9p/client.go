@@ -19,10 +19,19 @@ import (
 // ends during a call closes the connection, which ends every call on it, so
 // a dead or slow server never hangs the caller past its deadline. It is
 // safe for concurrent use.
+//
+// Calls run one at a time. The 9fans client has no reader goroutine: a
+// waiting call reads for all of them, and when concurrent calls hand that
+// role over badly, or the connection closes while no call is reading, the
+// others wait forever (seen here). One call at a time, that call is always
+// the reader, so closing the connection always ends it. Open several
+// Clients for parallel calls.
 type Client struct {
 	nc   net.Conn
 	conn *client.Conn
 	fsys *client.Fsys
+
+	call sync.Mutex // held during a call
 
 	mu     sync.Mutex
 	closed bool
@@ -61,9 +70,12 @@ func Dial(ctx context.Context, addr, uname, aname string) (*Client, error) {
 	return c, nil
 }
 
-// Do runs fn, closing the connection if ctx ends first, for calls on fids
-// from Open. After a cancellation the Client is closed.
+// Do runs fn as the Client's only call, closing the connection if ctx ends
+// first. Every call on a fid from Open, Close included, must run in Do.
+// After a cancellation the Client is closed.
 func (c *Client) Do(ctx context.Context, fn func() error) error {
+	c.call.Lock()
+	defer c.call.Unlock()
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -150,21 +162,10 @@ func (c *Client) WriteFile(ctx context.Context, path string, data []byte) error 
 	return nil
 }
 
-// Open opens the file at path with a 9P open mode (plan9.OREAD, ...), for
-// callers that need the fid itself, such as stream readers. The fid's calls
-// are not bound to a context: close the Client to end them.
-func (c *Client) Open(ctx context.Context, path string, mode uint8) (*client.Fid, error) {
-	var fid *client.Fid
-	err := c.Do(ctx, func() error {
-		var err error
-		fid, err = c.fsys.Open(path, mode)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	return fid, nil
-}
+// Fsys is the attached file system, for calls that need fids of their own
+// (a stream reader, a push of many writes on one fid). Every call on it or
+// on its fids, Close included, must run in Do.
+func (c *Client) Fsys() *client.Fsys { return c.fsys }
 
 // Close hangs up. It is safe to call more than once.
 func (c *Client) Close() error {
