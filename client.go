@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -36,9 +37,10 @@ type Client struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	tableMu  sync.Mutex
-	table    *table.Client // nil until dialled
-	tableSet chan struct{} // closed once the remote table was read (or there is none)
+	tableMu   sync.Mutex
+	table     *table.Client // nil until dialled
+	tableSet  chan struct{} // closed once the remote table was read (or there is none)
+	tableLate atomic.Bool   // a wait for the table timed out: do not wait again
 
 	mu       sync.Mutex
 	local    map[string][]store  // channel -> local stores
@@ -200,20 +202,28 @@ func (c *Client) storeToken(ctx context.Context, storeID string) (string, error)
 	return t, err
 }
 
-// stores returns the stores of a channel, local first. It waits for the
-// remote table (within ctx and the read bound) when the channel is not
-// known yet.
+// stores returns the stores of a channel, local first. Until the remote
+// table has been read it waits for it (within ctx and a call timeout), so
+// that the local stores alone do not answer for a channel that remote
+// stores serve too; past that wait it goes on with what it knows.
 func (c *Client) stores(ctx context.Context, channel string) ([]store, error) {
 	if err := table.ValidChannel(channel); err != nil {
 		return nil, err
 	}
-	if !c.knows(channel) {
-		wait, cancel := context.WithTimeout(ctx, c.cfg.ReadWait+c.cfg.CallTimeout)
-		select {
-		case <-c.tableSet:
-		case <-wait.Done():
+	select {
+	case <-c.tableSet:
+	default:
+		if !c.tableLate.Load() {
+			wait, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
+			select {
+			case <-c.tableSet:
+			case <-wait.Done():
+				// The table is not answering: work offline, and stop
+				// waiting for it on every call.
+				c.tableLate.Store(ctx.Err() == nil)
+			}
+			cancel()
 		}
-		cancel()
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -228,12 +238,6 @@ func (c *Client) stores(ctx context.Context, channel string) ([]store, error) {
 		return nil, fmt.Errorf("%w %q", ErrUnknownChannel, channel)
 	}
 	return out, nil
-}
-
-func (c *Client) knows(channel string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.local[channel]) > 0 || len(c.remote[channel]) > 0
 }
 
 // Channels lists the channels the client knows of.

@@ -1,0 +1,303 @@
+package gigfs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"gigfs.io/gigfs/internal/cluster"
+	"gigfs.io/gigfs/oplog"
+)
+
+// world is a table and stores on loopback, a user with a session, and a
+// channel "c" served by every store (through a proxy each, so a test can
+// cut a store off).
+type world struct {
+	t       testing.TB
+	cl      *cluster.Cluster
+	proxies []*cluster.Proxy
+	session string
+}
+
+const (
+	testUser   = "alice"
+	testMaster = "correct horse battery staple"
+)
+
+func newWorld(t testing.TB, stores int) *world {
+	t.Helper()
+	cl, err := cluster.Start(t.TempDir(), stores, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	ctx := context.Background()
+	session, err := cl.User(ctx, testUser, testMaster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &world{t: t, cl: cl, session: session}
+	for _, s := range cl.Stores {
+		p, err := cluster.NewProxy(s.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(p.Close)
+		w.proxies = append(w.proxies, p)
+		if err := cl.AddStore(ctx, testUser, testMaster, "c", s, p.Addr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return w
+}
+
+func (w *world) config() Config {
+	cfg := testConfig(w.t)
+	cfg.RemoteTable = &RemoteTable{Addr: w.cl.TableAddr, User: testUser, Session: w.session}
+	return cfg
+}
+
+func (w *world) client(cfg Config) *Client { return mustClient(w.t, cfg) }
+
+// storeLog reads an oplog straight from a store's service.
+func (w *world) storeLog(i int, typ, path string) *oplog.Log {
+	w.t.Helper()
+	l, err := w.cl.Stores[i].Service().Log(testUser, typ, storePath("c", path))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return l
+}
+
+// eventually retries f until it returns nil or the time is up.
+func eventually(t testing.TB, d time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestRemote_PushGetAcrossClients(t *testing.T) {
+	w := newWorld(t, 2)
+	a, b := w.client(w.config()), w.client(w.config())
+	mustPush(t, a, "c", "counter", "/n", "3")
+	if got := mustGet(t, b, "c", "counter", "/n"); got != "3" {
+		t.Fatalf("b reads %s, want 3", got)
+	}
+	for i := range w.cl.Stores {
+		eventually(t, 5*time.Second, func() error {
+			if n := len(w.storeLog(i, "counter", "/n").Ops()); n != 1 {
+				return fmt.Errorf("store %d holds %d ops", i, n)
+			}
+			return nil
+		})
+	}
+}
+
+// A watch sees a remote push within 100 ms on loopback, and nothing for a
+// no-op.
+func TestRemote_WatchSeesRemotePush(t *testing.T) {
+	w := newWorld(t, 1)
+	a, b := w.client(w.config()), w.client(w.config())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	mustPush(t, a, "c", "lww", "/w", `"start"`)
+	ch, err := b.Watch(ctx, "c", "lww", "/w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var worst time.Duration
+	for i := 0; i < 10; i++ {
+		start := time.Now()
+		mustPush(t, a, "c", "lww", "/w", strconv.Quote(fmt.Sprint(i)))
+		select {
+		case chg := <-ch:
+			if string(chg.Value) != strconv.Quote(fmt.Sprint(i)) {
+				t.Fatalf("change %s, want %d", chg.Value, i)
+			}
+			worst = max(worst, time.Since(start))
+		case <-time.After(5 * time.Second):
+			t.Fatalf("change %d never seen", i)
+		}
+	}
+	t.Logf("slowest remote change seen after %v", worst)
+	if worst > 100*time.Millisecond {
+		t.Errorf("a remote change took %v to be seen, want within 100ms", worst)
+	}
+	// A push that does not change the value: no notification.
+	mustPush(t, a, "c", "lww", "/w", `"9"`)
+	select {
+	case chg := <-ch:
+		t.Fatalf("notified of a no-op: %s", chg.Value)
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+// Failure mode "double count on echo": a client prunes, then its own op
+// comes back on a store's stream; it is not applied again.
+func TestFailure_DoubleCountOnEcho(t *testing.T) {
+	w := newWorld(t, 2)
+	cfg := w.config()
+	cfg.PruneOps = 1 // prune after every push
+	a := w.client(cfg)
+	for i := 0; i < 20; i++ {
+		mustPush(t, a, "c", "counter", "/echo", "1")
+	}
+	eventually(t, 10*time.Second, func() error {
+		for i := range w.cl.Stores {
+			v, _ := oplog.Reduce(oplog.Counter, w.storeLog(i, "counter", "/echo"))
+			if string(v) != "20" {
+				return fmt.Errorf("store %d value %s", i, v)
+			}
+		}
+		if got := mustGet(t, a, "c", "counter", "/echo"); got != "20" {
+			return fmt.Errorf("client value %s", got)
+		}
+		return nil
+	})
+	l, _ := a.Log(context.Background(), "c", "counter", "/echo")
+	if l.Base().Sha == initialSha {
+		t.Fatal("never pruned")
+	}
+}
+
+// Failure mode "two clients, same payload, same millisecond": two ops.
+func TestFailure_SamePayloadSameMillisecondTwoClients(t *testing.T) {
+	w := newWorld(t, 1)
+	a, b := w.client(w.config()), w.client(w.config())
+	frozen := time.UnixMilli(1_900_000_000_000)
+	a.clock.Now = func() time.Time { return frozen }
+	b.clock.Now = func() time.Time { return frozen }
+	mustPush(t, a, "c", "counter", "/same", "1")
+	mustPush(t, b, "c", "counter", "/same", "1")
+	eventually(t, 5*time.Second, func() error {
+		for _, c := range []*Client{a, b} {
+			if got := mustGet(t, c, "c", "counter", "/same"); got != "2" {
+				return fmt.Errorf("value %s, want 2", got)
+			}
+		}
+		return nil
+	})
+}
+
+// Failure mode "a stale first answer": a client whose in-memory store is
+// empty reads a path that a remote store holds: the empty store does not win.
+func TestFailure_StaleFirstAnswer(t *testing.T) {
+	w := newWorld(t, 1)
+	a := w.client(w.config())
+	mustPush(t, a, "c", "lww", "/stale", `"data"`)
+	cfg := w.config()
+	cfg.LocalTable = map[string][]LocalStore{"c": {{InMemory: true}}}
+	b := w.client(cfg) // reads right after start, before its remote store is up
+	if got := mustGet(t, b, "c", "lww", "/stale"); got != `"data"` {
+		t.Fatalf("first read %s, want \"data\"", got)
+	}
+}
+
+// Failure mode "a dead store crashes the client": a store vanishes; the
+// client carries on with the other and catches up later.
+func TestFailure_DeadStore(t *testing.T) {
+	w := newWorld(t, 2)
+	a := w.client(w.config())
+	mustPush(t, a, "c", "counter", "/dead", "1")
+	w.cl.Stores[1].Stop()
+	for i := 0; i < 5; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if _, err := a.Push(ctx, "c", "counter", "/dead", json.RawMessage("1")); err != nil {
+			t.Fatalf("push with one store dead: %v", err)
+		}
+		cancel()
+	}
+	if got := mustGet(t, a, "c", "counter", "/dead"); got != "6" {
+		t.Fatalf("value %s", got)
+	}
+	// Failure mode "no anti-entropy": when the store comes back, the client
+	// repairs it without waiting for a read or a write.
+	if err := w.cl.Stores[1].Start(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, func() error {
+		if n := len(w.storeLog(1, "counter", "/dead").Ops()); n != 6 {
+			return fmt.Errorf("restarted store holds %d ops, want 6", n)
+		}
+		return nil
+	})
+}
+
+// Two clients, two stores, 1,000 interleaved pushes each; one store cut
+// off for part of the run. After healing and sync both stores hold
+// identical oplogs, both clients read the same value, and it includes every
+// acknowledged push.
+func TestRemote_PartitionConverges(t *testing.T) {
+	pushes := 1000
+	if testing.Short() {
+		pushes = 200
+	}
+	w := newWorld(t, 2)
+	cfg := w.config()
+	cfg.PruneOps = 100
+	a, b := w.client(cfg), w.client(cfg)
+	var acked sync.Map
+	var wg sync.WaitGroup
+	for ci, c := range []*Client{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < pushes; i++ {
+				if ci == 0 && i == pushes/4 {
+					w.proxies[1].Cut()
+				}
+				if ci == 0 && i == pushes*3/4 {
+					w.proxies[1].Heal()
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				_, err := c.Push(ctx, "c", "counter", "/p", json.RawMessage("1"))
+				cancel()
+				if err == nil {
+					acked.Store(fmt.Sprint(ci, i), true)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	n := 0
+	acked.Range(func(any, any) bool { n++; return true })
+	if n != 2*pushes {
+		t.Fatalf("%d of %d pushes acknowledged", n, 2*pushes)
+	}
+	want := strconv.Itoa(2 * pushes)
+	ctx := context.Background()
+	eventually(t, 30*time.Second, func() error {
+		for _, c := range []*Client{a, b} {
+			if _, err := c.Sync(ctx, "c", "counter", "/p", false); err != nil {
+				return err
+			}
+		}
+		l0, l1 := w.storeLog(0, "counter", "/p"), w.storeLog(1, "counter", "/p")
+		if s0, s1 := string(l0.AppendJSONLines(nil)), string(l1.AppendJSONLines(nil)); s0 != s1 {
+			return fmt.Errorf("stores differ: %d and %d records", l0.Len(), l1.Len())
+		}
+		v, _ := oplog.Reduce(oplog.Counter, l0)
+		if string(v) != want {
+			return fmt.Errorf("stores hold %s, want %s", v, want)
+		}
+		for _, c := range []*Client{a, b} {
+			if got := mustGet(t, c, "c", "counter", "/p"); got != want {
+				return fmt.Errorf("a client reads %s, want %s", got, want)
+			}
+		}
+		return nil
+	})
+}
