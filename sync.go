@@ -167,7 +167,7 @@ func (c *Client) sync(ctx context.Context, p *pathState, forcePrune bool) (SyncR
 		}
 	}
 	rep.Agreed = agreed
-	if !agreed {
+	if !agreed || !c.knowsAllStores() {
 		return rep, nil
 	}
 	if !forcePrune && !c.pruneDue(p) {
@@ -176,6 +176,20 @@ func (c *Client) sync(ctx context.Context, p *pathState, forcePrune bool) (SyncR
 	sha, err := c.prune(ctx, p, snap, stores, logs)
 	rep.Pruned = sha
 	return rep, err
+}
+
+// knowsAllStores reports whether the client knows every store of its
+// channels: not while a remote table has not been read. A checkpoint made
+// from the local stores alone could cover ops the remote stores never saw
+// while they hold a checkpoint of their own: the two would be incomparable
+// and one side's ops lost to the other.
+func (c *Client) knowsAllStores() bool {
+	select {
+	case <-c.tableSet:
+		return true
+	default:
+		return false
+	}
 }
 
 // prune inserts a checkpoint of the agreed snapshot on every store: it
