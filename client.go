@@ -102,8 +102,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	if rt := cfg.RemoteTable; rt != nil {
 		c.user = rt.User
-		c.wg.Add(1)
-		go func() { defer c.wg.Done(); c.readTable() }()
+		c.spawn(c.readTable)
 	} else {
 		close(c.tableSet)
 	}
@@ -173,8 +172,7 @@ func (c *Client) setMountTable(mt table.MountTable) {
 		return
 	}
 	for _, rs := range start {
-		c.wg.Add(1)
-		go func() { defer c.wg.Done(); rs.run(c.ctx) }()
+		c.spawn(func() { rs.run(c.ctx) })
 	}
 }
 
@@ -343,6 +341,22 @@ func splitStorePath(spath string) (channel, path string, ok bool) {
 
 // storePath is where the oplog of (channel, path) lives on stores.
 func storePath(channel, path string) string { return "/" + channel + path }
+
+// spawn runs f on a goroutine that Close waits for; once the client is
+// closed it runs nothing and returns false.
+func (c *Client) spawn(f func()) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		f()
+	}()
+	return true
+}
 
 // Close stops the client's background work and closes its stores. Ops not
 // yet accepted by any store are lost unless an on-disk store holds them.

@@ -68,7 +68,11 @@ func (c *Client) load(ctx context.Context, channel, typ, path string) (*pathStat
 		}
 		if p.loading == nil {
 			p.loading = make(chan struct{})
-			go p.runLoad()
+			if !c.spawn(p.runLoad) {
+				p.loading = nil
+				p.loadMu.Unlock()
+				return nil, ErrClosed
+			}
 		}
 		wait := p.loading
 		p.loadMu.Unlock()
@@ -144,13 +148,13 @@ func (p *pathState) readAll(ctx context.Context) bool {
 			}
 		case <-bound:
 			// Late answers are merged when they come.
-			go func(n int) {
-				for ; n > 0; n-- {
+			c.spawn(func() {
+				for n := pending; n > 0; n-- {
 					if r := <-results; r.err == nil {
 						p.merge(r.log.Records(), nil)
 					}
 				}
-			}(pending)
+			})
 			return true
 		}
 	}

@@ -62,9 +62,7 @@ func (c *Client) deliver(ctx context.Context, p *pathState, stores []store, o op
 	}
 	answers := make(chan answer, len(stores))
 	for _, s := range stores {
-		c.wg.Add(1)
-		go func() {
-			defer c.wg.Done()
+		ok := c.spawn(func() {
 			cctx, cancel := context.WithTimeout(c.ctx, c.cfg.CallTimeout)
 			defer cancel()
 			res, err := s.push(cctx, rec)
@@ -72,7 +70,10 @@ func (c *Client) deliver(ctx context.Context, p *pathState, stores []store, o op
 				err = fmt.Errorf("refused: %s", res[0].Reason)
 			}
 			answers <- answer{s, err}
-		}()
+		})
+		if !ok {
+			answers <- answer{s, ErrClosed}
+		}
 	}
 	var errs []error
 	for range stores {

@@ -60,7 +60,13 @@ func (c *Client) scheduleSync(p *pathState, delay time.Duration) {
 	if p.syncTimer != nil {
 		return
 	}
-	c.wg.Add(1)
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.wg.Add(1) // under c.mu, so never after Close began waiting
+	c.mu.Unlock()
 	p.syncTimer = time.AfterFunc(delay, func() {
 		defer c.wg.Done()
 		for {

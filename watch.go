@@ -115,37 +115,11 @@ func (c *Client) Watch(ctx context.Context, channel, typ, path string) (<-chan C
 	p.mu.Lock()
 	p.subs[s] = struct{}{}
 	p.mu.Unlock()
-	out := make(chan Change)
-	c.wg.Add(2)
-	go func() {
-		defer c.wg.Done()
-		select {
-		case <-ctx.Done():
-		case <-c.ctx.Done():
-		}
+	return pump[Change](ctx, c, s, func() {
 		p.mu.Lock()
 		delete(p.subs, s)
 		p.mu.Unlock()
-		s.stop()
-	}()
-	go func() {
-		defer c.wg.Done()
-		defer close(out)
-		for {
-			v, ok := s.next()
-			if !ok {
-				return
-			}
-			select {
-			case out <- v.(Change):
-			case <-ctx.Done():
-				return
-			case <-c.ctx.Done():
-				return
-			}
-		}
-	}()
-	return out, nil
+	})
 }
 
 // On calls fn with every change of (channel, typ, path) until the returned
@@ -181,21 +155,32 @@ func (c *Client) WatchOps(ctx context.Context, channel string) (<-chan OpEvent, 
 	}
 	c.chanSubs[channel][s] = struct{}{}
 	c.mu.Unlock()
-	out := make(chan OpEvent)
-	c.wg.Add(2)
-	go func() {
-		defer c.wg.Done()
+	return pump[OpEvent](ctx, c, s, func() {
+		c.mu.Lock()
+		delete(c.chanSubs[channel], s)
+		c.mu.Unlock()
+	})
+}
+
+// pump hands a subscriber's notifications over a channel until ctx ends or
+// the client closes; then it unsubscribes and closes the channel.
+func pump[T any](ctx context.Context, c *Client, s *subscriber, unsubscribe func()) (<-chan T, error) {
+	out := make(chan T)
+	stop := func() {
+		unsubscribe()
+		s.stop()
+	}
+	if !c.spawn(func() {
 		select {
 		case <-ctx.Done():
 		case <-c.ctx.Done():
 		}
-		c.mu.Lock()
-		delete(c.chanSubs[channel], s)
-		c.mu.Unlock()
-		s.stop()
-	}()
-	go func() {
-		defer c.wg.Done()
+		stop()
+	}) {
+		stop()
+		return nil, ErrClosed
+	}
+	delivering := c.spawn(func() {
 		defer close(out)
 		for {
 			v, ok := s.next()
@@ -203,14 +188,17 @@ func (c *Client) WatchOps(ctx context.Context, channel string) (<-chan OpEvent, 
 				return
 			}
 			select {
-			case out <- v.(OpEvent):
+			case out <- v.(T):
 			case <-ctx.Done():
 				return
 			case <-c.ctx.Done():
 				return
 			}
 		}
-	}()
+	})
+	if !delivering {
+		close(out)
+	}
 	return out, nil
 }
 
