@@ -100,6 +100,7 @@ func (h *hub) close() {
 type Cursor struct {
 	h     *hub
 	after uint64
+	auth  func(context.Context) error // if set, checked before each event
 }
 
 // Stream returns a cursor at the head of the user's stream: it yields the
@@ -143,6 +144,11 @@ func (c *Cursor) Next(ctx context.Context) ([]byte, error) {
 			return nil, err
 		}
 		if ev != nil {
+			if c.auth != nil {
+				if err := c.auth(ctx); err != nil {
+					return nil, err
+				}
+			}
 			c.after++
 			return ev, nil
 		}

@@ -52,20 +52,36 @@ func (t *Tree) Attach(ctx context.Context, uname, aname, _ string) (srv9p.Node, 
 	var children []srv9p.Node
 	switch kind {
 	case "token":
-		if err := t.S.Authenticate(ctx, uname, cred); err != nil {
+		// The token is checked at attach and again at every open and
+		// stream event (from the cache, which a revocation clears), so a
+		// revoked or expired token stops working on live connections too.
+		auth := func(ctx context.Context) error { return t.S.Authenticate(ctx, uname, cred) }
+		if err := auth(ctx); err != nil {
 			return nil, err
 		}
 		children = []srv9p.Node{
-			t.ctlFile(uname, t.userCtl(uname)),
-			&oplogDir{t: t, user: uname},
-			srv9p.NewFile(srv9p.Info{Name: "push", Mode: 0o600, Path: qpath(uname, "/push")}, func(context.Context, srv9p.OpenMode) (srv9p.Handle, error) {
+			srv9p.NewFile(srv9p.Info{Name: "ctl", Mode: 0o600, Path: qpath(uname, "/ctl")}, func(ctx context.Context, _ srv9p.OpenMode) (srv9p.Handle, error) {
+				if err := auth(ctx); err != nil {
+					return nil, err
+				}
+				return srv9p.NewCtl(t.userCtl(uname)), nil
+			}),
+			&oplogDir{t: t, user: uname, auth: auth},
+			srv9p.NewFile(srv9p.Info{Name: "push", Mode: 0o600, Path: qpath(uname, "/push")}, func(ctx context.Context, _ srv9p.OpenMode) (srv9p.Handle, error) {
+				if err := auth(ctx); err != nil {
+					return nil, err
+				}
 				return &pushHandle{s: t.S, user: uname}, nil
 			}),
-			srv9p.NewFile(srv9p.Info{Name: "stream", Mode: 0o600, Path: qpath(uname, "/stream")}, func(context.Context, srv9p.OpenMode) (srv9p.Handle, error) {
+			srv9p.NewFile(srv9p.Info{Name: "stream", Mode: 0o600, Path: qpath(uname, "/stream")}, func(ctx context.Context, _ srv9p.OpenMode) (srv9p.Handle, error) {
+				if err := auth(ctx); err != nil {
+					return nil, err
+				}
 				c, err := t.S.Stream(uname)
 				if err != nil {
 					return nil, err
 				}
+				c.auth = auth
 				return srv9p.NewStream(c), nil
 			}),
 		}
@@ -163,6 +179,7 @@ type oplogDir struct {
 	t    *Tree
 	user string
 	segs []string
+	auth func(context.Context) error // checks the connection's token
 }
 
 func (d *oplogDir) name() string {
@@ -179,9 +196,9 @@ func (d *oplogDir) Stat(context.Context) (srv9p.Info, error) {
 func (d *oplogDir) child(name string, dir bool) srv9p.Node {
 	segs := append(append([]string(nil), d.segs...), name)
 	if dir {
-		return &oplogDir{t: d.t, user: d.user, segs: segs}
+		return &oplogDir{t: d.t, user: d.user, segs: segs, auth: d.auth}
 	}
-	return &oplogFile{t: d.t, user: d.user, typ: segs[0], path: "/" + strings.Join(segs[1:], "/")}
+	return &oplogFile{t: d.t, user: d.user, typ: segs[0], path: "/" + strings.Join(segs[1:], "/"), auth: d.auth}
 }
 
 func (d *oplogDir) Walk(_ context.Context, name string) (srv9p.Node, error) {
@@ -216,7 +233,10 @@ func (d *oplogDir) List(ctx context.Context) ([]srv9p.Info, error) {
 }
 
 // Create makes a folder (a type, or a folder of paths) or an empty oplog.
-func (d *oplogDir) Create(_ context.Context, name string, mode fs.FileMode) (srv9p.Node, error) {
+func (d *oplogDir) Create(ctx context.Context, name string, mode fs.FileMode) (srv9p.Node, error) {
+	if err := d.auth(ctx); err != nil {
+		return nil, err
+	}
 	if err := CheckSegment(name); err != nil {
 		return nil, err
 	}
@@ -246,6 +266,7 @@ type oplogFile struct {
 	user string
 	typ  string
 	path string
+	auth func(context.Context) error
 }
 
 func (f *oplogFile) Stat(context.Context) (srv9p.Info, error) {
@@ -262,7 +283,10 @@ func (f *oplogFile) Stat(context.Context) (srv9p.Info, error) {
 	}, nil
 }
 
-func (f *oplogFile) Open(context.Context, srv9p.OpenMode) (srv9p.Handle, error) {
+func (f *oplogFile) Open(ctx context.Context, _ srv9p.OpenMode) (srv9p.Handle, error) {
+	if err := f.auth(ctx); err != nil {
+		return nil, err
+	}
 	return &oplogHandle{f: f}, nil
 }
 

@@ -514,3 +514,30 @@ func TestRemote(t *testing.T) {
 		t.Fatal("Next returned without an event")
 	}
 }
+
+// A revocation also stops connections attached before it: opens and stream
+// events check the token again.
+func TestTree_RevocationStopsLiveConnections(t *testing.T) {
+	ts := startStore(t, Config{})
+	token := ts.user("liv")
+	live := ts.mustMount("liv", "token "+token)
+	sfid, err := live.Open("/user/liv/stream", plan9.OREAD)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf := ts.mustMount("liv", "table "+testSecret)
+	if _, err := ctl(tf, "/user/liv/ctl", "revoke "+token); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ctl(live, "/user/liv/push", pushLines(Record{Type: "lww", Path: "/x", Op: op(t, "o", 1, `1`)})); err == nil || !strings.Contains(err.Error(), "revoked") {
+		t.Fatalf("push on a connection whose token was revoked: %v", err)
+	}
+	// An op accepted afterwards is not delivered on the revoked stream.
+	if _, err := ts.svc.Push(context.Background(), "liv", []Record{{Type: "lww", Path: "/y", Op: op(t, "o", 2, `2`)}}); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	if _, err := sfid.Read(buf); err == nil || !strings.Contains(err.Error(), "revoked") {
+		t.Fatalf("stream read after revocation: %v", err)
+	}
+}
