@@ -135,3 +135,39 @@ func TestClient_WatchLocal(t *testing.T) {
 	case <-time.After(100 * time.Millisecond):
 	}
 }
+
+// PushOp mirrors an op from one channel to another unchanged, once.
+func TestClient_PushOpMirrors(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.LocalTable = map[string][]LocalStore{"a": {{InMemory: true}}, "b": {{InMemory: true}}}
+	c := mustClient(t, cfg)
+	ctx := context.Background()
+	ops, err := c.WatchOps(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPush(t, c, "a", "counter", "/m", "5")
+	var ev OpEvent
+	select {
+	case ev = <-ops:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no op event")
+	}
+	if ev.Type != "counter" || ev.Path != "/m" {
+		t.Fatalf("event %+v", ev)
+	}
+	for i := 0; i < 2; i++ {
+		fresh, err := c.PushOp(ctx, "b", ev.Type, ev.Path, ev.Op)
+		if err != nil || fresh != (i == 0) {
+			t.Fatalf("PushOp %d: fresh %v, %v", i, fresh, err)
+		}
+	}
+	if got := mustGet(t, c, "b", "counter", "/m"); got != "5" {
+		t.Fatalf("mirror reads %s", got)
+	}
+	forged := ev.Op
+	forged.Payload = json.RawMessage("6")
+	if _, err := c.PushOp(ctx, "b", "counter", "/m", forged); err == nil {
+		t.Fatal("a forged op was pushed")
+	}
+}

@@ -89,3 +89,29 @@ func (c *Client) deliver(ctx context.Context, p *pathState, stores []store, o op
 	}
 	return fmt.Errorf("push %s: %w: %w", p.key, ErrPending, errors.Join(errs...))
 }
+
+// PushOp merges an op made elsewhere (read from another channel's watch,
+// say) into (channel, typ, path), keeping its date, origin and sha, and
+// sends it to the channel's stores as Push does. It reports whether the op
+// was new to the client; pushing an op the client already holds is a no-op.
+func (c *Client) PushOp(ctx context.Context, channel, typ, path string, o oplog.Op) (bool, error) {
+	if err := o.Check(); err != nil {
+		return false, fmt.Errorf("push op to %s %s %s: %w", channel, typ, path, err)
+	}
+	p, err := c.load(ctx, channel, typ, path)
+	if err != nil {
+		return false, err
+	}
+	stores, err := c.stores(ctx, channel)
+	if err != nil {
+		return false, err
+	}
+	if !p.merge([]oplog.Op{o}, &o) {
+		return false, nil
+	}
+	err = c.deliver(ctx, p, stores, o)
+	if c.pruneDue(p) {
+		c.scheduleSync(p, c.cfg.SyncDelay)
+	}
+	return true, err
+}
