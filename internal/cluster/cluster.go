@@ -17,9 +17,10 @@ import (
 	"gigfs.io/gigfs/table"
 )
 
+// The admin keys of a cluster's servers.
 const (
-	tableKey = "cluster-table-admin-key"
-	storeKey = "cluster-store-admin-key"
+	TableKey = "cluster-table-admin-key"
+	StoreKey = "cluster-store-admin-key"
 )
 
 // A Cluster is a table and stores served on 127.0.0.1.
@@ -31,6 +32,44 @@ type Cluster struct {
 
 	table     *table.Service
 	stopTable func()
+}
+
+// RestartTable stops the table and starts it again on the same address and
+// data.
+func (c *Cluster) RestartTable() error {
+	c.stopTable()
+	if err := c.table.Close(); err != nil {
+		return err
+	}
+	var l net.Listener
+	var err error
+	for i := 0; i < 50; i++ {
+		if l, err = net.Listen("tcp", c.TableAddr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		return err
+	}
+	ts, err := table.Open(c.tableConfig())
+	if err != nil {
+		l.Close()
+		return err
+	}
+	c.table = ts
+	c.stopTable = serve(table.NewServer(ts), l)
+	return nil
+}
+
+func (c *Cluster) tableConfig() table.Config {
+	return table.Config{
+		DataDir:   filepath.Join(c.Dir, "table"),
+		TableAddr: c.TableAddr,
+		AdminKey:  TableKey,
+		KDF:       table.KDF{Time: 1, MemoryKiB: 64, Threads: 1}, // fast, for tests
+		Logf:      c.Logf,
+	}
 }
 
 // A Store is one store of a cluster. Stop and Start take it down and up on
@@ -51,13 +90,7 @@ func Start(dir string, n int, logf func(string, ...any)) (*Cluster, error) {
 		return nil, err
 	}
 	c.TableAddr = l.Addr().String()
-	ts, err := table.Open(table.Config{
-		DataDir:   filepath.Join(dir, "table"),
-		TableAddr: c.TableAddr,
-		AdminKey:  tableKey,
-		KDF:       table.KDF{Time: 1, MemoryKiB: 64, Threads: 1}, // fast, for tests
-		Logf:      logf,
-	})
+	ts, err := table.Open(c.tableConfig())
 	if err != nil {
 		l.Close()
 		return nil, err
@@ -105,7 +138,7 @@ func (s *Store) Start() error {
 		return err
 	}
 	s.Addr, s.svc = l.Addr().String(), svc
-	stop := serve(&srv9p.Server{Attach: (&netstore.Tree{S: svc, AdminKey: storeKey}).Attach, Logf: s.c.Logf}, l)
+	stop := serve(&srv9p.Server{Attach: (&netstore.Tree{S: svc, AdminKey: StoreKey}).Attach, Logf: s.c.Logf}, l)
 	s.stop = func() { stop(); svc.Close() }
 	return nil
 }
@@ -135,7 +168,7 @@ func (c *Cluster) Close() {
 // User makes a user with a master on the table and returns a session token
 // that lasts a day.
 func (c *Cluster) User(ctx context.Context, id, master string) (string, error) {
-	adm, err := srv9p.Dial(ctx, c.TableAddr, "admin", "admin "+tableKey)
+	adm, err := srv9p.Dial(ctx, c.TableAddr, "admin", "admin "+TableKey)
 	if err != nil {
 		return "", err
 	}
@@ -156,7 +189,7 @@ func (c *Cluster) User(ctx context.Context, id, master string) (string, error) {
 // table the store's address and the code. addr, if not empty, is the
 // address the table records (a proxy in front of the store).
 func (c *Cluster) AddStore(ctx context.Context, id, master, channel string, s *Store, addr string) error {
-	adm, err := srv9p.Dial(ctx, s.Addr, "admin", "admin "+storeKey)
+	adm, err := srv9p.Dial(ctx, s.Addr, "admin", "admin "+StoreKey)
 	if err != nil {
 		return err
 	}
