@@ -60,7 +60,7 @@ func TestMain_BadUsage(t *testing.T) {
 	if code := run(context.Background(), []string{"-nope"}, &stderr, nil, nil); code != 2 {
 		t.Fatalf("exit %d for a bad flag", code)
 	}
-	if code := run(context.Background(), []string{"-addr", "bogus", "-data", t.TempDir()}, &stderr, nil, nil); code != 1 {
+	if code := run(context.Background(), []string{"-addr", "bogus", "-data", t.TempDir()}, &stderr, nil, nil); code != 2 {
 		t.Fatalf("exit %d for a bad address", code)
 	}
 	if !strings.Contains(stderr.String(), "bogus") {

@@ -2,9 +2,6 @@ package table
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"log"
 	"net"
@@ -15,6 +12,7 @@ import (
 	"syscall"
 
 	"gigfs.io/gigfs/internal/adminkey"
+	"gigfs.io/gigfs/internal/daemon"
 	"gigfs.io/gigfs/srv9p"
 )
 
@@ -36,77 +34,47 @@ func Main(args []string) int {
 // address once the table listens (for tests).
 func run(ctx context.Context, args []string, stderr io.Writer, listening func(addr string)) int {
 	logger := log.New(stderr, "gig-table: ", log.LstdFlags)
-	fl := flag.NewFlagSet("gig-table", flag.ContinueOnError)
-	fl.SetOutput(stderr)
-	addr := fl.String("addr", DefaultAddr, "listen on this dial string (tcp!host!port, unix!/path or host:port)")
-	dataDir := fl.String("data", defaultData(), "data folder (default $GIGFS_DATA, else ./gigfs-data)")
-	public := fl.String("public-addr", "", "the table's address given to stores to check tokens with (default: -addr)")
-	fl.Usage = func() {
-		fmt.Fprintln(stderr, "usage: gig-table [-addr dialstring] [-data dir] [-public-addr dialstring]")
-		fl.PrintDefaults()
-	}
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fl.NArg() > 0 {
-		fl.Usage()
-		return 2
-	}
-	if _, _, err := srv9p.ParseAddr(*addr); err != nil {
-		logger.Printf("-addr: %v", err)
-		return 2
+	fl := daemon.NewFlags("gig-table", DefaultAddr, "usage: gig-table [-addr dialstring] [-data dir] [-public-addr dialstring]\n", stderr)
+	public := fl.Set.String("public-addr", "", "the table's address given to stores to check tokens with (default: -addr)")
+	if status, ok := fl.Parse(args, logger); !ok {
+		return status
 	}
 	if *public != "" {
 		if _, _, err := srv9p.ParseAddr(*public); err != nil {
 			logger.Printf("-public-addr: %v", err)
-			return 2
+			return daemon.ExitUsage
 		}
 	}
-
-	key, err := adminkey.Load(*dataDir)
+	key, err := adminkey.Load(fl.Data)
 	if err != nil {
 		logger.Print(err)
-		return 1
+		return daemon.ExitError
 	}
-	l, err := srv9p.Listen(*addr)
+	l, err := srv9p.Listen(fl.Addr)
 	if err != nil {
-		logger.Printf("listen %s: %v", *addr, err)
-		return 1
+		logger.Printf("listen %s: %v", fl.Addr, err)
+		return daemon.ExitError
 	}
 	defer l.Close()
 	if *public == "" {
-		*public = publicAddr(*addr, l.Addr())
+		*public = publicAddr(fl.Addr, l.Addr())
 	}
 	svc, err := Open(Config{
-		DataDir:   *dataDir,
+		DataDir:   fl.Data,
 		TableAddr: *public,
 		AdminKey:  key,
 		Logf:      logger.Printf,
 	})
 	if err != nil {
 		logger.Print(err)
-		return 1
+		return daemon.ExitError
 	}
 	logger.Printf("listening on %s (%s); public address %s; data %s; admin key in %s",
-		*addr, l.Addr(), *public, *dataDir, adminkey.Path(*dataDir))
+		fl.Addr, l.Addr(), *public, fl.Data, adminkey.Path(fl.Data))
 	if listening != nil {
 		listening(l.Addr().String())
 	}
-	srv := NewServer(svc)
-	serveErr := srv.Serve(ctx, l)
-	closeErr := svc.Close()
-	switch {
-	case serveErr != nil:
-		logger.Printf("serve: %v", serveErr)
-		return 1
-	case closeErr != nil:
-		logger.Printf("close: %v", closeErr)
-		return 1
-	}
-	return 0
+	return daemon.Serve(ctx, logger, l, NewServer(svc), svc.Close)
 }
 
 // publicAddr is the address given to stores when -public-addr is not
@@ -126,11 +94,4 @@ func publicAddr(addr string, la net.Addr) string {
 		host = ta.IP.String()
 	}
 	return "tcp!" + host + "!" + strconv.Itoa(ta.Port)
-}
-
-func defaultData() string {
-	if d := os.Getenv("GIGFS_DATA"); d != "" {
-		return d
-	}
-	return "./gigfs-data"
 }
