@@ -33,9 +33,10 @@ type Client struct {
 	clock  oplog.Clock
 	reg    oplog.Registry
 
-	ctx    context.Context // cancelled by Close
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	ctx      context.Context // cancelled by Close
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup // every background goroutine
+	inflight sync.WaitGroup // pushes on their way to stores
 
 	tableMu   sync.Mutex
 	table     *table.Client // nil until dialled
@@ -358,9 +359,22 @@ func (c *Client) spawn(f func()) bool {
 	return true
 }
 
-// Close stops the client's background work and closes its stores. Ops not
-// yet accepted by any store are lost unless an on-disk store holds them.
+// Close lets pushes on their way to stores finish (for at most the call
+// timeout), then stops the client's background work and closes its stores.
+// Ops no store has accepted are lost unless an on-disk store holds them.
 func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.mu.Unlock()
+	delivered := make(chan struct{})
+	go func() { c.inflight.Wait(); close(delivered) }()
+	select {
+	case <-delivered:
+	case <-time.After(c.cfg.CallTimeout):
+	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()

@@ -301,3 +301,22 @@ func TestRemote_PartitionConverges(t *testing.T) {
 		return nil
 	})
 }
+
+// A one-shot client (a tool) that pushes and closes at once still reaches
+// every store: Close lets pushes on their way finish.
+func TestRemote_CloseDeliversToEveryStore(t *testing.T) {
+	w := newWorld(t, 2)
+	for i := 0; i < 5; i++ {
+		c, err := New(w.config())
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustPush(t, c, "c", "counter", "/oneshot", "1")
+		c.Close()
+	}
+	for i := range w.cl.Stores {
+		if n := len(w.storeLog(i, "counter", "/oneshot").Ops()); n != 5 {
+			t.Errorf("store %d holds %d of 5 ops right after the clients closed", i, n)
+		}
+	}
+}

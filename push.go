@@ -62,7 +62,9 @@ func (c *Client) deliver(ctx context.Context, p *pathState, stores []store, o op
 	}
 	answers := make(chan answer, len(stores))
 	for _, s := range stores {
+		c.inflight.Add(1)
 		ok := c.spawn(func() {
+			defer c.inflight.Done()
 			cctx, cancel := context.WithTimeout(c.ctx, c.cfg.CallTimeout)
 			defer cancel()
 			res, err := s.push(cctx, rec)
@@ -72,6 +74,7 @@ func (c *Client) deliver(ctx context.Context, p *pathState, stores []store, o op
 			answers <- answer{s, err}
 		})
 		if !ok {
+			c.inflight.Done()
 			answers <- answer{s, ErrClosed}
 		}
 	}
