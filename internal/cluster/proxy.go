@@ -1,9 +1,9 @@
 package cluster
 
 import (
-	"io"
 	"net"
 	"sync"
+	"time"
 )
 
 // A Proxy forwards TCP connections to a target and can cut them: Cut drops
@@ -15,7 +15,16 @@ type Proxy struct {
 
 	mu    sync.Mutex
 	cut   bool
+	delay time.Duration
 	conns map[net.Conn]bool
+}
+
+// SetDelay makes the proxy hold every chunk of data for d before passing it
+// on: a slow network.
+func (p *Proxy) SetDelay(d time.Duration) {
+	p.mu.Lock()
+	p.delay = d
+	p.mu.Unlock()
 }
 
 // NewProxy listens on a free loopback port and forwards to target.
@@ -55,7 +64,22 @@ func (p *Proxy) accept() {
 }
 
 func (p *Proxy) pipe(dst, src net.Conn) {
-	io.Copy(dst, src)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			d := p.delay
+			p.mu.Unlock()
+			time.Sleep(d)
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
 	dst.Close()
 	src.Close()
 	p.mu.Lock()
