@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -322,4 +323,27 @@ func TestRemote_CloseDeliversToEveryStore(t *testing.T) {
 			t.Errorf("store %d holds %d of 3 ops right after the clients closed", i, n)
 		}
 	}
+}
+
+// Paths lists a channel's oplogs from every store, local and remote.
+func TestRemote_Paths(t *testing.T) {
+	w := newWorld(t, 1)
+	a := w.client(w.config())
+	mustPush(t, a, "c", "counter", "/x", "1")
+	mustPush(t, a, "c", "set", "/d/e", `{"add":1}`)
+	cfg := w.config()
+	cfg.LocalTable = map[string][]LocalStore{"c": {{StoragePath: filepath.Join(t.TempDir(), "l")}}, "other": {{InMemory: true}}}
+	b := w.client(cfg)
+	mustPush(t, b, "other", "lww", "/not-c", "1")
+	mustGet(t, b, "c", "counter", "/x") // the remote store is up once this answered
+	eventually(t, 5*time.Second, func() error {
+		got, err := b.Paths(context.Background(), "c")
+		if err != nil {
+			return err
+		}
+		if fmt.Sprint(got) != "[{counter /x} {set /d/e}]" {
+			return fmt.Errorf("paths %v", got)
+		}
+		return nil
+	})
 }

@@ -80,6 +80,30 @@ func (rs *remoteStore) push(ctx context.Context, recs []netstore.Record) ([]oplo
 	return res, err
 }
 
+func (rs *remoteStore) list(ctx context.Context, channel string) ([]TypePath, error) {
+	r := rs.conn()
+	if r == nil {
+		return nil, errOffline
+	}
+	types, err := r.Types(ctx)
+	if err != nil {
+		rs.fail(r, err)
+		return nil, err
+	}
+	var out []TypePath
+	for _, typ := range types {
+		paths, err := r.List(ctx, []string{typ, channel})
+		if err != nil {
+			rs.fail(r, err)
+			return nil, err
+		}
+		for _, p := range paths {
+			out = append(out, TypePath{typ, p})
+		}
+	}
+	return out, nil
+}
+
 // fail hangs up a connection that failed a call; the run loop reconnects.
 func (rs *remoteStore) fail(r *netstore.Remote, err error) {
 	rs.mu.Lock()

@@ -23,9 +23,15 @@ type store interface {
 	// push merges records and returns one result per record once the
 	// accepted ones are durable.
 	push(ctx context.Context, recs []netstore.Record) ([]oplog.Result, error)
+	// list returns the oplogs of a channel the store holds: (type, path),
+	// paths relative to the channel.
+	list(ctx context.Context, channel string) ([]TypePath, error)
 	// close releases the store.
 	close() error
 }
+
+// A TypePath names an oplog of a channel.
+type TypePath struct{ Type, Path string }
 
 // errOffline is a remote store that is not connected now.
 var errOffline = errors.New("store offline")
@@ -78,14 +84,13 @@ func (m *memStore) push(_ context.Context, recs []netstore.Record) ([]oplog.Resu
 
 func (m *memStore) close() error { return nil }
 
-// list returns the store paths of a channel's oplogs, by type.
-func (m *memStore) list(channel string) ([][2]string, error) {
+func (m *memStore) list(_ context.Context, channel string) ([]TypePath, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out [][2]string
+	var out []TypePath
 	for k := range m.logs {
-		if strings.HasPrefix(k[1], "/"+channel+"/") {
-			out = append(out, k)
+		if rest, ok := strings.CutPrefix(k[1], "/"+channel+"/"); ok {
+			out = append(out, TypePath{k[0], "/" + rest})
 		}
 	}
 	return out, nil
@@ -128,13 +133,12 @@ func (d *diskStore) push(ctx context.Context, recs []netstore.Record) ([]oplog.R
 
 func (d *diskStore) close() error { return d.svc.Close() }
 
-// list returns the (type, store path) of every oplog of a channel.
-func (d *diskStore) list(channel string) ([][2]string, error) {
+func (d *diskStore) list(_ context.Context, channel string) ([]TypePath, error) {
 	types, err := d.svc.List(localUser, nil)
 	if err != nil {
 		return nil, err
 	}
-	var out [][2]string
+	var out []TypePath
 	var walk func(segs []string) error
 	walk = func(segs []string) error {
 		ents, err := d.svc.List(localUser, segs)
@@ -149,7 +153,7 @@ func (d *diskStore) list(channel string) ([][2]string, error) {
 				}
 				continue
 			}
-			out = append(out, [2]string{next[0], "/" + strings.Join(next[1:], "/")})
+			out = append(out, TypePath{next[0], "/" + strings.Join(next[2:], "/")})
 		}
 		return nil
 	}

@@ -231,3 +231,63 @@ func (s *StreamReader) Close() error { return s.c.Close() }
 func isNotExist(err error) bool {
 	return errors.Is(srv9p.ParseError(err.Error()), srv9p.ErrNotExist) || strings.HasSuffix(err.Error(), " not found")
 }
+
+// List lists the oplogs below a folder of the user's tree: segs are the
+// type and the first elements of the path ("counter", "chan"). It returns
+// the paths of the oplogs below it, relative to it, each starting with "/".
+func (r *Remote) List(ctx context.Context, segs []string) ([]string, error) {
+	var out []string
+	err := r.c.Do(ctx, func() error {
+		var walk func(dir, rel string) error
+		walk = func(dir, rel string) error {
+			fid, err := r.c.Fsys().Open(dir, plan9.OREAD)
+			if err != nil {
+				if isNotExist(err) {
+					return nil
+				}
+				return err
+			}
+			ents, err := fid.Dirreadall()
+			fid.Close()
+			if err != nil {
+				return err
+			}
+			for _, e := range ents {
+				if e.Mode&plan9.DMDIR != 0 {
+					if err := walk(dir+"/"+e.Name, rel+"/"+e.Name); err != nil {
+						return err
+					}
+					continue
+				}
+				out = append(out, rel+"/"+e.Name)
+			}
+			return nil
+		}
+		return walk(r.home()+"/oplog/"+strings.Join(segs, "/"), "")
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", strings.Join(segs, "/"), err)
+	}
+	return out, nil
+}
+
+// Types lists the types the user's oplogs have on the store.
+func (r *Remote) Types(ctx context.Context) ([]string, error) {
+	var out []string
+	err := r.c.Do(ctx, func() error {
+		fid, err := r.c.Fsys().Open(r.home()+"/oplog", plan9.OREAD)
+		if err != nil {
+			return err
+		}
+		defer fid.Close()
+		ents, err := fid.Dirreadall()
+		for _, e := range ents {
+			out = append(out, e.Name)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list types: %w", err)
+	}
+	return out, nil
+}

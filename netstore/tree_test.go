@@ -541,3 +541,32 @@ func TestTree_RevocationStopsLiveConnections(t *testing.T) {
 		t.Fatalf("stream read after revocation: %v", err)
 	}
 }
+
+func TestRemote_ListAndTypes(t *testing.T) {
+	ts := startStore(t, Config{})
+	token := ts.user("lia")
+	ctx := context.Background()
+	r, err := Dial(ctx, ts.addr, "lia", token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := r.Push(ctx, []Record{
+		{Type: "lww", Path: "/ch/a", Op: op(t, "o", 1, `1`)},
+		{Type: "lww", Path: "/ch/b/c", Op: op(t, "o", 1, `1`)},
+		{Type: "set", Path: "/other/x", Op: op(t, "o", 1, `{"add":1}`)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	types, err := r.Types(ctx)
+	if err != nil || strings.Join(types, ",") != "lww,set" {
+		t.Fatalf("types %v %v", types, err)
+	}
+	paths, err := r.List(ctx, []string{"lww", "ch"})
+	if err != nil || strings.Join(paths, ",") != "/a,/b/c" {
+		t.Fatalf("paths %v %v", paths, err)
+	}
+	if paths, err := r.List(ctx, []string{"set", "ch"}); err != nil || len(paths) != 0 {
+		t.Fatalf("a folder that does not exist: %v %v", paths, err)
+	}
+}
