@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -169,5 +170,25 @@ func TestClient_PushOpMirrors(t *testing.T) {
 	forged.Payload = json.RawMessage("6")
 	if _, err := c.PushOp(ctx, "b", "counter", "/m", forged); err == nil {
 		t.Fatal("a forged op was pushed")
+	}
+}
+
+// A payload the type's reducer refuses is refused before any op is made:
+// the path's value stays computable and nothing reaches the stores.
+func TestClient_PushRefusedByReducer(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.LocalTable = map[string][]LocalStore{"a": {{InMemory: true}}}
+	c := mustClient(t, cfg)
+	mustPush(t, c, "a", "counter", "/n", "2")
+	_, err := c.Push(context.Background(), "a", "counter", "/n", json.RawMessage(`"two"`))
+	if err == nil || !strings.Contains(err.Error(), "counter") || !strings.Contains(err.Error(), "/n") {
+		t.Fatalf("push of a string to a counter: %v", err)
+	}
+	if got := mustGet(t, c, "a", "counter", "/n"); got != "2" {
+		t.Fatalf("value %s", got)
+	}
+	l, _ := c.Log(context.Background(), "a", "counter", "/n")
+	if len(l.Ops()) != 1 {
+		t.Fatalf("%d ops in the log", len(l.Ops()))
 	}
 }

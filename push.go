@@ -19,7 +19,9 @@ var ErrPending = errors.New("not yet accepted by any store")
 // accepted the op. If none has when ctx ends or every store failed, it
 // returns the value with an error wrapping ErrPending: the op stays in the
 // client and is sent again when a store comes back. Any JSON value is a
-// valid payload.
+// valid payload, but one the type's reducer refuses (a string pushed to a
+// counter) is refused before any op is made, so it can never break the
+// path's value.
 func (c *Client) Push(ctx context.Context, channel, typ, path string, payload json.RawMessage) (json.RawMessage, error) {
 	p, err := c.load(ctx, channel, typ, path)
 	if err != nil {
@@ -31,6 +33,10 @@ func (c *Client) Push(ctx context.Context, channel, typ, path string, payload js
 	}
 	p.mu.Lock()
 	o, err := oplog.NewOp(c.clock.Date(), c.origin, p.log.NextSeq(c.origin), payload)
+	if err == nil {
+		// The new op is dated after every op seen, so it comes last.
+		_, err = c.reg.ReduceWith(p.key.typ, p.key.path, p.log, o.Payload)
+	}
 	if err != nil {
 		p.mu.Unlock()
 		return nil, fmt.Errorf("push %s %s %s: %w", channel, typ, path, err)

@@ -81,9 +81,31 @@ func (r *Registry) Reduce(typ, path string, l *Log) (json.RawMessage, error) {
 
 // Reduce applies f to the log l and checks that it answered one JSON value.
 func Reduce(f Reducer, l *Log) (v json.RawMessage, err error) {
-	payloads := make([]json.RawMessage, len(l.ops))
+	return reduce(f, l, nil)
+}
+
+// ReduceWith computes the value l would have with one more op, whose
+// payload comes after every op of l, without changing l: a client checks a
+// payload with it before it makes the op.
+func (r *Registry) ReduceWith(typ, path string, l *Log, payload json.RawMessage) (json.RawMessage, error) {
+	f, ok := r.Lookup(typ)
+	if !ok {
+		return nil, fmt.Errorf("reduce %s %s: %w for type %q", typ, path, ErrNoReducer, typ)
+	}
+	v, err := reduce(f, l, payload)
+	if err != nil {
+		return nil, fmt.Errorf("reduce %s %s: %w", typ, path, err)
+	}
+	return v, nil
+}
+
+func reduce(f Reducer, l *Log, extra json.RawMessage) (v json.RawMessage, err error) {
+	payloads := make([]json.RawMessage, len(l.ops), len(l.ops)+1)
 	for i := range l.ops {
 		payloads[i] = l.ops[i].Payload
+	}
+	if extra != nil {
+		payloads = append(payloads, extra)
 	}
 	defer func() {
 		if p := recover(); p != nil {

@@ -109,3 +109,18 @@ func TestRegistry_BuiltinByTypeName(t *testing.T) {
 		t.Fatalf("override: got %s", got)
 	}
 }
+
+func TestRegistry_ReduceWith(t *testing.T) {
+	var reg Registry
+	l := logOf(t, "", `1`, `2`)
+	before := string(l.AppendJSONLines(nil))
+	if v, err := reg.ReduceWith("counter", "/c", l, json.RawMessage(`10`)); err != nil || string(v) != "13" {
+		t.Fatalf("ReduceWith: %s %v", v, err)
+	}
+	if _, err := reg.ReduceWith("counter", "/c", l, json.RawMessage(`"x"`)); err == nil || !strings.Contains(err.Error(), "counter /c") {
+		t.Fatalf("bad payload: %v", err)
+	}
+	if string(l.AppendJSONLines(nil)) != before {
+		t.Fatal("ReduceWith changed the log")
+	}
+}
