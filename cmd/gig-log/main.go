@@ -1,0 +1,11 @@
+// Command gig-log is the GiG.fs tool of that name; gig-log -h says what it
+// does (the code is in package tools, shared with gigsh).
+package main
+
+import (
+	"os"
+
+	"gigfs.io/gigfs/tools"
+)
+
+func main() { os.Exit(tools.LogMain(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }

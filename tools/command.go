@@ -1,0 +1,323 @@
+package tools
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+
+	"gigfs.io/gigfs"
+)
+
+// A command is one tool: gig-<name> on its own, <name> in gigsh.
+type command struct {
+	name    string // "get"
+	args    string // what follows the flags: "<channel> <type> <path>"
+	summary string // one line
+	help    string // what it does, then an example
+	shell   bool   // offered by gigsh
+	run     func(e *env, args []string) error
+}
+
+// prog is the command's program name.
+func (c *command) prog() string {
+	if c.name == "gigsh" || strings.HasPrefix(c.name, "gig-") {
+		return c.name
+	}
+	return "gig-" + c.name
+}
+
+// Exit statuses (see the package doc).
+const (
+	exitOK       = 0
+	exitError    = 1
+	exitUsage    = 2
+	exitPending  = 3
+	exitDisagree = 4
+)
+
+// exitErr carries an exit status other than 1.
+type exitErr struct {
+	code int
+	err  error
+}
+
+func (e *exitErr) Error() string { return e.err.Error() }
+func (e *exitErr) Unwrap() error { return e.err }
+
+// errHelp asks for the help text.
+var errHelp = errors.New("help requested")
+
+// usageErr is bad usage: exit status 2.
+func usageErr(format string, args ...any) error {
+	return &exitErr{exitUsage, fmt.Errorf(format, args...)}
+}
+
+// errSignal is the cause of a context ended by a signal.
+type errSignal struct{ sig os.Signal }
+
+func (e errSignal) Error() string { return "interrupted by " + e.sig.String() }
+
+// An env is what a command runs with: its files, its context, its settings
+// and its client. On its own, a tool parses the common flags and opens a
+// client of its own; in gigsh, it uses the shell's.
+type env struct {
+	cmd    *command
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+
+	sh  *shell // in gigsh; nil on its own
+	cf  *commonFlags
+	set *Settings
+	cl  *gigfs.Client
+
+	cmdFlags *flag.FlagSet // the parsed flags, for the help text
+
+	stop   func() // ends the preflight
+	errMu  sync.Mutex
+	getenv func(string) string
+}
+
+// name is how the command names itself in messages.
+func (e *env) name() string {
+	if e.sh != nil {
+		return e.cmd.name
+	}
+	return e.cmd.prog()
+}
+
+// runMain runs a command as a program: it handles SIGINT and SIGTERM
+// (they end the command's context), parses the common flags, runs the
+// command, closes the client, and reports an error as one line on stderr.
+func runMain(c *command, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		select {
+		case s := <-sigs:
+			cancel(errSignal{s})
+		case <-ctx.Done():
+		}
+	}()
+	// A reader of stdout that goes away must give write errors, not kill
+	// the program: the tool then exits 0.
+	signal.Ignore(syscall.SIGPIPE)
+
+	e := &env{cmd: c, ctx: ctx, cancel: cancel, stdin: stdin, stdout: stdout, stderr: stderr,
+		cf: new(commonFlags), getenv: os.Getenv}
+	err := c.run(e, args)
+	if e.stop != nil {
+		e.stop()
+	}
+	if e.cl != nil {
+		if cerr := e.cl.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
+	return e.report(err)
+}
+
+// report prints err on stderr, one line, and returns the exit status.
+func (e *env) report(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	if errors.Is(err, errHelp) {
+		e.printHelp(e.stdout)
+		return exitOK
+	}
+	if isBrokenPipe(err) {
+		return exitOK
+	}
+	// What ended the context explains a failure better than the failure:
+	// a signal, or the table's refusal of the session (preflight).
+	if cause := context.Cause(e.ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		var sig errSignal
+		switch {
+		case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+			err = cause
+		case !errors.As(cause, &sig) && (errors.Is(err, gigfs.ErrPending) ||
+			errors.Is(err, gigfs.ErrUnknownChannel) || errors.Is(err, gigfs.ErrNoAnswer)):
+			err = cause
+		}
+	}
+	code := exitError
+	var ee *exitErr
+	if errors.As(err, &ee) {
+		code = ee.code
+	}
+	if errors.Is(err, errQuiet) {
+		return code
+	}
+	msg := oneLine(err.Error())
+	if code == exitUsage {
+		msg += " (" + e.name() + " -h for help)"
+	}
+	e.errMu.Lock()
+	fmt.Fprintf(e.stderr, "%s: %s\n", e.name(), msg)
+	e.errMu.Unlock()
+	return code
+}
+
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	s = strings.ReplaceAll(s, "\r", " ")
+	return strings.ReplaceAll(s, "\n", "; ")
+}
+
+func isBrokenPipe(err error) bool {
+	return errors.Is(err, syscall.EPIPE) || errors.Is(err, io.ErrClosedPipe)
+}
+
+// flags returns the flag set of the command: its own flags, and on its own
+// also the common ones.
+func (e *env) flags() *flag.FlagSet {
+	fs := flag.NewFlagSet(e.name(), flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	if e.sh == nil {
+		e.cf.register(fs)
+	}
+	return fs
+}
+
+// parse parses args with fs, then resolves the settings (on its own). It
+// returns the arguments after the flags.
+func (e *env) parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	e.cmdFlags = fs
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, errHelp
+		}
+		return nil, usageErr("%v", err)
+	}
+	if e.sh != nil {
+		e.set = e.sh.set
+		return fs.Args(), nil
+	}
+	set, err := loadSettings(e.cf, e.getenv)
+	if err != nil {
+		return nil, err
+	}
+	e.set = set
+	return fs.Args(), nil
+}
+
+// printHelp prints the usage, the help text and the flags.
+func (e *env) printHelp(w io.Writer) {
+	c := e.cmd
+	fmt.Fprintf(w, "usage: %s [flags] %s\n\n%s\n", e.name(), c.args, strings.TrimSpace(c.help))
+	if e.cmdFlags != nil {
+		own, common := 0, 0
+		e.cmdFlags.VisitAll(func(f *flag.Flag) {
+			if isCommonFlag(f.Name) && e.sh == nil {
+				common++
+			} else {
+				own++
+			}
+		})
+		if own > 0 {
+			fmt.Fprintf(w, "\nFlags:\n")
+			printFlags(w, e.cmdFlags, func(name string) bool { return e.sh != nil || !isCommonFlag(name) })
+		}
+		if common > 0 {
+			fmt.Fprintf(w, "\nCommon flags (each also from the environment or the config file; see gig-get -h):\n")
+			printFlags(w, e.cmdFlags, isCommonFlag)
+		}
+	}
+}
+
+var commonFlagNames = map[string]bool{"config": true, "table": true, "user": true, "session": true,
+	"local": true, "data": true, "timeout": true, "reducer": true, "v": true}
+
+func isCommonFlag(name string) bool { return commonFlagNames[name] }
+
+func printFlags(w io.Writer, fs *flag.FlagSet, keep func(string) bool) {
+	tmp := flag.NewFlagSet("", flag.ContinueOnError)
+	fs.VisitAll(func(f *flag.Flag) {
+		if keep(f.Name) {
+			tmp.Var(f.Value, f.Name, f.Usage)
+			tmp.Lookup(f.Name).DefValue = f.DefValue
+		}
+	})
+	tmp.SetOutput(w)
+	tmp.PrintDefaults()
+}
+
+// client returns the client: the shell's, or one of its own, opened at
+// the first call.
+func (e *env) client() (*gigfs.Client, error) {
+	if e.sh != nil {
+		return e.sh.client()
+	}
+	if e.cl != nil {
+		return e.cl, nil
+	}
+	cfg, err := e.set.clientConfig(e.logf)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := gigfs.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := registerReducers(cl, e.set.Reducers); err != nil {
+		cl.Close()
+		return nil, err
+	}
+	e.cl = cl
+	if cfg.RemoteTable != nil {
+		e.stop = preflight(e.ctx, func(err error) { e.cancel(err) }, e.set)
+	}
+	return cl, nil
+}
+
+// logf logs the client's background work, with -v.
+func (e *env) logf(format string, args ...any) {
+	if e.set == nil || !e.set.Verbose {
+		return
+	}
+	e.errMu.Lock()
+	defer e.errMu.Unlock()
+	fmt.Fprintf(e.stderr, "%s: %s\n", e.name(), oneLine(fmt.Sprintf(format, args...)))
+}
+
+// verbosef says what the tool does, with -v.
+func (e *env) verbosef(format string, args ...any) { e.logf(format, args...) }
+
+// lineWriter writes JSON lines, one write per line, without HTML escapes.
+type lineWriter struct {
+	w   io.Writer
+	buf []byte
+}
+
+func (lw *lineWriter) write(v any) error {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := io.WriteString(lw.w, b.String())
+	return err
+}
+
+// raw writes a JSON value as one line.
+func (lw *lineWriter) raw(v json.RawMessage) error {
+	lw.buf = append(append(lw.buf[:0], v...), '\n')
+	_, err := lw.w.Write(lw.buf)
+	return err
+}

@@ -1,0 +1,65 @@
+// Package tools is the code of the GiG.fs command-line tools and of gigsh,
+// so that they are the same code. Each tool is a function
+//
+//	func XxxMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int
+//
+// that cmd/gig-xxx calls with os.Args[1:] and the process's files, and that
+// gigsh runs as its command xxx with the shell's client. One file holds
+// each tool, with its help text and an example.
+//
+//	gig-get     <channel> <type> <path>              print the value
+//	gig-push    <channel> [<type> <path> <payload>]  push a payload, or JSON lines from stdin
+//	gig-watch   <channel>                            print the ops new to the client, as push lines
+//	gig-watch   -values <channel> <type> <path>...   print the value changes of paths
+//	gig-log     <channel> <type> <path>              print the oplog, JSON lines
+//	gig-sync    [-prune] <channel> <type> <path>...  compare and repair the stores, one report per path
+//	gig-session new|list|revoke                      manage sessions (needs the master)
+//	gig-channel add|remove|list                      manage the mount table
+//	gig-admin   <ctl command...>                     talk to a server's /admin/ctl (admin key)
+//	gigsh                                            an interactive shell over the same commands
+//	gig-quickstart                                   a table, two stores, a user and a channel on loopback, then gigsh
+//
+// # Configuration
+//
+// Each setting comes from a flag, else the environment, else the config
+// file ($GIGFS_CONFIG, else ~/.config/gigfs/config.json):
+//
+//	flag       environment     config file    what
+//	-table     GIGFS_TABLE     "table"        dial string of the table (tcp!host!port, unix!/path, host:port)
+//	-user      GIGFS_USER      "user"         user id
+//	-session   GIGFS_SESSION   "session"      session token (gig-session new)
+//	-local     GIGFS_LOCAL     "local_table"  local stores: a local-table JSON file (or inline JSON)
+//	-data      GIGFS_DATA      "data"         data folder (gig-admin's admin.key, gigsh's history)
+//	-reducer   -               "reducers"     type=builtin-name or type=program, repeatable
+//	-timeout   -               "timeout"      bound on each call to the table or one store
+//	-master    GIGFS_MASTER    -              the user's master (gig-session, gig-channel)
+//
+// A local table is in the seed's form, {"notes":[{"storage_path":"notes"},
+// {"in_memory":true}]}; relative storage paths are relative to the file
+// that names them (the current folder for inline JSON).
+//
+// # Reducers
+//
+// Types named like a built-in reducer (lww, counter, merge, set, list) use
+// it. -reducer todo=merge gives the type todo the built-in merge;
+// -reducer score=/usr/local/bin/max gives it an external program: it reads
+// the oplog as JSON lines on stdin, the checkpoint first,
+//
+//	{"value":<checkpoint value>}
+//	{"payload":<payload>}
+//	...
+//
+// and writes the value as JSON on stdout. A program that fails, answers
+// nothing or answers something that is not JSON gives an error naming the
+// type and the path; the oplog is never changed by a reducer.
+//
+// # Exit status
+//
+//	0  success (also when stdout's reader went away: gig-watch | head -1)
+//	1  an error, explained in one line on stderr
+//	2  bad usage
+//	3  gig-push: the op is pending, accepted by no store within -wait; it is
+//	   lost when gig-push exits unless the channel has an on-disk local store
+//	4  gig-sync: the stores of some path do not agree (a store did not
+//	   answer or refused an op)
+package tools

@@ -1,0 +1,369 @@
+package tools
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"gigfs.io/gigfs"
+	"gigfs.io/gigfs/oplog"
+)
+
+var pushCmd = &command{
+	name:    "push",
+	args:    "<channel> [<type> <path> <payload>]",
+	summary: "push a payload, or JSON lines from stdin",
+	shell:   true,
+	help: `Push adds an op to an oplog. With a type, a path and a payload (any JSON
+value: quote strings for the shell, '"text"'), it pushes one op and prints
+the new value. With the channel alone it reads JSON lines from stdin:
+
+	{"type":T,"path":P,"payload":X}   pushes a new op with payload X
+	{"type":T,"path":P,"op":{...}}    mirrors an op made elsewhere, unchanged
+	                                  (the lines gig-watch prints)
+
+and prints one line per input line: {"type","path","value"} for a payload,
+{"type","path","sha","new"} for an op (-q: nothing). So
+
+	gig-watch a | gig-push b
+
+mirrors channel a into channel b; mirroring an op b has is a no-op.
+
+A push returns once one store of the channel, local or remote, has durably
+accepted the op; before exiting, gig-push syncs the paths it pushed to so
+that every store that answers has them. An op that no store accepted
+within -wait is pending: gig-push says so and exits with status 3 (the op
+is lost unless the channel has an on-disk local store, which would have
+accepted it). A bad input line is reported on stderr with its number and
+skipped; gig-push then exits with status 1.
+
+Example:
+
+	$ gig-push demo lww /greeting '"hello"'
+	"hello"
+	$ gig-push demo counter /visits 1
+	1
+	$ echo '{"type":"set","path":"/tags","payload":{"add":"go"}}' | gig-push demo
+	{"type":"set","path":"/tags","value":["go"]}`,
+	run: runPush,
+}
+
+// PushMain is gig-push.
+func PushMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return runMain(pushCmd, args, stdin, stdout, stderr)
+}
+
+type pathID struct{ typ, path string }
+
+type pusher struct {
+	e       *env
+	cl      *gigfs.Client
+	channel string
+	wait    time.Duration
+	quiet   bool
+	out     lineWriter
+	touched map[pathID]bool
+	order   []pathID
+	pending map[pathID]bool
+}
+
+func runPush(e *env, args []string) error {
+	fs := e.flags()
+	wait := fs.Duration("wait", 5*time.Second, "how long to keep trying to get a pending op accepted")
+	quiet := fs.Bool("q", false, "print nothing for the lines read from stdin")
+	rest, err := e.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 && len(rest) != 4 {
+		return usageErr("want <channel> [<type> <path> <payload>], got %d arguments", len(rest))
+	}
+	if len(rest) == 1 && e.sh != nil {
+		return usageErr("in gigsh, push takes <channel> <type> <path> <payload>")
+	}
+	var payload json.RawMessage
+	if len(rest) == 4 {
+		if payload, err = parsePayload(rest[3]); err != nil {
+			return err
+		}
+	}
+	cl, err := e.client()
+	if err != nil {
+		return err
+	}
+	p := &pusher{e: e, cl: cl, channel: rest[0], wait: *wait, quiet: *quiet, out: lineWriter{w: e.stdout},
+		touched: make(map[pathID]bool), pending: make(map[pathID]bool)}
+	var runErr error
+	if len(rest) == 4 {
+		runErr = p.one(rest[1], rest[2], payload)
+	} else {
+		runErr = p.lines()
+	}
+	if ferr := p.flush(); runErr == nil {
+		runErr = ferr
+	}
+	return runErr
+}
+
+// parsePayload checks that s is one JSON value.
+func parsePayload(s string) (json.RawMessage, error) {
+	if !json.Valid([]byte(s)) {
+		return nil, fmt.Errorf("payload %.60q is not JSON (a string needs quotes: '\"text\"')", s)
+	}
+	return json.RawMessage(s), nil
+}
+
+// one pushes one payload and prints the new value.
+func (p *pusher) one(typ, path string, payload json.RawMessage) error {
+	p.e.note(p.channel, typ, path)
+	v, err := p.cl.Push(p.e.ctx, p.channel, typ, path, payload)
+	if err := p.done(typ, path, err); err != nil {
+		return err
+	}
+	if v != nil {
+		if werr := p.out.raw(v); werr != nil {
+			return werr
+		}
+	}
+	if err != nil && !errors.Is(err, gigfs.ErrPending) {
+		return fmt.Errorf("pushed, but %v", err)
+	}
+	return nil
+}
+
+// done records a push to (typ, path) and its outcome. It returns the
+// error if the op did not get into the client at all.
+func (p *pusher) done(typ, path string, err error) error {
+	k := pathID{typ, path}
+	switch {
+	case err == nil:
+	case errors.Is(err, gigfs.ErrPending):
+		p.pending[k] = true
+	case errors.Is(err, oplog.ErrNoReducer) || isReduceErr(err):
+		// The op is in; only its value could not be computed.
+	default:
+		return p.e.explain(err, p.channel)
+	}
+	if !p.touched[k] {
+		p.touched[k] = true
+		p.order = append(p.order, k)
+	}
+	return nil
+}
+
+func isReduceErr(err error) bool {
+	return bytes.Contains([]byte(err.Error()), []byte("reduce "))
+}
+
+// pushLine is one line of gig-push's input and of gig-watch's output.
+type pushLine struct {
+	Type    string          `json:"type"`
+	Path    string          `json:"path"`
+	Op      json.RawMessage `json:"op,omitempty"`
+	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+// lines pushes the JSON lines of stdin until EOF or the end of the
+// context.
+func (p *pusher) lines() error {
+	type line struct {
+		no  int
+		b   []byte
+		err error
+	}
+	in := make(chan line)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		defer close(in)
+		r := bufio.NewReaderSize(p.e.stdin, 64<<10)
+		for no := 1; ; no++ {
+			b, err := readLine(r, 2*oplog.MaxOpSize)
+			if len(b) > 0 || (err != nil && err != io.EOF) {
+				select {
+				case in <- line{no, b, err}:
+				case <-stop:
+					return
+				}
+			}
+			if err == io.EOF || (err != nil && !errors.Is(err, errLongLine)) {
+				return
+			}
+		}
+	}()
+	n, bad := 0, 0
+	for {
+		var l line
+		var ok bool
+		select {
+		case l, ok = <-in:
+		case <-p.e.ctx.Done():
+			ok = false
+		}
+		if !ok {
+			break
+		}
+		n++
+		if l.err != nil && !errors.Is(l.err, errLongLine) {
+			return fmt.Errorf("stdin: %v", l.err)
+		}
+		err := l.err
+		if err == nil {
+			err = p.pushLine(l.b)
+		}
+		if err != nil {
+			if isBrokenPipe(err) {
+				return err
+			}
+			bad++
+			p.e.errMu.Lock()
+			fmt.Fprintf(p.e.stderr, "%s: line %d: %s\n", p.e.name(), l.no, oneLine(err.Error()))
+			p.e.errMu.Unlock()
+		}
+	}
+	if bad > 0 {
+		return fmt.Errorf("%d of %d lines not pushed", bad, n)
+	}
+	return nil
+}
+
+var errLongLine = fmt.Errorf("line longer than %d bytes", 2*oplog.MaxOpSize)
+
+// readLine reads one line (without its newline) of at most max bytes; a
+// longer line is skipped and reported as errLongLine.
+func readLine(r *bufio.Reader, max int) ([]byte, error) {
+	var b []byte
+	long := false
+	for {
+		chunk, err := r.ReadSlice('\n')
+		if !long {
+			b = append(b, chunk...)
+			if len(b) > max {
+				long, b = true, nil
+			}
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if long {
+			if err == nil || err == io.EOF {
+				return nil, errLongLine
+			}
+			return nil, err
+		}
+		return bytes.TrimSpace(b), err
+	}
+}
+
+// pushLine pushes one input line.
+func (p *pusher) pushLine(b []byte) error {
+	var pl pushLine
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&pl); err != nil {
+		return fmt.Errorf("not a JSON object: %v", err)
+	}
+	switch {
+	case pl.Type == "" || pl.Path == "":
+		return fmt.Errorf(`want {"type":T,"path":P,"payload":X} or {"type":T,"path":P,"op":{...}}`)
+	case pl.Op != nil && pl.Payload != nil:
+		return fmt.Errorf(`a line has "op" or "payload", not both`)
+	case pl.Op != nil:
+		o, err := oplog.Decode(pl.Op)
+		if err != nil {
+			return fmt.Errorf("op: %v", err)
+		}
+		p.e.note(p.channel, pl.Type, pl.Path)
+		isNew, err := p.cl.PushOp(p.e.ctx, p.channel, pl.Type, pl.Path, o)
+		if err := p.done(pl.Type, pl.Path, err); err != nil {
+			return err
+		}
+		if p.quiet {
+			return nil
+		}
+		return p.out.write(struct {
+			Type string `json:"type"`
+			Path string `json:"path"`
+			Sha  string `json:"sha"`
+			New  bool   `json:"new"`
+		}{pl.Type, pl.Path, o.Sha, isNew})
+	case pl.Payload != nil:
+		p.e.note(p.channel, pl.Type, pl.Path)
+		v, err := p.cl.Push(p.e.ctx, p.channel, pl.Type, pl.Path, pl.Payload)
+		if err := p.done(pl.Type, pl.Path, err); err != nil {
+			return err
+		}
+		if err != nil && !errors.Is(err, gigfs.ErrPending) {
+			return fmt.Errorf("pushed, but %v", err)
+		}
+		if p.quiet {
+			return nil
+		}
+		return p.out.write(valueLine{Type: pl.Type, Path: pl.Path, Value: v})
+	}
+	return fmt.Errorf(`no "payload" and no "op"`)
+}
+
+// flush syncs the paths pushed to, so that every store that answers has
+// the ops before the client closes (a push returns once one store has
+// them; the others would be cut off). A pending op is retried until a
+// store holds it or -wait has passed.
+func (p *pusher) flush() error {
+	if len(p.order) == 0 {
+		return nil
+	}
+	// A signal ends the command, not this last sync.
+	base := context.WithoutCancel(p.e.ctx)
+	deadline := time.Now().Add(p.wait)
+	for _, k := range p.order {
+		for {
+			ctx, cancel := context.WithTimeout(base, 2*p.e.set.callTimeout())
+			rep, err := p.cl.Sync(ctx, p.channel, k.typ, k.path, false)
+			cancel()
+			if err == nil && held(rep) {
+				delete(p.pending, k)
+				break
+			}
+			if !p.pending[k] || time.Now().After(deadline) || p.e.ctx.Err() != nil {
+				break
+			}
+			select {
+			case <-time.After(200 * time.Millisecond):
+			case <-p.e.ctx.Done():
+			}
+		}
+	}
+	if n := len(p.pending); n > 0 {
+		what := "1 op is"
+		if n > 1 {
+			what = fmt.Sprintf("ops on %d paths are", n)
+		}
+		return &exitErr{exitPending, fmt.Errorf("pending: %s not yet accepted by any store of channel %s (waited %v); "+
+			"they are lost when gig-push exits", what, p.channel, p.wait)}
+	}
+	return nil
+}
+
+// held reports whether a store answered a sync and took every op it
+// lacked: it holds all the client has.
+func held(rep gigfs.SyncReport) bool {
+	for _, s := range rep.Stores {
+		if s.Answered && s.Err == "" && len(s.Refused) == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// valueLine is a value of a path, as gig-push and gig-watch -values print it.
+type valueLine struct {
+	Channel string          `json:"channel,omitempty"`
+	Type    string          `json:"type"`
+	Path    string          `json:"path"`
+	Value   json.RawMessage `json:"value,omitempty"`
+	Error   string          `json:"error,omitempty"`
+}

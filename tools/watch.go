@@ -1,0 +1,202 @@
+package tools
+
+import (
+	"context"
+	"io"
+	"sync"
+	"time"
+
+	"gigfs.io/gigfs"
+)
+
+var watchCmd = &command{
+	name:    "watch",
+	args:    "<channel> | -values <channel> <type> <path>...",
+	summary: "print the ops new on a channel, or the value changes of paths",
+	shell:   true,
+	help: `Watch prints, one JSON line each, the ops that are new to the client on
+any path of a channel, written by anyone, as push lines:
+
+	{"type":T,"path":P,"op":{"date":..,"origin":..,"seq":..,"sha":..,"payload":..}}
+
+which gig-push reads: gig-watch a | gig-push b mirrors channel a into b.
+Each op is printed once, whichever stores it comes from.
+
+With -values it prints the value of each path given, then every change of
+it, local or remote, once per change:
+
+	{"channel":C,"type":T,"path":P,"value":V}
+
+(a reducer that fails gives a line with "error" instead of "value").
+
+It runs until interrupted (SIGINT, SIGTERM; Ctrl-C in gigsh returns to
+the prompt), until -n lines or -for have passed, or until the reader of its
+output goes away (then it exits 0). With -v it says on stderr when the
+stores have answered: from then on no op is missed.
+
+Example:
+
+	$ gig-watch demo
+	{"type":"lww","path":"/greeting","op":{"date":1732550000123,…,"payload":"hello"}}
+	$ gig-watch -values -n 2 demo counter /visits
+	{"channel":"demo","type":"counter","path":"/visits","value":3}
+	{"channel":"demo","type":"counter","path":"/visits","value":4}`,
+	run: runWatch,
+}
+
+// WatchMain is gig-watch.
+func WatchMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return runMain(watchCmd, args, stdin, stdout, stderr)
+}
+
+// The oplog that gig-watch reads once, so that it knows the stores have
+// answered (and their streams are open) before it says it is watching.
+const (
+	probeType = "gig-watch"
+	probePath = "/ready"
+)
+
+func runWatch(e *env, args []string) error {
+	fs := e.flags()
+	values := fs.Bool("values", false, "print the value changes of the paths given, not ops")
+	n := fs.Int("n", 0, "stop after this many lines (0: no limit)")
+	dur := fs.Duration("for", 0, "stop after this long (0: until interrupted)")
+	rest, err := e.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case *values && len(rest) < 3:
+		return usageErr("-values wants <channel> <type> <path>...")
+	case !*values && len(rest) != 1:
+		return usageErr("want <channel> (or -values <channel> <type> <path>...)")
+	case *n < 0 || *dur < 0:
+		return usageErr("-n and -for must not be negative")
+	}
+	cl, err := e.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	if *dur > 0 {
+		var c2 context.CancelFunc
+		ctx, c2 = context.WithTimeout(ctx, *dur)
+		defer c2()
+	}
+	if e.sh == nil {
+		if gone := readerGone(ctx, e.stdout); gone != nil {
+			go func() {
+				select {
+				case <-gone:
+					cancel()
+				case <-ctx.Done():
+				}
+			}()
+		}
+	}
+	w := &limitWriter{lw: lineWriter{w: e.stdout}, max: *n}
+	if *values {
+		return watchValues(ctx, e, cl, w, rest[0], rest[1], rest[2:])
+	}
+	return watchOps(ctx, e, cl, w, rest[0])
+}
+
+// limitWriter writes lines until max (if not 0) have been written.
+type limitWriter struct {
+	lw    lineWriter
+	max   int
+	count int
+}
+
+// write writes one line and reports whether the limit is reached.
+func (w *limitWriter) write(v any) (bool, error) {
+	if err := w.lw.write(v); err != nil {
+		return true, err
+	}
+	w.count++
+	return w.max > 0 && w.count >= w.max, nil
+}
+
+func watchOps(ctx context.Context, e *env, cl *gigfs.Client, w *limitWriter, channel string) error {
+	events, err := cl.WatchOps(ctx, channel)
+	if err != nil {
+		return e.explain(err, channel)
+	}
+	pctx, pcancel := context.WithTimeout(ctx, 2*e.set.callTimeout())
+	_, perr := cl.Log(pctx, channel, probeType, probePath)
+	pcancel()
+	if perr != nil && ctx.Err() == nil {
+		e.verbosef("no store of channel %s answered yet (%v); watching anyway", channel, perr)
+	}
+	e.status("watching channel %s", channel)
+	for ev := range events {
+		e.note(channel, ev.Type, ev.Path)
+		done, err := w.write(pushLine{Type: ev.Type, Path: ev.Path, Op: ev.Op.AppendJSON(nil)})
+		if err != nil || done {
+			return err
+		}
+	}
+	return nil
+}
+
+func watchValues(ctx context.Context, e *env, cl *gigfs.Client, w *limitWriter, channel, typ string, paths []string) error {
+	out := make(chan valueLine)
+	var wg sync.WaitGroup
+	var first []valueLine
+	for _, path := range paths {
+		e.note(channel, typ, path)
+		changes, err := cl.Watch(ctx, channel, typ, path)
+		if err != nil {
+			return e.explain(err, channel)
+		}
+		v, verr := cl.Get(ctx, channel, typ, path)
+		first = append(first, lineOf(gigfs.Change{Channel: channel, Type: typ, Path: path, Value: v, Err: verr}))
+		wg.Go(func() {
+			for c := range changes {
+				select {
+				case out <- lineOf(c):
+				case <-ctx.Done():
+					return
+				}
+			}
+		})
+	}
+	go func() { wg.Wait(); close(out) }()
+	e.status("watching %d paths of type %s in channel %s", len(paths), typ, channel)
+	for _, l := range first {
+		if done, err := w.write(l); err != nil || done {
+			return err
+		}
+	}
+	for l := range out {
+		if done, err := w.write(l); err != nil || done {
+			return err
+		}
+	}
+	return nil
+}
+
+func lineOf(c gigfs.Change) valueLine {
+	l := valueLine{Channel: c.Channel, Type: c.Type, Path: c.Path, Value: c.Value}
+	if c.Err != nil {
+		l.Value, l.Error = nil, oneLine(c.Err.Error())
+	}
+	return l
+}
+
+// status says what a long-running command does: always in an interactive
+// gigsh, with -v otherwise.
+func (e *env) status(format string, args ...any) {
+	if e.sh != nil && e.sh.interactive {
+		e.errMu.Lock()
+		defer e.errMu.Unlock()
+		e.sh.printf(format+" (Ctrl-C stops)\n", args...)
+		return
+	}
+	e.verbosef(format, args...)
+}
+
+// pollInterval is how often gig-watch looks whether the reader of its
+// output went away.
+const pollInterval = 500 * time.Millisecond
