@@ -24,6 +24,7 @@ type Remote struct {
 	Addr string
 	User string
 	c    *srv9p.Client
+	push *client.Fid // the push file, kept open between pushes; used in c.Do only
 }
 
 // Dial connects to the store at addr as user, with a store token.
@@ -84,11 +85,14 @@ func ParseLog(data []byte) (*oplog.Log, error) {
 func (r *Remote) Push(ctx context.Context, recs []Record) ([]oplog.Result, error) {
 	res := make([]oplog.Result, 0, len(recs))
 	err := r.c.Do(ctx, func() error {
-		fid, err := r.c.Fsys().Open(r.home()+"/push", plan9.ORDWR)
-		if err != nil {
-			return err
+		if r.push == nil {
+			fid, err := r.c.Fsys().Open(r.home()+"/push", plan9.ORDWR)
+			if err != nil {
+				return err
+			}
+			r.push = fid
 		}
-		defer fid.Close()
+		fid := r.push
 		var buf []byte
 		n := 0 // records in buf
 		flush := func() error {
@@ -110,7 +114,14 @@ func (r *Remote) Push(ctx context.Context, recs []Record) ([]oplog.Result, error
 			buf = append(append(buf, line...), '\n')
 			n++
 		}
-		return flush()
+		err := flush()
+		if err != nil {
+			// Results of this call may be cut short: open a fresh fid next
+			// time rather than reuse one in an unknown state.
+			r.push.Close()
+			r.push = nil
+		}
+		return err
 	})
 	if err != nil {
 		return res, fmt.Errorf("push: %w", err)
