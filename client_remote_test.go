@@ -347,3 +347,38 @@ func TestRemote_Paths(t *testing.T) {
 		return nil
 	})
 }
+
+// A store restarts (a new epoch: its stream cannot resume the old cursor):
+// a watching client reconnects, re-reads what it has loaded, and sees the
+// changes made meanwhile.
+func TestRemote_WatchAcrossStoreRestart(t *testing.T) {
+	w := newWorld(t, 1)
+	writerCfg := w.config()
+	writerCfg.LocalTable = map[string][]LocalStore{"c": {{StoragePath: filepath.Join(t.TempDir(), "w")}}}
+	writer := w.client(writerCfg)
+	watcher := w.client(w.config())
+	mustPush(t, writer, "c", "lww", "/r", `"before"`)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, err := watcher.Watch(ctx, "c", "lww", "/r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.cl.Stores[0].Stop()
+	mustPush(t, writer, "c", "lww", "/r", `"during"`) // only the writer's local store has it
+	if err := w.cl.Stores[0].Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case chg := <-ch:
+			if string(chg.Value) == `"during"` {
+				return
+			}
+		case <-deadline:
+			v, _ := watcher.Get(ctx, "c", "lww", "/r")
+			t.Fatalf("the watcher never saw the change made while the store was down (it reads %s)", v)
+		}
+	}
+}
