@@ -30,7 +30,13 @@ func preflight(ctx context.Context, refused func(error), s *Settings) (stop func
 			tc.Close()
 			return
 		}
-		if pctx.Err() != nil || isNetErr(err) {
+		if pctx.Err() != nil {
+			return
+		}
+		if isNetErr(err) {
+			if len(s.Local) == 0 {
+				refused(fmt.Errorf("the table %s is out of reach and no local store is configured: %v", s.Table, err))
+			}
 			return
 		}
 		refused(fmt.Errorf("table %s refused the session of %s: %s", s.Table, s.User, refusal(err)))
@@ -101,5 +107,5 @@ func (e *env) explain(err error, channel string) error {
 	if len(names) == 0 {
 		return fmt.Errorf("unknown channel %q: user %s has no channels yet (gig-channel add makes one)", channel, e.set.User)
 	}
-	return fmt.Errorf("unknown channel %q: user %s has %s", channel, e.set.User, strings.Join(names, ", "))
+	return fmt.Errorf("unknown channel %q: user %s has channels %s", channel, e.set.User, strings.Join(names, ", "))
 }

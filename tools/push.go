@@ -34,7 +34,8 @@ and prints one line per input line: {"type","path","value"} for a payload,
 
 mirrors channel a into channel b; mirroring an op b has is a no-op.
 
-A push returns once one store of the channel, local or remote, has durably
+A payload the type's reducer refuses (a string pushed to a counter) is
+refused before any op is made. A push returns once one store of the channel, local or remote, has durably
 accepted the op; before exiting, gig-push syncs the paths it pushed to so
 that every store that answers has them. An op that no store accepted
 within -wait is pending: gig-push says so and exits with status 3 (the op
@@ -125,27 +126,18 @@ func (p *pusher) one(typ, path string, payload json.RawMessage) error {
 	if err := p.done(typ, path, err); err != nil {
 		return err
 	}
-	if v != nil {
-		if werr := p.out.raw(v); werr != nil {
-			return werr
-		}
-	}
-	if err != nil && !errors.Is(err, gigfs.ErrPending) {
-		return fmt.Errorf("pushed, but %v", err)
-	}
-	return nil
+	return p.out.raw(v)
 }
 
-// done records a push to (typ, path) and its outcome. It returns the
-// error if the op did not get into the client at all.
+// done records a push to (typ, path) and its outcome: an op accepted by a
+// store, or pending. Any other error means the op was not made (a payload
+// the reducer refuses, an unknown channel) and is returned.
 func (p *pusher) done(typ, path string, err error) error {
 	k := pathID{typ, path}
 	switch {
 	case err == nil:
 	case errors.Is(err, gigfs.ErrPending):
 		p.pending[k] = true
-	case errors.Is(err, oplog.ErrNoReducer) || isReduceErr(err):
-		// The op is in; only its value could not be computed.
 	default:
 		return p.e.explain(err, p.channel)
 	}
@@ -154,10 +146,6 @@ func (p *pusher) done(typ, path string, err error) error {
 		p.order = append(p.order, k)
 	}
 	return nil
-}
-
-func isReduceErr(err error) bool {
-	return bytes.Contains([]byte(err.Error()), []byte("reduce "))
 }
 
 // pushLine is one line of gig-push's input and of gig-watch's output.
@@ -296,9 +284,6 @@ func (p *pusher) pushLine(b []byte) error {
 		v, err := p.cl.Push(p.e.ctx, p.channel, pl.Type, pl.Path, pl.Payload)
 		if err := p.done(pl.Type, pl.Path, err); err != nil {
 			return err
-		}
-		if err != nil && !errors.Is(err, gigfs.ErrPending) {
-			return fmt.Errorf("pushed, but %v", err)
 		}
 		if p.quiet {
 			return nil

@@ -150,11 +150,7 @@ func (e *env) master(flagV string) (string, error) {
 // isTerminal reports whether r is a terminal.
 func isTerminal(r io.Reader) bool {
 	f, ok := r.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return ok && isTTY(f.Fd())
 }
 
 // tableErr says which table could not be reached or refused.

@@ -1,0 +1,286 @@
+package testscripts
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"gigfs.io/gigfs/netstore"
+	"gigfs.io/gigfs/srv9p"
+	"gigfs.io/gigfs/table"
+	"gigfs.io/gigfs/tools"
+)
+
+type mainFunc func(args []string, stdin io.Reader, stdout, stderr io.Writer) int
+
+// programs are the GiG.fs programs, by name.
+var programs = map[string]mainFunc{
+	"gig-get":        tools.GetMain,
+	"gig-push":       tools.PushMain,
+	"gig-watch":      tools.WatchMain,
+	"gig-sync":       tools.SyncMain,
+	"gig-log":        tools.LogMain,
+	"gig-session":    tools.SessionMain,
+	"gig-channel":    tools.ChannelMain,
+	"gig-admin":      tools.AdminMain,
+	"gigsh":          tools.GigshMain,
+	"gig-quickstart": tools.QuickstartMain,
+	"gig-table":      func(args []string, _ io.Reader, _, _ io.Writer) int { return table.Main(args) },
+	"gig-store": func(args []string, _ io.Reader, _, _ io.Writer) int {
+		return netstore.Main(args, table.NewChecker())
+	},
+}
+
+func TestMain(m *testing.M) {
+	cmds := map[string]func(){
+		"tofile":       tofileMain,
+		"pipe":         pipeMain,
+		"head1":        head1Main,
+		"max-reducer":  maxReducerMain,
+		"fail-reducer": failReducerMain,
+	}
+	for name, f := range programs {
+		cmds[name] = func() { os.Exit(f(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+	}
+	testscript.Main(m, cmds)
+}
+
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata",
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"waitaddr": cmdWaitaddr,
+			"waitfile": cmdWaitfile,
+			"envout":   cmdEnvout,
+			"until":    cmdUntil,
+			"sleep":    cmdSleep,
+		},
+		RequireExplicitExec: true,
+	})
+}
+
+// waitFor is how long the wait commands wait.
+const waitFor = 20 * time.Second
+
+func cmdWaitaddr(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: waitaddr addr...")
+	}
+	for _, a := range args {
+		network, addr, err := srv9p.ParseAddr(a)
+		ts.Check(err)
+		deadline := time.Now().Add(waitFor)
+		for {
+			c, err := net.DialTimeout(network, addr, time.Second)
+			if err == nil {
+				c.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				ts.Fatalf("%s does not listen: %v", a, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+func cmdWaitfile(ts *testscript.TestScript, neg bool, args []string) {
+	count := 1
+	if len(args) > 0 && strings.HasPrefix(args[0], "-count=") {
+		n, err := strconv.Atoi(strings.TrimPrefix(args[0], "-count="))
+		ts.Check(err)
+		count, args = n, args[1:]
+	}
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitfile [-count=N] regexp file")
+	}
+	re, err := regexp.Compile(args[0])
+	ts.Check(err)
+	name := ts.MkAbs(args[1])
+	deadline := time.Now().Add(waitFor)
+	for {
+		b, _ := os.ReadFile(name)
+		if len(re.FindAllIndex(b, -1)) >= count {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("%s: no %d matches of %q after %v; it holds:\n%s", args[1], count, args[0], waitFor, b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func cmdEnvout(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: envout NAME [regexp]")
+	}
+	out := ts.ReadFile("stdout")
+	v := strings.TrimSpace(out)
+	if len(args) == 2 {
+		m := regexp.MustCompile(args[1]).FindStringSubmatch(out)
+		if len(m) < 2 {
+			ts.Fatalf("envout: %q does not match stdout:\n%s", args[1], out)
+		}
+		v = m[1]
+	}
+	if v == "" {
+		ts.Fatalf("envout: stdout is empty")
+	}
+	ts.Setenv(args[0], v)
+}
+
+func cmdUntil(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: until regexp prog args...")
+	}
+	re := regexp.MustCompile(args[0])
+	deadline := time.Now().Add(waitFor)
+	for {
+		err := ts.Exec(args[1], args[2:]...)
+		out := ts.ReadFile("stdout")
+		if err == nil && re.MatchString(out) {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("until: %s never printed %q (last: %v)", args[1], args[0], err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: sleep duration")
+	}
+	d, err := time.ParseDuration(args[0])
+	ts.Check(err)
+	time.Sleep(d)
+}
+
+// tofileMain runs a program with stdout and stderr going to files.
+func tofileMain() {
+	if len(os.Args) < 4 {
+		fmt.Fprintln(os.Stderr, "usage: tofile out err prog args...")
+		os.Exit(2)
+	}
+	out, err := os.Create(os.Args[1])
+	check(err)
+	errf, err := os.Create(os.Args[2])
+	check(err)
+	f := programs[os.Args[3]]
+	if f == nil {
+		fmt.Fprintf(os.Stderr, "tofile: unknown program %s\n", os.Args[3])
+		os.Exit(2)
+	}
+	code := f(os.Args[4:], os.Stdin, out, errf)
+	out.Close()
+	errf.Close()
+	os.Exit(code)
+}
+
+// pipeMain runs prog1 | prog2 in this process, both stderrs into a file.
+// Its status is the first non-zero status of the two (pipefail).
+func pipeMain() {
+	args := os.Args[1:]
+	bar := -1
+	for i, a := range args {
+		if a == "|" {
+			bar = i
+		}
+	}
+	if len(args) < 4 || bar < 2 || bar == len(args)-1 {
+		fmt.Fprintln(os.Stderr, "usage: pipe errfile prog args... '|' prog2 args...")
+		os.Exit(2)
+	}
+	errf, err := os.Create(args[0])
+	check(err)
+	var mu sync.Mutex
+	stderr := writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return errf.Write(p)
+	})
+	left, right := args[1:bar], args[bar+1:]
+	f1, f2 := programs[left[0]], programs[right[0]]
+	if f1 == nil || f2 == nil {
+		fmt.Fprintln(os.Stderr, "pipe: unknown program")
+		os.Exit(2)
+	}
+	pr, pw := io.Pipe()
+	codes := make(chan int, 1)
+	go func() {
+		code := f1(left[1:], os.Stdin, pw, stderr)
+		pw.Close()
+		codes <- code
+	}()
+	code2 := f2(right[1:], pr, os.Stdout, stderr)
+	pr.Close() // the first program's next write fails: its reader went away
+	code1 := <-codes
+	errf.Close()
+	if code1 != 0 {
+		os.Exit(code1)
+	}
+	os.Exit(code2)
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+func head1Main() {
+	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+	if err != nil && line == "" {
+		os.Exit(1)
+	}
+	fmt.Print(line)
+}
+
+// maxReducerMain is a reducer program: the largest number of the value
+// and the payloads.
+func maxReducerMain() {
+	sc := bufio.NewScanner(os.Stdin)
+	var best *float64
+	for sc.Scan() {
+		var rec struct {
+			Value, Payload *float64
+		}
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			fmt.Fprintf(os.Stderr, "max-reducer: %v\n", err)
+			os.Exit(1)
+		}
+		for _, v := range []*float64{rec.Value, rec.Payload} {
+			if v != nil && (best == nil || *v > *best) {
+				best = v
+			}
+		}
+	}
+	if best == nil {
+		fmt.Println("null")
+		return
+	}
+	fmt.Println(strconv.FormatFloat(*best, 'g', -1, 64))
+}
+
+func failReducerMain() {
+	io.Copy(io.Discard, os.Stdin)
+	fmt.Fprintln(os.Stderr, "fail-reducer: no good")
+	os.Exit(3)
+}
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
