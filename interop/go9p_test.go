@@ -460,3 +460,36 @@ func TestGo9p_CreateDirORDWR(t *testing.T) {
 		t.Fatalf("BUG (srv9p create): Tcreate of a directory with ORDWR failed (%q) yet made the directory", err)
 	}
 }
+
+// Deep oplog paths: the server answers walks of any depth made of
+// Twalks of at most 16 names, as the 9fans client sends them. The go9p
+// client (and so mount9p) sends one Twalk with every name from the root:
+// it reaches oplogs up to 12 segments deep (16 names), and no deeper (see
+// TestPlan9_WalkOver16Names).
+func TestGo9p_DeepPaths(t *testing.T) {
+	s := startStore(t, "")
+	token := s.user("alice")
+	var recs []netstore.Record
+	for _, depth := range []int{12, 20} {
+		segs := make([]string, depth)
+		for i := range segs {
+			segs[i] = fmt.Sprintf("d%d-%d", depth, i+1)
+		}
+		recs = append(recs, netstore.Record{Type: "deep", Path: "/" + strings.Join(segs, "/"), Op: newOp(t, "d", 1, strconv.Itoa(depth))})
+	}
+	if res, err := s.svc.Push(context.Background(), "alice", recs); err != nil || res[0].Outcome != oplog.Accepted || res[1].Outcome != oplog.Accepted {
+		t.Fatalf("push: %v %v", res, err)
+	}
+	fsys := s.mustMount("alice", "token "+token)
+	for _, r := range recs {
+		name := "/user/alice/oplog/deep" + r.Path
+		if got, want := readAll(t, fsys, name), opLines(oplog.Initial(), r.Op); got != want {
+			t.Errorf("9fans read of %s:\n%s\nwant\n%s", name, got, want)
+		}
+	}
+	c := s.mustGo9p("alice", "token "+token)
+	name := "/user/alice/oplog/deep" + recs[0].Path
+	if got, want := go9pRead(t, c, name), opLines(oplog.Initial(), recs[0].Op); got != want {
+		t.Errorf("go9p read of %s (16 names):\n%s\nwant\n%s", name, got, want)
+	}
+}

@@ -432,3 +432,34 @@ func TestPlan9_AttachRefused(t *testing.T) {
 	}
 	s.mustMount("alice", "token "+token)
 }
+
+// A Twalk of more than 16 names breaks walk(5); the go9p client sends one
+// for a path that deep. The server must not crash or stall: it answers
+// Rerror or hangs up, within a bound, and goes on serving others.
+func TestPlan9_WalkOver16Names(t *testing.T) {
+	s := startStore(t, "")
+	token := s.user("alice")
+	r := dialRaw(t, s.addr)
+	r.rpc(&plan9.Fcall{Type: plan9.Tversion, Tag: plan9.NOTAG, Msize: 8192, Version: "9P2000"}, plan9.Rversion)
+	r.rpc(&plan9.Fcall{Type: plan9.Tattach, Fid: 0, Afid: plan9.NOFID, Uname: "alice", Aname: "token " + token}, plan9.Rattach)
+	// plan9.Fcall refuses to encode it: build the message by hand.
+	msg := []byte{0, 0, 0, 0, plan9.Twalk, 9, 0, 0, 0, 0, 0, 1, 0, 0, 0, 17, 0}
+	for range 17 {
+		msg = append(msg, 1, 0, 'x')
+	}
+	msg[0], msg[1] = byte(len(msg)), byte(len(msg)>>8)
+	r.nc.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := r.nc.Write(msg); err != nil {
+		t.Fatal(err)
+	}
+	rx, err := plan9.ReadFcall(r.nc)
+	switch {
+	case err == nil && rx.Type == plan9.Rerror:
+		t.Logf("walk of 17 names: Rerror %q", rx.Ename)
+	case err == io.EOF:
+		t.Logf("walk of 17 names: the server hung up")
+	default:
+		t.Fatalf("walk of 17 names: %v %v, want Rerror or a hang-up", rx, err)
+	}
+	s.mustMount("alice", "token "+token)
+}

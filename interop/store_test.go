@@ -184,10 +184,14 @@ func shmDir(t testing.TB) string {
 	return t.TempDir()
 }
 
-// TestMain silences the standard logger: the go9p client logs "Client
-// Error: ... use of closed network connection" each time a test closes
-// its connection.
+// TestMain silences the standard logger (the go9p client logs "Client
+// Error: ... use of closed network connection" each time a test closes its
+// connection) and removes the mount9p binary the FUSE tests built.
 func TestMain(m *testing.M) {
 	log.SetOutput(io.Discard)
-	os.Exit(m.Run())
+	code := m.Run()
+	if mount9p.dir != "" {
+		os.RemoveAll(mount9p.dir)
+	}
+	os.Exit(code)
 }
