@@ -83,7 +83,6 @@ type env struct {
 
 	cmdFlags *flag.FlagSet // the parsed flags, for the help text
 
-	stop   func() // ends the preflight
 	errMu  sync.Mutex
 	getenv func(string) string
 }
@@ -119,9 +118,6 @@ func runMain(c *command, args []string, stdin io.Reader, stdout, stderr io.Write
 	e := &env{cmd: c, ctx: ctx, cancel: cancel, stdin: stdin, stdout: stdout, stderr: stderr,
 		cf: new(commonFlags), getenv: os.Getenv}
 	err := c.run(e, args)
-	if e.stop != nil {
-		e.stop()
-	}
 	if e.cl != nil {
 		if cerr := e.cl.Close(); cerr != nil && err == nil {
 			err = cerr
@@ -143,7 +139,7 @@ func (e *env) report(err error) int {
 		return exitOK
 	}
 	// What ended the context explains a failure better than the failure:
-	// a signal, or the table's refusal of the session (preflight).
+	// a signal, or the table's refusal of the session (tableTrouble).
 	if cause := context.Cause(e.ctx); cause != nil && !errors.Is(cause, context.Canceled) {
 		var sig errSignal
 		switch {
@@ -279,20 +275,24 @@ func (e *env) client() (*gigfs.Client, error) {
 		return nil, err
 	}
 	e.cl = cl
-	if cfg.RemoteTable != nil {
-		e.stop = preflight(e.ctx, func(err error) { e.cancel(err) }, e.set)
-	}
 	return cl, nil
 }
 
-// logf logs the client's background work, with -v.
+// logf logs the client's background work, with -v. A refusal of the
+// table ends the command (see tableTrouble).
 func (e *env) logf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if e.set != nil && e.set.Table != "" && e.cancel != nil {
+		if err := tableTrouble(msg, e.set); err != nil {
+			e.cancel(err)
+		}
+	}
 	if e.set == nil || !e.set.Verbose {
 		return
 	}
 	e.errMu.Lock()
 	defer e.errMu.Unlock()
-	fmt.Fprintf(e.stderr, "%s: %s\n", e.name(), oneLine(fmt.Sprintf(format, args...)))
+	fmt.Fprintf(e.stderr, "%s: %s\n", e.name(), oneLine(msg))
 }
 
 // verbosef says what the tool does, with -v.

@@ -122,7 +122,6 @@ type shell struct {
 	openOnce sync.Once
 	cl       *gigfs.Client
 	clErr    error
-	stopPre  func()
 
 	mu       sync.Mutex
 	outMu    sync.Mutex
@@ -146,9 +145,14 @@ func newShell(set *Settings, in io.Reader, out, errw io.Writer, interactive bool
 // client opens the session's one client at the first use.
 func (sh *shell) client() (*gigfs.Client, error) {
 	sh.openOnce.Do(func() {
+		var warned sync.Once
 		cfg, err := sh.set.clientConfig(func(format string, args ...any) {
+			msg := fmt.Sprintf(format, args...)
+			if err := tableTrouble(msg, sh.set); err != nil {
+				warned.Do(func() { sh.printf("gigsh: %v\n", err) })
+			}
 			if sh.set.Verbose {
-				sh.printf("gigsh: %s\n", oneLine(fmt.Sprintf(format, args...)))
+				sh.printf("gigsh: %s\n", oneLine(msg))
 			}
 		})
 		if err != nil {
@@ -166,17 +170,11 @@ func (sh *shell) client() (*gigfs.Client, error) {
 			return
 		}
 		sh.cl = cl
-		if cfg.RemoteTable != nil {
-			sh.stopPre = preflight(context.Background(), func(err error) { sh.printf("gigsh: %v\n", err) }, sh.set)
-		}
 	})
 	return sh.cl, sh.clErr
 }
 
 func (sh *shell) close() {
-	if sh.stopPre != nil {
-		sh.stopPre()
-	}
 	if sh.cl != nil {
 		sh.cl.Close()
 	}

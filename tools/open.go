@@ -7,41 +7,33 @@ import (
 	"net"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"gigfs.io/gigfs"
 	"gigfs.io/gigfs/table"
 )
 
-// preflight checks the session with the table while the command runs. The
-// client retries a table that refuses its session as it retries one that
-// is down, and a command would only see, after a timeout, that the channel
-// is unknown; a refusal (an expired or revoked session, a wrong user) ends
-// the command at once, with the table's reason as the cause of ctx. A
-// table that cannot be reached is not an error: the tools work offline.
-// The returned func ends the check and waits for it.
-func preflight(ctx context.Context, refused func(error), s *Settings) (stop func()) {
-	pctx, pcancel := context.WithTimeout(ctx, s.callTimeout())
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		tc, err := table.DialSession(pctx, s.Table, s.User, s.Session)
-		if err == nil {
-			tc.Close()
-			return
-		}
-		if pctx.Err() != nil {
-			return
-		}
-		if isNetErr(err) {
-			if len(s.Local) == 0 {
-				refused(fmt.Errorf("the table %s is out of reach and no local store is configured: %v", s.Table, err))
-			}
-			return
-		}
-		refused(fmt.Errorf("table %s refused the session of %s: %s", s.Table, s.User, refusal(err)))
-	})
-	return func() { pcancel(); wg.Wait() }
+// tableTrouble reads a line of the client's log for what the table said.
+// The client retries a table that refuses its session as it retries one
+// that is down, and only logs why; a command would see, after a timeout,
+// only that its channel is unknown. So a refusal (an expired or revoked
+// session, a wrong user) is returned at once, and so is a table out of
+// reach when no local store is configured (nothing could answer). The
+// client library has no other way to tell (see the package doc); when the
+// log line changes, explain still finds the reason after the timeout.
+func tableTrouble(msg string, s *Settings) error {
+	prefix := "gigfs: table " + s.Table + ": "
+	if !strings.HasPrefix(msg, prefix) {
+		return nil
+	}
+	reason := strings.TrimPrefix(msg, prefix)
+	switch {
+	case strings.Contains(reason, "attach ") && strings.Contains(reason, "permission denied"):
+		return fmt.Errorf("table %s refused the session of %s: %s", s.Table, s.User, refusal(errors.New(reason)))
+	case len(s.Local) == 0 && strings.Contains(reason, ": dial "):
+		return fmt.Errorf("the table %s is out of reach and no local store is configured: %s", s.Table, reason)
+	}
+	return nil
 }
 
 // isNetErr reports whether err is a failure to reach a server rather than
