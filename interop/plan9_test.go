@@ -360,6 +360,24 @@ func TestPlan9_PartialWalks(t *testing.T) {
 	if rx := walk(2, 3, "user", "alice", "..", ".."); rx.Type != plan9.Rwalk || len(rx.Wqid) != 4 || rx.Wqid[2] != rx.Wqid[0] || rx.Wqid[3] != r.rootQid {
 		t.Fatalf("walk user/alice/../..: %v (root %v)", rx, r.rootQid)
 	}
+
+	// Directory reads: offset 0 or the previous offset plus the previous
+	// count, whole entries only.
+	r.rpc(&plan9.Fcall{Type: plan9.Twalk, Fid: 0, Newfid: 4, Wname: []string{"user", "alice"}}, plan9.Rwalk)
+	r.rpc(&plan9.Fcall{Type: plan9.Topen, Fid: 4, Mode: plan9.OREAD}, plan9.Ropen)
+	first := r.rpc(&plan9.Fcall{Type: plan9.Tread, Fid: 4, Offset: 0, Count: 100}, plan9.Rread)
+	ents, err := unpackDirs(first.Data)
+	if err != nil || len(ents) == 0 {
+		t.Fatalf("first read of /user/alice: %d bytes: %v", len(first.Data), err)
+	}
+	if rx := r.call(&plan9.Fcall{Type: plan9.Tread, Fid: 4, Offset: uint64(len(first.Data)) + 1, Count: 4096}); rx.Type != plan9.Rerror {
+		t.Fatalf("directory read at a bad offset: %v", rx)
+	}
+	rest := r.rpc(&plan9.Fcall{Type: plan9.Tread, Fid: 4, Offset: uint64(len(first.Data)), Count: 4096}, plan9.Rread)
+	more, err := unpackDirs(rest.Data)
+	if err != nil || len(ents)+len(more) != 4 {
+		t.Fatalf("/user/alice in two reads: %v then %v (%v)", ents, more, err)
+	}
 }
 
 // raw is a 9P connection driven message by message.
