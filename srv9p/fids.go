@@ -432,9 +432,11 @@ func (c *conn) create(rctx context.Context, fid *lib.Fid, name string, perm plan
 		var h Handle
 		var d *dirReader
 		if info.Mode.IsDir() {
-			if om&3 != OREAD {
-				return nineErr("is a directory")
-			}
+			// A new directory is opened for reading whatever mode was
+			// asked: clients (go9p's, and mount9p's mkdir) create with
+			// ORDWR, and refusing after the directory was made would
+			// report a failure for a create that happened. Writes on
+			// the fid still fail with "is a directory".
 			d = new(dirReader)
 		} else {
 			file, ok := n.(File)
