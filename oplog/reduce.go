@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -135,8 +136,8 @@ func LWW(value json.RawMessage, payloads []json.RawMessage) (json.RawMessage, er
 }
 
 // Counter sums numbers: the checkpoint's value (null counts as 0) plus every
-// payload. Integers are summed exactly, whatever their size; a sum with any
-// fraction or exponent is a float64.
+// payload, a number or {"add":number}. Integers are summed exactly, whatever
+// their size; a sum with any fraction or exponent is a float64.
 func Counter(value json.RawMessage, payloads []json.RawMessage) (json.RawMessage, error) {
 	var isum, n big.Int
 	var fsum float64
@@ -145,6 +146,13 @@ func Counter(value json.RawMessage, payloads []json.RawMessage) (json.RawMessage
 		s := string(bytes.TrimSpace(raw))
 		if s == "null" && what == "value" {
 			return nil
+		}
+		if strings.HasPrefix(s, "{") && what != "value" {
+			var obj map[string]json.RawMessage
+			if err := json.Unmarshal(raw, &obj); err != nil || len(obj) != 1 || obj["add"] == nil {
+				return fmt.Errorf(`counter: %s %.40s is not a number or {"add":number}`, what, s)
+			}
+			s = string(bytes.TrimSpace(obj["add"]))
 		}
 		if _, ok := n.SetString(s, 10); ok {
 			isum.Add(&isum, &n)

@@ -33,6 +33,7 @@ func TestBuiltins(t *testing.T) {
 		{"counter", "", []string{`1`, `2`, `-4`}, `-1`},
 		{"counter", `10`, []string{`0.5`}, `10.5`},
 		{"counter", "", []string{`9223372036854775807`, `1`}, `9223372036854775808`},
+		{"counter", "", []string{`{"add":2}`, `3`, `{"add":-1.5}`}, `3.5`},
 		{"merge", "", []string{`{"a":1,"b":{"c":2}}`, `{"b":{"c":null,"d":3}}`}, `{"a":1,"b":{"d":3}}`},
 		{"merge", `{"a":1}`, []string{`[1]`, `{"x":null}`}, `{}`},
 		{"merge", `{"a":1}`, []string{`"replaced"`}, `"replaced"`},
