@@ -42,11 +42,12 @@ var programs = map[string]mainFunc{
 	},
 }
 
+func init() { programs["head1"] = head1 }
+
 func TestMain(m *testing.M) {
 	cmds := map[string]func(){
 		"tofile":       tofileMain,
 		"pipe":         pipeMain,
-		"head1":        head1Main,
 		"max-reducer":  maxReducerMain,
 		"fail-reducer": failReducerMain,
 	}
@@ -105,7 +106,7 @@ func cmdWaitfile(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 2 {
 		ts.Fatalf("usage: waitfile [-count=N] regexp file")
 	}
-	re, err := regexp.Compile(args[0])
+	re, err := regexp.Compile("(?m)" + args[0])
 	ts.Check(err)
 	name := ts.MkAbs(args[1])
 	deadline := time.Now().Add(waitFor)
@@ -128,7 +129,7 @@ func cmdEnvout(ts *testscript.TestScript, neg bool, args []string) {
 	out := ts.ReadFile("stdout")
 	v := strings.TrimSpace(out)
 	if len(args) == 2 {
-		m := regexp.MustCompile(args[1]).FindStringSubmatch(out)
+		m := regexp.MustCompile("(?m)" + args[1]).FindStringSubmatch(out)
 		if len(m) < 2 {
 			ts.Fatalf("envout: %q does not match stdout:\n%s", args[1], out)
 		}
@@ -144,7 +145,7 @@ func cmdUntil(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 2 {
 		ts.Fatalf("usage: until regexp prog args...")
 	}
-	re := regexp.MustCompile(args[0])
+	re := regexp.MustCompile("(?m)" + args[0])
 	deadline := time.Now().Add(waitFor)
 	for {
 		err := ts.Exec(args[1], args[2:]...)
@@ -238,12 +239,14 @@ type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
-func head1Main() {
-	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+// head1 copies one line from stdin to stdout.
+func head1(_ []string, stdin io.Reader, stdout, _ io.Writer) int {
+	line, err := bufio.NewReader(stdin).ReadString('\n')
 	if err != nil && line == "" {
-		os.Exit(1)
+		return 1
 	}
-	fmt.Print(line)
+	fmt.Fprint(stdout, line)
+	return 0
 }
 
 // maxReducerMain is a reducer program: the largest number of the value
