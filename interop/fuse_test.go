@@ -114,12 +114,18 @@ func (b *syncBuffer) String() string {
 //	setsid mount9p -user <uname> -aname '<aname>' <host:port> <dir> &
 func startMount9p(t *testing.T, s *store, uname, aname string) *fuseMount {
 	t.Helper()
+	return startMount9pAt(t, s.addr, uname, aname)
+}
+
+// startMount9pAt runs mount9p against the 9P server at addr (host:port).
+func startMount9pAt(t *testing.T, addr, uname, aname string) *fuseMount {
+	t.Helper()
 	bin := mount9pBinary(t)
 	m := &fuseMount{dir: filepath.Join(t.TempDir(), "mnt"), out: new(syncBuffer), exited: make(chan struct{})}
 	if err := os.Mkdir(m.dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	m.cmd = exec.Command(bin, "-user", uname, "-aname", aname, s.addr, m.dir)
+	m.cmd = exec.Command(bin, "-user", uname, "-aname", aname, addr, m.dir)
 	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // what setsid(1) does
 	m.cmd.Stdout, m.cmd.Stderr = m.out, m.out
 	if err := m.cmd.Start(); err != nil {
@@ -166,8 +172,14 @@ func (m *fuseMount) mounted() bool {
 	return false
 }
 
-// waitMounted waits until the mount is live and answers ls.
+// waitMounted waits until the mount of a store's tree is live and answers ls.
 func (m *fuseMount) waitMounted(t *testing.T) {
+	t.Helper()
+	m.waitListing(t, "user\n")
+}
+
+// waitListing waits until the mount is live and ls of its top prints want.
+func (m *fuseMount) waitListing(t *testing.T, want string) {
 	t.Helper()
 	ok := waitFor(fuseTimeout, func() bool {
 		select {
@@ -185,8 +197,8 @@ func (m *fuseMount) waitMounted(t *testing.T) {
 	if !ok {
 		t.Fatalf("%s not mounted after %v; mount9p says:\n%s", m.dir, fuseTimeout, m.out)
 	}
-	if r := m.sh(t, "ls"); r.code != 0 || r.stdout != "user\n" {
-		t.Fatalf("ls of the mount: %+v", r)
+	if r := m.sh(t, "ls"); r.code != 0 || r.stdout != want {
+		t.Fatalf("ls of the mount: %+v, want %q", r, want)
 	}
 }
 
