@@ -230,7 +230,7 @@ func (e *env) printHelp(w io.Writer) {
 			printFlags(w, e.cmdFlags, func(name string) bool { return e.sh != nil || !isCommonFlag(name) })
 		}
 		if common > 0 {
-			fmt.Fprintf(w, "\nCommon flags (each also from the environment or the config file; see gig-get -h):\n")
+			fmt.Fprintf(w, "\nCommon flags (each else from the environment, GIGFS_TABLE, GIGFS_USER, GIGFS_SESSION,\nGIGFS_LOCAL, GIGFS_DATA, or the config file, $GIGFS_CONFIG or ~/.config/gigfs/config.json):\n")
 			printFlags(w, e.cmdFlags, isCommonFlag)
 		}
 	}
