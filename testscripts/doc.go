@@ -13,6 +13,8 @@
 //	                                 the first group of re in it
 //	until re prog args...            run prog until its stdout matches re
 //	sleep duration                   sleep
+//	dotenv file                      set the variables of a file's export lines
+//	                                 (. ./gigfs-data/quickstart.env)
 //
 // and programs:
 //

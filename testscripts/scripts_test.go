@@ -66,8 +66,15 @@ func TestScripts(t *testing.T) {
 			"envout":   cmdEnvout,
 			"until":    cmdUntil,
 			"sleep":    cmdSleep,
+			"dotenv":   cmdDotenv,
 		},
 		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			// A program built with -race sleeps a second at exit, waiting
+			// for reports; scripts run dozens of programs.
+			env.Setenv("GORACE", "atexit_sleep_ms=0 "+os.Getenv("GORACE"))
+			return nil
+		},
 	})
 }
 
@@ -157,6 +164,29 @@ func cmdUntil(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("until: %s never printed %q (last: %v)", args[1], args[0], err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// cmdDotenv sets the variables of the export lines of a file, as the
+// shell's . file does with quickstart.env.
+func cmdDotenv(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: dotenv file")
+	}
+	n := 0
+	for _, line := range strings.Split(ts.ReadFile(args[0]), "\n") {
+		k, v, ok := strings.Cut(strings.TrimPrefix(line, "export "), "=")
+		if !ok || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if len(v) >= 2 && v[0] == '\'' && v[len(v)-1] == '\'' {
+			v = v[1 : len(v)-1]
+		}
+		ts.Setenv(k, v)
+		n++
+	}
+	if n == 0 {
+		ts.Fatalf("dotenv: no variables in %s", args[0])
 	}
 }
 

@@ -292,7 +292,7 @@ func (q *quickstart) setUp() (*Settings, error) {
 	}
 	tc, err := table.DialMaster(ctx, q.tabAddr, q.user, master)
 	if err != nil {
-		return nil, fmt.Errorf("table: %v", err)
+		return nil, err
 	}
 	defer tc.Close()
 	session, err := q.ensureSession(ctx, tc)
@@ -335,7 +335,7 @@ func (q *quickstart) ensureUser(ctx context.Context) (string, error) {
 	masterFile := filepath.Join(q.data, "master")
 	list, err := q.admin(ctx, q.tabAddr, "user list")
 	if err != nil {
-		return "", fmt.Errorf("table admin: %v", err)
+		return "", fmt.Errorf("table admin: %w", err)
 	}
 	known := slices.Contains(strings.Fields(list), q.user)
 	if b, err := os.ReadFile(masterFile); err == nil && known {
@@ -352,7 +352,7 @@ func (q *quickstart) ensureUser(ctx context.Context) (string, error) {
 	rand.Read(b)
 	master := hex.EncodeToString(b)
 	if _, err := q.admin(ctx, q.tabAddr, "user set "+q.user+" "+master); err != nil {
-		return "", fmt.Errorf("table admin: user set: %v", err)
+		return "", fmt.Errorf("table admin: user set: %w", err)
 	}
 	rec, _ := json.Marshal(struct{ User, Master string }{q.user, master})
 	if err := atomicfile.WriteFile(masterFile, append(rec, '\n'), 0o600); err != nil {
@@ -382,7 +382,7 @@ func (q *quickstart) ensureSession(ctx context.Context, master *table.Client) (s
 	}
 	tok, err := master.SessionNew(ctx, DefaultSessionTimeout, "gig-quickstart")
 	if err != nil {
-		return "", fmt.Errorf("session new: %v", err)
+		return "", fmt.Errorf("session new: %w", err)
 	}
 	q.say("session made (expires when unused for %v)", DefaultSessionTimeout)
 	return strings.TrimSpace(tok), nil
@@ -418,7 +418,7 @@ func (q *quickstart) ensureChannel(ctx context.Context, tc *table.Client) error 
 	for _, addr := range q.stores {
 		users, err := q.admin(ctx, addr, "user list")
 		if err != nil {
-			return fmt.Errorf("store %s admin: %v", addr, err)
+			return fmt.Errorf("store %s admin: %w", addr, err)
 		}
 		onStore := slices.Contains(strings.Fields(users), q.user)
 		inChannel := slices.ContainsFunc(mt[q.channel], func(r table.StoreRef) bool { return r.StoreAddr == addr })
@@ -431,12 +431,12 @@ func (q *quickstart) ensureChannel(ctx context.Context, tc *table.Client) error 
 		}
 		reply, err := q.admin(ctx, addr, cmd)
 		if err != nil {
-			return fmt.Errorf("store %s admin: %s: %v", addr, cmd, err)
+			return fmt.Errorf("store %s admin: %s: %w", addr, cmd, err)
 		}
 		code := strings.TrimSpace(strings.TrimPrefix(reply, "code "))
 		id, err := tc.StoreAdd(ctx, q.channel, addr, code)
 		if err != nil {
-			return fmt.Errorf("store add %s %s: %v", q.channel, addr, err)
+			return fmt.Errorf("store add %s %s: %w", q.channel, addr, err)
 		}
 		q.say("store %s added to channel %s (store id %s)", addr, q.channel, strings.TrimSpace(id))
 	}
