@@ -82,6 +82,7 @@ type env struct {
 	cl  *gigfs.Client
 
 	cmdFlags *flag.FlagSet // the parsed flags, for the help text
+	common   bool          // cmdFlags holds the common flags
 
 	errMu  sync.Mutex
 	getenv func(string) string
@@ -118,6 +119,12 @@ func runMain(c *command, args []string, stdin io.Reader, stdout, stderr io.Write
 	e := &env{cmd: c, ctx: ctx, cancel: cancel, stdin: stdin, stdout: stdout, stderr: stderr,
 		cf: new(commonFlags), getenv: os.Getenv}
 	err := c.run(e, args)
+	// A command that ends quietly because the table refused its session
+	// (a watch) fails with the table's reason.
+	var sig errSignal
+	if cause := context.Cause(ctx); err == nil && cause != nil && !errors.Is(cause, context.Canceled) && !errors.As(cause, &sig) {
+		err = cause
+	}
 	if e.cl != nil {
 		if cerr := e.cl.Close(); cerr != nil && err == nil {
 			err = cerr
@@ -186,6 +193,7 @@ func (e *env) flags() *flag.FlagSet {
 	fs.Usage = func() {}
 	if e.sh == nil {
 		e.cf.register(fs)
+		e.common = true
 	}
 	return fs
 }
@@ -218,8 +226,9 @@ func (e *env) printHelp(w io.Writer) {
 	fmt.Fprintf(w, "usage: %s [flags] %s\n\n%s\n", e.name(), c.args, strings.TrimSpace(c.help))
 	if e.cmdFlags != nil {
 		own, common := 0, 0
+		isCommon := func(name string) bool { return e.common && isCommonFlag(name) }
 		e.cmdFlags.VisitAll(func(f *flag.Flag) {
-			if isCommonFlag(f.Name) && e.sh == nil {
+			if isCommon(f.Name) {
 				common++
 			} else {
 				own++
@@ -227,11 +236,11 @@ func (e *env) printHelp(w io.Writer) {
 		})
 		if own > 0 {
 			fmt.Fprintf(w, "\nFlags:\n")
-			printFlags(w, e.cmdFlags, func(name string) bool { return e.sh != nil || !isCommonFlag(name) })
+			printFlags(w, e.cmdFlags, func(name string) bool { return !isCommon(name) })
 		}
 		if common > 0 {
 			fmt.Fprintf(w, "\nCommon flags (each else from the environment, GIGFS_TABLE, GIGFS_USER, GIGFS_SESSION,\nGIGFS_LOCAL, GIGFS_DATA, or the config file, $GIGFS_CONFIG or ~/.config/gigfs/config.json):\n")
-			printFlags(w, e.cmdFlags, isCommonFlag)
+			printFlags(w, e.cmdFlags, isCommon)
 		}
 	}
 }

@@ -127,6 +127,10 @@ func TestTableTrouble(t *testing.T) {
 	if err := tableTrouble(down, s); err != nil {
 		t.Errorf("down, with local stores: %v, want nil (offline work)", err)
 	}
+	later := "gigfs: store 5b0c at tcp!h!2: store token: table: permission denied: token revoked"
+	if err := tableTrouble(later, s); err == nil || !strings.HasSuffix(err.Error(), "refused the session of u: permission denied: token revoked") {
+		t.Errorf("refusal of a store token: %v", err)
+	}
 	if err := tableTrouble("gigfs: store x at y: store offline", s); err != nil {
 		t.Errorf("another line: %v", err)
 	}

@@ -22,6 +22,13 @@ import (
 // client library has no other way to tell (see the package doc); when the
 // log line changes, explain still finds the reason after the timeout.
 func tableTrouble(msg string, s *Settings) error {
+	// A session refused later, when a store token is asked for: revoked
+	// or expired while the command runs (a watch).
+	if strings.HasPrefix(msg, "gigfs: store ") && strings.Contains(msg, ": store token: ") {
+		if i := strings.Index(msg, "permission denied"); i >= 0 {
+			return fmt.Errorf("table %s refused the session of %s: %s", s.Table, s.User, msg[i:])
+		}
+	}
 	prefix := "gigfs: table " + s.Table + ": "
 	if !strings.HasPrefix(msg, prefix) {
 		return nil
