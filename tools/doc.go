@@ -53,6 +53,16 @@
 // nothing or answers something that is not JSON gives an error naming the
 // type and the path; the oplog is never changed by a reducer.
 //
+// # Notes
+//
+// Each run of a tool is a client of its own, with a new origin (the id in
+// its ops). gig-push syncs the paths it pushed to before it exits, so that
+// every store that answers has its ops, not only the first to accept them.
+// An on-disk local store is opened by one process at a time. When the
+// table refuses the session (expired, revoked), a tool stops at once with
+// the table's reason; when the table is out of reach, a tool works with
+// the local stores, or, with none, fails at once.
+//
 // # Exit status
 //
 //	0  success (also when stdout's reader went away: gig-watch | head -1)
