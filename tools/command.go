@@ -201,23 +201,45 @@ func (e *env) flags() *flag.FlagSet {
 // parse parses args with fs, then resolves the settings (on its own). It
 // returns the arguments after the flags.
 func (e *env) parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	return e.parseArgs(fs, args, false)
+}
+
+// parseMixed is parse for commands whose arguments are names, never
+// negative numbers: flags may also follow them (gig-sync demo counter /n
+// -prune); "--" ends the flags.
+func (e *env) parseMixed(fs *flag.FlagSet, args []string) ([]string, error) {
+	return e.parseArgs(fs, args, true)
+}
+
+func (e *env) parseArgs(fs *flag.FlagSet, args []string, mixed bool) ([]string, error) {
 	e.cmdFlags = fs
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, errHelp
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, errHelp
+			}
+			return nil, usageErr("%v", err)
 		}
-		return nil, usageErr("%v", err)
+		used := len(args) - fs.NArg()
+		ended := used > 0 && args[used-1] == "--" // flag stopped at "--"
+		args = fs.Args()
+		if !mixed || ended || len(args) == 0 {
+			break
+		}
+		rest, args = append(rest, args[0]), args[1:]
 	}
+	rest = append(rest, args...)
 	if e.sh != nil {
 		e.set = e.sh.set
-		return fs.Args(), nil
+		return rest, nil
 	}
 	set, err := loadSettings(e.cf, e.getenv)
 	if err != nil {
 		return nil, err
 	}
 	e.set = set
-	return fs.Args(), nil
+	return rest, nil
 }
 
 // printHelp prints the usage, the help text and the flags.

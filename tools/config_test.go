@@ -135,3 +135,25 @@ func TestTableTrouble(t *testing.T) {
 		t.Errorf("another line: %v", err)
 	}
 }
+
+func TestParseMixed(t *testing.T) {
+	for _, tc := range []struct {
+		args  []string
+		prune bool
+		rest  []string
+	}{
+		{[]string{"-prune", "demo", "counter", "/n"}, true, []string{"demo", "counter", "/n"}},
+		{[]string{"demo", "counter", "/n", "-prune"}, true, []string{"demo", "counter", "/n"}},
+		{[]string{"demo", "-prune", "counter", "/n"}, true, []string{"demo", "counter", "/n"}},
+		{[]string{"--", "demo", "-prune"}, false, []string{"demo", "-prune"}},
+		{[]string{"demo", "--", "-x", "-prune"}, false, []string{"demo", "-x", "-prune"}},
+	} {
+		e := &env{cmd: syncCmd, cf: new(commonFlags), getenv: envOf(nil)}
+		fs := e.flags()
+		prune := fs.Bool("prune", false, "")
+		rest, err := e.parseMixed(fs, tc.args)
+		if err != nil || *prune != tc.prune || strings.Join(rest, " ") != strings.Join(tc.rest, " ") {
+			t.Errorf("%q: rest %q, prune %v, %v; want %q, %v", tc.args, rest, *prune, err, tc.rest, tc.prune)
+		}
+	}
+}

@@ -28,7 +28,7 @@ func GetMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 func runGet(e *env, args []string) error {
-	rest, err := e.parse(e.flags(), args)
+	rest, err := e.parseMixed(e.flags(), args)
 	if err != nil {
 		return err
 	}

@@ -29,7 +29,7 @@ func LogMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 func runLog(e *env, args []string) error {
-	rest, err := e.parse(e.flags(), args)
+	rest, err := e.parseMixed(e.flags(), args)
 	if err != nil {
 		return err
 	}

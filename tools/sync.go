@@ -60,7 +60,7 @@ type storeLine struct {
 func runSync(e *env, args []string) error {
 	fs := e.flags()
 	prune := fs.Bool("prune", false, "insert a checkpoint when the stores agree, however short the tail")
-	rest, err := e.parse(fs, args)
+	rest, err := e.parseMixed(fs, args)
 	if err != nil {
 		return err
 	}

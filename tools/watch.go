@@ -61,7 +61,7 @@ func runWatch(e *env, args []string) error {
 	values := fs.Bool("values", false, "print the value changes of the paths given, not ops")
 	n := fs.Int("n", 0, "stop after this many lines (0: no limit)")
 	dur := fs.Duration("for", 0, "stop after this long (0: until interrupted)")
-	rest, err := e.parse(fs, args)
+	rest, err := e.parseMixed(fs, args)
 	if err != nil {
 		return err
 	}
