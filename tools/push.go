@@ -40,8 +40,10 @@ accepted the op; before exiting, gig-push syncs the paths it pushed to so
 that every store that answers has them. An op that no store accepted
 within -wait is pending: gig-push says so and exits with status 3 (the op
 is lost unless the channel has an on-disk local store, which would have
-accepted it). A bad input line is reported on stderr with its number and
-skipped; gig-push then exits with status 1.
+accepted it). In gigsh, -wait is 0 by default: the shell's client keeps a
+pending op and sends it when a store comes back. A bad input line is
+reported on stderr with its number and skipped; gig-push then exits with
+status 1.
 
 Example:
 
@@ -75,7 +77,11 @@ type pusher struct {
 
 func runPush(e *env, args []string) error {
 	fs := e.flags()
-	wait := fs.Duration("wait", 5*time.Second, "how long to keep trying to get a pending op accepted")
+	defWait := 5 * time.Second
+	if e.sh != nil {
+		defWait = 0 // the shell's client keeps a pending op and sends it when a store is back
+	}
+	wait := fs.Duration("wait", defWait, "how long to keep trying to get a pending op accepted")
 	quiet := fs.Bool("q", false, "print nothing for the lines read from stdin")
 	rest, err := e.parse(fs, args)
 	if err != nil {
@@ -327,8 +333,12 @@ func (p *pusher) flush() error {
 		if n > 1 {
 			what = fmt.Sprintf("ops on %d paths are", n)
 		}
-		return &exitErr{exitPending, fmt.Errorf("pending: %s not yet accepted by any store of channel %s (waited %v); "+
-			"they are lost when gig-push exits", what, p.channel, p.wait)}
+		fate := "lost when gig-push exits"
+		if p.e.sh != nil {
+			fate = "kept by gigsh and sent when a store is back, lost if gigsh exits first"
+		}
+		return &exitErr{exitPending, fmt.Errorf("pending: %s not yet accepted by any store of channel %s (waited %v); %s",
+			what, p.channel, p.wait, fate)}
 	}
 	return nil
 }
