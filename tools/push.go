@@ -35,9 +35,10 @@ and prints one line per input line: {"type","path","value"} for a payload,
 mirrors channel a into channel b; mirroring an op b has is a no-op.
 
 A payload the type's reducer refuses (a string pushed to a counter) is
-refused before any op is made. A push returns once one store of the channel, local or remote, has durably
-accepted the op; before exiting, gig-push syncs the paths it pushed to so
-that every store that answers has them. An op that no store accepted
+refused before any op is made. A push returns once one store of the
+channel, local or remote, has durably accepted the op; before exiting,
+gig-push syncs the paths it pushed to so that every store that answers
+has them. An op that no store accepted
 within -wait is pending: gig-push says so and exits with status 3 (the op
 is lost unless the channel has an on-disk local store, which would have
 accepted it). In gigsh, -wait is 0 by default: the shell's client keeps a
