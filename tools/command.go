@@ -104,12 +104,21 @@ func runMain(c *command, args []string, stdin io.Reader, stdout, stderr io.Write
 	defer cancel(nil)
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
+	defer func() { signal.Stop(sigs); close(sigs) }()
 	go func() {
 		select {
-		case s := <-sigs:
+		case s, ok := <-sigs:
+			if !ok {
+				return
+			}
 			cancel(errSignal{s})
 		case <-ctx.Done():
+			return
+		}
+		// A second signal while the tool winds up ends it at once.
+		if _, ok := <-sigs; ok {
+			fmt.Fprintf(stderr, "%s: interrupted twice: exiting\n", c.prog())
+			os.Exit(130)
 		}
 	}()
 	// A reader of stdout that goes away must give write errors, not kill
