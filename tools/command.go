@@ -81,6 +81,10 @@ type env struct {
 	set *Settings
 	cl  *gigfs.Client
 
+	// releaseSignals stops runMain's handling of SIGINT and SIGTERM, for a
+	// shell that handles them itself (Ctrl-C stops a command, not gigsh).
+	releaseSignals func()
+
 	cmdFlags *flag.FlagSet // the parsed flags, for the help text
 	common   bool          // cmdFlags holds the common flags
 
@@ -126,7 +130,7 @@ func runMain(c *command, args []string, stdin io.Reader, stdout, stderr io.Write
 	signal.Ignore(syscall.SIGPIPE)
 
 	e := &env{cmd: c, ctx: ctx, cancel: cancel, stdin: stdin, stdout: stdout, stderr: stderr,
-		cf: new(commonFlags), getenv: os.Getenv}
+		cf: new(commonFlags), getenv: os.Getenv, releaseSignals: func() { signal.Stop(sigs) }}
 	err := c.run(e, args)
 	// A command that ends quietly because the table refused its session
 	// (a watch) fails with the table's reason.

@@ -91,6 +91,9 @@ func runGigsh(e *env, args []string) error {
 		defer f.Close()
 		in, interactive = f, false
 	}
+	if e.releaseSignals != nil {
+		e.releaseSignals()
+	}
 	sh := newShell(e.set, in, e.stdout, e.stderr, interactive)
 	defer sh.close()
 	if code := sh.run(); code != 0 {

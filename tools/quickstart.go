@@ -157,6 +157,9 @@ func runQuickstart(e *env, args []string) error {
 		return nil
 	}
 	set.Verbose = *verbose
+	if e.releaseSignals != nil {
+		e.releaseSignals()
+	}
 	code := RunShell(set, e.stdin, e.stdout, e.stderr)
 	q.stop()
 	q.say("servers stopped")
@@ -440,7 +443,11 @@ func (q *quickstart) ensureChannel(ctx context.Context, tc *table.Client) error 
 		}
 		q.say("store %s added to channel %s (store id %s)", addr, q.channel, strings.TrimSpace(id))
 	}
-	q.say("channel %s is served by %d stores", q.channel, len(q.stores))
+	if len(q.stores) == 1 {
+		q.say("channel %s is served by 1 store", q.channel)
+	} else {
+		q.say("channel %s is served by %d stores", q.channel, len(q.stores))
+	}
 	return nil
 }
 
@@ -459,6 +466,9 @@ func (q *quickstart) runLocal(shell bool) error {
 		return nil
 	}
 	q.say("try: push %s lww /greeting \"hello\"   get %s lww /greeting   help", q.channel, q.channel)
+	if q.e.releaseSignals != nil {
+		q.e.releaseSignals()
+	}
 	set := &Settings{Local: resolveStorage(lt, q.data), Data: q.data, Reducers: map[string]string{},
 		sources: map[string]string{}, getenv: os.Getenv}
 	if code := RunShell(set, q.e.stdin, q.e.stdout, q.e.stderr); code != 0 {
