@@ -22,7 +22,16 @@ var (
 	ErrUnknownChannel = errors.New("unknown channel")
 	ErrNoAnswer       = errors.New("no store answered")
 	ErrClosed         = errors.New("client closed")
+	// ErrTableRefused: the table refused the session (revoked, expired,
+	// unknown user): the client will not retry it.
+	ErrTableRefused = errors.New("table refused the session")
 )
+
+// isRefusal reports whether an error from the table or a store is a refusal
+// of the credential, as opposed to a network failure.
+func isRefusal(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "permission denied")
+}
 
 // A Client reads and writes the oplogs of channels. It is safe for
 // concurrent use. Close it to stop its background work.
@@ -40,8 +49,9 @@ type Client struct {
 
 	tableMu   sync.Mutex
 	table     *table.Client // nil until dialled
-	tableSet  chan struct{} // closed once the remote table was read (or there is none)
+	tableSet  chan struct{} // closed once the remote table was read (or there is none, or it refused us)
 	tableLate atomic.Bool   // a wait for the table timed out: do not wait again
+	tableErr  error         // set before tableSet closes when the table refused the session
 
 	mu       sync.Mutex
 	local    map[string][]store  // channel -> local stores
@@ -113,6 +123,18 @@ func New(cfg Config) (*Client, error) {
 	return c, nil
 }
 
+// TableErr tells why the remote table is not in use: an error wrapping
+// ErrTableRefused once the table refused the session, else nil (no table
+// configured, read, or not answering yet).
+func (c *Client) TableErr() error {
+	select {
+	case <-c.tableSet:
+		return c.tableErr
+	default:
+		return nil
+	}
+}
+
 // Origin is the id this client puts in the ops it makes.
 func (c *Client) Origin() string { return c.origin }
 
@@ -144,6 +166,12 @@ func (c *Client) readTable() {
 			return
 		}
 		c.cfg.Logf("gigfs: table %s: %v", rt.Addr, err)
+		if isRefusal(err) {
+			// Revoked, expired or unknown: asking again will not help.
+			c.tableErr = fmt.Errorf("%w: %v", ErrTableRefused, err)
+			close(c.tableSet)
+			return
+		}
 		select {
 		case <-c.ctx.Done():
 		case <-time.After(backoff):
@@ -186,7 +214,7 @@ func (c *Client) storeToken(ctx context.Context, storeID string) (string, error)
 		return "", errors.New("no table")
 	}
 	t, err := tc.StoreToken(ctx, storeID)
-	if err != nil && ctx.Err() == nil && !strings.Contains(err.Error(), "session") {
+	if err != nil && ctx.Err() == nil && !isRefusal(err) {
 		// The table connection may have broken: dial again once.
 		rt := c.cfg.RemoteTable
 		if nc, derr := table.DialSession(ctx, rt.Addr, rt.User, rt.Session); derr == nil {
@@ -234,6 +262,9 @@ func (c *Client) stores(ctx context.Context, channel string) ([]store, error) {
 		out = append(out, c.remotes[id])
 	}
 	if len(out) == 0 {
+		if err := c.TableErr(); err != nil {
+			return nil, fmt.Errorf("%w %q: %w", ErrUnknownChannel, channel, err)
+		}
 		return nil, fmt.Errorf("%w %q", ErrUnknownChannel, channel)
 	}
 	return out, nil

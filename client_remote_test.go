@@ -3,6 +3,7 @@ package gigfs
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -380,5 +381,30 @@ func TestRemote_WatchAcrossStoreRestart(t *testing.T) {
 			v, _ := watcher.Get(ctx, "c", "lww", "/r")
 			t.Fatalf("the watcher never saw the change made while the store was down (it reads %s)", v)
 		}
+	}
+}
+
+// A session the table refuses is not retried: the client says why at once.
+func TestRemote_TableRefusesSession(t *testing.T) {
+	w := newWorld(t, 1)
+	cfg := w.config()
+	cfg.RemoteTable.Session = "bogus.session.token"
+	cfg.LocalTable = map[string][]LocalStore{"mine": {{InMemory: true}}}
+	c := w.client(cfg)
+	start := time.Now()
+	_, err := c.Get(context.Background(), "c", "lww", "/x")
+	if !errors.Is(err, ErrTableRefused) || !errors.Is(err, ErrUnknownChannel) {
+		t.Fatalf("get on a remote channel with a bad session: %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("took %v to say the table refused", d)
+	}
+	if !errors.Is(c.TableErr(), ErrTableRefused) {
+		t.Fatalf("TableErr: %v", c.TableErr())
+	}
+	// Local channels still work, but nothing is pruned without the table.
+	mustPush(t, c, "mine", "counter", "/n", "1")
+	if rep, err := c.Sync(context.Background(), "mine", "counter", "/n", true); err != nil || rep.Pruned != "" {
+		t.Fatalf("sync without the table: %+v %v", rep, err)
 	}
 }

@@ -185,14 +185,14 @@ func (c *Client) sync(ctx context.Context, p *pathState, forcePrune bool) (SyncR
 }
 
 // knowsAllStores reports whether the client knows every store of its
-// channels: not while a remote table has not been read. A checkpoint made
+// channels: not while a remote table has not been read (or refused us). A checkpoint made
 // from the local stores alone could cover ops the remote stores never saw
 // while they hold a checkpoint of their own: the two would be incomparable
 // and one side's ops lost to the other.
 func (c *Client) knowsAllStores() bool {
 	select {
 	case <-c.tableSet:
-		return true
+		return c.tableErr == nil
 	default:
 		return false
 	}

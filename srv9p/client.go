@@ -55,7 +55,9 @@ func Dial(ctx context.Context, addr, uname, aname string) (*Client, error) {
 		if err != nil {
 			return err
 		}
+		c.mu.Lock() // Close, run by a cancellation, reads it
 		c.conn = conn
+		c.mu.Unlock()
 		fsys, err := conn.Attach(nil, uname, aname)
 		if err != nil {
 			return err
