@@ -16,6 +16,7 @@
 //	gig-session new|list|revoke                      manage sessions (needs the master)
 //	gig-channel add|remove|list                      manage the mount table
 //	gig-admin   <ctl command...>                     talk to a server's /admin/ctl (admin key)
+//	gig-fs      [-addr dialstring] [-key k]          serve the channels' values as 9P files (package valuefs)
 //	gigsh                                            an interactive shell over the same commands
 //	gig-quickstart                                   a table, two stores, a user and a channel on loopback, then gigsh
 //

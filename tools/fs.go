@@ -1,0 +1,65 @@
+package tools
+
+import (
+	"fmt"
+	"io"
+
+	"gigfs.io/gigfs/srv9p"
+	"gigfs.io/gigfs/valuefs"
+)
+
+var fsCmd = &command{
+	name:    "fs",
+	args:    "",
+	summary: "serve the values of the channels as 9P files",
+	help: `Fs serves the client's channels over 9P2000 as plain files that stay
+current: /<channel>/<type>/<path> reads as the value (one JSON line) and
+each JSON line written to it is pushed as a payload; /<channel>/events
+blocks and yields {"type","path","value"} for every change in the channel.
+Mount it with any 9P client. It runs until SIGINT or SIGTERM.
+
+mount9p (FUSE, from github.com/knusbaum/go9p) takes host:port or a unix
+socket path, and cannot append to a file it creates in the same call:
+create the file first (: >> file), then append.
+
+Example:
+
+	$ gig-fs -addr tcp!127.0.0.1!5650 &
+	$ mount9p 127.0.0.1:5650 /mnt/gig &
+	$ mkdir /mnt/gig/demo/counter; : >> /mnt/gig/demo/counter/visits
+	$ echo '{"add":1}' >> /mnt/gig/demo/counter/visits
+	$ cat /mnt/gig/demo/counter/visits
+	1`,
+	run: runFs,
+}
+
+// FsMain is gig-fs.
+func FsMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return runMain(fsCmd, args, stdin, stdout, stderr)
+}
+
+func runFs(e *env, args []string) error {
+	fs := e.flags()
+	addr := fs.String("addr", "tcp!127.0.0.1!5650", "listen on this dial string (tcp!host!port, unix!/path or host:port)")
+	key := fs.String("key", "", "if set, attaches must give the aname \"key <key>\"")
+	rest, err := e.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 0 {
+		return usageErr("gig-fs takes no arguments, got %d", len(rest))
+	}
+	cl, err := e.client()
+	if err != nil {
+		return err
+	}
+	l, err := srv9p.Listen(*addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", *addr, err)
+	}
+	srv := valuefs.NewServer(&valuefs.FS{C: cl, Key: *key})
+	srv.Logf = e.logf
+	fmt.Fprintf(e.stderr, "%s: serving the values of %v on %s (%s)\n", e.name(), cl.Channels(), *addr, l.Addr())
+	return srv.Serve(e.ctx, l)
+}
+
