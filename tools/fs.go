@@ -62,4 +62,3 @@ func runFs(e *env, args []string) error {
 	fmt.Fprintf(e.stderr, "%s: serving the values of %v on %s (%s)\n", e.name(), cl.Channels(), *addr, l.Addr())
 	return srv.Serve(e.ctx, l)
 }
-
