@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"gigfs.io/gigfs/internal/cluster"
+	"gigfs.io/gigfs/srv9p"
 )
 
 // testCluster is a table and stores in this process, user demo with a
@@ -218,6 +219,22 @@ func TestTools_SessionChannelAdmin(t *testing.T) {
 	if r := run(PushMain, "", append(sargs, "notes", "lww", "/x", "1")...); r.code != 0 {
 		t.Errorf("push: %+v", r)
 	}
+	// A store token, to mount the store's tree: the store takes it.
+	storeID := ""
+	for _, line := range strings.Split(run(ChannelMain, "", append(sargs, "list")...).stdout, "\n") {
+		if _, rest, ok := strings.Cut(line, `"store_id":"`); ok {
+			storeID, _, _ = strings.Cut(rest, `"`)
+		}
+	}
+	r = run(SessionMain, "", append(sargs, "token", storeID)...)
+	if r.code != 0 || !strings.HasPrefix(r.stdout, storeID+".") {
+		t.Fatalf("session token %s: %+v", storeID, r)
+	}
+	sc, err := srv9p.Dial(context.Background(), tc.c.Stores[0].Addr, "demo", "token "+strings.TrimSpace(r.stdout))
+	if err != nil {
+		t.Fatalf("the store refuses the token gig-session printed: %v", err)
+	}
+	sc.Close()
 	id, _, _ := strings.Cut(session, ".")
 	if r := run(SessionMain, "", append(base, "-master", testMaster, "revoke", id)...); r.code != 0 {
 		t.Errorf("revoke: %+v", r)

@@ -15,8 +15,8 @@ import (
 
 var sessionCmd = &command{
 	name:    "session",
-	args:    "new [-timeout 720h] [description...] | list | revoke <session>",
-	summary: "make, list and revoke sessions (needs the master)",
+	args:    "new [-timeout 720h] [description...] | list | revoke <session> | token <store_id>",
+	summary: "make, list and revoke sessions (needs the master); print a store token",
 	shell:   true,
 	help: `Session manages the user's sessions on the table. It needs the user's
 master: -master, else $GIGFS_MASTER, else it asks on the terminal.
@@ -27,6 +27,9 @@ master: -master, else $GIGFS_MASTER, else it asks on the terminal.
 	                                   {"id","description","created","expires"} (unix ms)
 	revoke <session>                   revokes a session, named by its id or its
 	                                   token; its store tokens die with it
+	token <store_id>                   prints this session's token for a store
+	                                   (no master needed), to mount its tree:
+	                                   mount9p -aname 'token <store_token>' ...
 
 Example:
 
@@ -76,11 +79,18 @@ func runSession(e *env, args []string) error {
 		if len(args) != 1 {
 			return usageErr("revoke wants <session id or token>")
 		}
+	case "token":
+		if len(args) != 1 {
+			return usageErr("token wants <store_id> (gig-channel list shows them)")
+		}
 	default:
-		return usageErr("unknown subcommand %q: want new, list or revoke", rest[0])
+		return usageErr("unknown subcommand %q: want new, list, revoke or token", rest[0])
 	}
 	if err := e.set.needTable(); err != nil {
 		return err
+	}
+	if rest[0] == "token" {
+		return e.storeToken(args[0])
 	}
 	m, err := e.master(*master)
 	if err != nil {
@@ -159,4 +169,24 @@ func tableErr(err error, s *Settings) error {
 		return fmt.Errorf("table %s out of reach: %v", s.Table, err)
 	}
 	return fmt.Errorf("table %s refused %s: %s", s.Table, s.User, refusal(err))
+}
+
+// storeToken prints the session's token for a store.
+func (e *env) storeToken(storeID string) error {
+	if e.set.Session == "" {
+		return usageErr("no session: set -session or GIGFS_SESSION")
+	}
+	ctx, cancel := e.callCtx(2)
+	defer cancel()
+	tc, err := table.DialSession(ctx, e.set.Table, e.set.User, e.set.Session)
+	if err != nil {
+		return tableErr(err, e.set)
+	}
+	defer tc.Close()
+	tok, err := tc.StoreToken(ctx, storeID)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(e.stdout, strings.TrimSpace(tok))
+	return err
 }
