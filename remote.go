@@ -44,10 +44,11 @@ func (rs *remoteStore) conn() *netstore.Remote {
 	return rs.r
 }
 
-// read waits for the first connection attempt (within ctx), so that a first
-// read right after start is not answered by the other stores alone; once the
-// store has been down, reads fail at once until it is back.
-func (rs *remoteStore) read(ctx context.Context, typ, spath string) (*oplog.Log, error) {
+// firstConn returns the connection, waiting for the first connection
+// attempt (within ctx), so that a first read or listing right after start
+// is not answered by the other stores alone; once the store has been down,
+// it answers nil at once until the store is back.
+func (rs *remoteStore) firstConn(ctx context.Context) *netstore.Remote {
 	rs.mu.Lock()
 	up, tried := rs.up, rs.tried
 	rs.mu.Unlock()
@@ -57,7 +58,11 @@ func (rs *remoteStore) read(ctx context.Context, typ, spath string) (*oplog.Log,
 		case <-ctx.Done():
 		}
 	}
-	r := rs.conn()
+	return rs.conn()
+}
+
+func (rs *remoteStore) read(ctx context.Context, typ, spath string) (*oplog.Log, error) {
+	r := rs.firstConn(ctx)
 	if r == nil {
 		return nil, errOffline
 	}
@@ -81,7 +86,7 @@ func (rs *remoteStore) push(ctx context.Context, recs []netstore.Record) ([]oplo
 }
 
 func (rs *remoteStore) list(ctx context.Context, channel string) ([]TypePath, error) {
-	r := rs.conn()
+	r := rs.firstConn(ctx)
 	if r == nil {
 		return nil, errOffline
 	}
