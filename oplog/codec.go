@@ -77,7 +77,7 @@ func Decode(line []byte) (Op, error) {
 // checks the sha (ops from our own files were checked when written).
 func decode(line []byte, verify bool) (Op, error) {
 	line = bytes.TrimSpace(line)
-	if len(line) > MaxOpSize {
+	if verify && len(line) > MaxOpSize { // our own files were checked when written
 		return Op{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(line), MaxOpSize)
 	}
 	var w wire

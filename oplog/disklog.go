@@ -12,6 +12,9 @@ import (
 // only. It is safe for concurrent use.
 type DiskLog struct {
 	file *File
+	// Logf, if set, logs what goes wrong in the background (a failed
+	// compaction).
+	Logf func(format string, args ...any)
 
 	mu      sync.Mutex
 	log     *Log
@@ -50,30 +53,46 @@ func OpenDiskLog(path string) (*DiskLog, error) {
 }
 
 // Merge merges ops into the log and returns once the accepted ones are
-// durable, with one Result per op. An error means the file could not be
-// written: nothing of this call was acknowledged and the DiskLog must be
-// closed and opened again.
+// durable, with one Result per op. A no-op is answered only once what made
+// it a no-op is durable too: an op that a concurrent Merge accepted is "already
+// present" only after that Merge's fsync. An error means the file could not
+// be written: nothing of this call was acknowledged and the DiskLog must be
+// closed and opened again. A compaction that fails is logged (Logf), not
+// returned: the records are durable in the old file.
 func (d *DiskLog) Merge(ops []Op) ([]Result, error) {
 	res := make([]Result, len(ops))
 	var lines []byte
+	noop := false
 	d.mu.Lock()
 	for i := range ops {
 		res[i] = d.log.Merge(ops[i])
-		if res[i].Outcome == Accepted {
+		switch res[i].Outcome {
+		case Accepted:
 			lines = ops[i].AppendJSON(lines)
 			lines = append(lines, '\n')
 			d.version++
 			d.onDisk++
+		case NoOp:
+			noop = true
 		}
+	}
+	// Enqueued under the lock, batches keep the order of the merges, and
+	// waiting for the latest one waits for every earlier one.
+	b, err := d.file.enqueue(lines)
+	if b == nil && err == nil && noop {
+		b = d.file.latest()
 	}
 	compact := d.onDisk > 64 && d.onDisk > 2*d.log.Len()
 	d.mu.Unlock()
-	if err := d.file.Append(lines); err != nil {
+	if err == nil && b != nil {
+		err = d.file.wait(b)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if compact {
-		if err := d.Compact(); err != nil {
-			return nil, err
+		if err := d.Compact(); err != nil && d.Logf != nil {
+			d.Logf("oplog: %v", err)
 		}
 	}
 	return res, nil
@@ -102,14 +121,6 @@ func (d *DiskLog) View(fn func(l *Log, version uint64)) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	fn(d.log, d.version)
-}
-
-// Version counts the records accepted since the log was opened; it moves on
-// every change.
-func (d *DiskLog) Version() uint64 {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.version
 }
 
 // File returns the log's file.

@@ -28,8 +28,8 @@ const (
 	headerLen = 8 + skipLen
 	// maxFrame bounds the length of one data frame, compressed.
 	maxFrame = 64 << 20
-	// maxFrameRecords bounds the uncompressed bytes put in one frame by a
-	// rewrite, so a frame never needs much memory to decode.
+	// maxFrameRecords bounds the uncompressed bytes put in one frame, so
+	// a frame never needs much memory to decode.
 	maxFrameRecords = 4 << 20
 )
 
@@ -121,9 +121,8 @@ func readFrames(data []byte, fn func(records []byte) error) (good int64, err err
 		}
 		buf, err = dec.DecodeAll(frame, buf[:0])
 		if err != nil {
-			if last {
-				return torn()
-			}
+			// The frame is whole (its CRC matches): this is damage or a
+			// frame this code cannot read, never a torn append.
 			return 0, fmt.Errorf("%w: frame at offset %d: %v", ErrCorrupt, off, err)
 		}
 		if err := fn(buf); err != nil {
@@ -162,6 +161,7 @@ type File struct {
 	cond    sync.Cond // signalled when a write ends
 	size    int64
 	writing bool   // a writer is writing the file
+	current *batch // the batch being written
 	next    *batch // the batch that the next leader writes
 	err     error  // a failed write leaves the file unusable
 	closed  bool
@@ -224,24 +224,52 @@ func OpenFile(path string) (*File, []byte, error) {
 	return lf, records, nil
 }
 
-// Append writes records (JSON lines) as one frame and returns once they are
-// durable. Appends that arrive while another is being written are written
-// together by the next writer, with one fsync.
+// Append writes records (JSON lines) and returns once they are durable.
+// Appends that arrive while another is being written are written together
+// by the next writer, with one fsync.
 func (f *File) Append(records []byte) error {
+	b, err := f.enqueue(records)
+	if err != nil || b == nil {
+		return err
+	}
+	return f.wait(b)
+}
+
+// enqueue adds records to the batch the next writer writes and returns it.
+// Batches are written in the order they were made.
+func (f *File) enqueue(records []byte) (*batch, error) {
 	if len(records) == 0 {
-		return nil
+		return nil, nil
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil || f.closed {
-		return f.unusable()
+		return nil, f.unusable()
 	}
 	if f.next == nil {
 		f.next = &batch{}
 	}
-	b := f.next
-	b.data = append(b.data, records...)
+	f.next.data = append(f.next.data, records...)
 	f.appends++
+	return f.next, nil
+}
+
+// latest returns the last batch not yet durable, or nil: waiting for it
+// waits for every append made so far.
+func (f *File) latest() *batch {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.next != nil {
+		return f.next
+	}
+	return f.current
+}
+
+// wait returns once b is durable, writing it (and what joined it) if no
+// writer is at work.
+func (f *File) wait(b *batch) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	for !b.done {
 		if f.writing {
 			f.cond.Wait()
@@ -250,14 +278,14 @@ func (f *File) Append(records []byte) error {
 		if f.err != nil || f.closed {
 			return f.unusable()
 		}
-		// Become the writer of the pending batch, which holds ours.
+		// Become the writer of the pending batch: b or one after it.
 		w := f.next
-		f.next = nil
+		f.next, f.current = nil, w
 		f.writing = true
 		f.mu.Unlock()
 		err := f.write(w.data)
 		f.mu.Lock()
-		f.writing = false
+		f.writing, f.current = false, nil
 		w.done, w.err = true, err
 		if err != nil && f.err == nil {
 			f.err = err
@@ -267,9 +295,26 @@ func (f *File) Append(records []byte) error {
 	return b.err
 }
 
-// write appends one frame and fsyncs. Only the writer calls it.
+// appendFrames appends records as frames of at most maxFrameRecords bytes
+// each, cut at line ends, so no frame needs much memory to decode.
+func appendFrames(dst, records []byte) []byte {
+	for len(records) > 0 {
+		n := len(records)
+		if n > maxFrameRecords {
+			n = bytes.LastIndexByte(records[:maxFrameRecords], '\n') + 1
+			if n <= 0 {
+				n = len(records)
+			}
+		}
+		dst = appendFrame(dst, records[:n])
+		records = records[n:]
+	}
+	return dst
+}
+
+// write appends records as frames and fsyncs. Only the writer calls it.
 func (f *File) write(data []byte) error {
-	buf := appendFrame(nil, data)
+	buf := appendFrames(nil, data)
 	fd, err := os.OpenFile(f.path, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		return fmt.Errorf("append to %s: %w", f.path, err)
@@ -331,18 +376,7 @@ func (f *File) Rewrite(snapshot func() []byte) error {
 }
 
 func (f *File) rewrite(records []byte) (int64, error) {
-	var out []byte
-	for len(records) > 0 {
-		n := len(records)
-		if n > maxFrameRecords {
-			n = bytes.LastIndexByte(records[:maxFrameRecords], '\n') + 1
-			if n <= 0 {
-				n = len(records)
-			}
-		}
-		out = appendFrame(out, records[:n])
-		records = records[n:]
-	}
+	out := appendFrames(nil, records)
 	if err := atomicfile.WriteFile(f.path, out, 0o644); err != nil {
 		return 0, fmt.Errorf("rewrite log: %w", err)
 	}

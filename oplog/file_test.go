@@ -2,6 +2,7 @@ package oplog
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -242,5 +243,68 @@ func TestFile_Golden(t *testing.T) {
 	}
 	if v, _ := Reduce(Set, d.Snapshot()); string(v) != `["y"]` {
 		t.Fatalf("value %s", v)
+	}
+}
+
+// A merge of many large ops goes to disk as several frames, each small
+// enough to decode, and all of it loads again.
+func TestDiskLog_LargeBatchReloads(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log")
+	d, err := OpenDiskLog(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := `"` + strings.Repeat("x", 900<<10) + `"`
+	var ops []Op
+	for i := 1; i <= 20; i++ {
+		ops = append(ops, mustOp(t, int64(i), "a", uint64(i), big))
+	}
+	if _, err := d.Merge(ops); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	d, err = OpenDiskLog(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if n := len(d.Snapshot().Ops()); n != 20 {
+		t.Fatalf("%d of 20 acknowledged ops after reload", n)
+	}
+}
+
+// An op whose encoding is over the limit is refused when made, so no
+// accepted op can make its file unloadable.
+func TestOp_EncodedSizeLimit(t *testing.T) {
+	payload := `"` + strings.Repeat("y", MaxOpSize-60) + `"` // fits alone, not with the fields
+	if _, err := NewOp(1, strings.Repeat("o", MaxOriginLen), 1, json.RawMessage(payload)); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("NewOp of an oversized op: %v", err)
+	}
+}
+
+// A duplicate of an op whose append is still on its way is answered no-op
+// only once that append is durable (the duplicate's Merge may write it
+// itself, as any waiter of a group commit does).
+func TestDiskLog_NoOpWaitsForDurable(t *testing.T) {
+	d, err := OpenDiskLog(filepath.Join(t.TempDir(), "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	o := mustOp(t, 1, "a", 1, `1`)
+	// A merge accepted o and queued it, but nobody has written it yet.
+	d.mu.Lock()
+	d.log.Merge(o)
+	b, _ := d.file.enqueue(lines(o))
+	d.mu.Unlock()
+	res, err := d.Merge([]Op{o})
+	if err != nil || res[0].Outcome != NoOp {
+		t.Fatalf("duplicate: %v %v", res, err)
+	}
+	d.file.mu.Lock()
+	done, syncs := b.done, d.file.syncs
+	d.file.mu.Unlock()
+	if !done || syncs != 1 {
+		t.Fatalf("no-op answered with the first append not durable (done %v, %d fsyncs)", done, syncs)
 	}
 }

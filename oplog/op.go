@@ -184,6 +184,9 @@ func (o *Op) Check() error {
 	if want := Hash(o); o.Sha != want {
 		return fmt.Errorf("%w: op says %.12s…, content hashes to %.12s…", ErrBadSha, o.Sha, want)
 	}
+	if n := len(o.AppendJSON(nil)); n > MaxOpSize {
+		return fmt.Errorf("%w: %d bytes encoded, limit %d", ErrTooLarge, n, MaxOpSize)
+	}
 	return nil
 }
 

@@ -26,11 +26,10 @@ func WriteFile(name string, data []byte, perm os.FileMode) error {
 
 // Write atomically replaces name with what fill writes into a temporary file.
 func Write(name string, perm os.FileMode, fill func(*os.File) error) (err error) {
-	dir, base := filepath.Split(name)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, tempPrefix+base+"-*")
+	dir := filepath.Dir(name)
+	// The temporary name is short whatever the target's: a 255-byte name
+	// plus a prefix would be too long for the file system.
+	f, err := os.CreateTemp(dir, tempPrefix+"*")
 	if err != nil {
 		return fmt.Errorf("atomic write %s: %w", name, err)
 	}
