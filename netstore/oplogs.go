@@ -95,6 +95,7 @@ func (u *user) log(typ, path string, create bool) (*logEntry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", typ, path, err)
 	}
+	d.Logf = u.logf
 	e := &logEntry{d: d}
 	u.logs[k] = e
 	return e, nil
@@ -183,6 +184,11 @@ func (s *Service) Push(ctx context.Context, id string, recs []Record) ([]oplog.R
 	var order []logKey
 	for i := range recs {
 		path, err := checkKey(recs[i].Type, recs[i].Path)
+		if err == nil {
+			// Checked before the oplog is opened, so that refused ops do
+			// not make empty oplogs (Merge checks again).
+			err = recs[i].Op.Check()
+		}
 		if err != nil {
 			res[i] = oplog.Result{Outcome: oplog.Refused, Reason: err.Error()}
 			continue

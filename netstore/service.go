@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log"
 	"os"
 	"path/filepath"
@@ -31,20 +32,19 @@ const (
 
 // Errors of the store service. The 9P tree passes their messages to clients.
 var (
-	ErrUnknownUser   = errors.New("unknown user")
-	ErrNotConfirmed  = errors.New("user has no confirmed table")
-	ErrBadCode       = errors.New("bad or expired confirmation code")
-	ErrBadSecret     = errors.New("bad table secret")
-	ErrTokenRevoked  = errors.New("token revoked")
-	ErrTokenRefused  = errors.New("token refused")
-	ErrNoOplog       = errors.New("no such oplog")
-	ErrWrongStore    = errors.New("token for another store")
-	ErrUnavailable   = errors.New("cannot check token: table unreachable")
-	ErrStreamEpoch   = errors.New("stream epoch changed (store restarted or restored): re-read the oplogs")
-	ErrStreamTooOld  = errors.New("stream cursor too old: re-read the oplogs")
-	ErrStreamCursor  = errors.New("bad stream cursor")
-	ErrUserExists    = errors.New("user exists")
-	errLogWriteAfter = errors.New("oplog unusable")
+	ErrUnknownUser  = errors.New("unknown user")
+	ErrNotConfirmed = errors.New("user has no confirmed table")
+	ErrBadCode      = errors.New("bad or expired confirmation code")
+	ErrBadSecret    = errors.New("bad table secret")
+	ErrTokenRevoked = errors.New("token revoked")
+	ErrTokenRefused = errors.New("token refused")
+	ErrNoOplog      = errors.New("no such oplog")
+	ErrWrongStore   = errors.New("token for another store")
+	ErrUnavailable  = errors.New("cannot check token: table unreachable")
+	ErrStreamEpoch  = errors.New("stream epoch changed (store restarted or restored): re-read the oplogs")
+	ErrStreamTooOld = errors.New("stream cursor too old: re-read the oplogs")
+	ErrStreamCursor = errors.New("bad stream cursor")
+	ErrUserExists   = errors.New("user exists")
 )
 
 // A TokenChecker asks a table whether a store token is live. The table
@@ -86,9 +86,10 @@ type Config struct {
 // of accepted ops, and the table the user confirmed. It never reduces values.
 // It is safe for concurrent use.
 type Service struct {
-	cfg   Config
-	root  string // Dir/<salt>
-	epoch string // names this run of the store in stream cursors
+	cfg     Config
+	root    string // Dir/<salt>
+	epoch   string // names this run of the store in stream cursors
+	verBase uint32 // added to oplog versions in qids, so they differ across runs
 
 	lock   *os.File // holds the data folder's lock
 	mu     sync.Mutex
@@ -124,9 +125,10 @@ type meta struct {
 type logKey struct{ typ, path string }
 
 type user struct {
-	id  string
-	dir string
-	hub *hub
+	id   string
+	dir  string
+	hub  *hub
+	logf func(format string, args ...any)
 
 	mu   sync.Mutex
 	meta meta
@@ -165,6 +167,9 @@ func Open(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	s := &Service{cfg: cfg, root: root, epoch: randomHex(8), users: make(map[string]*user), lock: lock}
+	var vb [4]byte
+	rand.Read(vb[:])
+	s.verBase = uint32(vb[0])<<24 | uint32(vb[1])<<16 | uint32(vb[2])<<8 | uint32(vb[3])
 	s.tokens.init()
 	ents, err := os.ReadDir(root)
 	if err == nil {
@@ -175,6 +180,11 @@ func Open(cfg Config) (*Service, error) {
 			break
 		}
 		if !e.IsDir() || CheckUser(e.Name()) != nil {
+			continue
+		}
+		if _, serr := os.Stat(filepath.Join(root, e.Name(), "store.json")); errors.Is(serr, fs.ErrNotExist) {
+			// A crash while the user was being added: the admin adds it again.
+			cfg.Logf("store: %s: folder without store.json, ignored (user add again)", e.Name())
 			continue
 		}
 		var u *user
@@ -214,7 +224,7 @@ func saltDir(dir string) (string, error) {
 
 func (s *Service) loadUser(id string) (*user, error) {
 	dir := filepath.Join(s.root, id)
-	u := &user{id: id, dir: dir, hub: newHub(s.epoch, s.cfg.StreamBuffer), logs: make(map[logKey]*logEntry)}
+	u := &user{id: id, dir: dir, hub: newHub(s.epoch, s.cfg.StreamBuffer), logs: make(map[logKey]*logEntry), logf: s.cfg.Logf}
 	b, err := os.ReadFile(filepath.Join(dir, "store.json"))
 	if err != nil {
 		return nil, fmt.Errorf("user %s: %w", id, err)
@@ -274,11 +284,12 @@ func (s *Service) AddUser(id string) (string, error) {
 	if _, ok := s.users[id]; ok {
 		return "", fmt.Errorf("%w: %s", ErrUserExists, id)
 	}
+	// A folder left by a crash before store.json was written is reused.
 	dir := filepath.Join(s.root, id)
 	if err := atomicfile.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("add user %s: %w", id, err)
 	}
-	u := &user{id: id, dir: dir, hub: newHub(s.epoch, s.cfg.StreamBuffer), logs: make(map[logKey]*logEntry)}
+	u := &user{id: id, dir: dir, hub: newHub(s.epoch, s.cfg.StreamBuffer), logs: make(map[logKey]*logEntry), logf: s.cfg.Logf}
 	code, err := s.newCode(u)
 	if err != nil {
 		return "", fmt.Errorf("add user %s: %w", id, err)

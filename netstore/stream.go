@@ -11,6 +11,10 @@ import (
 	"gigfs.io/gigfs/oplog"
 )
 
+// maxStreamBytes bounds the events a user's stream keeps, whatever their
+// number.
+const maxStreamBytes = 64 << 20
+
 // hub is the stream of one user: the ops the store accepted, numbered from
 // 1 in this epoch, the last few kept for readers that resume.
 type hub struct {
@@ -19,6 +23,7 @@ type hub struct {
 
 	mu     sync.Mutex
 	events [][]byte // events[i] has seq first+i; JSON lines
+	bytes  int      // in events
 	first  uint64
 	wake   chan struct{} // closed and replaced on every publish
 	closed bool
@@ -52,11 +57,15 @@ func (h *hub) publish(typ, path string, ops []oplog.Op) {
 		seq := h.first + uint64(len(h.events))
 		b, _ := json.Marshal(Event{Seq: seq, Epoch: h.epoch, Type: typ, Path: path, Op: ops[i].AppendJSON(nil)})
 		h.events = append(h.events, append(b, '\n'))
+		h.bytes += len(b) + 1
 	}
-	if over := len(h.events) - h.max; over > h.max/2 {
-		// Drop the oldest in batches, so each publish stays O(1) amortized.
-		h.events = append([][]byte(nil), h.events[over:]...)
-		h.first += uint64(over)
+	// Keep at most max events and maxStreamBytes: a reader further behind
+	// is told to re-read.
+	for len(h.events) > 1 && (len(h.events) > h.max || h.bytes > maxStreamBytes) {
+		h.bytes -= len(h.events[0])
+		h.events[0] = nil
+		h.events = h.events[1:]
+		h.first++
 	}
 	close(h.wake)
 	h.wake = make(chan struct{})

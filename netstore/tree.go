@@ -71,7 +71,7 @@ func (t *Tree) Attach(ctx context.Context, uname, aname, _ string) (srv9p.Node, 
 				if err := auth(ctx); err != nil {
 					return nil, err
 				}
-				return &pushHandle{s: t.S, user: uname}, nil
+				return &pushHandle{s: t.S, user: uname, auth: auth}, nil
 			}),
 			srv9p.NewFile(srv9p.Info{Name: "stream", Mode: 0o600, Path: qpath(uname, "/stream")}, func(ctx context.Context, _ srv9p.OpenMode) (srv9p.Handle, error) {
 				if err := auth(ctx); err != nil {
@@ -279,7 +279,7 @@ func (f *oplogFile) Stat(context.Context) (srv9p.Info, error) {
 		Mode:    fs.ModeAppend | 0o600,
 		Length:  int64(len(data)),
 		Path:    qpath(f.user, "/oplog/"+f.typ+f.path),
-		Version: uint32(ver),
+		Version: f.t.S.verBase + uint32(ver),
 	}, nil
 }
 
@@ -301,10 +301,13 @@ type oplogHandle struct {
 	lb   lineBuffer
 }
 
-func (h *oplogHandle) Read(_ context.Context, p []byte, off int64) (int, error) {
+func (h *oplogHandle) Read(ctx context.Context, p []byte, off int64) (int, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if off == 0 || h.snap == nil {
+		if err := h.f.auth(ctx); err != nil {
+			return 0, err
+		}
 		data, _, err := h.f.t.S.Read(h.f.user, h.f.typ, h.f.path)
 		if err != nil {
 			return 0, err
@@ -320,6 +323,9 @@ func (h *oplogHandle) Read(_ context.Context, p []byte, off int64) (int, error) 
 // Write merges the ops of the complete lines written. If any is refused, the
 // write fails naming the first refused line; the others are merged.
 func (h *oplogHandle) Write(ctx context.Context, p []byte, _ int64) (int, error) {
+	if err := h.f.auth(ctx); err != nil {
+		return 0, err
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	lines, err := h.lb.add(p)
@@ -366,6 +372,7 @@ func (h *oplogHandle) Close() error { return nil }
 type pushHandle struct {
 	s    *Service
 	user string
+	auth func(context.Context) error // the connection's token, checked per write
 
 	mu    sync.Mutex
 	lb    lineBuffer
@@ -373,6 +380,9 @@ type pushHandle struct {
 }
 
 func (h *pushHandle) Write(ctx context.Context, p []byte, _ int64) (int, error) {
+	if err := h.auth(ctx); err != nil {
+		return 0, err
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.reply = h.reply[:0]

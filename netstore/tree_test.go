@@ -525,12 +525,19 @@ func TestTree_RevocationStopsLiveConnections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pfid, err := live.Open("/user/liv/push", plan9.ORDWR) // kept open, as the remote client does
+	if err != nil {
+		t.Fatal(err)
+	}
 	tf := ts.mustMount("liv", "table "+testSecret)
 	if _, err := ctl(tf, "/user/liv/ctl", "revoke "+token); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ctl(live, "/user/liv/push", pushLines(Record{Type: "lww", Path: "/x", Op: op(t, "o", 1, `1`)})); err == nil || !strings.Contains(err.Error(), "revoked") {
 		t.Fatalf("push on a connection whose token was revoked: %v", err)
+	}
+	if _, err := pfid.Write([]byte(pushLines(Record{Type: "lww", Path: "/z", Op: op(t, "o", 3, `3`)}))); err == nil || !strings.Contains(err.Error(), "revoked") {
+		t.Fatalf("write on a push fid opened before the revocation: %v", err)
 	}
 	// An op accepted afterwards is not delivered on the revoked stream.
 	if _, err := ts.svc.Push(context.Background(), "liv", []Record{{Type: "lww", Path: "/y", Op: op(t, "o", 2, `2`)}}); err != nil {
