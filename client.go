@@ -61,6 +61,7 @@ type Client struct {
 	paths    map[pathKey]*pathState
 	chanSubs map[string]map[*subscriber]struct{}
 	closed   bool
+	closing  bool // Close has begun: no new delivery starts
 }
 
 // New makes a client from cfg. Local stores open at once; the remote table
@@ -118,8 +119,8 @@ func New(cfg Config) (*Client, error) {
 		close(c.tableSet)
 	}
 	// Ops written while offline to on-disk stores are pending until the
-	// remote stores have them: sync every oplog of those channels once the
-	// stores are up (storeUp), and now for the local stores themselves.
+	// remote stores have them: storeUp syncs every oplog of those channels
+	// once a remote store is up.
 	return c, nil
 }
 
@@ -405,12 +406,13 @@ func (c *Client) storeEvent(rs *remoteStore, ev netstore.Event) {
 	c.mu.Lock()
 	p := c.paths[k]
 	c.mu.Unlock()
-	if p != nil {
-		if p.merge([]oplog.Op{o}, &o) && c.pruneDue(p) {
-			c.scheduleSync(p, c.cfg.SyncDelay)
-		}
+	if p == nil {
+		c.publishOp(k, o) // a loaded path's merge publishes what is new
+		return
 	}
-	c.publishOp(k, o)
+	if p.merge([]oplog.Op{o}, &o) && c.pruneDue(p) {
+		c.scheduleSync(p, c.cfg.SyncDelay)
+	}
 }
 
 // splitStorePath splits a store path "/channel/path" in two.
@@ -425,6 +427,18 @@ func splitStorePath(spath string) (channel, path string, ok bool) {
 
 // storePath is where the oplog of (channel, path) lives on stores.
 func storePath(channel, path string) string { return "/" + channel + path }
+
+// startDelivery counts a push on its way to a store, unless Close has
+// begun (a WaitGroup must not grow from zero while Close waits on it).
+func (c *Client) startDelivery() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return false
+	}
+	c.inflight.Add(1)
+	return true
+}
 
 // spawn runs f on a goroutine that Close waits for; once the client is
 // closed it runs nothing and returns false.
@@ -447,10 +461,11 @@ func (c *Client) spawn(f func()) bool {
 // Ops no store has accepted are lost unless an on-disk store holds them.
 func (c *Client) Close() error {
 	c.mu.Lock()
-	if c.closed {
+	if c.closed || c.closing {
 		c.mu.Unlock()
 		return nil
 	}
+	c.closing = true
 	c.mu.Unlock()
 	delivered := make(chan struct{})
 	go func() { c.inflight.Wait(); close(delivered) }()

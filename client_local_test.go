@@ -3,10 +3,14 @@ package gigfs
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"gigfs.io/gigfs/oplog"
 )
 
 func testConfig(t testing.TB) Config {
@@ -171,6 +175,62 @@ func TestClient_PushOpMirrors(t *testing.T) {
 	if _, err := c.PushOp(ctx, "b", "counter", "/m", forged); err == nil {
 		t.Fatal("a forged op was pushed")
 	}
+	// A checkpoint of channel a would replace b's value: refused.
+	cp, err := oplog.NewCheckpoint(ev.Op.Date+1, "x", json.RawMessage("100"), oplog.Coverage{ev.Op.Origin: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PushOp(ctx, "b", "counter", "/m", cp); err == nil {
+		t.Fatal("a checkpoint was mirrored")
+	}
+	if got := mustGet(t, c, "b", "counter", "/m"); got != "5" {
+		t.Fatalf("mirror reads %s after a refused checkpoint", got)
+	}
+}
+
+// An op after a gap in its origin's numbers can never be covered: it does
+// not make the path due for pruning, however old.
+func TestClient_GapDoesNotKeepPruneDue(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.LocalTable = map[string][]LocalStore{"a": {{InMemory: true}}}
+	cfg.PruneAge = time.Minute
+	c := mustClient(t, cfg)
+	old, err := oplog.NewOp(time.Now().Add(-time.Hour).UnixMilli(), "mirrored", 7, json.RawMessage("1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PushOp(context.Background(), "a", "counter", "/g", old); err != nil {
+		t.Fatal(err)
+	}
+	p := c.pathState(pathKey{"a", "counter", "/g"})
+	if c.pruneDue(p) {
+		t.Fatal("an uncoverable op keeps the path due")
+	}
+}
+
+// Close while pushes are on their way neither races nor panics.
+func TestClient_CloseDuringPushes(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.LocalTable = map[string][]LocalStore{"a": {{InMemory: true}}}
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 200; j++ {
+				if _, err := c.Push(context.Background(), "a", "counter", "/c", json.RawMessage("1")); errors.Is(err, ErrClosed) {
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(5 * time.Millisecond)
+	c.Close()
+	wg.Wait()
 }
 
 // A payload the type's reducer refuses is refused before any op is made:

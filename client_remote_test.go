@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"gigfs.io/gigfs/internal/cluster"
+	"gigfs.io/gigfs/netstore"
 	"gigfs.io/gigfs/oplog"
 )
 
@@ -406,5 +407,42 @@ func TestRemote_TableRefusesSession(t *testing.T) {
 	mustPush(t, c, "mine", "counter", "/n", "1")
 	if rep, err := c.Sync(context.Background(), "mine", "counter", "/n", true); err != nil || rep.Pruned != "" {
 		t.Fatalf("sync without the table: %+v %v", rep, err)
+	}
+}
+
+// Two clients pruned at once: each store kept a different checkpoint, each
+// covering ops the other does not. A sync makes one covering both, even
+// when no prune is due, and the stores end byte-identical.
+func TestRemote_SyncReconcilesRacingCheckpoints(t *testing.T) {
+	w := newWorld(t, 2)
+	ctx := context.Background()
+	var clk oplog.Clock
+	a, _ := oplog.NewOp(clk.Date(), "A", 1, json.RawMessage("1"))
+	b, _ := oplog.NewOp(clk.Date(), "B", 1, json.RawMessage("10"))
+	c1, _ := oplog.NewCheckpoint(clk.Date(), "A", json.RawMessage("1"), oplog.Coverage{"A": 1})
+	c2, _ := oplog.NewCheckpoint(clk.Date(), "B", json.RawMessage("10"), oplog.Coverage{"B": 1})
+	sp := storePath("c", "/race")
+	for i, cp := range []oplog.Op{c1, c2} {
+		recs := []netstore.Record{{Type: "counter", Path: sp, Op: a}, {Type: "counter", Path: sp, Op: b}, {Type: "counter", Path: sp, Op: cp}}
+		if _, err := w.cl.Stores[i].Service().Push(ctx, testUser, recs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if w.storeLog(0, "counter", "/race").Base().Sha == w.storeLog(1, "counter", "/race").Base().Sha {
+		t.Fatal("set-up: the stores should hold different checkpoints")
+	}
+	cfg := w.config()
+	cfg.PruneOps, cfg.PruneAge = -1, -1 // no prune is ever due
+	cl := w.client(cfg)
+	rep, err := cl.Sync(ctx, "c", "counter", "/race", false)
+	if err != nil || rep.Pruned == "" {
+		t.Fatalf("sync: %+v %v", rep, err)
+	}
+	l0, l1 := w.storeLog(0, "counter", "/race"), w.storeLog(1, "counter", "/race")
+	if string(l0.AppendJSONLines(nil)) != string(l1.AppendJSONLines(nil)) {
+		t.Fatalf("stores differ after sync:\n%s\n%s", l0.AppendJSONLines(nil), l1.AppendJSONLines(nil))
+	}
+	if v, _ := oplog.Reduce(oplog.Counter, l0); string(v) != "11" {
+		t.Fatalf("value %s, want 11", v)
 	}
 }

@@ -68,7 +68,10 @@ func (c *Client) deliver(ctx context.Context, p *pathState, stores []store, o op
 	}
 	answers := make(chan answer, len(stores))
 	for _, s := range stores {
-		c.inflight.Add(1)
+		if !c.startDelivery() {
+			answers <- answer{s, ErrClosed}
+			continue
+		}
 		ok := c.spawn(func() {
 			defer c.inflight.Done()
 			cctx, cancel := context.WithTimeout(c.ctx, c.cfg.CallTimeout)
@@ -104,6 +107,11 @@ func (c *Client) deliver(ctx context.Context, p *pathState, stores []store, o op
 // sends it to the channel's stores as Push does. It reports whether the op
 // was new to the client; pushing an op the client already holds is a no-op.
 func (c *Client) PushOp(ctx context.Context, channel, typ, path string, o oplog.Op) (bool, error) {
+	if o.Kind() != oplog.KindOp {
+		// A checkpoint stands for ops of its own channel: taken elsewhere
+		// it would replace this channel's value.
+		return false, fmt.Errorf("push op to %s %s %s: a checkpoint cannot be mirrored, only ops", channel, typ, path)
+	}
 	if err := o.Check(); err != nil {
 		return false, fmt.Errorf("push op to %s %s %s: %w", channel, typ, path, err)
 	}

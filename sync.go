@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gigfs.io/gigfs/netstore"
@@ -37,14 +38,18 @@ type StoreReport struct {
 func (c *Client) pruneDue(p *pathState) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	ops := p.log.Ops()
-	if len(ops) == 0 {
+	if len(p.log.Ops()) == 0 {
 		return false
 	}
-	if c.cfg.PruneOps > 0 && len(ops) >= c.cfg.PruneOps {
+	// Only ops a checkpoint can cover count: an op after a gap in its
+	// origin's numbers would keep the path "due" for ever.
+	_, n, oldest := p.log.Coverable()
+	if n == 0 {
+		return false
+	}
+	if c.cfg.PruneOps > 0 && n >= c.cfg.PruneOps {
 		return true
 	}
-	oldest := ops[0].Date
 	return c.cfg.PruneAge > 0 && time.Since(time.UnixMilli(oldest)) >= c.cfg.PruneAge
 }
 
@@ -129,6 +134,15 @@ func (c *Client) sync(ctx context.Context, p *pathState, forcePrune bool) (SyncR
 	snap := p.log.Clone()
 	p.mu.Unlock()
 	agreed := all
+	// Stores with different checkpoints (two clients pruned at once) are
+	// reconciled by a new checkpoint covering both, whatever the policy.
+	reconcile := false
+	for i := range logs {
+		if logs[i].err == nil && logs[i].log.Base().Sha != snap.Base().Sha {
+			reconcile = true
+		}
+	}
+	var incomparable atomic.Bool
 	var wg sync.WaitGroup
 	for i, s := range stores {
 		if logs[i].err != nil {
@@ -160,6 +174,7 @@ func (c *Client) sync(ctx context.Context, p *pathState, forcePrune bool) (SyncR
 				case isIncomparable(r):
 					// Another client's checkpoint raced ours; a new one
 					// covering both settles it (below).
+					incomparable.Store(true)
 				default:
 					sr.Refused = append(sr.Refused, fmt.Sprintf("%.12s: %s", lack[j].Op.Sha, r.Reason))
 				}
@@ -176,7 +191,7 @@ func (c *Client) sync(ctx context.Context, p *pathState, forcePrune bool) (SyncR
 	if !agreed || !c.knowsAllStores() {
 		return rep, nil
 	}
-	if !forcePrune && !c.pruneDue(p) {
+	if !forcePrune && !reconcile && !incomparable.Load() && !c.pruneDue(p) {
 		return rep, nil
 	}
 	sha, err := c.prune(ctx, p, snap, stores, logs)
@@ -217,6 +232,7 @@ func (c *Client) prune(ctx context.Context, p *pathState, snap *oplog.Log, store
 		}
 	}
 	rec := []netstore.Record{{Type: p.key.typ, Path: storePath(p.key.channel, p.key.path), Op: cp}}
+	took := 0
 	for _, s := range stores {
 		cctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
 		res, err := s.push(cctx, rec)
@@ -228,7 +244,13 @@ func (c *Client) prune(ctx context.Context, p *pathState, snap *oplog.Log, store
 			// Stores that took it prune; the others get it at the next
 			// sync. Nothing is lost either way.
 			c.cfg.Logf("gigfs: prune %s on %s: %v", p.key, s.name(), err)
+			continue
 		}
+		took++
+	}
+	if took == 0 {
+		// No store holds it: keep the ops rather than a base nobody has.
+		return "", fmt.Errorf("prune %s: no store took the checkpoint", p.key)
 	}
 	p.merge([]oplog.Op{cp}, nil)
 	return cp.Sha, nil

@@ -87,9 +87,11 @@ func (l *Log) Len() int { return 1 + len(l.ops) }
 // current one's (equal coverage: the larger by (date, sha) wins), and prunes
 // the ops it covers. A checkpoint whose coverage is included in the current
 // one's is a no-op. One whose coverage is incomparable (each covers ops the
-// other does not) is refused: taking either would lose the other's ops.
-// Clients only make checkpoints of ops that every store of a channel agreed
-// on, and stores only grow, so two honest checkpoints are always comparable.
+// other does not) is refused: taking either would lose the other's ops. Two
+// clients that fold at the same moment can make such a pair; every op each
+// covers was pushed to every store first, so a later checkpoint covering
+// both (what a client's sync makes when stores' checkpoints differ)
+// settles it.
 func (l *Log) Merge(o Op) Result {
 	if err := o.Check(); err != nil {
 		return Result{Refused, err.Error()}
@@ -153,10 +155,15 @@ func (l *Log) mergeCheckpoint(c Op) Result {
 	return Result{Outcome: Accepted}
 }
 
-// Has reports whether the log holds o or a checkpoint that covers it.
+// Has reports whether the log holds o or something that makes it a no-op:
+// for an op, a checkpoint that covers it; for a checkpoint, one that covers
+// all it does and wins over it.
 func (l *Log) Has(o *Op) bool {
 	if o.Kind() == KindCheckpoint {
-		le, _ := o.Covers.Compare(l.base.Covers)
+		le, ge := o.Covers.Compare(l.base.Covers)
+		if le && ge {
+			return o.Sha == l.base.Sha || Less(o, &l.base)
+		}
 		return le
 	}
 	if l.base.Covers.Covers(o) {
@@ -209,14 +216,12 @@ func (l *Log) NextSeq(origin string) uint64 {
 	return n + 1
 }
 
-// Fold makes the checkpoint that stands for every op of the log that can be
-// covered: per origin, the ops that continue the checkpoint's prefix without
-// a gap. Its value is the reducer applied to the current checkpoint's value
-// and those ops, in log order. Ops after a gap (an earlier op of their origin
-// is missing) stay uncovered. Fold reports false when there is nothing to
-// cover. It does not change the log; merge the checkpoint to prune.
-func (l *Log) Fold(r Reducer, date int64, origin string) (Op, bool, error) {
-	cov := l.base.Covers.Clone()
+// Coverable returns the coverage a checkpoint of this log would have: per
+// origin, the ops that continue the current checkpoint's prefix without a
+// gap; how many ops it would cover beyond the current checkpoint, and the
+// date of the oldest of them.
+func (l *Log) Coverable() (cov Coverage, n int, oldest int64) {
+	cov = l.base.Covers.Clone()
 	for {
 		grew := false
 		for i := range l.ops {
@@ -230,6 +235,25 @@ func (l *Log) Fold(r Reducer, date int64, origin string) (Op, bool, error) {
 			break
 		}
 	}
+	for i := range l.ops {
+		if cov.Covers(&l.ops[i]) {
+			if n == 0 {
+				oldest = l.ops[i].Date
+			}
+			n++
+		}
+	}
+	return cov, n, oldest
+}
+
+// Fold makes the checkpoint that stands for every op of the log that can be
+// covered: per origin, the ops that continue the checkpoint's prefix without
+// a gap. Its value is the reducer applied to the current checkpoint's value
+// and those ops, in log order. Ops after a gap (an earlier op of their origin
+// is missing) stay uncovered. Fold reports false when there is nothing to
+// cover. It does not change the log; merge the checkpoint to prune.
+func (l *Log) Fold(r Reducer, date int64, origin string) (Op, bool, error) {
+	cov, _, _ := l.Coverable()
 	var payloads []json.RawMessage
 	for i := range l.ops {
 		if cov.Covers(&l.ops[i]) {

@@ -335,3 +335,22 @@ func TestClock(t *testing.T) {
 		t.Fatalf("after observing %d: %d", b+1_000_000, d)
 	}
 }
+
+// A checkpoint with the same coverage as the base but a larger (date, sha)
+// is lacking: a store holding the smaller one should receive it.
+func TestLog_HasEqualCoverageCheckpoint(t *testing.T) {
+	small := mustCheckpoint(t, 10, "p", `1`, Coverage{"a": 1})
+	large := mustCheckpoint(t, 20, "q", `1`, Coverage{"a": 1})
+	l := NewLog()
+	l.Merge(small)
+	if l.Has(&large) {
+		t.Fatal("the log claims a winning checkpoint it lacks")
+	}
+	if !l.Has(&small) {
+		t.Fatal("the log does not have its own base")
+	}
+	l.Merge(large)
+	if !l.Has(&small) {
+		t.Fatal("a superseded checkpoint is lacking")
+	}
+}
