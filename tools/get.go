@@ -2,6 +2,8 @@ package tools
 
 import (
 	"io"
+
+	"gigfs.io/gigfs"
 )
 
 var getCmd = &command{
@@ -28,23 +30,32 @@ func GetMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 func runGet(e *env, args []string) error {
-	rest, err := e.parseMixed(e.flags(), args)
+	cl, channel, typ, path, err := e.onePath(args)
 	if err != nil {
 		return err
 	}
-	if len(rest) != 3 {
-		return usageErr("want <channel> <type> <path>, got %d arguments", len(rest))
-	}
-	channel, typ, path := rest[0], rest[1], rest[2]
-	cl, err := e.client()
-	if err != nil {
-		return err
-	}
-	e.note(channel, typ, path)
 	v, err := cl.Get(e.ctx, channel, typ, path)
 	if err != nil {
 		return e.explain(err, channel)
 	}
 	lw := lineWriter{w: e.stdout}
 	return lw.raw(v)
+}
+
+// onePath parses the arguments of a command on one path, <channel> <type>
+// <path> (flags before or after), and opens the client.
+func (e *env) onePath(args []string) (cl *gigfs.Client, channel, typ, path string, err error) {
+	rest, err := e.parseMixed(e.flags(), args)
+	if err != nil {
+		return nil, "", "", "", err
+	}
+	if len(rest) != 3 {
+		return nil, "", "", "", usageErr("want <channel> <type> <path>, got %d arguments", len(rest))
+	}
+	channel, typ, path = rest[0], rest[1], rest[2]
+	if cl, err = e.client(); err != nil {
+		return nil, "", "", "", err
+	}
+	e.note(channel, typ, path)
+	return cl, channel, typ, path, nil
 }

@@ -29,19 +29,10 @@ func LogMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 func runLog(e *env, args []string) error {
-	rest, err := e.parseMixed(e.flags(), args)
+	cl, channel, typ, path, err := e.onePath(args)
 	if err != nil {
 		return err
 	}
-	if len(rest) != 3 {
-		return usageErr("want <channel> <type> <path>, got %d arguments", len(rest))
-	}
-	channel, typ, path := rest[0], rest[1], rest[2]
-	cl, err := e.client()
-	if err != nil {
-		return err
-	}
-	e.note(channel, typ, path)
 	l, err := cl.Log(e.ctx, channel, typ, path)
 	if err != nil {
 		return e.explain(err, channel)
