@@ -109,7 +109,6 @@ func (p *pathState) runLoad() {
 }
 
 type readResult struct {
-	s   store
 	log *oplog.Log
 	err error
 }
@@ -128,7 +127,7 @@ func (p *pathState) readAll(ctx context.Context) bool {
 			cctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
 			defer cancel()
 			l, err := s.read(cctx, p.key.typ, storePath(p.key.channel, p.key.path))
-			results <- readResult{s, l, err}
+			results <- readResult{l, err}
 		}()
 	}
 	answered := 0
@@ -198,6 +197,12 @@ func (p *pathState) merge(recs []oplog.Op, cause *oplog.Op) bool {
 // watchers if it changed. Called with p.mu held.
 func (p *pathState) revalue(cause *oplog.Op) {
 	v, err := p.c.reg.Reduce(p.key.typ, p.key.path, p.log)
+	p.setValue(v, err, cause)
+}
+
+// setValue records the value of the log and tells the watchers if it
+// changed. Called with p.mu held.
+func (p *pathState) setValue(v json.RawMessage, err error, cause *oplog.Op) {
 	if bytes.Equal(v, p.value) && errors.Is(err, p.valErr) && (err == nil) == (p.valErr == nil) {
 		return
 	}

@@ -33,17 +33,18 @@ func (c *Client) Push(ctx context.Context, channel, typ, path string, payload js
 	}
 	p.mu.Lock()
 	o, err := oplog.NewOp(c.clock.Date(), c.origin, p.log.NextSeq(c.origin), payload)
+	var value json.RawMessage
 	if err == nil {
-		// The new op is dated after every op seen, so it comes last.
-		_, err = c.reg.ReduceWith(p.key.typ, p.key.path, p.log, o.Payload)
+		// The new op is dated after every op seen, so it comes last: the
+		// value with it is the value of the log once it is merged.
+		value, err = c.reg.ReduceWith(p.key.typ, p.key.path, p.log, o.Payload)
 	}
 	if err != nil {
 		p.mu.Unlock()
 		return nil, fmt.Errorf("push %s %s %s: %w", channel, typ, path, err)
 	}
 	p.log.Merge(o)
-	p.revalue(&o)
-	value, valErr := p.value, p.valErr
+	p.setValue(value, nil, &o)
 	p.mu.Unlock()
 	c.publishOp(p.key, o)
 
@@ -51,10 +52,7 @@ func (c *Client) Push(ctx context.Context, channel, typ, path string, payload js
 	if c.pruneDue(p) {
 		c.scheduleSync(p, c.cfg.SyncDelay)
 	}
-	if err != nil {
-		return value, err
-	}
-	return value, valErr
+	return value, err
 }
 
 // deliver sends o to every store and returns when one accepted it. The

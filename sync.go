@@ -271,7 +271,7 @@ func (c *Client) readStores(ctx context.Context, stores []store, typ, spath stri
 			cctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
 			defer cancel()
 			l, err := s.read(cctx, typ, spath)
-			out[i] = readResult{s: s, log: l, err: err}
+			out[i] = readResult{log: l, err: err}
 		}()
 	}
 	wg.Wait()
