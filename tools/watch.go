@@ -22,8 +22,9 @@ any path of a channel, written by anyone, as push lines:
 which gig-push reads: gig-watch a | gig-push b mirrors channel a into b.
 Each op is printed once, whichever stores it comes from.
 
-With -values it prints the value of each path given, then every change of
-it, local or remote, once per change:
+With -values, or given a type and paths after the channel, it prints the
+value of each path given, then every change of it, local or remote, once
+per change:
 
 	{"channel":C,"type":T,"path":P,"value":V}
 
@@ -65,11 +66,14 @@ func runWatch(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if len(rest) >= 3 {
+		*values = true // a type and paths can only mean their values
+	}
 	switch {
 	case *values && len(rest) < 3:
 		return usageErr("-values wants <channel> <type> <path>...")
 	case !*values && len(rest) != 1:
-		return usageErr("want <channel> (or -values <channel> <type> <path>...)")
+		return usageErr("want <channel>, or <channel> <type> <path>... for values")
 	case *n < 0 || *dur < 0:
 		return usageErr("-n and -for must not be negative")
 	}
