@@ -233,6 +233,21 @@ func (s *Service) Push(ctx context.Context, id string, recs []Record) ([]oplog.R
 	return res, nil
 }
 
+// folder checks segs (a type and path elements below a user's root) and
+// returns the user and where they lead on disk.
+func (s *Service) folder(id string, segs []string) (*user, string, error) {
+	u, err := s.user(id)
+	if err != nil {
+		return nil, "", err
+	}
+	for _, seg := range segs {
+		if err := CheckSegment(seg); err != nil {
+			return nil, "", err
+		}
+	}
+	return u, filepath.Join(append([]string{u.dir, "root"}, segs...)...), nil
+}
+
 // An Entry is one name in a folder of oplogs.
 type Entry struct {
 	Name string
@@ -242,16 +257,10 @@ type Entry struct {
 // List lists the folder of oplogs at segs below a user's root: no segments
 // lists the types, one the top of a type, and so on.
 func (s *Service) List(id string, segs []string) ([]Entry, error) {
-	u, err := s.user(id)
+	_, dir, err := s.folder(id, segs)
 	if err != nil {
 		return nil, err
 	}
-	for _, seg := range segs {
-		if err := CheckSegment(seg); err != nil {
-			return nil, err
-		}
-	}
-	dir := filepath.Join(append([]string{u.dir, "root"}, segs...)...)
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) && len(segs) == 0 {
 		return nil, nil
@@ -273,16 +282,11 @@ func (s *Service) List(id string, segs []string) ([]Entry, error) {
 // Kind tells whether segs below a user's root name a folder, an oplog, or
 // nothing (an error wrapping fs.ErrNotExist).
 func (s *Service) Kind(id string, segs []string) (dir bool, err error) {
-	u, err := s.user(id)
+	_, name, err := s.folder(id, segs)
 	if err != nil {
 		return false, err
 	}
-	for _, seg := range segs {
-		if err := CheckSegment(seg); err != nil {
-			return false, err
-		}
-	}
-	fi, err := os.Stat(filepath.Join(append([]string{u.dir, "root"}, segs...)...))
+	fi, err := os.Stat(name)
 	if err != nil {
 		return false, fmt.Errorf("%s: %w", strings.Join(segs, "/"), fs.ErrNotExist)
 	}
@@ -291,16 +295,11 @@ func (s *Service) Kind(id string, segs []string) (dir bool, err error) {
 
 // Mkdir makes a folder of oplogs (a type, or a folder of paths) for a user.
 func (s *Service) Mkdir(id string, segs []string) error {
-	u, err := s.user(id)
+	u, dir, err := s.folder(id, segs)
 	if err != nil {
 		return err
 	}
-	for _, seg := range segs {
-		if err := CheckSegment(seg); err != nil {
-			return err
-		}
-	}
-	return u.mkdirs(filepath.Join(append([]string{u.dir, "root"}, segs...)...))
+	return u.mkdirs(dir)
 }
 
 // Create makes an empty oplog (only the initial checkpoint) if there is none.
