@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/netstore"
 	"gigfs.io/gigfs/oplog"
 	"gigfs.io/gigfs/table"
@@ -25,13 +26,14 @@ var (
 	// ErrTableRefused: the table refused the session (revoked, expired,
 	// unknown user): the client will not retry it.
 	ErrTableRefused = errors.New("table refused the session")
+	// ErrTableUnreachable: the table could not be reached; the client
+	// keeps trying.
+	ErrTableUnreachable = errors.New("table out of reach")
 )
 
 // isRefusal reports whether an error from the table or a store is a refusal
 // of the credential, as opposed to a network failure.
-func isRefusal(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "permission denied")
-}
+func isRefusal(err error) bool { return errors.Is(err, gig.ErrPermission) }
 
 // A Client reads and writes the oplogs of channels. It is safe for
 // concurrent use. Close it to stop its background work.
@@ -51,7 +53,7 @@ type Client struct {
 	table     *table.Client // nil until dialled
 	tableSet  chan struct{} // closed once the remote table was read (or there is none, or it refused us)
 	tableLate atomic.Bool   // a wait for the table timed out: do not wait again
-	tableErr  error         // set before tableSet closes when the table refused the session
+	tableErr  error         // set (under tableMu) when the table refused the session
 
 	mu       sync.Mutex
 	local    map[string][]store  // channel -> local stores
@@ -86,7 +88,7 @@ func New(cfg Config) (*Client, error) {
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	mem := 0
 	for ch, stores := range cfg.LocalTable {
-		if err := table.ValidChannel(ch); err != nil {
+		if _, err := gig.ParseChannel(ch); err != nil {
 			c.Close()
 			return nil, fmt.Errorf("local table: %w", err)
 		}
@@ -130,6 +132,8 @@ func New(cfg Config) (*Client, error) {
 func (c *Client) TableErr() error {
 	select {
 	case <-c.tableSet:
+		c.tableMu.Lock()
+		defer c.tableMu.Unlock()
 		return c.tableErr
 	default:
 		return nil
@@ -163,15 +167,19 @@ func (c *Client) readTable() {
 			c.tableMu.Lock()
 			c.table = tc
 			c.tableMu.Unlock()
+			c.onTable(nil)
 			c.setMountTable(mt)
 			return
 		}
 		c.cfg.Logf("gigfs: table %s: %v", rt.Addr, err)
 		if isRefusal(err) {
 			// Revoked, expired or unknown: asking again will not help.
-			c.tableErr = fmt.Errorf("%w: %v", ErrTableRefused, err)
+			c.refused(err)
 			close(c.tableSet)
 			return
+		}
+		if errors.Is(err, gig.ErrTransport) {
+			c.onTable(fmt.Errorf("%w: %w", ErrTableUnreachable, err))
 		}
 		select {
 		case <-c.ctx.Done():
@@ -206,6 +214,24 @@ func (c *Client) setMountTable(mt table.MountTable) {
 	}
 }
 
+// refused records that the table refused the session and says so.
+func (c *Client) refused(err error) {
+	c.tableMu.Lock()
+	if c.tableErr == nil {
+		c.tableErr = fmt.Errorf("%w: %w", ErrTableRefused, err)
+	}
+	err = c.tableErr
+	c.tableMu.Unlock()
+	c.onTable(err)
+}
+
+// onTable tells Config.OnTable how the table answers.
+func (c *Client) onTable(err error) {
+	if c.cfg.OnTable != nil {
+		c.cfg.OnTable(err)
+	}
+}
+
 // storeToken asks the table for a token of the store storeID.
 func (c *Client) storeToken(ctx context.Context, storeID string) (string, error) {
 	c.tableMu.Lock()
@@ -227,6 +253,9 @@ func (c *Client) storeToken(ctx context.Context, storeID string) (string, error)
 			t, err = nc.StoreToken(ctx, storeID)
 		}
 	}
+	if isRefusal(err) {
+		c.refused(err) // the session was revoked or expired meanwhile
+	}
 	return t, err
 }
 
@@ -235,7 +264,7 @@ func (c *Client) storeToken(ctx context.Context, storeID string) (string, error)
 // that the local stores alone do not answer for a channel that remote
 // stores serve too; past that wait it goes on with what it knows.
 func (c *Client) stores(ctx context.Context, channel string) ([]store, error) {
-	if err := table.ValidChannel(channel); err != nil {
+	if _, err := gig.ParseChannel(channel); err != nil {
 		return nil, err
 	}
 	select {

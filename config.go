@@ -58,6 +58,13 @@ type Config struct {
 	// Logf logs what goes wrong in the background (a store down, a
 	// refused op); nil means log.Printf.
 	Logf func(format string, args ...any) `json:"-"`
+	// OnTable, if set, is told from the client's background work how the
+	// remote table answers: an error wrapping ErrTableRefused when it
+	// refuses the session (when the mount table is read, or later when a
+	// store token is asked for: the session was revoked or expired), one
+	// wrapping ErrTableUnreachable when it cannot be reached, nil when it
+	// answers. A tool stops on a refusal rather than wait for a timeout.
+	OnTable func(err error) `json:"-"`
 }
 
 func (c *Config) setDefaults() {

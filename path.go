@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/oplog"
 )
 
@@ -176,7 +177,7 @@ func (p *pathState) merge(recs []oplog.Op, cause *oplog.Op) bool {
 	var fresh []oplog.Op
 	for i := range recs {
 		p.c.clock.Observe(recs[i].Date)
-		if p.log.Merge(recs[i]).Outcome == oplog.Accepted {
+		if p.log.Merge(recs[i]).Outcome() == oplog.Accepted {
 			changed = true
 			if recs[i].Kind() == oplog.KindOp {
 				fresh = append(fresh, recs[i])
@@ -226,10 +227,8 @@ func (p *pathState) current() (json.RawMessage, error) {
 
 // checkPath validates a type and a path and returns the path's clean form.
 func checkPath(typ, path string) (string, error) {
-	if err := checkType(typ); err != nil {
-		return "", err
-	}
-	return cleanPath(path)
+	_, p, err := gig.ParseTypePath(typ, path)
+	return string(p), err
 }
 
 // Get returns the value of (channel, typ, path): from memory once the path

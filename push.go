@@ -75,7 +75,7 @@ func (c *Client) deliver(ctx context.Context, p *pathState, stores []store, o op
 			cctx, cancel := context.WithTimeout(c.ctx, c.cfg.CallTimeout)
 			defer cancel()
 			res, err := s.push(cctx, rec)
-			if err == nil && res[0].Outcome == oplog.Refused {
+			if err == nil && res[0].Outcome() == oplog.Refused {
 				err = fmt.Errorf("refused: %s", res[0].Reason)
 			}
 			answers <- answer{s, err}

@@ -2,12 +2,14 @@ package gigfs
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/netstore"
+	"gigfs.io/gigfs/netstore/remote"
 	"gigfs.io/gigfs/oplog"
 )
 
@@ -22,8 +24,8 @@ type remoteStore struct {
 	addr string
 
 	mu     sync.Mutex
-	r      *netstore.Remote // nil while down
-	sr     *netstore.StreamReader
+	r      *remote.Remote // nil while down
+	sr     *remote.StreamReader
 	token  string
 	epoch  string // stream cursor, to resume without missing events
 	seq    uint64
@@ -38,7 +40,7 @@ func newRemoteStore(c *Client, id, addr string) *remoteStore {
 
 func (rs *remoteStore) name() string { return "store " + rs.id + " at " + rs.addr }
 
-func (rs *remoteStore) conn() *netstore.Remote {
+func (rs *remoteStore) conn() *remote.Remote {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	return rs.r
@@ -48,7 +50,7 @@ func (rs *remoteStore) conn() *netstore.Remote {
 // attempt (within ctx), so that a first read or listing right after start
 // is not answered by the other stores alone; once the store has been down,
 // it answers nil at once until the store is back.
-func (rs *remoteStore) firstConn(ctx context.Context) *netstore.Remote {
+func (rs *remoteStore) firstConn(ctx context.Context) *remote.Remote {
 	rs.mu.Lock()
 	up, tried := rs.up, rs.tried
 	rs.mu.Unlock()
@@ -109,8 +111,19 @@ func (rs *remoteStore) list(ctx context.Context, channel string) ([]TypePath, er
 	return out, nil
 }
 
-// fail hangs up a connection that failed a call; the run loop reconnects.
-func (rs *remoteStore) fail(r *netstore.Remote, err error) {
+// fail hangs up a connection whose call failed for want of a working
+// connection (see connLost); the run loop reconnects. An answer of the
+// store, a refusal or a bad name, leaves the connection up: hanging up on
+// it would only drop the streams of every channel the store serves.
+func (rs *remoteStore) fail(r *remote.Remote, err error) {
+	if connLost(err) {
+		rs.hangup(r, err)
+	}
+}
+
+// hangup closes the connection r and its stream, if still current; the run
+// loop reconnects.
+func (rs *remoteStore) hangup(r *remote.Remote, err error) {
 	rs.mu.Lock()
 	if rs.r != r {
 		rs.mu.Unlock()
@@ -125,6 +138,13 @@ func (rs *remoteStore) fail(r *netstore.Remote, err error) {
 	if sr != nil {
 		sr.Close()
 	}
+}
+
+// connLost reports whether a call's error means its connection is gone: a
+// transport failure, or a context that ended during the call (srv9p.Client
+// then hangs up).
+func connLost(err error) bool {
+	return errors.Is(err, gig.ErrTransport) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 func (rs *remoteStore) close() error {
@@ -142,9 +162,25 @@ func (rs *remoteStore) close() error {
 	return nil
 }
 
+// Redial backoff: from minBackoff, doubling to maxBackoff; it goes back to
+// minBackoff only after a connection stayed up for stableUp, so a store
+// that accepts connections and then drops them is not redialled in a loop.
+const (
+	minBackoff = 50 * time.Millisecond
+	maxBackoff = 5 * time.Second
+	stableUp   = 10 * time.Second
+)
+
 // run keeps the store connected until the client closes.
 func (rs *remoteStore) run(ctx context.Context) {
-	backoff := 50 * time.Millisecond
+	backoff := minBackoff
+	wait := func() {
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
 	for ctx.Err() == nil {
 		err := rs.connect(ctx)
 		rs.mu.Lock()
@@ -152,16 +188,17 @@ func (rs *remoteStore) run(ctx context.Context) {
 		rs.mu.Unlock()
 		if err != nil {
 			rs.c.cfg.Logf("gigfs: %s: %v", rs.name(), err)
-			select {
-			case <-ctx.Done():
-			case <-time.After(backoff):
-			}
-			backoff = min(2*backoff, 5*time.Second)
+			wait()
 			continue
 		}
-		backoff = 50 * time.Millisecond
+		up := time.Now()
 		rs.c.storeUp(rs)
 		rs.follow(ctx)
+		if time.Since(up) >= stableUp {
+			backoff = minBackoff
+			continue
+		}
+		wait()
 	}
 }
 
@@ -179,9 +216,9 @@ func (rs *remoteStore) connect(ctx context.Context) error {
 		}
 		token = t
 	}
-	r, err := netstore.Dial(cctx, rs.addr, rs.c.user, token)
+	r, err := remote.Dial(cctx, rs.addr, rs.c.user, token)
 	if err != nil {
-		if strings.Contains(err.Error(), "token") {
+		if errors.Is(err, gig.ErrPermission) {
 			token = "" // refused: ask the table for a new one next time
 		}
 		rs.mu.Lock()
@@ -189,11 +226,11 @@ func (rs *remoteStore) connect(ctx context.Context) error {
 		rs.mu.Unlock()
 		return err
 	}
-	sr, err := netstore.OpenStream(cctx, rs.addr, rs.c.user, token, epoch, seq)
+	sr, err := remote.OpenStream(cctx, rs.addr, rs.c.user, token, epoch, seq)
 	if err != nil && epoch != "" {
 		// The store cannot resume our cursor (restarted, or we fell too
 		// far behind): follow from now on; the sync on connect re-reads.
-		sr, err = netstore.OpenStream(cctx, rs.addr, rs.c.user, token, "", 0)
+		sr, err = remote.OpenStream(cctx, rs.addr, rs.c.user, token, "", 0)
 	}
 	if err != nil {
 		r.Close()
@@ -223,7 +260,7 @@ func (rs *remoteStore) follow(ctx context.Context) {
 		ev, err := sr.Next(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
-				rs.fail(r, fmt.Errorf("stream: %w", err))
+				rs.hangup(r, fmt.Errorf("stream: %w", err)) // the stream is over, whatever ended it
 			}
 			return
 		}

@@ -3,7 +3,6 @@ package gigfs
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -169,7 +168,7 @@ func (c *Client) sync(ctx context.Context, p *pathState, forcePrune bool) (SyncR
 			}
 			for j, r := range res {
 				switch {
-				case r.Outcome != oplog.Refused:
+				case r.Outcome() != oplog.Refused:
 					sr.Copied++
 				case isIncomparable(r):
 					// Another client's checkpoint raced ours; a new one
@@ -237,7 +236,7 @@ func (c *Client) prune(ctx context.Context, p *pathState, snap *oplog.Log, store
 		cctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
 		res, err := s.push(cctx, rec)
 		cancel()
-		if err == nil && res[0].Outcome == oplog.Refused {
+		if err == nil && res[0].Outcome() == oplog.Refused {
 			err = fmt.Errorf("checkpoint refused: %s", res[0].Reason)
 		}
 		if err != nil {
@@ -257,7 +256,7 @@ func (c *Client) prune(ctx context.Context, p *pathState, snap *oplog.Log, store
 }
 
 func isIncomparable(r oplog.Result) bool {
-	return r.Outcome == oplog.Refused && strings.Contains(r.Reason, "incomparable")
+	return r.Code == oplog.CodeIncomparable
 }
 
 // readStores reads one oplog from every store, concurrently.

@@ -474,7 +474,7 @@ func TestFUSE_Mount9p(t *testing.T) {
 		}
 		buf := make([]byte, 4096)
 		n, _ := f.ReadAt(buf, 0)
-		if got := lines(string(buf[:n])); len(got) != 2 || !strings.HasPrefix(got[0], "no-op") || !strings.HasPrefix(got[1], "refused: malformed op") {
+		if got := lines(string(buf[:n])); len(got) != 2 || !strings.HasPrefix(got[0], "duplicate") || !strings.HasPrefix(got[1], "invalid: malformed op") {
 			t.Fatalf("push reply through FUSE: %q", buf[:n])
 		}
 	})

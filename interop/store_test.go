@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/netstore"
+	"gigfs.io/gigfs/netstore/storefs"
 	"gigfs.io/gigfs/oplog"
 	"gigfs.io/gigfs/srv9p"
 )
@@ -38,7 +40,7 @@ func (f *fakeTable) Check(_ context.Context, _, sid, sec, user, token string) (t
 		return time.Time{}, errors.New("bad store credential")
 	}
 	if !f.tokens[user+" "+token] {
-		return time.Time{}, errors.New("unknown token")
+		return time.Time{}, gig.Errorf(gig.ErrPermission, "unknown token")
 	}
 	return time.Now().Add(time.Hour), nil
 }
@@ -68,7 +70,7 @@ func startStore(t testing.TB, dir string) *store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &srv9p.Server{Attach: (&netstore.Tree{S: svc, AdminKey: adminKey}).Attach, Logf: logf}
+	srv := &srv9p.Server{Attach: (&storefs.Tree{S: svc, AdminKey: adminKey}).Attach, Logf: logf}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {

@@ -66,7 +66,7 @@ func (d *DiskLog) Merge(ops []Op) ([]Result, error) {
 	d.mu.Lock()
 	for i := range ops {
 		res[i] = d.log.Merge(ops[i])
-		switch res[i].Outcome {
+		switch res[i].Outcome() {
 		case Accepted:
 			lines = ops[i].AppendJSON(lines)
 			lines = append(lines, '\n')

@@ -5,10 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
+
+	"gigfs.io/gigfs/gig"
 )
 
 // Limits on what an op may hold. They protect stores from one client's
@@ -144,10 +145,11 @@ func Initial() Op {
 }
 
 // Errors of op validation. Decode and Check wrap them with the detail.
+// The first two are of kind gig.ErrInvalid, the last gig.ErrLimit.
 var (
-	ErrMalformed = errors.New("malformed op")
-	ErrBadSha    = errors.New("sha mismatch")
-	ErrTooLarge  = errors.New("op too large")
+	ErrMalformed = gig.Errorf(gig.ErrInvalid, "malformed op")
+	ErrBadSha    = gig.Errorf(gig.ErrInvalid, "sha mismatch")
+	ErrTooLarge  = gig.Errorf(gig.ErrLimit, "op too large")
 )
 
 // Check validates the structure of o and verifies its sha. Stores check

@@ -2,11 +2,12 @@ package srv9p
 
 import (
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"strings"
 	"syscall"
+
+	"gigfs.io/gigfs/gig"
 )
 
 // ParseAddr parses a dial string into the network and address of package net.
@@ -15,7 +16,7 @@ import (
 // ./path (unix), and Go's host:port (tcp).
 func ParseAddr(s string) (network, address string, err error) {
 	bad := func(why string) (string, string, error) {
-		return "", "", fmt.Errorf("%w: address %q: %s", ErrBadRequest, s, why)
+		return "", "", gig.Errorf(gig.ErrInvalid, "address %q: %s", s, why)
 	}
 	if s == "" {
 		return bad("empty")

@@ -47,7 +47,7 @@ func Dial(ctx context.Context, addr, uname, aname string) (*Client, error) {
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, network, address)
 	if err != nil {
-		return nil, fmt.Errorf("dial %s: %w", addr, err)
+		return nil, fmt.Errorf("dial %s: %w", addr, classify(err))
 	}
 	c := &Client{nc: nc}
 	err = c.Do(ctx, func() error {
@@ -73,7 +73,8 @@ func Dial(ctx context.Context, addr, uname, aname string) (*Client, error) {
 }
 
 // Do runs fn as the Client's only call, closing the connection if ctx ends
-// first. Every call on a fid from Open, Close included, must run in Do.
+// first. Its error has a kind (see classify): the server's, or
+// gig.ErrTransport for a failed connection. Every call on a fid from Open, Close included, must run in Do.
 // After a cancellation the Client is closed.
 func (c *Client) Do(ctx context.Context, fn func() error) error {
 	c.call.Lock()
@@ -86,7 +87,7 @@ func (c *Client) Do(ctx context.Context, fn func() error) error {
 	if !stop() {
 		return ctx.Err()
 	}
-	return err
+	return classify(err)
 }
 
 // Ctl opens the ctl file at path, writes the one-line command cmd, and

@@ -25,7 +25,7 @@
 //     Next's context and the read ends at once.
 //   - NewStatic: small read-only contents (JSON computed at open).
 //
-// Errors: a tree returns ErrNotExist, ErrPermission, ErrBadRequest and the
+// Errors: a tree returns gig.ErrNotExist, gig.ErrPermission, gig.ErrInvalid and the
 // like, or errors wrapping them; ErrorString makes the one-line 9P error
 // ("file does not exist", "permission denied", a cancelled context gives
 // "interrupted"; an os error gives its cause without server paths).

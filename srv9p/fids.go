@@ -12,6 +12,7 @@ import (
 
 	"9fans.net/go/plan9"
 	lib "9fans.net/go/plan9/srv9p"
+	"gigfs.io/gigfs/gig"
 )
 
 // A fidState is our state for one fid, kept in the library's Fid.Aux.
@@ -38,7 +39,7 @@ func (c *conn) newFid(uname string, path []Node) (*fidState, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		return nil, ErrInterrupted
+		return nil, gig.ErrInterrupted
 	}
 	if len(c.fids) >= c.maxFids {
 		return nil, c.fidLimit()
@@ -85,7 +86,7 @@ func (f *fidState) install(h Handle, d *dirReader) error {
 	err := error(nil)
 	switch {
 	case f.released:
-		err = ErrClosed
+		err = gig.ErrClosed
 	case f.h != nil || f.dir != nil:
 		err = nineErr("file already open")
 	default:
@@ -103,7 +104,7 @@ func (f *fidState) use() (h Handle, d *dirReader, done func(), err error) {
 	f.mu.RLock()
 	if f.released {
 		f.mu.RUnlock()
-		return nil, nil, nil, ErrClosed
+		return nil, nil, nil, gig.ErrClosed
 	}
 	if f.h == nil && f.dir == nil {
 		f.mu.RUnlock()
@@ -216,7 +217,7 @@ func (c *conn) attach(rctx context.Context, fid, _ *lib.Fid, uname, aname string
 		}
 		root, err := c.srv.Attach(ctx, uname, aname, c.remote)
 		if err == nil && root == nil {
-			err = ErrNotExist
+			err = gig.ErrNotExist
 		}
 		var info Info
 		if err == nil {
@@ -289,15 +290,15 @@ func step(ctx context.Context, path []Node, name string, isDir bool) ([]Node, In
 		return path, info, err
 	}
 	if badName(name) {
-		return nil, Info{}, ErrNotExist
+		return nil, Info{}, gig.ErrNotExist
 	}
 	d, ok := path[len(path)-1].(Dir)
 	if !ok {
-		return nil, Info{}, ErrNotExist
+		return nil, Info{}, gig.ErrNotExist
 	}
 	n, err := d.Walk(ctx, name)
 	if err == nil && n == nil {
-		err = ErrNotExist
+		err = gig.ErrNotExist
 	}
 	if err != nil {
 		return nil, Info{}, err
@@ -329,7 +330,7 @@ func checkPerm(m fs.FileMode, mode OpenMode) error {
 		need |= 2
 	}
 	if m.Perm()>>6&need != need {
-		return ErrPermission
+		return gig.ErrPermission
 	}
 	return nil
 }
@@ -342,7 +343,7 @@ func truncate(ctx context.Context, node Node, info Info) error {
 	if info.Mode&fs.ModeAppend != 0 {
 		return nil
 	}
-	return fmt.Errorf("%w: file cannot be truncated", ErrPermission)
+	return gig.Errorf(gig.ErrPermission, "file cannot be truncated")
 }
 
 func (c *conn) iounit() uint32 {
@@ -352,7 +353,7 @@ func (c *conn) iounit() uint32 {
 	return uint32(min(int64(c.maxWrite), int64(c.msize.Load())-plan9.IOHDRSZ))
 }
 
-var errRclose = fmt.Errorf("%w: remove on close not supported", ErrBadRequest)
+var errRclose = gig.Errorf(gig.ErrInvalid, "remove on close not supported")
 
 func (c *conn) open(rctx context.Context, fid *lib.Fid, mode uint8) error {
 	return c.do(rctx, func(ctx context.Context) error {
@@ -378,7 +379,7 @@ func (c *conn) open(rctx context.Context, fid *lib.Fid, mode uint8) error {
 		}
 		file, ok := node.(File)
 		if !ok {
-			return ErrPermission
+			return gig.ErrPermission
 		}
 		if om&OTRUNC != 0 {
 			if err := truncate(ctx, node, info); err != nil {
@@ -411,9 +412,9 @@ func (c *conn) create(rctx context.Context, fid *lib.Fid, name string, perm plan
 		cr, ok := f.node().(Creator)
 		switch {
 		case !ok:
-			return ErrPermission
+			return gig.ErrPermission
 		case badName(name):
-			return fmt.Errorf("%w: bad file name %q", ErrBadRequest, name)
+			return gig.Errorf(gig.ErrInvalid, "bad file name %q", name)
 		case mode&plan9.ORCLOSE != 0:
 			return errRclose
 		}
@@ -441,7 +442,7 @@ func (c *conn) create(rctx context.Context, fid *lib.Fid, name string, perm plan
 		} else {
 			file, ok := n.(File)
 			if !ok {
-				return ErrPermission
+				return gig.ErrPermission
 			}
 			if h, err = file.Open(ctx, om); err != nil {
 				return err
@@ -500,7 +501,7 @@ func (c *conn) read(rctx context.Context, fid *lib.Fid, data []byte, off int64) 
 func (c *conn) write(rctx context.Context, fid *lib.Fid, data []byte, off int64) (n int, err error) {
 	err = c.do(rctx, func(ctx context.Context) error {
 		if c.maxWrite > 0 && len(data) > c.maxWrite {
-			return fmt.Errorf("%w: write of %d bytes over the limit of %d", ErrTooLarge, len(data), c.maxWrite)
+			return gig.Errorf(gig.ErrLimit, "write of %d bytes over the limit of %d", len(data), c.maxWrite)
 		}
 		f, err := stateOf(fid)
 		if err != nil {
@@ -546,7 +547,7 @@ func (c *conn) stat(rctx context.Context, fid *lib.Fid) (d *plan9.Dir, err error
 	return d, err
 }
 
-var errWstat = fmt.Errorf("%w: wstat can only set length 0", ErrPermission)
+var errWstat = gig.Errorf(gig.ErrPermission, "wstat can only set length 0")
 
 // wstat accepts what does not change the file, ignores times, and turns
 // length 0 into a truncation. (The library has handled the all-"don't
@@ -592,7 +593,7 @@ func (c *conn) remove(rctx context.Context, fid *lib.Fid) error {
 		}
 		r, ok := f.node().(Remover)
 		if !ok || len(*f.path.Load()) == 1 {
-			return ErrPermission
+			return gig.ErrPermission
 		}
 		return r.Remove(ctx)
 	})
@@ -655,7 +656,7 @@ func (d *dirReader) read(ctx context.Context, f *fidState, p []byte, off int64) 
 		}
 		if len(b) > len(p)-n {
 			if n == 0 {
-				return 0, fmt.Errorf("%w: read of %d bytes too small for a directory entry", ErrBadRequest, len(p))
+				return 0, gig.Errorf(gig.ErrInvalid, "read of %d bytes too small for a directory entry", len(p))
 			}
 			break
 		}

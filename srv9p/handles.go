@@ -6,11 +6,13 @@ import (
 	"io"
 	"strings"
 	"sync"
+
+	"gigfs.io/gigfs/gig"
 )
 
 // NewStatic returns a read-only handle over data, for small contents such
 // as JSON computed at open. Reads honour the offset; writes are refused
-// with ErrPermission. data must not change afterwards.
+// with gig.ErrPermission. data must not change afterwards.
 func NewStatic(data []byte) Handle { return static(data) }
 
 type static []byte
@@ -27,7 +29,7 @@ func readAt(data, p []byte, off int64) int {
 	return copy(p, data[off:])
 }
 
-func (static) Write(context.Context, []byte, int64) (int, error) { return 0, ErrPermission }
+func (static) Write(context.Context, []byte, int64) (int, error) { return 0, gig.ErrPermission }
 func (static) Close() error                                      { return nil }
 
 // A CtlFunc runs one command written to a ctl file and returns the reply
@@ -81,7 +83,7 @@ func (c *ctl) Close() error { return nil }
 //
 // to take the client's writes on the stream fid (the store's "since N"), and
 // io.Closer, called when the fid goes away. Without Write, writes are
-// refused with ErrPermission.
+// refused with gig.ErrPermission.
 type Source interface {
 	// Next blocks until the next record is ready and returns it, or
 	// returns ctx's error once ctx is done (a Tflush or a hang-up).
@@ -148,7 +150,7 @@ func (s *stream) Write(ctx context.Context, p []byte, _ int64) (int, error) {
 	if w, ok := s.src.(sourceWriter); ok {
 		return w.Write(ctx, p)
 	}
-	return 0, ErrPermission
+	return 0, gig.ErrPermission
 }
 
 func (s *stream) Close() error {

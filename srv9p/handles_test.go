@@ -6,6 +6,7 @@ import (
 	"io"
 	"testing"
 
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/srv9p"
 )
 
@@ -32,8 +33,8 @@ func TestStatic(t *testing.T) {
 			t.Errorf("read %d at %d: got %q, want %q", tc.size, tc.off, got, tc.want)
 		}
 	}
-	if _, err := h.Write(context.Background(), []byte("x"), 0); !errors.Is(err, srv9p.ErrPermission) {
-		t.Errorf("write: got %v, want ErrPermission", err)
+	if _, err := h.Write(context.Background(), []byte("x"), 0); !errors.Is(err, gig.ErrPermission) {
+		t.Errorf("write: got %v, want gig.ErrPermission", err)
 	}
 }
 
@@ -114,7 +115,7 @@ func TestStream(t *testing.T) {
 	if n, err := h.Read(context.Background(), make([]byte, 10), 0); n != 0 || err != nil {
 		t.Errorf("at the end: %d, %v", n, err)
 	}
-	if _, err := h.Write(context.Background(), []byte("since 1"), 0); !errors.Is(err, srv9p.ErrPermission) {
+	if _, err := h.Write(context.Background(), []byte("since 1"), 0); !errors.Is(err, gig.ErrPermission) {
 		t.Errorf("write to a source without Write: %v", err)
 	}
 	h.Close()

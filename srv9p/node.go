@@ -4,6 +4,8 @@ import (
 	"context"
 	"io/fs"
 	"time"
+
+	"gigfs.io/gigfs/gig"
 )
 
 // Info describes a file or a directory: what a 9P stat and qid carry.
@@ -33,7 +35,7 @@ type Info struct {
 //
 // A Node whose Info has fs.ModeDir should implement Dir, any other File.
 type Node interface {
-	// Stat describes the node now. An error (ErrNotExist when the file
+	// Stat describes the node now. An error (gig.ErrNotExist when the file
 	// has gone) fails the request that needed it.
 	Stat(ctx context.Context) (Info, error)
 }
@@ -41,7 +43,7 @@ type Node interface {
 // A Dir is a directory Node.
 type Dir interface {
 	Node
-	// Walk returns the child called name, or ErrNotExist. The server
+	// Walk returns the child called name, or gig.ErrNotExist. The server
 	// handles ".." itself; name is never "", "." or "..", nor contains "/".
 	Walk(ctx context.Context, name string) (Node, error)
 	// List returns the entries of the directory, in a stable order. It is
@@ -138,7 +140,7 @@ func (d *staticDir) Walk(ctx context.Context, name string) (Node, error) {
 			return c, nil
 		}
 	}
-	return nil, ErrNotExist
+	return nil, gig.ErrNotExist
 }
 
 func (d *staticDir) List(ctx context.Context) ([]Info, error) {

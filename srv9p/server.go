@@ -16,6 +16,7 @@ import (
 
 	"9fans.net/go/plan9"
 	lib "9fans.net/go/plan9/srv9p"
+	"gigfs.io/gigfs/gig"
 )
 
 // Defaults used for the zero values of Server's fields.
@@ -51,7 +52,7 @@ type Server struct {
 	// One more fails with "too many blocked reads".
 	MaxBlockedReads int
 	// MaxWrite, if positive, is the largest write accepted; a larger one
-	// fails with ErrTooLarge, and opens report it as the iounit. Zero means
+	// fails with gig.ErrLimit, and opens report it as the iounit. Zero means
 	// only the message size limits writes.
 	MaxWrite int
 	// IdleTimeout closes a connection that has sent nothing for that long
@@ -223,7 +224,7 @@ func (c *conn) do(rctx context.Context, f func(ctx context.Context) error) (err 
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return nineErr(ErrInterrupted.Error())
+		return nineErr(gig.ErrInterrupted.Error())
 	}
 	c.active++
 	c.mu.Unlock()

@@ -16,6 +16,7 @@ import (
 
 	"9fans.net/go/plan9"
 	"9fans.net/go/plan9/client"
+	"gigfs.io/gigfs/gig"
 )
 
 // testKDF keeps argon2id cheap in tests.
@@ -79,7 +80,7 @@ func (f *fakeStores) Confirm(ctx context.Context, addr, user, code, tableAddr, s
 		return errors.New("connection refused")
 	}
 	if c, ok := f.codes[addr]; !ok || c != code {
-		return errors.New("permission denied: bad code")
+		return gig.Errorf(gig.ErrPermission, "bad code")
 	}
 	delete(f.codes, addr)
 	f.confirms = append(f.confirms, confirmCall{addr, user, code, tableAddr, storeID, secret})

@@ -203,7 +203,7 @@ func (s *Service) loadUsers() error {
 				return fmt.Errorf("table: finish removing %s: %w", dir, err)
 			}
 			continue
-		case ValidUser(name) != nil:
+		case !validUser(name):
 			s.logf("table: %s: not a user folder; ignored", dir)
 			continue
 		}
@@ -357,7 +357,7 @@ func (s *Service) authenticate(ctx context.Context, uname, aname string) (*Princ
 	if kind != "master" && kind != "session" && kind != "store" {
 		return nil, denied("unknown credential %q: want master, session, store or admin", clip(kind))
 	}
-	if ValidUser(uname) != nil {
+	if !validUser(uname) {
 		return nil, errBadCredential
 	}
 	u := s.user(uname)

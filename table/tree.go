@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/srv9p"
 )
 
@@ -104,7 +105,7 @@ func (f *tableFile) Stat(context.Context) (srv9p.Info, error) {
 // fails past the first only says "not found".) A missing file stays
 // missing.
 func lapsed(name string, mode fs.FileMode, path uint64, err error) (srv9p.Info, error) {
-	if errors.Is(err, srv9p.ErrNotExist) {
+	if errors.Is(err, gig.ErrNotExist) {
 		return srv9p.Info{}, err
 	}
 	return srv9p.Info{Name: name, Mode: mode, Path: path}, nil
@@ -148,11 +149,11 @@ func (d *channelDir) Stat(context.Context) (srv9p.Info, error) {
 }
 
 func (d *channelDir) Walk(_ context.Context, name string) (srv9p.Node, error) {
-	if ValidChannel(name) != nil {
-		return nil, srv9p.ErrNotExist
+	if _, err := gig.ParseChannel(name); err != nil {
+		return nil, gig.ErrNotExist
 	}
 	_, born, _, err := d.s.channel(d.p, name, false)
-	if err != nil && errors.Is(err, srv9p.ErrNotExist) {
+	if err != nil && errors.Is(err, gig.ErrNotExist) {
 		return nil, err
 	}
 	return &channelFile{d.s, d.p, name, born}, nil // if err, the open tells why
@@ -196,7 +197,7 @@ type channelFile struct {
 func (f *channelFile) get(use bool) ([]StoreRef, TableInfo, error) {
 	refs, born, ti, err := f.s.channel(f.p, f.name, use)
 	if err == nil && born != f.born {
-		err = srv9p.ErrNotExist // removed and made again: another file
+		err = gig.ErrNotExist // removed and made again: another file
 	}
 	return refs, ti, err
 }
@@ -249,7 +250,7 @@ func (f *checkFile) Stat(context.Context) (srv9p.Info, error) {
 	switch {
 	case err == nil:
 		info.Length = int64(len(checkJSON(f.p.id, until)))
-	case !isCheckRefusal(err):
+	case !errors.Is(err, gig.ErrPermission):
 		return lapsed(f.token, readMode, info.Path, err)
 	}
 	return info, nil
@@ -261,15 +262,6 @@ func (f *checkFile) Open(context.Context, srv9p.OpenMode) (srv9p.Handle, error) 
 		return nil, err
 	}
 	return srv9p.NewStatic(checkJSON(f.p.id, until)), nil
-}
-
-func isCheckRefusal(err error) bool {
-	for _, e := range checkErrors {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
 }
 
 // checkJSON is the answer of a good check: {"store":"<store_id>","until":<unix ms>}.

@@ -16,7 +16,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"gigfs.io/gigfs/netstore"
+	"gigfs.io/gigfs/netstore/storefs"
 	"gigfs.io/gigfs/srv9p"
 	"gigfs.io/gigfs/table"
 	"gigfs.io/gigfs/tools"
@@ -38,7 +38,7 @@ var programs = map[string]mainFunc{
 	"gig-quickstart": tools.QuickstartMain,
 	"gig-table":      func(args []string, _ io.Reader, _, _ io.Writer) int { return table.Main(args) },
 	"gig-store": func(args []string, _ io.Reader, _, _ io.Writer) int {
-		return netstore.Main(args, table.NewChecker())
+		return storefs.Main(args, table.NewChecker())
 	},
 }
 

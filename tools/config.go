@@ -13,9 +13,8 @@ import (
 	"time"
 
 	"gigfs.io/gigfs"
-	"gigfs.io/gigfs/netstore"
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/srv9p"
-	"gigfs.io/gigfs/table"
 )
 
 // Settings is the configuration of a tool, from flags, the environment
@@ -158,7 +157,7 @@ func loadSettings(f *commonFlags, getenv func(string) string) (*Settings, error)
 		}
 	}
 	if s.User != "" {
-		if err := table.ValidUser(s.User); err != nil {
+		if _, err := gig.ParseUser(s.User); err != nil {
 			return nil, fmt.Errorf("user from %s: %v", s.sources["user"], err)
 		}
 	}
@@ -205,7 +204,7 @@ func loadSettings(f *commonFlags, getenv func(string) string) (*Settings, error)
 		s.Reducers[t] = spec
 	}
 	for t := range s.Reducers {
-		if err := netstore.CheckSegment(t); err != nil {
+		if err := gig.ParseElement(t); err != nil {
 			return nil, fmt.Errorf("reducer for type %q: %v", t, err)
 		}
 	}
@@ -263,8 +262,10 @@ func resolveStorage(lt map[string][]gigfs.LocalStore, dir string) map[string][]g
 }
 
 // clientConfig is the client's configuration from s.
-func (s *Settings) clientConfig(logf func(string, ...any)) (gigfs.Config, error) {
-	cfg := gigfs.Config{LocalTable: s.Local, CallTimeout: s.Timeout, Logf: logf}
+// logf logs the client's background work; onTable hears how the table
+// answers (gigfs.Config.OnTable).
+func (s *Settings) clientConfig(logf func(string, ...any), onTable func(error)) (gigfs.Config, error) {
+	cfg := gigfs.Config{LocalTable: s.Local, CallTimeout: s.Timeout, Logf: logf, OnTable: onTable}
 	if s.Table != "" {
 		switch {
 		case s.User == "":

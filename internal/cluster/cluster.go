@@ -5,6 +5,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -12,7 +13,9 @@ import (
 	"sync"
 	"time"
 
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/netstore"
+	"gigfs.io/gigfs/netstore/storefs"
 	"gigfs.io/gigfs/srv9p"
 	"gigfs.io/gigfs/table"
 )
@@ -138,7 +141,7 @@ func (s *Store) Start() error {
 		return err
 	}
 	s.Addr, s.svc = l.Addr().String(), svc
-	stop := serve(&srv9p.Server{Attach: (&netstore.Tree{S: svc, AdminKey: StoreKey}).Attach, Logf: s.c.Logf}, l)
+	stop := serve(&srv9p.Server{Attach: (&storefs.Tree{S: svc, AdminKey: StoreKey}).Attach, Logf: s.c.Logf}, l)
 	s.stop = func() { stop(); svc.Close() }
 	return nil
 }
@@ -195,7 +198,7 @@ func (c *Cluster) AddStore(ctx context.Context, id, master, channel string, s *S
 	}
 	defer adm.Close()
 	reply, err := adm.Ctl(ctx, "/admin/ctl", "user add "+id)
-	if err != nil && strings.Contains(err.Error(), "exists") {
+	if errors.Is(err, gig.ErrExist) {
 		reply, err = adm.Ctl(ctx, "/admin/ctl", "user code "+id)
 	}
 	if err != nil {

@@ -1,4 +1,4 @@
-package netstore
+package storefs
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"gigfs.io/gigfs/internal/adminkey"
 	"gigfs.io/gigfs/internal/daemon"
+	"gigfs.io/gigfs/netstore"
 	"gigfs.io/gigfs/srv9p"
 )
 
@@ -23,7 +24,7 @@ const DefaultAddr = "tcp!127.0.0.1!5641"
 // table client's.
 //
 //	gig-store [-addr tcp!127.0.0.1!5641] [-data $GIGFS_DATA]
-func Main(args []string, checker TokenChecker) int {
+func Main(args []string, checker netstore.TokenChecker) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return run(ctx, args, os.Stderr, checker, nil)
@@ -31,7 +32,7 @@ func Main(args []string, checker TokenChecker) int {
 
 // run is Main with its context, its error output, and a callback told the
 // address once the store listens (for tests).
-func run(ctx context.Context, args []string, stderr io.Writer, checker TokenChecker, listening func(addr string)) int {
+func run(ctx context.Context, args []string, stderr io.Writer, checker netstore.TokenChecker, listening func(addr string)) int {
 	logger := log.New(stderr, "gig-store: ", log.LstdFlags)
 	fl := daemon.NewFlags("gig-store", DefaultAddr, usage, stderr)
 	if status, ok := fl.Parse(args, logger); !ok {
@@ -42,7 +43,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker TokenChec
 		logger.Print(err)
 		return daemon.ExitError
 	}
-	svc, err := Open(Config{Dir: fl.Data, Checker: checker, Logf: logger.Printf})
+	svc, err := netstore.Open(netstore.Config{Dir: fl.Data, Checker: checker, Logf: logger.Printf})
 	if err != nil {
 		logger.Print(err)
 		return daemon.ExitError
