@@ -33,9 +33,10 @@ func DefaultData() string {
 
 // Flags are the flags every server takes.
 type Flags struct {
-	Set  *flag.FlagSet
-	Addr string
-	Data string
+	Set    *flag.FlagSet
+	Addr   string
+	Data   string
+	Limits *Limits // the limit flags; Limits.Apply sets them on a server
 }
 
 // NewFlags makes the flag set of a server program: -addr (default
@@ -45,6 +46,7 @@ func NewFlags(name, defaultAddr, usage string, stderr io.Writer) *Flags {
 	f.Set.SetOutput(stderr)
 	f.Set.StringVar(&f.Addr, "addr", defaultAddr, "listen on this dial string (tcp!host!port, unix!/path or host:port)")
 	f.Set.StringVar(&f.Data, "data", DefaultData(), "data folder (default $GIGFS_DATA, else ./gigfs-data)")
+	f.Limits = addLimitFlags(f.Set)
 	f.Set.Usage = func() {
 		io.WriteString(stderr, usage)
 		f.Set.PrintDefaults()
