@@ -89,7 +89,7 @@ func runPush(e *env, args []string) error {
 		return err
 	}
 	if len(rest) != 1 && len(rest) != 4 {
-		return usageErr("want <channel> [<type> <path> <payload>], got %d arguments", len(rest))
+		return usageErr("want <channel> [<type> <path> <payload>], got %s", count(len(rest), "argument"))
 	}
 	if len(rest) == 1 && e.sh != nil {
 		return usageErr("in gigsh, push takes <channel> <type> <path> <payload>")
@@ -222,7 +222,7 @@ func (p *pusher) lines() error {
 		}
 	}
 	if bad > 0 {
-		return fmt.Errorf("%d of %d lines not pushed", bad, n)
+		return fmt.Errorf("%d of %s not pushed", bad, count(n, "line"))
 	}
 	return nil
 }
