@@ -16,10 +16,10 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"gigfs.io/gigfs/internal/atomicfile"
+	"gigfs.io/gigfs/internal/filelock"
 )
 
 // Defaults for the zero values of Config.
@@ -98,21 +98,6 @@ type Service struct {
 	closed bool
 }
 
-// lockDir takes the lock of a data folder, so that two processes never
-// append to the same oplogs.
-func lockDir(dir string) (*os.File, error) {
-	name := filepath.Join(dir, "lock")
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("data folder %s is in use by another process", dir)
-	}
-	return f, nil
-}
-
 // meta is what the store keeps about a user, in store.json.
 type meta struct {
 	TableAddr   string `json:"table_addr,omitempty"`
@@ -162,7 +147,7 @@ func Open(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	lock, err := lockDir(cfg.Dir)
+	lock, err := filelock.LockDir(cfg.Dir) // two processes never append to the same oplogs
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
