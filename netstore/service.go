@@ -16,10 +16,12 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gigfs.io/gigfs/internal/atomicfile"
 	"gigfs.io/gigfs/internal/filelock"
+	"gigfs.io/gigfs/oplog"
 )
 
 // Defaults for the zero values of Config.
@@ -76,6 +78,11 @@ type Config struct {
 	// CodeTTL is how long a confirmation code is valid. Zero means
 	// DefaultCodeTTL.
 	CodeTTL time.Duration
+	// DateHorizon is how far in the future an op may be dated: later ops
+	// are refused (a client clock far ahead, or a hostile date, would
+	// otherwise date every later op of the path after it). Zero means
+	// oplog.DefaultHorizon; negative, no bound.
+	DateHorizon time.Duration
 	// Now replaces time.Now (for tests).
 	Now func() time.Time
 	// Logf logs one line per error; nil means log.Printf.
@@ -96,6 +103,8 @@ type Service struct {
 	users  map[string]*user
 	tokens tokenCache
 	closed bool
+
+	futureLogged atomic.Int64 // unix ms of the last log line of a refused future date
 }
 
 // meta is what the store keeps about a user, in store.json.
@@ -136,6 +145,9 @@ func Open(cfg Config) (*Service, error) {
 	}
 	if cfg.CodeTTL == 0 {
 		cfg.CodeTTL = DefaultCodeTTL
+	}
+	if cfg.DateHorizon == 0 {
+		cfg.DateHorizon = oplog.DefaultHorizon
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
