@@ -24,9 +24,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	gigfs "gigfs.io/gigfs"
@@ -67,6 +69,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	sizes := fs.String("cold", "1000,5000,100000", "sizes of the cold Get paths, comma-separated")
 	fs.IntVar(&o.Runs, "runs", 1, "runs of every figure (interleaved); the median is printed")
 	fs.StringVar(&o.Only, "only", "", "only the figures whose name contains this")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: gig-bench [flags]\n\nMeasures the disk's fsync limit, then GiG.fs's data path against a table and\nstore it starts on 127.0.0.1, and prints each figure with its share of the limit.\nExample: gig-bench -runs 3\n\n")
 		fs.PrintDefaults()
@@ -92,6 +95,19 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if o.Runs < 1 || o.SeqOps < 1 || o.ConcOps < 1 || o.RestOps < 1 {
 		fmt.Fprintln(stderr, "gig-bench: -runs, -seq, -conc and -rest must be at least 1")
 		return 2
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintf(stderr, "gig-bench: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "gig-bench: %v\n", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if err := Run(context.Background(), o, stdout); err != nil {
 		fmt.Fprintf(stderr, "gig-bench: %v\n", err)
@@ -151,7 +167,8 @@ func Run(ctx context.Context, o Options, w io.Writer) error {
 		cold[i] = fmt.Sprintf("cold Get, %s-op path", thousands(float64(n)))
 		n := n
 		add(&figure{name: cold[i], unit: "ms", note: func(v float64, _ map[string]*figure) string {
-			return fmt.Sprintf("%s ops/s, %.1f µs/op", thousands(float64(n)/(v/1000)), v*1000/float64(n))
+			cpu := (&figure{runs: coldCPU[n]}).median()
+			return fmt.Sprintf("%s ops/s, %.1f µs/op; CPU %.1f ms (client and store)", thousands(float64(n)/(v/1000)), v*1000/float64(n), cpu)
 		}})
 	}
 	restJSON := fmt.Sprintf("plain JSON lines of the same ops (%d counter ops)", o.RestOps)
@@ -284,9 +301,22 @@ type env struct {
 	cl      *cluster.Cluster
 	session string
 	n       int // paths made so far, so every workload has fresh ones
+	coldCPU map[int][]float64
 }
 
 func quiet(string, ...any) {}
+
+// coldCPU collects, per cold Get size, the CPU time of the process (client
+// and store) during each Get, in ms: on a loaded machine it tells the cost
+// better than the wall clock.
+var coldCPU = make(map[int][]float64)
+
+// cpuTime is the CPU time the process has used, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
 
 func startEnv(ctx context.Context, dir string) (*env, error) {
 	cl, err := cluster.Start(dir, 1, quiet)
@@ -301,7 +331,7 @@ func startEnv(ctx context.Context, dir string) (*env, error) {
 		cl.Close()
 		return nil, fmt.Errorf("set up user: %w", err)
 	}
-	return &env{cl: cl, session: session}, nil
+	return &env{cl: cl, session: session, coldCPU: coldCPU}, nil
 }
 
 func (e *env) close() { e.cl.Close() }
@@ -425,12 +455,15 @@ func (e *env) coldGet(ctx context.Context, n int) (float64, error) {
 	if _, err := c.Get(ctx, channel, "counter", e.path()); err != nil {
 		return 0, fmt.Errorf("warm-up get: %w", err)
 	}
+	cpu0 := cpuTime()
 	start := time.Now()
 	v, err := c.Get(ctx, channel, "counter", p)
 	el := time.Since(start)
+	cpu := cpuTime() - cpu0
 	if err != nil {
 		return 0, err
 	}
+	e.coldCPU[n] = append(e.coldCPU[n], float64(cpu.Microseconds())/1000)
 	if string(v) != fmt.Sprint(n) {
 		return 0, fmt.Errorf("value %s, want %d", v, n)
 	}
