@@ -221,9 +221,16 @@ func (p *pathState) merge(recs []oplog.Op, cause *oplog.Op) bool {
 func (p *pathState) mergeLog(l *oplog.Log) bool {
 	p.mu.Lock()
 	added := p.log.MergeLog(l)
-	p.c.clock.Observe(l.Base().Date)
-	if ops := l.Ops(); len(ops) > 0 {
-		p.c.clock.Observe(ops[len(ops)-1].Date) // the latest: ops are in date order
+	base := l.Base()
+	p.c.observe(&base)
+	// Ops are in date order: the latest date within the horizon is the
+	// one that moves the clock.
+	ops := l.Ops()
+	for i := len(ops) - 1; i >= 0; i-- {
+		p.c.observe(&ops[i])
+		if p.c.clock.Observe(ops[i].Date) {
+			break
+		}
 	}
 	if len(added) > 0 {
 		p.revalue(nil)
