@@ -44,6 +44,7 @@ type Client struct {
 
 	futureSeen atomic.Bool // a date past the horizon was ignored (and logged)
 	lease      *lease      // the origin's lease (Config.OriginDir), or nil
+	runOrigin  string      // with a lease: the origin of ops on channels only in memory
 
 	ctx      context.Context // cancelled by Close
 	cancel   context.CancelFunc
@@ -91,7 +92,7 @@ func New(cfg Config) (*Client, error) {
 		if err != nil {
 			return nil, err
 		}
-		c.lease, c.origin = l, l.origin
+		c.lease, c.origin, c.runOrigin = l, l.origin, uuid.NewString()
 	}
 	if c.origin == "" {
 		c.origin = uuid.NewString()

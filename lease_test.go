@@ -363,3 +363,29 @@ func TestLease_SeqsNeverReusedWhenAStoreIsAway(t *testing.T) {
 		return nil
 	})
 }
+
+// A channel only in memory dies with the run: its ops are not the lease's
+// (they would be sent again into the next run's empty store, and the
+// lease's seqs would start there after a gap no prune can cover).
+func TestLease_MemoryOnlyChannelNotLeased(t *testing.T) {
+	dir := t.TempDir()
+	cfg := leaseConfig(t, filepath.Join(dir, "leases"), filepath.Join(dir, "disk"))
+	cfg.LocalTable["scratch"] = []LocalStore{{InMemory: true}}
+	for run := 0; run < 2; run++ {
+		c, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := mustPush(t, c, "scratch", "counter", "/m", "1"); string(got) != "1" {
+			t.Fatalf("run %d: value %s, want 1 (a new memory store)", run, got)
+		}
+		rep, err := c.Sync(context.Background(), "scratch", "counter", "/m", true)
+		if err != nil || !rep.Agreed || rep.Pruned == "" {
+			t.Fatalf("run %d: prune %+v, %v", run, rep, err)
+		}
+		if p := c.lease.pendingPaths(); len(p) != 0 {
+			t.Fatalf("run %d: pending in the lease: %v", run, p)
+		}
+		c.Close()
+	}
+}

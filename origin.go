@@ -6,24 +6,41 @@ import (
 	"gigfs.io/gigfs/oplog"
 )
 
-// nextSeq is the seq of the client's next op on p: after every seq of its
-// origin the log holds and, with a lease, every seq the origin ever used
-// there (ops still pending, or made by a run whose ops the stores this run
-// reached do not have). Called with p.mu held.
-func (c *Client) nextSeq(p *pathState) uint64 {
-	n := p.log.NextSeq(c.origin)
-	if c.lease != nil {
+// originFor is the origin of the client's ops on a channel served by
+// stores: the lease's when one of them outlives the process, else one of
+// this run's own (ops only in memory die with the run; the lease's seqs,
+// continued in a fresh memory store, would start after a gap that never
+// fills, and nothing there could ever be pruned).
+func (c *Client) originFor(stores []store) string {
+	if c.lease == nil {
+		return c.origin
+	}
+	for _, s := range stores {
+		if durable(s) {
+			return c.origin
+		}
+	}
+	return c.runOrigin
+}
+
+// nextSeq is the seq of the client's next op of origin on p: after every
+// seq of the origin the log holds and, for the lease's origin, every seq
+// it ever used there (ops still pending, or made by a run whose ops the
+// stores this run reached do not have). Called with p.mu held.
+func (c *Client) nextSeq(p *pathState, origin string) uint64 {
+	n := p.log.NextSeq(origin)
+	if c.lease != nil && origin == c.origin {
 		n = max(n, c.lease.nextSeq(p.key))
 	}
 	return n
 }
 
-// made records an op the client made before it leaves the process: with a
-// lease, it is written to the journal (fsynced) so that its seq is never
-// used again and a later run sends it if this one cannot. Called with p.mu
-// held.
+// made records an op the client made before it leaves the process: for
+// the lease's origin, it is written to the journal (fsynced) so that its
+// seq is never used again and a later run sends it if this one cannot.
+// Called with p.mu held.
 func (c *Client) made(p *pathState, o oplog.Op) error {
-	if c.lease == nil {
+	if c.lease == nil || o.Origin != c.origin {
 		return nil
 	}
 	return c.lease.record(p.key, o)

@@ -32,7 +32,8 @@ func (c *Client) Push(ctx context.Context, channel, typ, path string, payload js
 		return nil, err
 	}
 	p.mu.Lock()
-	o, err := oplog.NewOp(c.clock.Date(), c.origin, c.nextSeq(p), payload)
+	origin := c.originFor(stores)
+	o, err := oplog.NewOp(c.clock.Date(), origin, c.nextSeq(p, origin), payload)
 	var value json.RawMessage
 	if err == nil {
 		// The new op is dated after every op seen, so it comes last: the
