@@ -21,7 +21,12 @@ type Client struct {
 // Dial connects to the table at addr (a dial string) as user, with the
 // credential aname (PROTOCOL.md: "master <password>" or "session <token>").
 func Dial(ctx context.Context, addr, user, aname string) (*Client, error) {
-	c, err := srv9p.Dial(ctx, addr, user, aname)
+	return DialTrust(ctx, addr, srv9p.Trust{}, user, aname)
+}
+
+// DialTrust is Dial, verifying a TLS table (tls!host!port) as trust says.
+func DialTrust(ctx context.Context, addr string, trust srv9p.Trust, user, aname string) (*Client, error) {
+	c, err := srv9p.DialTrust(ctx, addr, trust, user, aname)
 	if err != nil {
 		return nil, fmt.Errorf("table: %w", err)
 	}

@@ -137,3 +137,21 @@ func selfSigned(hosts []string) (certPEM, keyPEM []byte, err error) {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb}), nil
 }
+
+// DataFingerprint returns the fingerprint of the certificate kept in the
+// data folder dataDir, or "" if it has none (for a tool on the server's
+// machine, such as gig-admin, to pin it).
+func DataFingerprint(dataDir string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(dataDir, CertName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("tls: %w", err)
+	}
+	block, _ := pem.Decode(b)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return "", fmt.Errorf("tls: %s: no PEM certificate", filepath.Join(dataDir, CertName))
+	}
+	return srv9p.Fingerprint(block.Bytes), nil
+}
