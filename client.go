@@ -242,21 +242,7 @@ func (c *Client) stores(ctx context.Context, channel string) ([]store, error) {
 	if err := table.ValidChannel(channel); err != nil {
 		return nil, err
 	}
-	select {
-	case <-c.tableSet:
-	default:
-		if !c.tableLate.Load() {
-			wait, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
-			select {
-			case <-c.tableSet:
-			case <-wait.Done():
-				// The table is not answering: work offline, and stop
-				// waiting for it on every call.
-				c.tableLate.Store(ctx.Err() == nil)
-			}
-			cancel()
-		}
-	}
+	c.WaitTable(ctx)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
