@@ -37,7 +37,11 @@ func (c *Client) Push(ctx context.Context, channel, typ, path string, payload js
 	if err == nil {
 		// The new op is dated after every op seen, so it comes last: the
 		// value with it is the value of the log once it is merged.
-		value, err = c.reg.ReduceWith(p.key.typ, p.key.path, p.log, o.Payload)
+		var cur json.RawMessage
+		if p.valErr == nil {
+			cur = p.value
+		}
+		value, err = c.reg.ReduceNext(p.key.typ, p.key.path, p.log, cur, o.Payload)
 	}
 	if err != nil {
 		p.mu.Unlock()
