@@ -52,7 +52,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker TokenChec
 		logger.Print(err)
 		return daemon.ExitError
 	}
-	l, err := srv9p.Listen(fl.Addr)
+	l, _, err := fl.Listen(logger)
 	if err != nil {
 		logger.Printf("listen %s: %v", fl.Addr, err)
 		svc.Close()
@@ -67,7 +67,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker TokenChec
 	return daemon.Serve(ctx, logger, l, srv, svc.Close)
 }
 
-const usage = `usage: gig-store [-addr dialstring] [-data dir] [-date-horizon 24h]
+const usage = `usage: gig-store [-addr dialstring] [-data dir] [-date-horizon 24h] [-cert file -key file]
 
 Serves a GiG.fs store over 9P2000: per user, oplogs on disk and the
 stream of accepted ops. The admin key is made on first start in

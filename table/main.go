@@ -49,7 +49,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, listening func(ad
 		logger.Print(err)
 		return daemon.ExitError
 	}
-	l, err := srv9p.Listen(fl.Addr)
+	l, fp, err := fl.Listen(logger)
 	if err != nil {
 		logger.Printf("listen %s: %v", fl.Addr, err)
 		return daemon.ExitError
@@ -59,10 +59,11 @@ func run(ctx context.Context, args []string, stderr io.Writer, listening func(ad
 		*public = publicAddr(fl.Addr, l.Addr())
 	}
 	svc, err := Open(Config{
-		DataDir:   fl.Data,
-		TableAddr: *public,
-		AdminKey:  key,
-		Logf:      logger.Printf,
+		DataDir:          fl.Data,
+		TableAddr:        *public,
+		TableFingerprint: fp,
+		AdminKey:         key,
+		Logf:             logger.Printf,
 	})
 	if err != nil {
 		logger.Print(err)
@@ -76,7 +77,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, listening func(ad
 	return daemon.Serve(ctx, logger, l, NewServer(svc), svc.Close)
 }
 
-const usage = `usage: gig-table [-addr dialstring] [-data dir] [-public-addr dialstring]
+const usage = `usage: gig-table [-addr dialstring] [-data dir] [-public-addr dialstring] [-cert file -key file]
 
 Serves the GiG.fs table over 9P2000: users and their masters, sessions,
 store tokens and the mount table of each user (which stores serve which
@@ -96,7 +97,7 @@ Example:
 func publicAddr(addr string, la net.Addr) string {
 	ta, ok := la.(*net.TCPAddr)
 	network, hostport, err := srv9p.ParseAddr(addr)
-	if !ok || err != nil || !strings.HasPrefix(network, "tcp") {
+	if !ok || err != nil || !strings.HasPrefix(network, "tcp") && network != "tls" {
 		return addr
 	}
 	host, port, err := net.SplitHostPort(hostport)
@@ -105,6 +106,9 @@ func publicAddr(addr string, la net.Addr) string {
 	}
 	if host == "" {
 		host = ta.IP.String()
+	}
+	if network == "tls" {
+		return "tls!" + host + "!" + strconv.Itoa(ta.Port)
 	}
 	return "tcp!" + host + "!" + strconv.Itoa(ta.Port)
 }
