@@ -45,6 +45,9 @@ var (
 	ErrStreamTooOld = errors.New("stream cursor too old: re-read the oplogs")
 	ErrStreamCursor = errors.New("bad stream cursor")
 	ErrUserExists   = errors.New("user exists")
+	// ErrInUse: another process holds the data folder's lock (and, for a
+	// local store shared by a user's processes, serves it to the others).
+	ErrInUse = errors.New("in use by another process")
 )
 
 // A TokenChecker asks a table whether a store token is live. The table
@@ -76,6 +79,10 @@ type Config struct {
 	// CodeTTL is how long a confirmation code is valid. Zero means
 	// DefaultCodeTTL.
 	CodeTTL time.Duration
+	// Authenticator, if set, checks store tokens in place of the user's
+	// table: a local store shared by the processes of its user over a unix
+	// socket accepts the key of its key file.
+	Authenticator func(ctx context.Context, user, token string) error
 	// Now replaces time.Now (for tests).
 	Now func() time.Time
 	// Logf logs one line per error; nil means log.Printf.
@@ -108,7 +115,7 @@ func lockDir(dir string) (*os.File, error) {
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("data folder %s is in use by another process", dir)
+		return nil, fmt.Errorf("data folder %s is %w", dir, ErrInUse)
 	}
 	return f, nil
 }
@@ -158,12 +165,19 @@ func Open(cfg Config) (*Service, error) {
 	if cfg.Logf == nil {
 		cfg.Logf = log.Printf
 	}
-	root, err := saltDir(cfg.Dir)
-	if err != nil {
+	// The lock comes first: two processes opening a new folder at once
+	// must not both make a salt (one of them would write where the other
+	// never reads).
+	if err := atomicfile.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	lock, err := lockDir(cfg.Dir)
 	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	root, err := saltDir(cfg.Dir)
+	if err != nil {
+		lock.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	s := &Service{cfg: cfg, root: root, epoch: randomHex(8), users: make(map[string]*user), lock: lock}
@@ -395,6 +409,9 @@ func (s *Service) Authenticate(ctx context.Context, id, token string) error {
 	u, err := s.user(id)
 	if err != nil {
 		return err
+	}
+	if s.cfg.Authenticator != nil {
+		return s.cfg.Authenticator(ctx, id, token)
 	}
 	u.mu.Lock()
 	m := u.meta
