@@ -156,8 +156,9 @@ func (s *sharedStore) closedErr() error {
 func (s *sharedStore) serve() error {
 	var key string
 	svc, err := netstore.Open(netstore.Config{
-		Dir:  s.dir,
-		Logf: s.c.cfg.Logf,
+		Dir:        s.dir,
+		Logf:       s.c.cfg.Logf,
+		KeepStream: true, // the next server goes on with it: readers resume
 		Authenticator: func(_ context.Context, user, token string) error {
 			if user != localUser || subtle.ConstantTimeCompare([]byte(token), []byte(key)) != 1 {
 				return srv9p.ErrPermission
@@ -183,6 +184,16 @@ func (s *sharedStore) serve() error {
 	cur, err := svc.Stream(localUser)
 	if err != nil {
 		return fail(err)
+	}
+	s.mu.Lock()
+	epoch, seq := s.epoch, s.seq
+	s.mu.Unlock()
+	if epoch != "" {
+		// Taking over from a server whose stream this process followed:
+		// go on where it left off (the stream is kept in the folder).
+		if err := cur.Since(epoch, seq); err != nil {
+			s.c.cfg.Logf("gigfs: %s: %v", s.name(), err)
+		}
 	}
 	if err := os.Remove(s.sock); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fail(fmt.Errorf("remove stale socket: %w", err))
@@ -294,22 +305,27 @@ func (s *sharedStore) dial(ctx context.Context) (resumed bool, err error) {
 	epoch, seq := s.epoch, s.seq
 	s.mu.Unlock()
 	var sr *netstore.StreamReader
+	resumed = false
 	if epoch != "" {
-		// The same server: resume where the stream broke.
-		if sr, err = netstore.OpenStream(ctx, addr, localUser, key, epoch, seq); err == nil {
-			resumed = true
+		// Resume where the stream broke: the stream is kept in the folder,
+		// so the next server goes on with it.
+		sr, err = netstore.OpenStream(ctx, addr, localUser, key, epoch, seq)
+		if srv9p.IsHangup(err) {
+			r.Close()
+			return false, err // try again, rather than skip ahead
 		}
+		resumed = err == nil
 	}
 	if sr == nil {
-		// A new server: its stream from its first event, so that nothing
-		// it accepted before this connection is missed; from now on if it
-		// no longer keeps them all.
+		// A stream of another epoch (its file was lost): from its first
+		// event, so that nothing it accepted before this connection is
+		// missed; from now on if it no longer keeps them all.
 		var e string
 		if e, _, err = r.Cursor(ctx); err == nil {
 			sr, err = netstore.OpenStream(ctx, addr, localUser, key, e, 0)
-		}
-		if err != nil {
-			sr, err = netstore.OpenStream(ctx, addr, localUser, key, "", 0)
+			if err != nil && !srv9p.IsHangup(err) {
+				sr, err = netstore.OpenStream(ctx, addr, localUser, key, "", 0)
+			}
 		}
 	}
 	if err != nil {
@@ -353,13 +369,13 @@ func (s *sharedStore) run(ctx context.Context) {
 		s.mu.Lock()
 		since := s.alive
 		s.mu.Unlock()
-		resumed, err := s.attach(ctx)
-		if err != nil {
+		if _, err := s.attach(ctx); err != nil {
 			continue
 		}
-		if !resumed {
-			s.c.spawn(func() { s.resync(since) })
-		}
+		// Even a resumed stream may lack an op: one the server that went
+		// made durable but was killed before it published, whose pusher
+		// then got "no-op" from the next server.
+		s.c.spawn(func() { s.resync(since) })
 	}
 }
 
@@ -387,7 +403,7 @@ func (s *sharedStore) followLocal(ctx context.Context, cur *netstore.Cursor) {
 			continue
 		}
 		s.mu.Lock()
-		s.alive = time.Now()
+		s.epoch, s.seq, s.alive = ev.Epoch, ev.Seq, time.Now()
 		s.mu.Unlock()
 		s.c.storeEvent(s, ev)
 	}

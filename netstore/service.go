@@ -83,6 +83,12 @@ type Config struct {
 	// table: a local store shared by the processes of its user over a unix
 	// socket accepts the key of its key file.
 	Authenticator func(ctx context.Context, user, token string) error
+	// KeepStream keeps each user's recent stream in a file of its folder,
+	// so that the next process to open the store goes on with it: same
+	// epoch, same seqs (streamfile.go). For a local store that the
+	// processes of its user serve in turn; a gig-store starts a new epoch
+	// on every start.
+	KeepStream bool
 	// Now replaces time.Now (for tests).
 	Now func() time.Time
 	// Logf logs one line per error; nil means log.Printf.
@@ -238,9 +244,12 @@ func saltDir(dir string) (string, error) {
 
 func (s *Service) loadUser(id string) (*user, error) {
 	dir := filepath.Join(s.root, id)
-	u := &user{id: id, dir: dir, hub: newHub(s.epoch, s.cfg.StreamBuffer), logs: make(map[logKey]*logEntry), logf: s.cfg.Logf}
+	u := &user{id: id, dir: dir, logs: make(map[logKey]*logEntry), logf: s.cfg.Logf}
 	b, err := os.ReadFile(filepath.Join(dir, "store.json"))
 	if err != nil {
+		return nil, fmt.Errorf("user %s: %w", id, err)
+	}
+	if u.hub, err = s.newHub(dir); err != nil {
 		return nil, fmt.Errorf("user %s: %w", id, err)
 	}
 	if err := json.Unmarshal(b, &u.meta); err != nil {
@@ -303,9 +312,14 @@ func (s *Service) AddUser(id string) (string, error) {
 	if err := atomicfile.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("add user %s: %w", id, err)
 	}
-	u := &user{id: id, dir: dir, hub: newHub(s.epoch, s.cfg.StreamBuffer), logs: make(map[logKey]*logEntry), logf: s.cfg.Logf}
+	hub, err := s.newHub(dir)
+	if err != nil {
+		return "", fmt.Errorf("add user %s: %w", id, err)
+	}
+	u := &user{id: id, dir: dir, hub: hub, logs: make(map[logKey]*logEntry), logf: s.cfg.Logf}
 	code, err := s.newCode(u)
 	if err != nil {
+		hub.close()
 		return "", fmt.Errorf("add user %s: %w", id, err)
 	}
 	s.users[id] = u
