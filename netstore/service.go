@@ -16,10 +16,12 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
+	"sync/atomic"
 	"time"
 
 	"gigfs.io/gigfs/internal/atomicfile"
+	"gigfs.io/gigfs/internal/filelock"
+	"gigfs.io/gigfs/oplog"
 )
 
 // Defaults for the zero values of Config.
@@ -47,7 +49,7 @@ var (
 	ErrUserExists   = errors.New("user exists")
 	// ErrInUse: another process holds the data folder's lock (and, for a
 	// local store shared by a user's processes, serves it to the others).
-	ErrInUse = errors.New("in use by another process")
+	ErrInUse = filelock.ErrLocked
 )
 
 // A TokenChecker asks a table whether a store token is live. The table
@@ -89,6 +91,11 @@ type Config struct {
 	// processes of its user serve in turn; a gig-store starts a new epoch
 	// on every start.
 	KeepStream bool
+	// DateHorizon is how far in the future an op may be dated: later ops
+	// are refused (a client clock far ahead, or a hostile date, would
+	// otherwise date every later op of the path after it). Zero means
+	// oplog.DefaultHorizon; negative, no bound.
+	DateHorizon time.Duration
 	// Now replaces time.Now (for tests).
 	Now func() time.Time
 	// Logf logs one line per error; nil means log.Printf.
@@ -109,21 +116,8 @@ type Service struct {
 	users  map[string]*user
 	tokens tokenCache
 	closed bool
-}
 
-// lockDir takes the lock of a data folder, so that two processes never
-// append to the same oplogs.
-func lockDir(dir string) (*os.File, error) {
-	name := filepath.Join(dir, "lock")
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("data folder %s is %w", dir, ErrInUse)
-	}
-	return f, nil
+	futureLogged atomic.Int64 // unix ms of the last log line of a refused future date
 }
 
 // meta is what the store keeps about a user, in store.json.
@@ -165,6 +159,9 @@ func Open(cfg Config) (*Service, error) {
 	if cfg.CodeTTL == 0 {
 		cfg.CodeTTL = DefaultCodeTTL
 	}
+	if cfg.DateHorizon == 0 {
+		cfg.DateHorizon = oplog.DefaultHorizon
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -177,7 +174,7 @@ func Open(cfg Config) (*Service, error) {
 	if err := atomicfile.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	lock, err := lockDir(cfg.Dir)
+	lock, err := filelock.LockDir(cfg.Dir) // two processes never append to the same oplogs
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
