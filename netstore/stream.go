@@ -30,6 +30,7 @@ type hub struct {
 	closed bool
 	file   *streamFile                   // with Config.KeepStream (streamfile.go)
 	logf   func(format string, a ...any) // with file
+	kept   *keptShas                     // with Config.KeepStream: the shas of events
 }
 
 func newHub(epoch string, max int) *hub {
@@ -61,7 +62,7 @@ func (h *hub) publish(typ, path string, ops []oplog.Op) {
 		seq := h.first + uint64(len(h.events))
 		b, _ := json.Marshal(Event{Seq: seq, Epoch: h.epoch, Type: typ, Path: path, Op: ops[i].AppendJSON(nil)})
 		ev := append(b, '\n')
-		h.append(ev)
+		h.append(ev, ops[i].Sha)
 		if h.file != nil {
 			lines = append(lines, ev...)
 		}
@@ -81,14 +82,16 @@ func (h *hub) publish(typ, path string, ops []oplog.Op) {
 // append adds an event line, keeping at most max events and
 // maxStreamBytes: a reader further behind is told to re-read. Called with
 // h.mu held.
-func (h *hub) append(ev []byte) {
+func (h *hub) append(ev []byte, sha string) {
 	h.events = append(h.events, ev)
 	h.bytes += len(ev)
+	h.kept.add(sha)
 	for len(h.events) > 1 && (len(h.events) > h.max || h.bytes > maxStreamBytes) {
 		h.bytes -= len(h.events[0])
 		h.events[0] = nil
 		h.events = h.events[1:]
 		h.first++
+		h.kept.drop()
 	}
 }
 

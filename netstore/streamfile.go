@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"gigfs.io/gigfs/internal/atomicfile"
+	"gigfs.io/gigfs/oplog"
 )
 
 // A kept stream (Config.KeepStream) lives in <user folder>/stream, so that
@@ -66,6 +67,7 @@ func (s *Service) newHub(dir string) (*hub, error) {
 			s.cfg.Logf("store: %s: %v; the stream starts a new epoch", name, err)
 		}
 		h = newHub(randomHex(8), s.cfg.StreamBuffer)
+		h.kept = &keptShas{count: make(map[string]int)}
 		if err := h.rewrite(name); err != nil {
 			return nil, fmt.Errorf("stream file: %w", err)
 		}
@@ -93,6 +95,7 @@ func loadHub(name string, max int) (*hub, error) {
 		return nil, errors.New("bad first seq")
 	}
 	h := newHub(f[1], max)
+	h.kept = &keptShas{count: make(map[string]int)}
 	h.first = first
 	count := 0
 	sc := bufio.NewScanner(bytes.NewReader(rest))
@@ -101,12 +104,15 @@ func loadHub(name string, max int) (*hub, error) {
 		var ev struct {
 			Seq   uint64 `json:"seq"`
 			Epoch string `json:"epoch"`
+			Op    struct {
+				Sha string `json:"sha"`
+			} `json:"op"`
 		}
 		line := sc.Bytes()
 		if json.Unmarshal(line, &ev) != nil || ev.Epoch != h.epoch || ev.Seq != first+uint64(count) {
 			return nil, fmt.Errorf("line %d does not follow", count+2)
 		}
-		h.append(append(append([]byte(nil), line...), '\n'))
+		h.append(append(append([]byte(nil), line...), '\n'), ev.Op.Sha)
 		count++
 	}
 	if err := sc.Err(); err != nil {
@@ -162,4 +168,54 @@ func (h *hub) keep(lines []byte, n int) error {
 		return h.rewrite(h.file.name)
 	}
 	return nil
+}
+
+// keptShas are the shas of the ops of a kept stream's events, in order.
+//
+// A process serving the store may be killed after an op is in its oplog
+// file and before its event is in the stream file; the pusher, without an
+// answer, pushes it again to the next server and gets "no-op": no event
+// would ever tell the stream's readers of that op. So with a kept stream,
+// a push that is a no-op for an op the stream does not hold publishes it.
+// Readers see each op once all the same: they know ops by sha.
+type keptShas struct {
+	order []string
+	count map[string]int
+}
+
+func (k *keptShas) add(sha string) {
+	if k == nil {
+		return
+	}
+	k.order = append(k.order, sha)
+	k.count[sha]++
+}
+
+func (k *keptShas) drop() {
+	if k == nil || len(k.order) == 0 {
+		return
+	}
+	sha := k.order[0]
+	k.order[0] = ""
+	k.order = k.order[1:]
+	if k.count[sha]--; k.count[sha] <= 0 {
+		delete(k.count, sha)
+	}
+}
+
+// unheard returns the ops of a push whose results are no-ops and that the
+// kept stream does not hold (none without a kept stream).
+func (h *hub) unheard(ops []oplog.Op, res []oplog.Result) []oplog.Op {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.kept == nil {
+		return nil
+	}
+	var out []oplog.Op
+	for i := range ops {
+		if res[i].Outcome == oplog.NoOp && ops[i].Kind() == oplog.KindOp && h.kept.count[ops[i].Sha] == 0 {
+			out = append(out, ops[i])
+		}
+	}
+	return out
 }

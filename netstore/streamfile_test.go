@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"gigfs.io/gigfs/oplog"
 )
 
 func keptStore(t *testing.T, dir string) *Service {
@@ -110,5 +112,43 @@ func TestStream_KeptFileBounded(t *testing.T) {
 	c, _ := s.Stream("lee")
 	if err := c.Since(s.users["lee"].hub.epoch, 2995); err != nil {
 		t.Fatalf("resume near the end: %v", err)
+	}
+}
+
+// An op in an oplog whose event the kept stream lacks (its server was
+// killed between the two) is published when it is pushed again, as a
+// pusher without an answer does, although the push is a no-op; once only.
+func TestStream_KeptNoOpOfUnheardOpPublished(t *testing.T) {
+	dir := t.TempDir()
+	plain, err := Open(Config{Dir: dir, Logf: t.Logf}) // a stream not kept: the event is lost with it
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain.AddUser("lee")
+	x := op(t, "o1", 1, "1")
+	rec := []Record{{Type: "counter", Path: "/c/x", Op: x}}
+	if _, err := plain.Push(context.Background(), "lee", rec); err != nil {
+		t.Fatal(err)
+	}
+	plain.Close()
+
+	s := keptStore(t, dir)
+	defer s.Close()
+	cur, _ := s.Stream("lee")
+	for i := 0; i < 2; i++ {
+		res, err := s.Push(context.Background(), "lee", rec)
+		if err != nil || res[0].Outcome != oplog.NoOp {
+			t.Fatalf("push again: %v %v", res, err)
+		}
+	}
+	pushOne(t, s, "o1", 2)
+	for i := 0; i < 2; i++ {
+		line, err := cur.Next(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(line), x.Sha) != (i == 0) {
+			t.Fatalf("event %d is %s; want the unheard op once, then the next op", i+1, line)
+		}
 	}
 }
