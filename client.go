@@ -14,6 +14,7 @@ import (
 
 	"gigfs.io/gigfs/netstore"
 	"gigfs.io/gigfs/oplog"
+	"gigfs.io/gigfs/srv9p"
 	"gigfs.io/gigfs/table"
 )
 
@@ -30,7 +31,7 @@ var (
 // isRefusal reports whether an error from the table or a store is a refusal
 // of the credential, as opposed to a network failure.
 func isRefusal(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "permission denied")
+	return err != nil && (strings.Contains(err.Error(), "permission denied") || errors.Is(err, srv9p.ErrUntrusted))
 }
 
 // A Client reads and writes the oplogs of channels. It is safe for
@@ -167,7 +168,7 @@ func (c *Client) readTable() {
 	backoff := 100 * time.Millisecond
 	for c.ctx.Err() == nil {
 		ctx, cancel := context.WithTimeout(c.ctx, c.cfg.CallTimeout)
-		tc, err := table.DialSession(ctx, rt.Addr, rt.User, rt.Session)
+		tc, err := table.DialTrust(ctx, rt.Addr, rt.trust(), rt.User, "session "+rt.Session)
 		var mt table.MountTable
 		if err == nil {
 			mt, err = tc.Table(ctx)
@@ -205,7 +206,7 @@ func (c *Client) setMountTable(mt table.MountTable) {
 		for _, ref := range refs {
 			rs, ok := c.remotes[ref.StoreID]
 			if !ok {
-				rs = newRemoteStore(c, ref.StoreID, ref.StoreAddr)
+				rs = newRemoteStore(c, ref.StoreID, ref.StoreAddr, ref.Fingerprint)
 				c.remotes[ref.StoreID] = rs
 				start = append(start, rs)
 			}
@@ -235,7 +236,7 @@ func (c *Client) storeToken(ctx context.Context, storeID string) (string, error)
 	if err != nil && ctx.Err() == nil && !isRefusal(err) {
 		// The table connection may have broken: dial again once.
 		rt := c.cfg.RemoteTable
-		if nc, derr := table.DialSession(ctx, rt.Addr, rt.User, rt.Session); derr == nil {
+		if nc, derr := table.DialTrust(ctx, rt.Addr, rt.trust(), rt.User, "session "+rt.Session); derr == nil {
 			c.tableMu.Lock()
 			old := c.table
 			c.table = nc

@@ -53,7 +53,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker TokenChec
 		logger.Print(err)
 		return daemon.ExitError
 	}
-	l, err := srv9p.Listen(fl.Addr)
+	l, _, err := fl.Listen(logger)
 	if err != nil {
 		logger.Printf("listen %s: %v", fl.Addr, err)
 		svc.Close()
@@ -68,7 +68,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker TokenChec
 	return daemon.Serve(ctx, logger, l, srv, svc.Close)
 }
 
-const usage = `usage: gig-store [-addr dialstring] [-data dir] [-date-horizon 24h]
+const usage = `usage: gig-store [-addr dialstring] [-data dir] [-date-horizon 24h] [-cert file -key file]
 
 Serves a GiG.fs store over 9P2000. The admin key is made on first start in
 <data>/admin.key (mode 0600). The store's admin adds a user by attaching as

@@ -22,6 +22,7 @@ import (
 	"gigfs.io/gigfs/internal/atomicfile"
 	"gigfs.io/gigfs/internal/filelock"
 	"gigfs.io/gigfs/oplog"
+	"gigfs.io/gigfs/srv9p"
 )
 
 // Defaults for the zero values of Config.
@@ -57,8 +58,9 @@ var (
 type TokenChecker interface {
 	// Check asks the table at tableAddr, presenting this store's id and the
 	// secret shared with the table for user, whether token is live for
-	// user, and until when it holds if unused.
-	Check(ctx context.Context, tableAddr, storeID, secret, user, token string) (until time.Time, err error)
+	// user, and until when it holds if unused. tableFingerprint, if not
+	// empty, pins the table's TLS certificate (srv9p.Trust).
+	Check(ctx context.Context, tableAddr, tableFingerprint, storeID, secret, user, token string) (until time.Time, err error)
 }
 
 // Config configures a Service.
@@ -123,6 +125,7 @@ type Service struct {
 // meta is what the store keeps about a user, in store.json.
 type meta struct {
 	TableAddr   string `json:"table_addr,omitempty"`
+	TableFP     string `json:"table_fingerprint,omitempty"` // of its TLS certificate, pinned
 	StoreID     string `json:"store_id,omitempty"`
 	Secret      string `json:"secret,omitempty"`
 	CodeHash    string `json:"code_hash,omitempty"`
@@ -375,6 +378,20 @@ func (s *Service) checkCodeLocked(u *user, code string) error {
 // knows this store as storeID and shares secret with it. The code is used
 // up. Confirming again (with a new code) replaces the table.
 func (s *Service) Confirm(id, code, tableAddr, storeID, secret string) error {
+	return s.ConfirmPinned(id, code, tableAddr, "", storeID, secret)
+}
+
+// ConfirmPinned is Confirm for a table whose TLS certificate has the
+// fingerprint tableFingerprint ("" for none): the store pins it when it
+// checks tokens with the table.
+func (s *Service) ConfirmPinned(id, code, tableAddr, tableFingerprint, storeID, secret string) error {
+	if tableFingerprint != "" {
+		fp, err := srv9p.ParseFingerprint(tableFingerprint)
+		if err != nil {
+			return err
+		}
+		tableFingerprint = fp
+	}
 	if tableAddr == "" || storeID == "" || len(secret) < 32 {
 		return errors.New("usage: confirm <table_addr> <store_id> <secret of at least 32 characters>")
 	}
@@ -391,7 +408,7 @@ func (s *Service) Confirm(id, code, tableAddr, storeID, secret string) error {
 		return err
 	}
 	old := u.meta
-	u.meta = meta{TableAddr: tableAddr, StoreID: storeID, Secret: secret}
+	u.meta = meta{TableAddr: tableAddr, TableFP: tableFingerprint, StoreID: storeID, Secret: secret}
 	if err := u.saveMeta(); err != nil {
 		u.meta = old
 		return fmt.Errorf("confirm %s: %w", id, err)
@@ -442,7 +459,7 @@ func (s *Service) Authenticate(ctx context.Context, id, token string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.CheckTimeout)
 	defer cancel()
-	until, err := s.cfg.Checker.Check(ctx, m.TableAddr, m.StoreID, m.Secret, id, token)
+	until, err := s.cfg.Checker.Check(ctx, m.TableAddr, m.TableFP, m.StoreID, m.Secret, id, token)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ErrUnavailable

@@ -34,7 +34,7 @@ func Main(args []string) int {
 // address once the table listens (for tests).
 func run(ctx context.Context, args []string, stderr io.Writer, listening func(addr string)) int {
 	logger := log.New(stderr, "gig-table: ", log.LstdFlags)
-	fl := daemon.NewFlags("gig-table", DefaultAddr, "usage: gig-table [-addr dialstring] [-data dir] [-public-addr dialstring]\n", stderr)
+	fl := daemon.NewFlags("gig-table", DefaultAddr, "usage: gig-table [-addr dialstring] [-data dir] [-public-addr dialstring] [-cert file -key file]\n", stderr)
 	public := fl.Set.String("public-addr", "", "the table's address given to stores to check tokens with (default: -addr)")
 	if status, ok := fl.Parse(args, logger); !ok {
 		return status
@@ -50,7 +50,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, listening func(ad
 		logger.Print(err)
 		return daemon.ExitError
 	}
-	l, err := srv9p.Listen(fl.Addr)
+	l, fp, err := fl.Listen(logger)
 	if err != nil {
 		logger.Printf("listen %s: %v", fl.Addr, err)
 		return daemon.ExitError
@@ -60,10 +60,11 @@ func run(ctx context.Context, args []string, stderr io.Writer, listening func(ad
 		*public = publicAddr(fl.Addr, l.Addr())
 	}
 	svc, err := Open(Config{
-		DataDir:   fl.Data,
-		TableAddr: *public,
-		AdminKey:  key,
-		Logf:      logger.Printf,
+		DataDir:          fl.Data,
+		TableAddr:        *public,
+		TableFingerprint: fp,
+		AdminKey:         key,
+		Logf:             logger.Printf,
 	})
 	if err != nil {
 		logger.Print(err)
@@ -83,7 +84,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, listening func(ad
 func publicAddr(addr string, la net.Addr) string {
 	ta, ok := la.(*net.TCPAddr)
 	network, hostport, err := srv9p.ParseAddr(addr)
-	if !ok || err != nil || !strings.HasPrefix(network, "tcp") {
+	if !ok || err != nil || !strings.HasPrefix(network, "tcp") && network != "tls" {
 		return addr
 	}
 	host, port, err := net.SplitHostPort(hostport)
@@ -92,6 +93,9 @@ func publicAddr(addr string, la net.Addr) string {
 	}
 	if host == "" {
 		host = ta.IP.String()
+	}
+	if network == "tls" {
+		return "tls!" + host + "!" + strconv.Itoa(ta.Port)
 	}
 	return "tcp!" + host + "!" + strconv.Itoa(ta.Port)
 }

@@ -98,7 +98,7 @@ func runSession(e *env, args []string) error {
 	}
 	ctx, cancel := e.callCtx(2)
 	defer cancel()
-	tc, err := table.DialMaster(ctx, e.set.Table, e.set.User, m)
+	tc, err := table.DialTrust(ctx, e.set.Table, e.set.Trust(), e.set.User, "master "+m)
 	if err != nil {
 		return tableErr(err, e.set)
 	}
@@ -178,7 +178,7 @@ func (e *env) storeToken(storeID string) error {
 	}
 	ctx, cancel := e.callCtx(2)
 	defer cancel()
-	tc, err := table.DialSession(ctx, e.set.Table, e.set.User, e.set.Session)
+	tc, err := table.DialTrust(ctx, e.set.Table, e.set.Trust(), e.set.User, "session "+e.set.Session)
 	if err != nil {
 		return tableErr(err, e.set)
 	}

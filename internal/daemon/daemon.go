@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 
+	"gigfs.io/gigfs/internal/tlscert"
 	"gigfs.io/gigfs/srv9p"
 )
 
@@ -36,6 +37,8 @@ type Flags struct {
 	Set  *flag.FlagSet
 	Addr string
 	Data string
+	Cert string // -cert: PEM certificate for tls!host!port
+	Key  string // -key: its PEM key
 }
 
 // NewFlags makes the flag set of a server program: -addr (default
@@ -45,6 +48,8 @@ func NewFlags(name, defaultAddr, usage string, stderr io.Writer) *Flags {
 	f.Set.SetOutput(stderr)
 	f.Set.StringVar(&f.Addr, "addr", defaultAddr, "listen on this dial string (tcp!host!port, unix!/path or host:port)")
 	f.Set.StringVar(&f.Data, "data", DefaultData(), "data folder (default $GIGFS_DATA, else ./gigfs-data)")
+	f.Set.StringVar(&f.Cert, "cert", "", "TLS certificate (PEM) for a tls!host!port -addr (default: a self-signed one made in the data folder)")
+	f.Set.StringVar(&f.Key, "key", "", "the TLS certificate's key (PEM), with -cert")
 	f.Set.Usage = func() {
 		io.WriteString(stderr, usage)
 		f.Set.PrintDefaults()
@@ -88,4 +93,30 @@ func Serve(ctx context.Context, logger *log.Logger, l net.Listener, srv *srv9p.S
 	}
 	logger.Printf("stopped")
 	return ExitOK
+}
+
+// Listen listens on -addr. For tls!host!port it serves TLS with -cert and
+// -key, or the self-signed certificate of the data folder (made on first
+// start), logs the certificate's fingerprint and returns it.
+func (f *Flags) Listen(logger *log.Logger) (l net.Listener, fingerprint string, err error) {
+	if !srv9p.IsTLS(f.Addr) {
+		if f.Cert != "" || f.Key != "" {
+			logger.Printf("-cert and -key are unused: -addr %s is not tls!host!port", f.Addr)
+		}
+		l, err := srv9p.Listen(f.Addr)
+		return l, "", err
+	}
+	_, hostport, _ := srv9p.ParseAddr(f.Addr)
+	host, _, _ := net.SplitHostPort(hostport)
+	cert, err := tlscert.Load(f.Data, f.Cert, f.Key, host)
+	if err != nil {
+		return nil, "", err
+	}
+	how := "from"
+	if cert.Made {
+		how = "self-signed, made in"
+	}
+	logger.Printf("tls certificate %s (%s %s)", cert.Fingerprint, how, cert.CertFile)
+	l, err = srv9p.ListenTLS(f.Addr, cert.TLS)
+	return l, cert.Fingerprint, err
 }
