@@ -32,12 +32,20 @@ func (c *Client) Push(ctx context.Context, channel, typ, path string, payload js
 		return nil, err
 	}
 	p.mu.Lock()
-	o, err := oplog.NewOp(c.clock.Date(), c.origin, p.log.NextSeq(c.origin), payload)
+	origin := c.originFor(stores)
+	o, err := oplog.NewOp(c.clock.Date(), origin, c.nextSeq(p, origin), payload)
 	var value json.RawMessage
 	if err == nil {
 		// The new op is dated after every op seen, so it comes last: the
 		// value with it is the value of the log once it is merged.
-		value, err = c.reg.ReduceWith(p.key.typ, p.key.path, p.log, o.Payload)
+		var cur json.RawMessage
+		if p.valErr == nil {
+			cur = p.value
+		}
+		value, err = c.reg.ReduceNext(p.key.typ, p.key.path, p.log, cur, o.Payload)
+	}
+	if err == nil {
+		err = c.made(p, o)
 	}
 	if err != nil {
 		p.mu.Unlock()
@@ -78,6 +86,9 @@ func (c *Client) deliver(ctx context.Context, p *pathState, stores []store, o op
 			if err == nil && res[0].Outcome == oplog.Refused {
 				err = fmt.Errorf("refused: %s", res[0].Reason)
 			}
+			if err == nil {
+				c.accepted(p, s, o)
+			}
 			answers <- answer{s, err}
 		})
 		if !ok {
@@ -112,6 +123,9 @@ func (c *Client) PushOp(ctx context.Context, channel, typ, path string, o oplog.
 	}
 	if err := o.Check(); err != nil {
 		return false, fmt.Errorf("push op to %s %s %s: %w", channel, typ, path, err)
+	}
+	if err := c.checkHorizon(&o); err != nil {
+		return false, fmt.Errorf("push op to %s %s %s: %w (Config.DateHorizon)", channel, typ, path, err)
 	}
 	p, err := c.load(ctx, channel, typ, path)
 	if err != nil {

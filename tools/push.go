@@ -74,6 +74,14 @@ type pusher struct {
 	touched map[pathID]bool
 	order   []pathID
 	pending map[pathID]bool
+
+	// unread counts the pushes not made because no store answered a
+	// read of their path within -wait; waitUntil ends the retries (one
+	// -wait for the whole run), waitSaid says the waiting line is out.
+	unread    int
+	unreadErr error
+	waitUntil time.Time
+	waitSaid  bool
 }
 
 func runPush(e *env, args []string) error {
@@ -89,7 +97,7 @@ func runPush(e *env, args []string) error {
 		return err
 	}
 	if len(rest) != 1 && len(rest) != 4 {
-		return usageErr("want <channel> [<type> <path> <payload>], got %d arguments", len(rest))
+		return usageErr("want <channel> [<type> <path> <payload>], got %s", count(len(rest), "argument"))
 	}
 	if len(rest) == 1 && e.sh != nil {
 		return usageErr("in gigsh, push takes <channel> <type> <path> <payload>")
@@ -129,9 +137,16 @@ func parsePayload(s string) (json.RawMessage, error) {
 // one pushes one payload and prints the new value.
 func (p *pusher) one(typ, path string, payload json.RawMessage) error {
 	p.e.note(p.channel, typ, path)
-	v, err := p.cl.Push(p.e.ctx, p.channel, typ, path, payload)
+	var v json.RawMessage
+	err := p.retry(func() (err error) {
+		v, err = p.cl.Push(p.e.ctx, p.channel, typ, path, payload)
+		return err
+	})
 	if err := p.done(typ, path, err); err != nil {
 		return err
+	}
+	if v == nil {
+		return nil // not made: no store answered (see flush)
 	}
 	return p.out.raw(v)
 }
@@ -145,6 +160,11 @@ func (p *pusher) done(typ, path string, err error) error {
 	case err == nil:
 	case errors.Is(err, gigfs.ErrPending):
 		p.pending[k] = true
+	case errors.Is(err, gigfs.ErrNoAnswer) && p.e.ctx.Err() == nil:
+		// No store answered a read of the path: no op was made.
+		p.unread++
+		p.unreadErr = err
+		return nil
 	default:
 		return p.e.explain(err, p.channel)
 	}
@@ -222,7 +242,7 @@ func (p *pusher) lines() error {
 		}
 	}
 	if bad > 0 {
-		return fmt.Errorf("%d of %d lines not pushed", bad, n)
+		return fmt.Errorf("%d of %s not pushed", bad, count(n, "line"))
 	}
 	return nil
 }
@@ -273,7 +293,14 @@ func (p *pusher) pushLine(b []byte) error {
 			return fmt.Errorf("op: %v", err)
 		}
 		p.e.note(p.channel, pl.Type, pl.Path)
-		isNew, err := p.cl.PushOp(p.e.ctx, p.channel, pl.Type, pl.Path, o)
+		var isNew bool
+		err = p.retry(func() (err error) {
+			isNew, err = p.cl.PushOp(p.e.ctx, p.channel, pl.Type, pl.Path, o)
+			return err
+		})
+		if errors.Is(err, gigfs.ErrNoAnswer) {
+			return p.done(pl.Type, pl.Path, err)
+		}
 		if err := p.done(pl.Type, pl.Path, err); err != nil {
 			return err
 		}
@@ -288,8 +315,12 @@ func (p *pusher) pushLine(b []byte) error {
 		}{pl.Type, pl.Path, o.Sha, isNew})
 	case pl.Payload != nil:
 		p.e.note(p.channel, pl.Type, pl.Path)
-		v, err := p.cl.Push(p.e.ctx, p.channel, pl.Type, pl.Path, pl.Payload)
-		if err := p.done(pl.Type, pl.Path, err); err != nil {
+		var v json.RawMessage
+		err := p.retry(func() (err error) {
+			v, err = p.cl.Push(p.e.ctx, p.channel, pl.Type, pl.Path, pl.Payload)
+			return err
+		})
+		if err := p.done(pl.Type, pl.Path, err); err != nil || v == nil {
 			return err
 		}
 		if p.quiet {
@@ -305,7 +336,7 @@ func (p *pusher) pushLine(b []byte) error {
 // them; the others would be cut off). A pending op is retried until a
 // store holds it or -wait has passed.
 func (p *pusher) flush() error {
-	if len(p.order) == 0 {
+	if len(p.order) == 0 && p.unread == 0 {
 		return nil
 	}
 	// A signal ends the command, not this last sync.
@@ -323,11 +354,22 @@ func (p *pusher) flush() error {
 			if !p.pending[k] || time.Now().After(deadline) || p.e.ctx.Err() != nil {
 				break
 			}
+			if !p.waitSaid {
+				p.waitSaid = true
+				p.e.status("waiting up to %v (-wait) for a store of channel %s to accept %s %s", p.wait, p.channel, k.typ, k.path)
+			}
 			select {
-			case <-time.After(200 * time.Millisecond):
+			case <-time.After(retryInterval):
 			case <-p.e.ctx.Done():
 			}
 		}
+	}
+	if p.unread > 0 {
+		what := "the op was not made"
+		if p.unread > 1 {
+			what = fmt.Sprintf("%d ops were not made", p.unread)
+		}
+		return &exitErr{exitPending, fmt.Errorf("pending: %v within %v (-wait); %s", p.unreadErr, p.wait, what)}
 	}
 	if n := len(p.pending); n > 0 {
 		what := "1 op is"
@@ -343,6 +385,40 @@ func (p *pusher) flush() error {
 	}
 	return nil
 }
+
+// retry runs push, and again while no store answers the read of its path
+// (gigfs.ErrNoAnswer), until -wait has passed since the first such answer
+// of the run. It says once on stderr that it waits, and when a store
+// answers after that.
+func (p *pusher) retry(push func() error) error {
+	for {
+		err := push()
+		if !errors.Is(err, gigfs.ErrNoAnswer) || p.e.ctx.Err() != nil {
+			if err == nil && p.waitSaid && p.unread == 0 {
+				p.e.status("a store of channel %s answers", p.channel)
+				p.waitSaid = false
+			}
+			return err
+		}
+		if p.waitUntil.IsZero() {
+			p.waitUntil = time.Now().Add(p.wait)
+		}
+		if !time.Now().Before(p.waitUntil) {
+			return err
+		}
+		if !p.waitSaid {
+			p.waitSaid = true
+			p.e.status("waiting up to %v (-wait) for a store of channel %s to answer: %s", p.wait, p.channel, oneLine(err.Error()))
+		}
+		select {
+		case <-time.After(retryInterval):
+		case <-p.e.ctx.Done():
+		}
+	}
+}
+
+// retryInterval is how often gig-push tries again while it waits.
+const retryInterval = 200 * time.Millisecond
 
 // held reports whether a store answered a sync and took every op it
 // lacked: it holds all the client has.

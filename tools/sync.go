@@ -65,7 +65,7 @@ func runSync(e *env, args []string) error {
 		return err
 	}
 	if len(rest) < 3 {
-		return usageErr("want <channel> <type> <path>..., got %d arguments", len(rest))
+		return usageErr("want <channel> <type> <path>..., got %s", count(len(rest), "argument"))
 	}
 	channel, typ := rest[0], rest[1]
 	cl, err := e.client()
@@ -91,7 +91,7 @@ func runSync(e *env, args []string) error {
 		}
 	}
 	if disagree > 0 {
-		return &exitErr{exitDisagree, fmt.Errorf("the stores of %d of %d paths do not agree", disagree, len(rest)-2)}
+		return &exitErr{exitDisagree, fmt.Errorf("the stores of %d of %s do not agree", disagree, count(len(rest)-2, "path"))}
 	}
 	return nil
 }
