@@ -42,6 +42,8 @@ type Client struct {
 	clock  oplog.Clock
 	reg    oplog.Registry
 
+	futureSeen atomic.Bool // a date past the horizon was ignored (and logged)
+
 	ctx      context.Context // cancelled by Close
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup // every background goroutine
@@ -83,6 +85,7 @@ func New(cfg Config) (*Client, error) {
 	if c.origin == "" {
 		c.origin = uuid.NewString()
 	}
+	c.clock.Horizon = cfg.DateHorizon
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	mem := 0
 	for ch, stores := range cfg.LocalTable {
@@ -238,21 +241,7 @@ func (c *Client) stores(ctx context.Context, channel string) ([]store, error) {
 	if err := table.ValidChannel(channel); err != nil {
 		return nil, err
 	}
-	select {
-	case <-c.tableSet:
-	default:
-		if !c.tableLate.Load() {
-			wait, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
-			select {
-			case <-c.tableSet:
-			case <-wait.Done():
-				// The table is not answering: work offline, and stop
-				// waiting for it on every call.
-				c.tableLate.Store(ctx.Err() == nil)
-			}
-			cancel()
-		}
-	}
+	c.WaitTable(ctx)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -401,7 +390,7 @@ func (c *Client) storeEvent(rs *remoteStore, ev netstore.Event) {
 		c.cfg.Logf("gigfs: %s: bad op in stream: %v", rs.name(), err)
 		return
 	}
-	c.clock.Observe(o.Date)
+	c.observe(&o)
 	k := pathKey{channel, ev.Type, path}
 	c.mu.Lock()
 	p := c.paths[k]

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log"
 	"time"
+
+	"gigfs.io/gigfs/oplog"
 )
 
 // Defaults for the zero values of Config.
@@ -55,6 +57,12 @@ type Config struct {
 	// Origin names this client instance in the ops it makes; empty means
 	// a new random id.
 	Origin string `json:"-"`
+	// DateHorizon is how far past the wall clock a date read from a store
+	// may move the client's clock: dates beyond it are ignored (logged
+	// once), so one op dated in the year 9999 does not date every later
+	// op after it, and PushOp refuses ops dated beyond it. Zero means
+	// oplog.DefaultHorizon (24h, as stores); negative, no bound.
+	DateHorizon time.Duration `json:"-"`
 	// Logf logs what goes wrong in the background (a store down, a
 	// refused op); nil means log.Printf.
 	Logf func(format string, args ...any) `json:"-"`
@@ -78,6 +86,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Logf == nil {
 		c.Logf = log.Printf
+	}
+	if c.DateHorizon == 0 {
+		c.DateHorizon = oplog.DefaultHorizon
 	}
 }
 

@@ -175,7 +175,7 @@ func (p *pathState) merge(recs []oplog.Op, cause *oplog.Op) bool {
 	changed := false
 	var fresh []oplog.Op
 	for i := range recs {
-		p.c.clock.Observe(recs[i].Date)
+		p.c.observe(&recs[i])
 		if p.log.Merge(recs[i]).Outcome == oplog.Accepted {
 			changed = true
 			if recs[i].Kind() == oplog.KindOp {

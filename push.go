@@ -167,6 +167,9 @@ func (c *Client) PushOpAck(ctx context.Context, channel, typ, path string, o opl
 	if err := o.Check(); err != nil {
 		return false, false, fmt.Errorf("push op to %s %s %s: %w", channel, typ, path, err)
 	}
+	if err := c.checkHorizon(&o); err != nil {
+		return false, false, fmt.Errorf("push op to %s %s %s: %w (Config.DateHorizon)", channel, typ, path, err)
+	}
 	p, err := c.load(ctx, channel, typ, path)
 	if err != nil {
 		return false, false, err

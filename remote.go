@@ -28,12 +28,11 @@ type remoteStore struct {
 	epoch  string // stream cursor, to resume without missing events
 	seq    uint64
 	closed bool
-	up     chan struct{} // closed while connected
-	tried  bool          // a connection attempt has ended
+	tried  chan struct{} // closed when the first connection attempt has ended
 }
 
 func newRemoteStore(c *Client, id, addr string) *remoteStore {
-	return &remoteStore{c: c, id: id, addr: addr, up: make(chan struct{})}
+	return &remoteStore{c: c, id: id, addr: addr, tried: make(chan struct{})}
 }
 
 func (rs *remoteStore) name() string { return "store " + rs.id + " at " + rs.addr }
@@ -49,14 +48,9 @@ func (rs *remoteStore) conn() *netstore.Remote {
 // is not answered by the other stores alone; once the store has been down,
 // it answers nil at once until the store is back.
 func (rs *remoteStore) firstConn(ctx context.Context) *netstore.Remote {
-	rs.mu.Lock()
-	up, tried := rs.up, rs.tried
-	rs.mu.Unlock()
-	if !tried {
-		select {
-		case <-up:
-		case <-ctx.Done():
-		}
+	select {
+	case <-rs.tried:
+	case <-ctx.Done():
 	}
 	return rs.conn()
 }
@@ -117,7 +111,6 @@ func (rs *remoteStore) fail(r *netstore.Remote, err error) {
 		return
 	}
 	rs.r = nil
-	rs.up = make(chan struct{})
 	sr := rs.sr
 	rs.mu.Unlock()
 	rs.c.cfg.Logf("gigfs: %s: %v", rs.name(), err)
@@ -148,7 +141,11 @@ func (rs *remoteStore) run(ctx context.Context) {
 	for ctx.Err() == nil {
 		err := rs.connect(ctx)
 		rs.mu.Lock()
-		rs.tried = true
+		select {
+		case <-rs.tried:
+		default:
+			close(rs.tried)
+		}
 		rs.mu.Unlock()
 		if err != nil {
 			rs.c.cfg.Logf("gigfs: %s: %v", rs.name(), err)
@@ -207,7 +204,6 @@ func (rs *remoteStore) connect(ctx context.Context) error {
 		return context.Canceled
 	}
 	rs.r, rs.sr, rs.token = r, sr, token
-	close(rs.up)
 	return nil
 }
 

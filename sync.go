@@ -2,6 +2,7 @@ package gigfs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -99,10 +100,15 @@ func (c *Client) scheduleSync(p *pathState, delay time.Duration) {
 // channel, pushes to each store the ops it lacks and, if every store
 // answered and all agree, inserts a checkpoint covering exactly the agreed
 // ops when the tail is worth it (or always, with prune set). It reports
-// what it saw and did.
+// what it saw and did, also when no store answered (each with its error).
 func (c *Client) Sync(ctx context.Context, channel, typ, path string, prune bool) (SyncReport, error) {
 	p, err := c.load(ctx, channel, typ, path)
-	if err != nil {
+	if errors.Is(err, ErrNoAnswer) && ctx.Err() == nil {
+		// No store answered the first read: the report says what each
+		// one answered this time.
+		cpath, _ := checkPath(typ, path)
+		p = c.pathState(pathKey{channel, typ, cpath})
+	} else if err != nil {
 		return SyncReport{}, err
 	}
 	return c.sync(ctx, p, prune)

@@ -10,6 +10,7 @@ import (
 
 	"gigfs.io/gigfs/internal/adminkey"
 	"gigfs.io/gigfs/internal/daemon"
+	"gigfs.io/gigfs/oplog"
 	"gigfs.io/gigfs/srv9p"
 )
 
@@ -34,15 +35,20 @@ func Main(args []string, checker TokenChecker) int {
 func run(ctx context.Context, args []string, stderr io.Writer, checker TokenChecker, listening func(addr string)) int {
 	logger := log.New(stderr, "gig-store: ", log.LstdFlags)
 	fl := daemon.NewFlags("gig-store", DefaultAddr, usage, stderr)
+	horizon := fl.Set.Duration("date-horizon", oplog.DefaultHorizon, "refuse ops dated further ahead of this store's clock")
 	if status, ok := fl.Parse(args, logger); !ok {
 		return status
+	}
+	if *horizon <= 0 {
+		logger.Printf("-date-horizon %v: want a positive duration", *horizon)
+		return daemon.ExitUsage
 	}
 	key, err := adminkey.Load(fl.Data)
 	if err != nil {
 		logger.Print(err)
 		return daemon.ExitError
 	}
-	svc, err := Open(Config{Dir: fl.Data, Checker: checker, Logf: logger.Printf})
+	svc, err := Open(Config{Dir: fl.Data, Checker: checker, DateHorizon: *horizon, Logf: logger.Printf})
 	if err != nil {
 		logger.Print(err)
 		return daemon.ExitError
@@ -62,7 +68,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker TokenChec
 	return daemon.Serve(ctx, logger, l, srv, svc.Close)
 }
 
-const usage = `usage: gig-store [-addr dialstring] [-data dir]
+const usage = `usage: gig-store [-addr dialstring] [-data dir] [-date-horizon 24h]
 
 Serves a GiG.fs store over 9P2000. The admin key is made on first start in
 <data>/admin.key (mode 0600). The store's admin adds a user by attaching as

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"gigfs.io/gigfs/internal/atomicfile"
 	"gigfs.io/gigfs/oplog"
@@ -189,6 +190,9 @@ func (s *Service) Push(ctx context.Context, id string, recs []Record) ([]oplog.R
 			// not make empty oplogs (Merge checks again).
 			err = recs[i].Op.Check()
 		}
+		if err == nil {
+			err = s.checkDate(id, recs[i].Type, path, &recs[i].Op)
+		}
 		if err != nil {
 			res[i] = oplog.Result{Outcome: oplog.Refused, Reason: err.Error()}
 			continue
@@ -339,4 +343,19 @@ func DecodeRecord(line []byte) (Record, error) {
 func AppendRecord(b []byte, r *Record) []byte {
 	ev, _ := json.Marshal(Event{Type: r.Type, Path: r.Path, Op: r.Op.AppendJSON(nil)})
 	return append(b, ev...)
+}
+
+// checkDate refuses an op dated past the store's horizon, and logs it (at
+// most once a minute: a client far ahead would push many).
+func (s *Service) checkDate(id, typ, path string, o *oplog.Op) error {
+	now := s.cfg.Now().UnixMilli()
+	err := oplog.CheckHorizon(o, now, s.cfg.DateHorizon)
+	if err == nil {
+		return nil
+	}
+	err = fmt.Errorf("%w (gig-store -date-horizon)", err)
+	if last := s.futureLogged.Load(); now-last >= time.Minute.Milliseconds() && s.futureLogged.CompareAndSwap(last, now) {
+		s.cfg.Logf("store: user %s: %s %s: refused op %.12s: %v", id, typ, path, o.Sha, err)
+	}
+	return err
 }

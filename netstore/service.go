@@ -16,10 +16,12 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
+	"sync/atomic"
 	"time"
 
 	"gigfs.io/gigfs/internal/atomicfile"
+	"gigfs.io/gigfs/internal/filelock"
+	"gigfs.io/gigfs/oplog"
 )
 
 // Defaults for the zero values of Config.
@@ -76,6 +78,11 @@ type Config struct {
 	// CodeTTL is how long a confirmation code is valid. Zero means
 	// DefaultCodeTTL.
 	CodeTTL time.Duration
+	// DateHorizon is how far in the future an op may be dated: later ops
+	// are refused (a client clock far ahead, or a hostile date, would
+	// otherwise date every later op of the path after it). Zero means
+	// oplog.DefaultHorizon; negative, no bound.
+	DateHorizon time.Duration
 	// Now replaces time.Now (for tests).
 	Now func() time.Time
 	// Logf logs one line per error; nil means log.Printf.
@@ -96,21 +103,8 @@ type Service struct {
 	users  map[string]*user
 	tokens tokenCache
 	closed bool
-}
 
-// lockDir takes the lock of a data folder, so that two processes never
-// append to the same oplogs.
-func lockDir(dir string) (*os.File, error) {
-	name := filepath.Join(dir, "lock")
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("data folder %s is in use by another process", dir)
-	}
-	return f, nil
+	futureLogged atomic.Int64 // unix ms of the last log line of a refused future date
 }
 
 // meta is what the store keeps about a user, in store.json.
@@ -152,6 +146,9 @@ func Open(cfg Config) (*Service, error) {
 	if cfg.CodeTTL == 0 {
 		cfg.CodeTTL = DefaultCodeTTL
 	}
+	if cfg.DateHorizon == 0 {
+		cfg.DateHorizon = oplog.DefaultHorizon
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -162,7 +159,7 @@ func Open(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	lock, err := lockDir(cfg.Dir)
+	lock, err := filelock.LockDir(cfg.Dir) // two processes never append to the same oplogs
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"gigfs.io/gigfs/internal/atomicfile"
+	"gigfs.io/gigfs/internal/filelock"
 )
 
 // Stores is how the table talks to stores (PROTOCOL.md). NinePStores is
@@ -88,6 +89,7 @@ type Service struct {
 	hashes chan struct{} // bounds concurrent argon2id hashes
 	dummy  masterHash    // hashed for unknown users, so they take as long
 	closed atomic.Bool
+	lock   *os.File // holds the data folder's lock until Close
 
 	mu    sync.RWMutex
 	users map[string]*user
@@ -144,6 +146,23 @@ func Open(cfg Config) (*Service, error) {
 	if err := atomicfile.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("table: %w", err)
 	}
+	// Two tables on one folder would each acknowledge what the other
+	// overwrites.
+	lock, err := filelock.LockDir(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("table: %w", err)
+	}
+	s, err := open(cfg)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	s.lock = lock
+	return s, nil
+}
+
+// open is Open once the data folder is locked.
+func open(cfg Config) (*Service, error) {
 	salt, err := loadSalt(filepath.Join(cfg.DataDir, "salt"))
 	if err != nil {
 		return nil, fmt.Errorf("table: %w", err)
@@ -242,6 +261,9 @@ func (s *Service) Close() error {
 			errs = append(errs, u.saveSessions(now, s.cfg.TombstoneAge))
 		}
 		u.mu.Unlock()
+	}
+	if s.lock != nil {
+		errs = append(errs, s.lock.Close())
 	}
 	return errors.Join(errs...)
 }

@@ -3,10 +3,12 @@ package testscripts
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -71,6 +73,7 @@ func TestScripts(t *testing.T) {
 			"until":    cmdUntil,
 			"sleep":    cmdSleep,
 			"dotenv":   cmdDotenv,
+			"status":   cmdStatus,
 		},
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
@@ -191,6 +194,27 @@ func cmdDotenv(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if n == 0 {
 		ts.Fatalf("dotenv: no variables in %s", args[0])
+	}
+}
+
+// cmdStatus runs a program and checks its exit status:
+// status 3 gig-push demo counter /n 1.
+func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: status N prog args...")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	got := 0
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("%s: %v", args[1], err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited with status %d, want %d", args[1], got, want)
 	}
 }
 

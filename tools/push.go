@@ -45,9 +45,9 @@ refused before any op is made. A push returns once one store of the
 channel, local or remote, has durably accepted the op; before exiting,
 gig-push syncs the paths it pushed to so that every store that answers
 has them. An op that no store accepted
-within -wait is pending: at EOF gig-push says so and exits with status 3
-(the op is lost unless the channel has an on-disk local store, which would
-have accepted it). In gigsh, -wait is 0 by default: the shell's client keeps a
+within -wait is pending: gig-push says so and exits with status 3 (the op
+is lost unless the channel has an on-disk local store, which would have
+accepted it). In gigsh, -wait is 0 by default: the shell's client keeps a
 pending op and sends it when a store comes back. A bad input line is
 reported on stderr with its number and skipped; gig-push then exits with
 status 1.
@@ -71,17 +71,26 @@ func PushMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 type pathID struct{ typ, path string }
 
 type pusher struct {
-	e         *env
-	cl        *gigfs.Client
-	channel   string
-	wait      time.Duration
-	quiet     bool
+	e       *env
+	cl      *gigfs.Client
+	channel string
+	wait    time.Duration
+	quiet   bool
+	out     lineWriter
+	touched map[pathID]bool
+	order   []pathID
+	pending map[pathID][]string // paths with ops no store durably holds: their shas
+	cursors map[string]string   // the watch cursors of pending ops, by sha
+
 	fromStdin bool // pushing the lines of stdin
-	out       lineWriter
-	touched   map[pathID]bool
-	order     []pathID
-	pending   map[pathID][]string // paths with ops no store durably holds: their shas
-	cursors   map[string]string   // the watch cursors of pending ops, by sha
+
+	// unread counts the pushes not made because no store answered a
+	// read of their path within -wait; waitUntil ends the retries (one
+	// -wait for the whole run), waitSaid says the waiting line is out.
+	unread    int
+	unreadErr error
+	waitUntil time.Time
+	waitSaid  bool
 }
 
 func runPush(e *env, args []string) error {
@@ -97,7 +106,7 @@ func runPush(e *env, args []string) error {
 		return err
 	}
 	if len(rest) != 1 && len(rest) != 4 {
-		return usageErr("want <channel> [<type> <path> <payload>], got %d arguments", len(rest))
+		return usageErr("want <channel> [<type> <path> <payload>], got %s", count(len(rest), "argument"))
 	}
 	if len(rest) == 1 && e.sh != nil {
 		return usageErr("in gigsh, push takes <channel> <type> <path> <payload>")
@@ -138,9 +147,16 @@ func parsePayload(s string) (json.RawMessage, error) {
 // one pushes one payload and prints the new value.
 func (p *pusher) one(typ, path string, payload json.RawMessage) error {
 	p.e.note(p.channel, typ, path)
-	a, err := p.cl.PushAck(p.e.ctx, p.channel, typ, path, payload)
+	var a gigfs.Ack
+	err := p.retry(func() (err error) {
+		a, err = p.cl.PushAck(p.e.ctx, p.channel, typ, path, payload)
+		return err
+	})
 	if _, err := p.done(typ, path, a.Op.Sha, a.Stored, err); err != nil {
 		return err
+	}
+	if a.Value == nil {
+		return nil // not made: no store answered (see flush)
 	}
 	return p.out.raw(a.Value)
 }
@@ -155,16 +171,19 @@ func (p *pusher) done(typ, path, sha string, stored bool, err error) (bool, erro
 	case err == nil:
 	case errors.Is(err, gigfs.ErrPending):
 		stored = false
+	case errors.Is(err, gigfs.ErrNoAnswer) && p.e.ctx.Err() == nil:
+		// No store answered a read of the path: no op was made.
+		p.unread++
+		p.unreadErr = err
+		return false, nil
 	default:
 		return false, p.e.explain(err, p.channel)
 	}
 	if stored && slices.Contains(p.pending[k], sha) {
 		stored = false // the client holds it from our own pending push
 	}
-	if !stored {
-		if !slices.Contains(p.pending[k], sha) {
-			p.pending[k] = append(p.pending[k], sha)
-		}
+	if !stored && !slices.Contains(p.pending[k], sha) {
+		p.pending[k] = append(p.pending[k], sha)
 	}
 	if !p.touched[k] {
 		p.touched[k] = true
@@ -243,7 +262,7 @@ func (p *pusher) lines() error {
 		}
 	}
 	if bad > 0 {
-		return fmt.Errorf("%d of %d lines not pushed", bad, n)
+		return fmt.Errorf("%d of %s not pushed", bad, count(n, "line"))
 	}
 	return nil
 }
@@ -294,7 +313,15 @@ func (p *pusher) pushLine(b []byte) error {
 			return fmt.Errorf("op: %v", err)
 		}
 		p.e.note(p.channel, pl.Type, pl.Path)
-		isNew, stored, err := p.cl.PushOpAck(p.e.ctx, p.channel, pl.Type, pl.Path, o)
+		var isNew, stored bool
+		err = p.retry(func() (err error) {
+			isNew, stored, err = p.cl.PushOpAck(p.e.ctx, p.channel, pl.Type, pl.Path, o)
+			return err
+		})
+		if errors.Is(err, gigfs.ErrNoAnswer) {
+			_, err := p.done(pl.Type, pl.Path, o.Sha, false, err)
+			return err
+		}
 		stored, err = p.done(pl.Type, pl.Path, o.Sha, stored, err)
 		if err != nil {
 			return err
@@ -311,9 +338,13 @@ func (p *pusher) pushLine(b []byte) error {
 		return p.out.write(l)
 	case pl.Payload != nil:
 		p.e.note(p.channel, pl.Type, pl.Path)
-		a, err := p.cl.PushAck(p.e.ctx, p.channel, pl.Type, pl.Path, pl.Payload)
+		var a gigfs.Ack
+		err := p.retry(func() (err error) {
+			a, err = p.cl.PushAck(p.e.ctx, p.channel, pl.Type, pl.Path, pl.Payload)
+			return err
+		})
 		stored, err := p.done(pl.Type, pl.Path, a.Op.Sha, a.Stored, err)
-		if err != nil {
+		if err != nil || a.Value == nil {
 			return err
 		}
 		if p.quiet {
@@ -349,7 +380,7 @@ type valueAckLine struct {
 // them; the others would be cut off). A pending op is retried until a
 // store holds it or -wait has passed.
 func (p *pusher) flush() error {
-	if len(p.order) == 0 {
+	if len(p.order) == 0 && p.unread == 0 {
 		return nil
 	}
 	// A signal ends the command, not this last sync.
@@ -369,11 +400,22 @@ func (p *pusher) flush() error {
 			if len(p.pending[k]) == 0 || time.Now().After(deadline) || p.e.ctx.Err() != nil {
 				break
 			}
+			if !p.waitSaid {
+				p.waitSaid = true
+				p.e.status("waiting up to %v (-wait) for a store of channel %s to accept %s %s", p.wait, p.channel, k.typ, k.path)
+			}
 			select {
-			case <-time.After(200 * time.Millisecond):
+			case <-time.After(retryInterval):
 			case <-p.e.ctx.Done():
 			}
 		}
+	}
+	if p.unread > 0 {
+		what := "the op was not made"
+		if p.unread > 1 {
+			what = fmt.Sprintf("%d ops were not made", p.unread)
+		}
+		return &exitErr{exitPending, fmt.Errorf("pending: %v within %v (-wait); %s", p.unreadErr, p.wait, what)}
 	}
 	if n := len(p.pending); n > 0 {
 		what := "1 op is"
@@ -390,8 +432,42 @@ func (p *pusher) flush() error {
 	return nil
 }
 
+// retry runs push, and again while no store answers the read of its path
+// (gigfs.ErrNoAnswer), until -wait has passed since the first such answer
+// of the run. It says once on stderr that it waits, and when a store
+// answers after that.
+func (p *pusher) retry(push func() error) error {
+	for {
+		err := push()
+		if !errors.Is(err, gigfs.ErrNoAnswer) || p.e.ctx.Err() != nil {
+			if err == nil && p.waitSaid && p.unread == 0 {
+				p.e.status("a store of channel %s answers", p.channel)
+				p.waitSaid = false
+			}
+			return err
+		}
+		if p.waitUntil.IsZero() {
+			p.waitUntil = time.Now().Add(p.wait)
+		}
+		if !time.Now().Before(p.waitUntil) {
+			return err
+		}
+		if !p.waitSaid {
+			p.waitSaid = true
+			p.e.status("waiting up to %v (-wait) for a store of channel %s to answer: %s", p.wait, p.channel, oneLine(err.Error()))
+		}
+		select {
+		case <-time.After(retryInterval):
+		case <-p.e.ctx.Done():
+		}
+	}
+}
+
+// retryInterval is how often gig-push tries again while it waits.
+const retryInterval = 200 * time.Millisecond
+
 // nowStored records that a store holds every op of k, and prints a line
-// for each op of k that was pending.
+// for each op of k that was pending (stdin mode).
 func (p *pusher) nowStored(k pathID) error {
 	shas := p.pending[k]
 	delete(p.pending, k)

@@ -443,11 +443,7 @@ func (q *quickstart) ensureChannel(ctx context.Context, tc *table.Client) error 
 		}
 		q.say("store %s added to channel %s (store id %s)", addr, q.channel, strings.TrimSpace(id))
 	}
-	if len(q.stores) == 1 {
-		q.say("channel %s is served by 1 store", q.channel)
-	} else {
-		q.say("channel %s is served by %d stores", q.channel, len(q.stores))
-	}
+	q.say("channel %s is served by %s", q.channel, count(len(q.stores), "store"))
 	return nil
 }
 

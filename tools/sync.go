@@ -74,7 +74,7 @@ func runSync(e *env, args []string) error {
 		return err
 	}
 	if len(rest) == 2 || len(rest) == 0 {
-		return usageErr("want <channel> [<type> <path>...], got %d arguments", len(rest))
+		return usageErr("want <channel> [<type> <path>...], got %s", count(len(rest), "argument"))
 	}
 	channel := rest[0]
 	cl, err := e.client()
@@ -133,7 +133,7 @@ func runSync(e *env, args []string) error {
 		e.errMu.Unlock()
 	}
 	if disagree > 0 {
-		return &exitErr{exitDisagree, fmt.Errorf("the stores of %d of %d paths do not agree", disagree, len(paths))}
+		return &exitErr{exitDisagree, fmt.Errorf("the stores of %d of %s do not agree", disagree, count(len(paths), "path"))}
 	}
 	return nil
 }
