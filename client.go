@@ -43,6 +43,8 @@ type Client struct {
 	reg    oplog.Registry
 
 	futureSeen atomic.Bool // a date past the horizon was ignored (and logged)
+	lease      *lease      // the origin's lease (Config.OriginDir), or nil
+	runOrigin  string      // with a lease: the origin of ops on channels only in memory
 
 	ctx      context.Context // cancelled by Close
 	cancel   context.CancelFunc
@@ -81,6 +83,16 @@ func New(cfg Config) (*Client, error) {
 		disk:     make(map[string]*diskStore),
 		paths:    make(map[pathKey]*pathState),
 		chanSubs: make(map[string]map[*subscriber]struct{}),
+	}
+	if cfg.OriginDir != "" {
+		if cfg.Origin != "" {
+			return nil, errors.New("config: Origin and OriginDir are exclusive")
+		}
+		l, err := acquireLease(cfg.OriginDir, cfg.Logf)
+		if err != nil {
+			return nil, err
+		}
+		c.lease, c.origin, c.runOrigin = l, l.origin, uuid.NewString()
 	}
 	if c.origin == "" {
 		c.origin = uuid.NewString()
@@ -124,6 +136,7 @@ func New(cfg Config) (*Client, error) {
 	// Ops written while offline to on-disk stores are pending until the
 	// remote stores have them: storeUp syncs every oplog of those channels
 	// once a remote store is up.
+	c.resendPending()
 	return c, nil
 }
 
@@ -484,6 +497,9 @@ func (c *Client) Close() error {
 	}
 	c.tableMu.Unlock()
 	var first error
+	if c.lease != nil {
+		first = c.lease.close()
+	}
 	for _, d := range c.disk {
 		if err := d.close(); err != nil && first == nil {
 			first = err

@@ -52,12 +52,20 @@ func (c *Client) PushAck(ctx context.Context, channel, typ, path string, payload
 		return Ack{}, err
 	}
 	p.mu.Lock()
-	o, err := oplog.NewOp(c.clock.Date(), c.origin, p.log.NextSeq(c.origin), payload)
+	origin := c.originFor(stores)
+	o, err := oplog.NewOp(c.clock.Date(), origin, c.nextSeq(p, origin), payload)
 	var value json.RawMessage
 	if err == nil {
 		// The new op is dated after every op seen, so it comes last: the
 		// value with it is the value of the log once it is merged.
-		value, err = c.reg.ReduceWith(p.key.typ, p.key.path, p.log, o.Payload)
+		var cur json.RawMessage
+		if p.valErr == nil {
+			cur = p.value
+		}
+		value, err = c.reg.ReduceNext(p.key.typ, p.key.path, p.log, cur, o.Payload)
+	}
+	if err == nil {
+		err = c.made(p, o)
 	}
 	if err != nil {
 		p.mu.Unlock()
@@ -107,6 +115,9 @@ func (c *Client) deliver(ctx context.Context, p *pathState, stores []store, o op
 			res, err := s.push(cctx, rec)
 			if err == nil && res[0].Outcome == oplog.Refused {
 				err = fmt.Errorf("refused: %s", res[0].Reason)
+			}
+			if err == nil {
+				c.accepted(p, s, o)
 			}
 			answers <- answer{s, err}
 		})

@@ -134,7 +134,7 @@ func (c *Client) sync(ctx context.Context, p *pathState, forcePrune bool) (SyncR
 		}
 		rep.Stores[i].Answered = true
 		rep.Stores[i].Had = logs[i].log.Len()
-		p.merge(logs[i].log.Records(), nil)
+		p.mergeLog(logs[i].log)
 	}
 
 	// Push each store what it lacks, from one snapshot of the union.
@@ -190,9 +190,11 @@ func (c *Client) sync(ctx context.Context, p *pathState, forcePrune bool) (SyncR
 		}(&rep.Stores[i])
 	}
 	wg.Wait()
-	for _, sr := range rep.Stores {
+	for i, sr := range rep.Stores {
 		if sr.Err != "" || len(sr.Refused) > 0 {
 			agreed = false
+		} else if sr.Answered {
+			c.held(p, stores[i], snap)
 		}
 	}
 	rep.Agreed = agreed

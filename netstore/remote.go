@@ -64,19 +64,10 @@ func (r *Remote) Read(ctx context.Context, typ, path string) (*oplog.Log, error)
 	return ParseLog(data)
 }
 
-// ParseLog parses and checks an oplog read as JSON lines.
+// ParseLog parses and checks an oplog read as JSON lines: each record is
+// decoded and its sha verified once (see oplog.ParseLog).
 func ParseLog(data []byte) (*oplog.Log, error) {
-	l := oplog.NewLog()
-	s := oplog.NewScanner(bytes.NewReader(data))
-	for s.Scan() {
-		if err := s.LineErr(); err != nil {
-			return nil, err
-		}
-		if r := l.Merge(s.Op()); r.Outcome == oplog.Refused {
-			return nil, fmt.Errorf("line %d: %s", s.Line(), r.Reason)
-		}
-	}
-	return l, s.Err()
+	return oplog.ParseLog(data)
 }
 
 // Push sends records to the store and returns one result per record. The

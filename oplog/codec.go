@@ -80,6 +80,18 @@ func decode(line []byte, verify bool) (Op, error) {
 	if verify && len(line) > MaxOpSize { // our own files were checked when written
 		return Op{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(line), MaxOpSize)
 	}
+	if o, ok := decodeFast(line, nil); ok {
+		o.Payload = append(json.RawMessage(nil), o.Payload...) // line is the caller's
+		if !verify {
+			return o, nil
+		}
+		return o, o.Check()
+	}
+	return decodeSlow(line, verify)
+}
+
+// decodeSlow is decode for any JSON form of an op.
+func decodeSlow(line []byte, verify bool) (Op, error) {
 	var w wire
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.DisallowUnknownFields()

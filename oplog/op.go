@@ -2,7 +2,6 @@ package oplog
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -93,23 +92,8 @@ const hashVersion = "gigfs-op-1\n"
 // canonical JSON of the payload or value, and covers is the canonical JSON of
 // the coverage (empty for an op).
 func Hash(o *Op) string {
-	h := sha256.New()
-	var num [20]byte
-	h.Write([]byte(hashVersion))
-	h.Write([]byte(o.Kind().String()))
-	h.Write([]byte{'\n'})
-	h.Write(strconv.AppendInt(num[:0], o.Date, 10))
-	h.Write([]byte{'\n'})
-	h.Write([]byte(o.Origin))
-	h.Write([]byte{'\n'})
-	h.Write(strconv.AppendUint(num[:0], o.Seq, 10))
-	h.Write([]byte{'\n'})
-	h.Write(o.Body())
-	h.Write([]byte{'\n'})
-	if o.Kind() == KindCheckpoint {
-		h.Write(o.Covers.appendJSON(nil))
-	}
-	return hex.EncodeToString(h.Sum(nil))
+	sum := hashSum(o)
+	return hex.EncodeToString(sum[:])
 }
 
 // NewOp makes an op with a payload, dated and sealed with its sha. The
@@ -181,10 +165,10 @@ func (o *Op) Check() error {
 	if len(o.Sha) != 64 {
 		return fmt.Errorf("%w: sha must be 64 hex digits", ErrMalformed)
 	}
-	if want := Hash(o); o.Sha != want {
-		return fmt.Errorf("%w: op says %.12s…, content hashes to %.12s…", ErrBadSha, o.Sha, want)
+	if !checkSha(o) {
+		return fmt.Errorf("%w: op says %.12s…, content hashes to %.12s…", ErrBadSha, o.Sha, Hash(o))
 	}
-	if n := len(o.AppendJSON(nil)); n > MaxOpSize {
+	if n := o.encodedLen(); n > MaxOpSize {
 		return fmt.Errorf("%w: %d bytes encoded, limit %d", ErrTooLarge, n, MaxOpSize)
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 
@@ -120,7 +121,7 @@ func (c *Client) ReadFile(ctx context.Context, path string) ([]byte, error) {
 			return err
 		}
 		defer fid.Close()
-		data, err = ReadAll(fid)
+		data, err = readAllSized(fid)
 		return err
 	})
 	if err != nil {
@@ -185,12 +186,39 @@ func (c *Client) Close() error {
 
 // ReadAll reads a file from offset 0 to its end. It reads at explicit
 // offsets: after a ctl write the fid's own offset is past the command.
+// Reads ask for as much as the message size allows: the buffer doubles
+// while reads fill it.
 func ReadAll(fid *client.Fid) ([]byte, error) {
-	var out []byte
-	buf := make([]byte, 8192)
+	out := make([]byte, 0, 8192)
 	for {
-		n, err := fid.ReadAt(buf, int64(len(out)))
-		out = append(out, buf[:n]...)
+		if len(out) == cap(out) {
+			out = slices.Grow(out, min(cap(out), 1<<20))
+		}
+		n, err := fid.ReadAt(out[len(out):cap(out)], int64(len(out)))
+		out = out[:len(out)+n]
+		if errors.Is(err, io.EOF) || (err == nil && n == 0) {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+	}
+}
+
+// readAllSized is ReadAll into a buffer of the file's length, as its stat
+// tells it, when that is small enough to trust.
+func readAllSized(fid *client.Fid) ([]byte, error) {
+	d, err := fid.Stat()
+	if err != nil || d.Length == 0 || d.Length > 256<<20 {
+		return ReadAll(fid)
+	}
+	out := make([]byte, 0, d.Length+1) // +1: the read that finds the end
+	for {
+		if len(out) == cap(out) {
+			out = slices.Grow(out, min(cap(out), 1<<20))
+		}
+		n, err := fid.ReadAt(out[len(out):cap(out)], int64(len(out)))
+		out = out[:len(out)+n]
 		if errors.Is(err, io.EOF) || (err == nil && n == 0) {
 			return out, nil
 		}

@@ -264,7 +264,16 @@ func resolveStorage(lt map[string][]gigfs.LocalStore, dir string) map[string][]g
 
 // clientConfig is the client's configuration from s.
 func (s *Settings) clientConfig(logf func(string, ...any)) (gigfs.Config, error) {
-	cfg := gigfs.Config{LocalTable: s.Local, CallTimeout: s.Timeout, Logf: logf}
+	cfg := gigfs.Config{LocalTable: s.Local, CallTimeout: s.Timeout, Logf: logf, OriginDir: s.originDir()}
+	if cfg.OriginDir != "" {
+		if err := os.MkdirAll(cfg.OriginDir, 0o700); err != nil {
+			// No state folder (a read-only home): an origin of this run's own.
+			if logf != nil {
+				logf("gigfs: no origin lease: %v", err)
+			}
+			cfg.OriginDir = ""
+		}
+	}
 	if s.Table != "" {
 		switch {
 		case s.User == "":
