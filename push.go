@@ -83,13 +83,6 @@ func (c *Client) PushAck(ctx context.Context, channel, typ, path string, payload
 	return Ack{Value: value, Op: o, Stored: stored}, err
 }
 
-// durable reports whether a store keeps what it accepts across the end of
-// the client: every store but an in-memory one.
-func durable(s store) bool {
-	_, mem := s.(*memStore)
-	return !mem
-}
-
 // deliver sends o to every store and returns when one durable store
 // accepted it (stored; in a channel of in-memory stores only, any), or
 // when every store answered and only in-memory ones accepted it (not
