@@ -2,6 +2,7 @@ package testscripts
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,6 +38,7 @@ var programs = map[string]mainFunc{
 	"gig-session":    tools.SessionMain,
 	"gig-channel":    tools.ChannelMain,
 	"gig-admin":      tools.AdminMain,
+	"gig-fs":         tools.FsMain,
 	"gigsh":          tools.GigshMain,
 	"gig-quickstart": tools.QuickstartMain,
 	"gig-table":      func(args []string, _ io.Reader, _, _ io.Writer) int { return table.Main(args) },
@@ -48,6 +51,7 @@ func init() {
 	programs["head1"] = head1
 	programs["tailf"] = tailf
 	programs["tofile"] = tofile
+	programs["ninep-ls"] = ninepLs
 }
 
 func TestMain(m *testing.M) {
@@ -426,4 +430,43 @@ func tailf(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// ninepLs lists a folder of a 9P server, one name a line, sorted, as an
+// anonymous attach (gig-fs): ninep-ls addr path.
+func ninepLs(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	if len(args) != 2 {
+		fmt.Fprintln(stderr, "usage: ninep-ls addr path")
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := srv9p.Dial(ctx, args[0], "none", "")
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	defer c.Close()
+	var names []string
+	err = c.Do(ctx, func() error {
+		fid, err := c.Fsys().Open(args[1], 0)
+		if err != nil {
+			return err
+		}
+		defer fid.Close()
+		ents, err := fid.Dirreadall()
+		for _, e := range ents {
+			names = append(names, e.Name)
+		}
+		return err
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintln(stdout, n)
+	}
+	return 0
 }
