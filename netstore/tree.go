@@ -434,9 +434,9 @@ func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
 // value (echo -n, or a client that writes one op per write) ends that line.
 type lineBuffer struct{ partial []byte }
 
-// maxLine bounds a line: the largest op plus room for a push record's type
-// and path.
-const maxLine = oplog.MaxOpSize + 2*MaxPathLen
+// maxLine bounds a line: the largest record (a checkpoint) plus room for
+// a push record's type and path.
+const maxLine = oplog.MaxLineSize + 2*MaxPathLen
 
 func (b *lineBuffer) add(p []byte) ([][]byte, error) {
 	data := append(b.partial, p...)
@@ -451,7 +451,9 @@ func (b *lineBuffer) add(p []byte) ([][]byte, error) {
 		}
 		data = data[i+1:]
 	}
-	if t := bytes.TrimSpace(data); len(t) > 0 && json.Valid(t) {
+	// Only a line ending as an op does is worth validating: a long line
+	// arriving in many writes is not validated at each.
+	if t := bytes.TrimSpace(data); len(t) > 0 && t[len(t)-1] == '}' && json.Valid(t) {
 		lines = append(lines, t)
 		data = nil
 	}
@@ -459,6 +461,10 @@ func (b *lineBuffer) add(p []byte) ([][]byte, error) {
 		b.partial = nil
 		return nil, fmt.Errorf("%w: line longer than %d bytes", srv9p.ErrTooLarge, maxLine)
 	}
-	b.partial = append([]byte(nil), data...)
+	if len(lines) == 0 {
+		b.partial = data // nothing refers to it: keep growing it in place
+	} else {
+		b.partial = append([]byte(nil), data...)
+	}
 	return lines, nil
 }
