@@ -14,6 +14,7 @@ import (
 
 	"gigfs.io/gigfs/netstore"
 	"gigfs.io/gigfs/oplog"
+	"gigfs.io/gigfs/srv9p"
 	"gigfs.io/gigfs/table"
 )
 
@@ -30,7 +31,7 @@ var (
 // isRefusal reports whether an error from the table or a store is a refusal
 // of the credential, as opposed to a network failure.
 func isRefusal(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "permission denied")
+	return err != nil && (strings.Contains(err.Error(), "permission denied") || errors.Is(err, srv9p.ErrUntrusted))
 }
 
 // A Client reads and writes the oplogs of channels. It is safe for
@@ -43,6 +44,8 @@ type Client struct {
 	reg    oplog.Registry
 
 	futureSeen atomic.Bool // a date past the horizon was ignored (and logged)
+	lease      *lease      // the origin's lease (Config.OriginDir), or nil
+	runOrigin  string      // with a lease: the origin of ops on channels only in memory
 
 	ctx      context.Context // cancelled by Close
 	cancel   context.CancelFunc
@@ -59,7 +62,7 @@ type Client struct {
 	local    map[string][]store  // channel -> local stores
 	remote   map[string][]string // channel -> remote store ids
 	remotes  map[string]*remoteStore
-	disk     map[string]*diskStore // by storage path, shared by channels
+	disk     map[string]*sharedStore // by storage path, shared by channels
 	paths    map[pathKey]*pathState
 	chanSubs map[string]map[*subscriber]struct{}
 	closed   bool
@@ -78,9 +81,19 @@ func New(cfg Config) (*Client, error) {
 		local:    make(map[string][]store),
 		remote:   make(map[string][]string),
 		remotes:  make(map[string]*remoteStore),
-		disk:     make(map[string]*diskStore),
+		disk:     make(map[string]*sharedStore),
 		paths:    make(map[pathKey]*pathState),
 		chanSubs: make(map[string]map[*subscriber]struct{}),
+	}
+	if cfg.OriginDir != "" {
+		if cfg.Origin != "" {
+			return nil, errors.New("config: Origin and OriginDir are exclusive")
+		}
+		l, err := acquireLease(cfg.OriginDir, cfg.Logf)
+		if err != nil {
+			return nil, err
+		}
+		c.lease, c.origin, c.runOrigin = l, l.origin, uuid.NewString()
 	}
 	if c.origin == "" {
 		c.origin = uuid.NewString()
@@ -102,11 +115,12 @@ func New(cfg Config) (*Client, error) {
 				d, ok := c.disk[ls.StoragePath]
 				if !ok {
 					var err error
-					if d, err = openDiskStore(ls.StoragePath, cfg.Logf); err != nil {
+					if d, err = openSharedStore(c, ls.StoragePath); err != nil {
 						c.Close()
 						return nil, err
 					}
 					c.disk[ls.StoragePath] = d
+					c.spawn(func() { d.run(c.ctx) })
 				}
 				c.local[ch] = append(c.local[ch], d)
 			default:
@@ -124,6 +138,7 @@ func New(cfg Config) (*Client, error) {
 	// Ops written while offline to on-disk stores are pending until the
 	// remote stores have them: storeUp syncs every oplog of those channels
 	// once a remote store is up.
+	c.resendPending()
 	return c, nil
 }
 
@@ -153,7 +168,7 @@ func (c *Client) readTable() {
 	backoff := 100 * time.Millisecond
 	for c.ctx.Err() == nil {
 		ctx, cancel := context.WithTimeout(c.ctx, c.cfg.CallTimeout)
-		tc, err := table.DialSession(ctx, rt.Addr, rt.User, rt.Session)
+		tc, err := table.DialTrust(ctx, rt.Addr, rt.trust(), rt.User, "session "+rt.Session)
 		var mt table.MountTable
 		if err == nil {
 			mt, err = tc.Table(ctx)
@@ -191,7 +206,7 @@ func (c *Client) setMountTable(mt table.MountTable) {
 		for _, ref := range refs {
 			rs, ok := c.remotes[ref.StoreID]
 			if !ok {
-				rs = newRemoteStore(c, ref.StoreID, ref.StoreAddr)
+				rs = newRemoteStore(c, ref.StoreID, ref.StoreAddr, ref.Fingerprint)
 				c.remotes[ref.StoreID] = rs
 				start = append(start, rs)
 			}
@@ -221,7 +236,7 @@ func (c *Client) storeToken(ctx context.Context, storeID string) (string, error)
 	if err != nil && ctx.Err() == nil && !isRefusal(err) {
 		// The table connection may have broken: dial again once.
 		rt := c.cfg.RemoteTable
-		if nc, derr := table.DialSession(ctx, rt.Addr, rt.User, rt.Session); derr == nil {
+		if nc, derr := table.DialTrust(ctx, rt.Addr, rt.trust(), rt.User, "session "+rt.Session); derr == nil {
 			c.tableMu.Lock()
 			old := c.table
 			c.table = nc
@@ -379,8 +394,8 @@ func (c *Client) syncChannel(channel string) {
 	}
 }
 
-// storeEvent handles an op from a remote store's stream.
-func (c *Client) storeEvent(rs *remoteStore, ev netstore.Event) {
+// storeEvent handles an op from a store's stream.
+func (c *Client) storeEvent(rs store, ev netstore.Event) {
 	channel, path, ok := splitStorePath(ev.Path)
 	if !ok {
 		return
@@ -484,6 +499,9 @@ func (c *Client) Close() error {
 	}
 	c.tableMu.Unlock()
 	var first error
+	if c.lease != nil {
+		first = c.lease.close()
+	}
 	for _, d := range c.disk {
 		if err := d.close(); err != nil && first == nil {
 			first = err

@@ -45,6 +45,7 @@ func (c *Client) pathState(k pathKey) *pathState {
 	p, ok := c.paths[k]
 	if !ok {
 		p = &pathState{c: c, key: k, log: oplog.NewLog(), subs: make(map[*subscriber]struct{})}
+		c.mergePending(p)
 		p.value, p.valErr = c.reg.Reduce(k.typ, k.path, p.log)
 		c.paths[k] = p
 	}

@@ -32,7 +32,8 @@ func (c *Client) Push(ctx context.Context, channel, typ, path string, payload js
 		return nil, err
 	}
 	p.mu.Lock()
-	o, err := oplog.NewOp(c.clock.Date(), c.origin, p.log.NextSeq(c.origin), payload)
+	origin := c.originFor(stores)
+	o, err := oplog.NewOp(c.clock.Date(), origin, c.nextSeq(p, origin), payload)
 	var value json.RawMessage
 	if err == nil {
 		// The new op is dated after every op seen, so it comes last: the
@@ -42,6 +43,9 @@ func (c *Client) Push(ctx context.Context, channel, typ, path string, payload js
 			cur = p.value
 		}
 		value, err = c.reg.ReduceNext(p.key.typ, p.key.path, p.log, cur, o.Payload)
+	}
+	if err == nil {
+		err = c.made(p, o)
 	}
 	if err != nil {
 		p.mu.Unlock()
@@ -81,6 +85,9 @@ func (c *Client) deliver(ctx context.Context, p *pathState, stores []store, o op
 			res, err := s.push(cctx, rec)
 			if err == nil && res[0].Outcome == oplog.Refused {
 				err = fmt.Errorf("refused: %s", res[0].Reason)
+			}
+			if err == nil {
+				c.accepted(p, s, o)
 			}
 			answers <- answer{s, err}
 		})

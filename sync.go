@@ -188,9 +188,11 @@ func (c *Client) sync(ctx context.Context, p *pathState, forcePrune bool) (SyncR
 		}(&rep.Stores[i])
 	}
 	wg.Wait()
-	for _, sr := range rep.Stores {
+	for i, sr := range rep.Stores {
 		if sr.Err != "" || len(sr.Refused) > 0 {
 			agreed = false
+		} else if sr.Answered {
+			c.held(p, stores[i], snap)
 		}
 	}
 	rep.Agreed = agreed

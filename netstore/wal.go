@@ -157,6 +157,7 @@ func (s *Service) pushJournaled(ctx context.Context, u *user, order []logKey, gr
 		k        logKey
 		idx      []int
 		ops      []oplog.Op
+		got      []oplog.Result
 		accepted []oplog.Op
 	}
 	var done []staged
@@ -189,7 +190,7 @@ func (s *Service) pushJournaled(ctx context.Context, u *user, order []logKey, gr
 			return fmt.Errorf("%s %s: %w", k.typ, k.path, err)
 		}
 		last = t
-		st := staged{k: k, idx: idx, ops: ops}
+		st := staged{k: k, idx: idx, ops: ops, got: got}
 		for j, i := range idx {
 			res[i] = got[j]
 			if got[j].Outcome == oplog.Accepted {
@@ -215,7 +216,8 @@ func (s *Service) pushJournaled(ctx context.Context, u *user, order []logKey, gr
 		s.wal.flushSoon()
 	}
 	for _, st := range done {
-		u.hub.publish(st.k.typ, st.k.path, st.accepted)
+		accepted := append(st.accepted, u.hub.unheard(st.ops, st.got)...) // KeepStream only
+		u.hub.publish(st.k.typ, st.k.path, accepted)
 	}
 	return ctx.Err()
 }

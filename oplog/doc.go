@@ -41,8 +41,9 @@
 //
 // There is no retention window: the vector never forgets, so no late op can
 // outlive the bookkeeping that recognises it. The bookkeeping is one entry per
-// origin that ever wrote the path, which stays small as long as clients keep
-// their origin for their lifetime. The refusals are explicit: an op whose
+// origin that ever wrote the path, which stays small as long as an origin
+// names a lasting writer, reused by its every run (the client's origin
+// leases), rather than one process. The refusals are explicit: an op whose
 // (origin, seq) is held by another op, and a checkpoint incomparable with the
 // base. A client's own op that no store accepted can always be re-issued.
 //

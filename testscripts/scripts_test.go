@@ -36,6 +36,7 @@ var programs = map[string]mainFunc{
 	"gig-session":    tools.SessionMain,
 	"gig-channel":    tools.ChannelMain,
 	"gig-admin":      tools.AdminMain,
+	"gig-fs":         tools.FsMain,
 	"gigsh":          tools.GigshMain,
 	"gig-quickstart": tools.QuickstartMain,
 	"gig-table":      func(args []string, _ io.Reader, _, _ io.Writer) int { return table.Main(args) },
@@ -52,6 +53,7 @@ func TestMain(m *testing.M) {
 		"pipe":         pipeMain,
 		"max-reducer":  maxReducerMain,
 		"fail-reducer": failReducerMain,
+		"repeat":       repeatMain,
 	}
 	for name, f := range programs {
 		cmds[name] = func() { os.Exit(f(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
@@ -333,6 +335,49 @@ func failReducerMain() {
 	io.Copy(io.Discard, os.Stdin)
 	fmt.Fprintln(os.Stderr, "fail-reducer: no good")
 	os.Exit(3)
+}
+
+// repeatMain runs a program n times, p at a time, as separate processes;
+// it fails with the first run that fails.
+//
+//	repeat n p prog args...
+func repeatMain() {
+	if len(os.Args) < 4 {
+		fmt.Fprintln(os.Stderr, "usage: repeat n p prog args...")
+		os.Exit(2)
+	}
+	n, err1 := strconv.Atoi(os.Args[1])
+	p, err2 := strconv.Atoi(os.Args[2])
+	if err1 != nil || err2 != nil || n < 0 || p < 1 {
+		fmt.Fprintln(os.Stderr, "repeat: n and p are counts")
+		os.Exit(2)
+	}
+	prog, args := os.Args[3], os.Args[4:]
+	sem := make(chan struct{}, p)
+	var mu sync.Mutex
+	var first error
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			out, err := exec.Command(prog, args...).CombinedOutput()
+			if err != nil {
+				mu.Lock()
+				if first == nil {
+					first = fmt.Errorf("run %d: %v: %s", i+1, err, out)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		fmt.Fprintln(os.Stderr, "repeat:", first)
+		os.Exit(1)
+	}
+	fmt.Printf("%d runs of %s\n", n, prog)
 }
 
 func check(err error) {
