@@ -29,7 +29,13 @@ type Remote struct {
 
 // Dial connects to the store at addr as user, with a store token.
 func Dial(ctx context.Context, addr, user, token string) (*Remote, error) {
-	c, err := srv9p.Dial(ctx, addr, user, "token "+token)
+	return DialTrust(ctx, addr, srv9p.Trust{}, user, token)
+}
+
+// DialTrust is Dial, verifying a TLS store (tls!host!port) as trust says:
+// with the fingerprint the table pinned for it, from the mount table.
+func DialTrust(ctx context.Context, addr string, trust srv9p.Trust, user, token string) (*Remote, error) {
+	c, err := srv9p.DialTrust(ctx, addr, trust, user, "token "+token)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", addr, err)
 	}
@@ -185,7 +191,12 @@ type StreamReader struct {
 // resumes after seq; a cursor the store cannot serve is an error wrapping
 // ErrStreamEpoch or ErrStreamTooOld (by message), and the caller re-reads.
 func OpenStream(ctx context.Context, addr, user, token, epoch string, seq uint64) (*StreamReader, error) {
-	c, err := srv9p.Dial(ctx, addr, user, "token "+token)
+	return OpenStreamTrust(ctx, addr, srv9p.Trust{}, user, token, epoch, seq)
+}
+
+// OpenStreamTrust is OpenStream, verifying a TLS store as trust says.
+func OpenStreamTrust(ctx context.Context, addr string, trust srv9p.Trust, user, token, epoch string, seq uint64) (*StreamReader, error) {
+	c, err := srv9p.DialTrust(ctx, addr, trust, user, "token "+token)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", addr, err)
 	}

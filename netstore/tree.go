@@ -102,10 +102,14 @@ func (t *Tree) Attach(ctx context.Context, uname, aname, _ string) (srv9p.Node, 
 		}
 		children = []srv9p.Node{t.ctlFile(uname, func(_ context.Context, cmd string) (string, error) {
 			f := strings.Fields(cmd)
-			if len(f) != 4 || f[0] != "confirm" {
-				return "", fmt.Errorf("%w: usage: confirm <table_addr> <store_id> <secret>", srv9p.ErrBadRequest)
+			if len(f) != 4 && len(f) != 5 || f[0] != "confirm" {
+				return "", fmt.Errorf("%w: usage: confirm <table_addr> <store_id> <secret> [<table_fingerprint>]", srv9p.ErrBadRequest)
 			}
-			return "ok", t.S.Confirm(uname, cred, f[1], f[2], f[3])
+			fp := ""
+			if len(f) == 5 {
+				fp = f[4]
+			}
+			return "ok", t.S.ConfirmPinned(uname, cred, f[1], fp, f[2], f[3])
 		})}
 	default:
 		return nil, fmt.Errorf("%w: aname must be \"token <store_token>\", \"table <secret>\", \"confirm <code>\" or \"admin <key>\"", srv9p.ErrPermission)
@@ -131,7 +135,7 @@ func (t *Tree) userCtl(user string) srv9p.CtlFunc {
 			if err != nil {
 				return "", err
 			}
-			return fmt.Sprintf("%s %d\n", t.S.epoch, u.hub.head()), nil
+			return fmt.Sprintf("%s %d\n", u.hub.epoch, u.hub.head()), nil
 		}
 		return "", fmt.Errorf("%w: unknown command %q; try cursor", srv9p.ErrBadRequest, firstField(cmd))
 	}

@@ -65,7 +65,7 @@ func testFlow(t *testing.T, restart bool) {
 
 	// The mount table, whole and by channel.
 	sess = tt.mustAttach("alice", "session "+token)
-	wantRefs := []StoreRef{{idA, storeA}, {idB, storeB}}
+	wantRefs := []StoreRef{{StoreID: idA, StoreAddr: storeA}, {StoreID: idB, StoreAddr: storeB}}
 	var mt MountTable
 	if err := json.Unmarshal([]byte(mustRead(t, sess, "/user/alice/table")), &mt); err != nil {
 		t.Fatal(err)

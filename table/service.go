@@ -23,15 +23,29 @@ import (
 // the implementation over 9P; cmd/gig-table may plug in another, and tests
 // a fake.
 type Stores interface {
-	// Confirm makes the store at storeAddr trust this table for user: it
-	// attaches as user with `confirm <code>` and writes
-	// `confirm <tableAddr> <storeID> <secret>` to /user/<user>/ctl. A nil
-	// error means the store answered ok and the code is used up.
-	Confirm(ctx context.Context, storeAddr, user, code, tableAddr, storeID, secret string) error
-	// Revoke tells the store at storeAddr that tokens of user are revoked:
-	// it attaches as user with `table <secret>` and writes
-	// `revoke <token>` to /user/<user>/ctl for each token.
-	Revoke(ctx context.Context, storeAddr, user, secret string, tokens []string) error
+	// Confirm makes the store at c.StoreAddr trust this table for c.User:
+	// it attaches as the user with `confirm <code>` and writes
+	// `confirm <table_addr> <store_id> <secret> [<table_fingerprint>]` to
+	// /user/<user>/ctl. A nil error means the store answered ok and the
+	// code is used up; fingerprint is that of the store's TLS certificate
+	// ("" without TLS), which the table pins from then on.
+	Confirm(ctx context.Context, c Confirmation) (fingerprint string, err error)
+	// Revoke tells the store at storeAddr, whose certificate has the
+	// fingerprint ("" without TLS), that tokens of user are revoked: it
+	// attaches as user with `table <secret>` and writes `revoke <token>`
+	// to /user/<user>/ctl for each token.
+	Revoke(ctx context.Context, storeAddr, fingerprint, user, secret string, tokens []string) error
+}
+
+// A Confirmation is what the table tells a store being added.
+type Confirmation struct {
+	StoreAddr string // the store's dial string
+	User      string // the user it is added for
+	Code      string // the store's one-time code, from its admin
+	// TableAddr and TableFingerprint are where the store reaches this
+	// table to check tokens, and its certificate ("" without TLS).
+	TableAddr, TableFingerprint string
+	StoreID, Secret             string // what the table calls the store, and their shared secret
 }
 
 // Defaults for the zero values of Config's fields.
@@ -51,6 +65,10 @@ type Config struct {
 	// TableAddr is the dial string of this table that stores are given in
 	// confirm, to check tokens with later.
 	TableAddr string
+	// TableFingerprint is the fingerprint of this table's TLS certificate
+	// (srv9p.Fingerprint), given to stores in confirm so that they pin it
+	// when they dial TableAddr; empty if the table does not serve TLS.
+	TableFingerprint string
 	// AdminKey is the credential of the `admin <key>` attach; empty
 	// refuses every admin attach.
 	AdminKey string

@@ -228,8 +228,8 @@ func (s *Service) check(p *Principal, token string, slide bool) (time.Time, erro
 
 // A revocation is what one store is told when sessions end.
 type revocation struct {
-	storeID, addr, secret string
-	tokens                []string
+	storeID, addr, fingerprint, secret string
+	tokens                             []string
 }
 
 // revocations returns, per store of u still in its table, the tokens of
@@ -245,7 +245,7 @@ func (s *Service) revocations(u *user, list []*session) []revocation {
 			}
 			r := by[id]
 			if r == nil {
-				r = &revocation{storeID: id, addr: st.Addr, secret: st.Secret}
+				r = &revocation{storeID: id, addr: st.Addr, fingerprint: st.Fingerprint, secret: st.Secret}
 				by[id] = r
 				revs = append(revs, r)
 			}
@@ -271,7 +271,7 @@ func (s *Service) notify(user string, revs []revocation) {
 	var wg sync.WaitGroup
 	for _, r := range revs {
 		wg.Go(func() {
-			if err := s.cfg.Stores.Revoke(ctx, r.addr, user, r.secret, r.tokens); err != nil {
+			if err := s.cfg.Stores.Revoke(ctx, r.addr, r.fingerprint, user, r.secret, r.tokens); err != nil {
 				s.logf("table: user %s: revoke %d token(s) on store %s at %s: %v; skipped, the store re-checks within its cache bound",
 					user, len(r.tokens), r.storeID, r.addr, err)
 			}
