@@ -62,7 +62,7 @@ type Client struct {
 	local    map[string][]store  // channel -> local stores
 	remote   map[string][]string // channel -> remote store ids
 	remotes  map[string]*remoteStore
-	disk     map[string]*diskStore // by storage path, shared by channels
+	disk     map[string]*sharedStore // by storage path, shared by channels
 	paths    map[pathKey]*pathState
 	chanSubs map[string]map[*subscriber]struct{}
 	closed   bool
@@ -81,7 +81,7 @@ func New(cfg Config) (*Client, error) {
 		local:    make(map[string][]store),
 		remote:   make(map[string][]string),
 		remotes:  make(map[string]*remoteStore),
-		disk:     make(map[string]*diskStore),
+		disk:     make(map[string]*sharedStore),
 		paths:    make(map[pathKey]*pathState),
 		chanSubs: make(map[string]map[*subscriber]struct{}),
 	}
@@ -115,11 +115,12 @@ func New(cfg Config) (*Client, error) {
 				d, ok := c.disk[ls.StoragePath]
 				if !ok {
 					var err error
-					if d, err = openDiskStore(ls.StoragePath, cfg.Logf); err != nil {
+					if d, err = openSharedStore(c, ls.StoragePath); err != nil {
 						c.Close()
 						return nil, err
 					}
 					c.disk[ls.StoragePath] = d
+					c.spawn(func() { d.run(c.ctx) })
 				}
 				c.local[ch] = append(c.local[ch], d)
 			default:
@@ -393,8 +394,8 @@ func (c *Client) syncChannel(channel string) {
 	}
 }
 
-// storeEvent handles an op from a remote store's stream.
-func (c *Client) storeEvent(rs *remoteStore, ev netstore.Event) {
+// storeEvent handles an op from a store's stream.
+func (c *Client) storeEvent(rs store, ev netstore.Event) {
 	channel, path, ok := splitStorePath(ev.Path)
 	if !ok {
 		return

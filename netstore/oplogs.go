@@ -232,6 +232,7 @@ func (s *Service) Push(ctx context.Context, id string, recs []Record) ([]oplog.R
 				accepted = append(accepted, ops[j])
 			}
 		}
+		accepted = append(accepted, u.hub.unheard(ops, got)...) // KeepStream only
 		u.hub.publish(k.typ, k.path, accepted)
 	}
 	return res, nil

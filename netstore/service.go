@@ -48,6 +48,9 @@ var (
 	ErrStreamTooOld = errors.New("stream cursor too old: re-read the oplogs")
 	ErrStreamCursor = errors.New("bad stream cursor")
 	ErrUserExists   = errors.New("user exists")
+	// ErrInUse: another process holds the data folder's lock (and, for a
+	// local store shared by a user's processes, serves it to the others).
+	ErrInUse = filelock.ErrLocked
 )
 
 // A TokenChecker asks a table whether a store token is live. The table
@@ -80,6 +83,16 @@ type Config struct {
 	// CodeTTL is how long a confirmation code is valid. Zero means
 	// DefaultCodeTTL.
 	CodeTTL time.Duration
+	// Authenticator, if set, checks store tokens in place of the user's
+	// table: a local store shared by the processes of its user over a unix
+	// socket accepts the key of its key file.
+	Authenticator func(ctx context.Context, user, token string) error
+	// KeepStream keeps each user's recent stream in a file of its folder,
+	// so that the next process to open the store goes on with it: same
+	// epoch, same seqs (streamfile.go). For a local store that the
+	// processes of its user serve in turn; a gig-store starts a new epoch
+	// on every start.
+	KeepStream bool
 	// DateHorizon is how far in the future an op may be dated: later ops
 	// are refused (a client clock far ahead, or a hostile date, would
 	// otherwise date every later op of the path after it). Zero means
@@ -158,12 +171,19 @@ func Open(cfg Config) (*Service, error) {
 	if cfg.Logf == nil {
 		cfg.Logf = log.Printf
 	}
-	root, err := saltDir(cfg.Dir)
-	if err != nil {
+	// The lock comes first: two processes opening a new folder at once
+	// must not both make a salt (one of them would write where the other
+	// never reads).
+	if err := atomicfile.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	lock, err := filelock.LockDir(cfg.Dir) // two processes never append to the same oplogs
 	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	root, err := saltDir(cfg.Dir)
+	if err != nil {
+		lock.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	s := &Service{cfg: cfg, root: root, epoch: randomHex(8), users: make(map[string]*user), lock: lock}
@@ -224,9 +244,12 @@ func saltDir(dir string) (string, error) {
 
 func (s *Service) loadUser(id string) (*user, error) {
 	dir := filepath.Join(s.root, id)
-	u := &user{id: id, dir: dir, hub: newHub(s.epoch, s.cfg.StreamBuffer), logs: make(map[logKey]*logEntry), logf: s.cfg.Logf}
+	u := &user{id: id, dir: dir, logs: make(map[logKey]*logEntry), logf: s.cfg.Logf}
 	b, err := os.ReadFile(filepath.Join(dir, "store.json"))
 	if err != nil {
+		return nil, fmt.Errorf("user %s: %w", id, err)
+	}
+	if u.hub, err = s.newHub(dir); err != nil {
 		return nil, fmt.Errorf("user %s: %w", id, err)
 	}
 	if err := json.Unmarshal(b, &u.meta); err != nil {
@@ -289,9 +312,14 @@ func (s *Service) AddUser(id string) (string, error) {
 	if err := atomicfile.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("add user %s: %w", id, err)
 	}
-	u := &user{id: id, dir: dir, hub: newHub(s.epoch, s.cfg.StreamBuffer), logs: make(map[logKey]*logEntry), logf: s.cfg.Logf}
+	hub, err := s.newHub(dir)
+	if err != nil {
+		return "", fmt.Errorf("add user %s: %w", id, err)
+	}
+	u := &user{id: id, dir: dir, hub: hub, logs: make(map[logKey]*logEntry), logf: s.cfg.Logf}
 	code, err := s.newCode(u)
 	if err != nil {
+		hub.close()
 		return "", fmt.Errorf("add user %s: %w", id, err)
 	}
 	s.users[id] = u
@@ -409,6 +437,9 @@ func (s *Service) Authenticate(ctx context.Context, id, token string) error {
 	u, err := s.user(id)
 	if err != nil {
 		return err
+	}
+	if s.cfg.Authenticator != nil {
+		return s.cfg.Authenticator(ctx, id, token)
 	}
 	u.mu.Lock()
 	m := u.meta

@@ -173,7 +173,7 @@ func (t *Tree) userCtl(user string) srv9p.CtlFunc {
 			if err != nil {
 				return "", err
 			}
-			return fmt.Sprintf("%s %d\n", t.S.epoch, u.hub.head()), nil
+			return fmt.Sprintf("%s %d\n", u.hub.epoch, u.hub.head()), nil
 		}
 		return "", fmt.Errorf("%w: unknown command %q; try cursor", srv9p.ErrBadRequest, firstField(cmd))
 	}
