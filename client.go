@@ -15,6 +15,7 @@ import (
 
 	"gigfs.io/gigfs/netstore"
 	"gigfs.io/gigfs/oplog"
+	"gigfs.io/gigfs/srv9p"
 	"gigfs.io/gigfs/table"
 )
 
@@ -31,7 +32,7 @@ var (
 // isRefusal reports whether an error from the table or a store is a refusal
 // of the credential, as opposed to a network failure.
 func isRefusal(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "permission denied")
+	return err != nil && (strings.Contains(err.Error(), "permission denied") || errors.Is(err, srv9p.ErrUntrusted))
 }
 
 // A Client reads and writes the oplogs of channels. It is safe for
@@ -64,7 +65,7 @@ type Client struct {
 	local    map[string][]store  // channel -> local stores
 	remote   map[string][]string // channel -> remote store ids
 	remotes  map[string]*remoteStore
-	disk     map[string]*diskStore // by storage path, shared by channels
+	disk     map[string]*sharedStore // by storage path, shared by channels
 	paths    map[pathKey]*pathState
 	chanSubs map[string]map[*subscriber]struct{}
 	closed   bool
@@ -83,7 +84,7 @@ func New(cfg Config) (*Client, error) {
 		local:    make(map[string][]store),
 		remote:   make(map[string][]string),
 		remotes:  make(map[string]*remoteStore),
-		disk:     make(map[string]*diskStore),
+		disk:     make(map[string]*sharedStore),
 		paths:    make(map[pathKey]*pathState),
 		chanSubs: make(map[string]map[*subscriber]struct{}),
 	}
@@ -117,11 +118,12 @@ func New(cfg Config) (*Client, error) {
 				d, ok := c.disk[ls.StoragePath]
 				if !ok {
 					var err error
-					if d, err = openDiskStore(ls.StoragePath, cfg.Logf); err != nil {
+					if d, err = openSharedStore(c, ls.StoragePath); err != nil {
 						c.Close()
 						return nil, err
 					}
 					c.disk[ls.StoragePath] = d
+					c.spawn(func() { d.run(c.ctx) })
 				}
 				c.local[ch] = append(c.local[ch], d)
 			default:
@@ -169,7 +171,7 @@ func (c *Client) readTable() {
 	backoff := 100 * time.Millisecond
 	for c.ctx.Err() == nil {
 		ctx, cancel := context.WithTimeout(c.ctx, c.cfg.CallTimeout)
-		tc, err := table.DialSession(ctx, rt.Addr, rt.User, rt.Session)
+		tc, err := table.DialTrust(ctx, rt.Addr, rt.trust(), rt.User, "session "+rt.Session)
 		var mt table.MountTable
 		if err == nil {
 			mt, err = tc.Table(ctx)
@@ -218,7 +220,7 @@ func (c *Client) setMountTable(mt table.MountTable) {
 				ok = false
 			}
 			if !ok {
-				rs = newRemoteStore(c, ref.StoreID, ref.StoreAddr)
+				rs = newRemoteStore(c, ref.StoreID, ref.StoreAddr, ref.Fingerprint)
 				c.remotes[ref.StoreID] = rs
 				start = append(start, rs)
 			}
@@ -276,7 +278,7 @@ func (c *Client) storeToken(ctx context.Context, storeID string) (string, error)
 	if err != nil && ctx.Err() == nil && !isRefusal(err) {
 		// The table connection may have broken: dial again once.
 		rt := c.cfg.RemoteTable
-		if nc, derr := table.DialSession(ctx, rt.Addr, rt.User, rt.Session); derr == nil {
+		if nc, derr := table.DialTrust(ctx, rt.Addr, rt.trust(), rt.User, "session "+rt.Session); derr == nil {
 			c.tableMu.Lock()
 			old := c.table
 			c.table = nc
@@ -444,8 +446,8 @@ func (c *Client) syncChannel(channel string) {
 	}
 }
 
-// storeEvent handles an op from a remote store's stream.
-func (c *Client) storeEvent(rs *remoteStore, ev netstore.Event) {
+// storeEvent handles an op from a store's stream.
+func (c *Client) storeEvent(rs store, ev netstore.Event) {
 	channel, path, ok := splitStorePath(ev.Path)
 	if !ok {
 		return

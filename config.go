@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"gigfs.io/gigfs/oplog"
+	"gigfs.io/gigfs/srv9p"
 )
 
 // Defaults for the zero values of Config.
@@ -23,6 +24,18 @@ type RemoteTable struct {
 	Addr    string `json:"addr"`    // dial string of the table
 	User    string `json:"user"`    // user id
 	Session string `json:"session"` // session token
+	// Fingerprint, if set, pins the TLS certificate of a tls!host!port
+	// table (srv9p.Fingerprint: sha256:<hex>).
+	Fingerprint string `json:"fingerprint,omitempty"`
+	// CAFile, if set, is a PEM file of the authorities that sign the TLS
+	// certificates of the table (unless pinned) and of stores the mount
+	// table gives no fingerprint for; empty means the system roots.
+	CAFile string `json:"ca_file,omitempty"`
+}
+
+// trust is how the table's certificate is verified.
+func (rt *RemoteTable) trust() srv9p.Trust {
+	return srv9p.Trust{Fingerprint: rt.Fingerprint, CAFile: rt.CAFile}
 }
 
 // LocalStore is a store of the client's own, in memory or on disk.

@@ -9,6 +9,7 @@ import (
 
 	"gigfs.io/gigfs/netstore"
 	"gigfs.io/gigfs/oplog"
+	"gigfs.io/gigfs/srv9p"
 )
 
 // remoteStore is a store reached over 9P. A goroutine keeps it connected:
@@ -17,9 +18,10 @@ import (
 // channels the store serves. Calls made while it is down fail at once with
 // errOffline; a call that fails hangs up, and the goroutine reconnects.
 type remoteStore struct {
-	c    *Client
-	id   string
-	addr string
+	c     *Client
+	id    string
+	addr  string
+	trust srv9p.Trust // the fingerprint the table pinned, or the CA file
 
 	mu     sync.Mutex
 	r      *netstore.Remote // nil while down
@@ -32,8 +34,12 @@ type remoteStore struct {
 	tried  chan struct{}      // closed when the first connection attempt has ended
 }
 
-func newRemoteStore(c *Client, id, addr string) *remoteStore {
-	return &remoteStore{c: c, id: id, addr: addr, tried: make(chan struct{})}
+func newRemoteStore(c *Client, id, addr, fingerprint string) *remoteStore {
+	trust := srv9p.Trust{Fingerprint: fingerprint}
+	if rt := c.cfg.RemoteTable; rt != nil && fingerprint == "" {
+		trust.CAFile = rt.CAFile
+	}
+	return &remoteStore{c: c, id: id, addr: addr, trust: trust, tried: make(chan struct{})}
 }
 
 func (rs *remoteStore) name() string { return "store " + rs.id + " at " + rs.addr }
@@ -191,7 +197,7 @@ func (rs *remoteStore) connect(ctx context.Context) error {
 		}
 		token = t
 	}
-	r, err := netstore.Dial(cctx, rs.addr, rs.c.user, token)
+	r, err := netstore.DialTrust(cctx, rs.addr, rs.trust, rs.c.user, token)
 	if err != nil {
 		if strings.Contains(err.Error(), "token") {
 			token = "" // refused: ask the table for a new one next time
@@ -201,11 +207,11 @@ func (rs *remoteStore) connect(ctx context.Context) error {
 		rs.mu.Unlock()
 		return err
 	}
-	sr, err := netstore.OpenStream(cctx, rs.addr, rs.c.user, token, epoch, seq)
+	sr, err := netstore.OpenStreamTrust(cctx, rs.addr, rs.trust, rs.c.user, token, epoch, seq)
 	if err != nil && epoch != "" {
 		// The store cannot resume our cursor (restarted, or we fell too
 		// far behind): follow from now on; the sync on connect re-reads.
-		sr, err = netstore.OpenStream(cctx, rs.addr, rs.c.user, token, "", 0)
+		sr, err = netstore.OpenStreamTrust(cctx, rs.addr, rs.trust, rs.c.user, token, "", 0)
 	}
 	if err != nil {
 		r.Close()

@@ -29,6 +29,7 @@ import (
 // Clients for parallel calls.
 type Client struct {
 	nc   net.Conn
+	fp   string // the TLS server's certificate fingerprint, or ""
 	conn *client.Conn
 	fsys *client.Fsys
 
@@ -39,18 +40,20 @@ type Client struct {
 }
 
 // Dial connects to the 9P server at addr (a dial string, see ParseAddr) and
-// attaches as uname with the credential aname.
+// attaches as uname with the credential aname. A tls!host!port server is
+// verified with the system roots; DialTrust says otherwise.
 func Dial(ctx context.Context, addr, uname, aname string) (*Client, error) {
-	network, address, err := ParseAddr(addr)
+	return DialTrust(ctx, addr, Trust{}, uname, aname)
+}
+
+// DialTrust is Dial, verifying a TLS server as trust says (it is unused
+// for other networks).
+func DialTrust(ctx context.Context, addr string, trust Trust, uname, aname string) (*Client, error) {
+	nc, fp, err := dialConn(ctx, addr, trust)
 	if err != nil {
 		return nil, err
 	}
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, network, address)
-	if err != nil {
-		return nil, fmt.Errorf("dial %s: %w", addr, err)
-	}
-	c := &Client{nc: nc}
+	c := &Client{nc: nc, fp: fp}
 	err = c.Do(ctx, func() error {
 		conn, err := client.NewConn(nc)
 		if err != nil {

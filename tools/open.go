@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"gigfs.io/gigfs"
+	"gigfs.io/gigfs/srv9p"
 	"gigfs.io/gigfs/table"
 )
 
@@ -80,8 +81,11 @@ func (e *env) explain(err error, channel string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), min(e.set.callTimeout(), 2*time.Second))
 	defer cancel()
-	tc, derr := table.DialSession(ctx, e.set.Table, e.set.User, e.set.Session)
+	tc, derr := table.DialTrust(ctx, e.set.Table, e.set.Trust(), e.set.User, "session "+e.set.Session)
 	if derr != nil {
+		if errors.Is(derr, srv9p.ErrUntrusted) {
+			return fmt.Errorf("table %s: %v", e.set.Table, derr)
+		}
 		if isNetErr(derr) || ctx.Err() != nil {
 			return fmt.Errorf("channel %s: the table %s is out of reach (%v) and no local store serves it", channel, e.set.Table, derr)
 		}
