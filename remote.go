@@ -30,7 +30,8 @@ type remoteStore struct {
 	epoch  string // stream cursor, to resume without missing events
 	seq    uint64
 	closed bool
-	tried  chan struct{} // closed when the first connection attempt has ended
+	stop   context.CancelFunc // ends run
+	tried  chan struct{}      // closed when the first connection attempt has ended
 }
 
 func newRemoteStore(c *Client, id, addr, fingerprint string) *remoteStore {
@@ -126,9 +127,14 @@ func (rs *remoteStore) fail(r *netstore.Remote, err error) {
 	}
 }
 
+// close hangs up for good: the client closes, or the store left the
+// mount table. The run loop ends.
 func (rs *remoteStore) close() error {
 	rs.mu.Lock()
 	rs.closed = true
+	if rs.stop != nil {
+		rs.stop()
+	}
 	r, sr := rs.r, rs.sr
 	rs.r, rs.sr = nil, nil
 	rs.mu.Unlock()
@@ -143,6 +149,15 @@ func (rs *remoteStore) close() error {
 
 // run keeps the store connected until the client closes.
 func (rs *remoteStore) run(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	rs.mu.Lock()
+	if rs.closed {
+		rs.mu.Unlock()
+		return
+	}
+	rs.stop = cancel
+	rs.mu.Unlock()
 	backoff := 50 * time.Millisecond
 	for ctx.Err() == nil {
 		err := rs.connect(ctx)
