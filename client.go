@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/netstore"
 	"gigfs.io/gigfs/oplog"
+	"gigfs.io/gigfs/srv9p"
 	"gigfs.io/gigfs/table"
 )
 
@@ -33,7 +35,9 @@ var (
 
 // isRefusal reports whether an error from the table or a store is a refusal
 // of the credential, as opposed to a network failure.
-func isRefusal(err error) bool { return errors.Is(err, gig.ErrPermission) }
+func isRefusal(err error) bool {
+	return errors.Is(err, gig.ErrPermission) || errors.Is(err, srv9p.ErrUntrusted)
+}
 
 // A Client reads and writes the oplogs of channels. It is safe for
 // concurrent use. Close it to stop its background work.
@@ -43,6 +47,10 @@ type Client struct {
 	origin string
 	clock  oplog.Clock
 	reg    oplog.Registry
+
+	futureSeen atomic.Bool // a date past the horizon was ignored (and logged)
+	lease      *lease      // the origin's lease (Config.OriginDir), or nil
+	runOrigin  string      // with a lease: the origin of ops on channels only in memory
 
 	ctx      context.Context // cancelled by Close
 	cancel   context.CancelFunc
@@ -54,12 +62,14 @@ type Client struct {
 	tableSet  chan struct{} // closed once the remote table was read (or there is none, or it refused us)
 	tableLate atomic.Bool   // a wait for the table timed out: do not wait again
 	tableErr  error         // set (under tableMu) when the table refused the session
+	tableOnce sync.Once     // closes tableSet
+	refreshMu sync.Mutex    // one refresh of the mount table at a time
 
 	mu       sync.Mutex
 	local    map[string][]store  // channel -> local stores
 	remote   map[string][]string // channel -> remote store ids
 	remotes  map[string]*remoteStore
-	disk     map[string]*diskStore // by storage path, shared by channels
+	disk     map[string]*sharedStore // by storage path, shared by channels
 	paths    map[pathKey]*pathState
 	chanSubs map[string]map[*subscriber]struct{}
 	closed   bool
@@ -78,13 +88,24 @@ func New(cfg Config) (*Client, error) {
 		local:    make(map[string][]store),
 		remote:   make(map[string][]string),
 		remotes:  make(map[string]*remoteStore),
-		disk:     make(map[string]*diskStore),
+		disk:     make(map[string]*sharedStore),
 		paths:    make(map[pathKey]*pathState),
 		chanSubs: make(map[string]map[*subscriber]struct{}),
+	}
+	if cfg.OriginDir != "" {
+		if cfg.Origin != "" {
+			return nil, errors.New("config: Origin and OriginDir are exclusive")
+		}
+		l, err := acquireLease(cfg.OriginDir, cfg.Logf)
+		if err != nil {
+			return nil, err
+		}
+		c.lease, c.origin, c.runOrigin = l, l.origin, uuid.NewString()
 	}
 	if c.origin == "" {
 		c.origin = uuid.NewString()
 	}
+	c.clock.Horizon = cfg.DateHorizon
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	mem := 0
 	for ch, stores := range cfg.LocalTable {
@@ -101,11 +122,12 @@ func New(cfg Config) (*Client, error) {
 				d, ok := c.disk[ls.StoragePath]
 				if !ok {
 					var err error
-					if d, err = openDiskStore(ls.StoragePath, cfg.Logf); err != nil {
+					if d, err = openSharedStore(c, ls.StoragePath); err != nil {
 						c.Close()
 						return nil, err
 					}
 					c.disk[ls.StoragePath] = d
+					c.spawn(func() { d.run(c.ctx) })
 				}
 				c.local[ch] = append(c.local[ch], d)
 			default:
@@ -118,11 +140,12 @@ func New(cfg Config) (*Client, error) {
 		c.user = rt.User
 		c.spawn(c.readTable)
 	} else {
-		close(c.tableSet)
+		c.tableOnce.Do(func() { close(c.tableSet) })
 	}
 	// Ops written while offline to on-disk stores are pending until the
 	// remote stores have them: storeUp syncs every oplog of those channels
 	// once a remote store is up.
+	c.resendPending()
 	return c, nil
 }
 
@@ -154,7 +177,7 @@ func (c *Client) readTable() {
 	backoff := 100 * time.Millisecond
 	for c.ctx.Err() == nil {
 		ctx, cancel := context.WithTimeout(c.ctx, c.cfg.CallTimeout)
-		tc, err := table.DialSession(ctx, rt.Addr, rt.User, rt.Session)
+		tc, err := table.DialTrust(ctx, rt.Addr, rt.trust(), rt.User, "session "+rt.Session)
 		var mt table.MountTable
 		if err == nil {
 			mt, err = tc.Table(ctx)
@@ -169,13 +192,14 @@ func (c *Client) readTable() {
 			c.tableMu.Unlock()
 			c.onTable(nil)
 			c.setMountTable(mt)
+			c.followTable()
 			return
 		}
 		c.cfg.Logf("gigfs: table %s: %v", rt.Addr, err)
 		if isRefusal(err) {
 			// Revoked, expired or unknown: asking again will not help.
 			c.refused(err)
-			close(c.tableSet)
+			c.tableOnce.Do(func() { close(c.tableSet) })
 			return
 		}
 		if errors.Is(err, gig.ErrTransport) {
@@ -189,28 +213,66 @@ func (c *Client) readTable() {
 	}
 }
 
+// setMountTable makes mt the client's remote mount table, the first time
+// and at every change: stores new to it are connected, channels it no
+// longer names go, and stores it no longer names are closed.
 func (c *Client) setMountTable(mt table.MountTable) {
 	c.mu.Lock()
-	var start []*remoteStore
+	var start, stop []*remoteStore
+	remote := make(map[string][]string, len(mt))
+	used := make(map[string]bool)
 	for ch, refs := range mt {
 		for _, ref := range refs {
 			rs, ok := c.remotes[ref.StoreID]
+			if ok && rs.addr != ref.StoreAddr {
+				// Moved: the old connection is to the wrong place.
+				stop = append(stop, rs)
+				ok = false
+			}
 			if !ok {
-				rs = newRemoteStore(c, ref.StoreID, ref.StoreAddr)
+				rs = newRemoteStore(c, ref.StoreID, ref.StoreAddr, ref.Fingerprint)
 				c.remotes[ref.StoreID] = rs
 				start = append(start, rs)
 			}
-			c.remote[ch] = append(c.remote[ch], ref.StoreID)
+			used[ref.StoreID] = true
+			remote[ch] = append(remote[ch], ref.StoreID)
 		}
 	}
+	for id, rs := range c.remotes {
+		if !used[id] {
+			delete(c.remotes, id)
+			stop = append(stop, rs)
+		}
+	}
+	added := make(map[string]bool)
+	for ch, ids := range remote {
+		if !slices.Equal(ids, c.remote[ch]) {
+			added[ch] = true
+		}
+	}
+	c.remote = remote
 	closed := c.closed
 	c.mu.Unlock()
-	close(c.tableSet)
+	c.tableOnce.Do(func() { close(c.tableSet) })
+	for _, rs := range stop {
+		rs.close()
+	}
 	if closed {
 		return
 	}
 	for _, rs := range start {
 		c.spawn(func() { rs.run(c.ctx) })
+	}
+	// A store that joined a channel it was already connected for (another
+	// channel) gets the channel's ops when it is synced; a new store is
+	// synced when it connects.
+	for ch := range added {
+		c.mu.Lock()
+		subs := len(c.chanSubs[ch])
+		c.mu.Unlock()
+		if subs > 0 {
+			c.spawn(func() { c.syncChannel(ch) })
+		}
 	}
 }
 
@@ -244,7 +306,7 @@ func (c *Client) storeToken(ctx context.Context, storeID string) (string, error)
 	if err != nil && ctx.Err() == nil && !isRefusal(err) {
 		// The table connection may have broken: dial again once.
 		rt := c.cfg.RemoteTable
-		if nc, derr := table.DialSession(ctx, rt.Addr, rt.User, rt.Session); derr == nil {
+		if nc, derr := table.DialTrust(ctx, rt.Addr, rt.trust(), rt.User, "session "+rt.Session); derr == nil {
 			c.tableMu.Lock()
 			old := c.table
 			c.table = nc
@@ -267,21 +329,17 @@ func (c *Client) stores(ctx context.Context, channel string) ([]store, error) {
 	if _, err := gig.ParseChannel(channel); err != nil {
 		return nil, err
 	}
-	select {
-	case <-c.tableSet:
-	default:
-		if !c.tableLate.Load() {
-			wait, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
-			select {
-			case <-c.tableSet:
-			case <-wait.Done():
-				// The table is not answering: work offline, and stop
-				// waiting for it on every call.
-				c.tableLate.Store(ctx.Err() == nil)
-			}
-			cancel()
-		}
+	c.WaitTable(ctx)
+	out, err := c.storesOf(channel)
+	if errors.Is(err, ErrUnknownChannel) && c.refreshTable(ctx) {
+		// The channel may have been added since the table was read.
+		out, err = c.storesOf(channel)
 	}
+	return out, err
+}
+
+// storesOf returns the stores the client knows for a channel.
+func (c *Client) storesOf(channel string) ([]store, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -419,8 +477,8 @@ func (c *Client) syncChannel(channel string) {
 	}
 }
 
-// storeEvent handles an op from a remote store's stream.
-func (c *Client) storeEvent(rs *remoteStore, ev netstore.Event) {
+// storeEvent handles an op from a store's stream.
+func (c *Client) storeEvent(rs store, ev netstore.Event) {
 	channel, path, ok := splitStorePath(ev.Path)
 	if !ok {
 		return
@@ -430,7 +488,7 @@ func (c *Client) storeEvent(rs *remoteStore, ev netstore.Event) {
 		c.cfg.Logf("gigfs: %s: bad op in stream: %v", rs.name(), err)
 		return
 	}
-	c.clock.Observe(o.Date)
+	c.observe(&o)
 	k := pathKey{channel, ev.Type, path}
 	c.mu.Lock()
 	p := c.paths[k]
@@ -524,6 +582,9 @@ func (c *Client) Close() error {
 	}
 	c.tableMu.Unlock()
 	var first error
+	if c.lease != nil {
+		first = c.lease.close()
+	}
 	for _, d := range c.disk {
 		if err := d.close(); err != nil && first == nil {
 			first = err

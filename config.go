@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"log"
 	"time"
+
+	"gigfs.io/gigfs/oplog"
+	"gigfs.io/gigfs/srv9p"
 )
 
 // Defaults for the zero values of Config.
@@ -21,6 +24,18 @@ type RemoteTable struct {
 	Addr    string `json:"addr"`    // dial string of the table
 	User    string `json:"user"`    // user id
 	Session string `json:"session"` // session token
+	// Fingerprint, if set, pins the TLS certificate of a tls!host!port
+	// table (srv9p.Fingerprint: sha256:<hex>).
+	Fingerprint string `json:"fingerprint,omitempty"`
+	// CAFile, if set, is a PEM file of the authorities that sign the TLS
+	// certificates of the table (unless pinned) and of stores the mount
+	// table gives no fingerprint for; empty means the system roots.
+	CAFile string `json:"ca_file,omitempty"`
+}
+
+// trust is how the table's certificate is verified.
+func (rt *RemoteTable) trust() srv9p.Trust {
+	return srv9p.Trust{Fingerprint: rt.Fingerprint, CAFile: rt.CAFile}
 }
 
 // LocalStore is a store of the client's own, in memory or on disk.
@@ -53,8 +68,27 @@ type Config struct {
 	// path before it runs. Zero means DefaultSyncDelay.
 	SyncDelay time.Duration `json:"-"`
 	// Origin names this client instance in the ops it makes; empty means
-	// a new random id.
+	// a new random id (or the lease's, with OriginDir). A fixed Origin is
+	// for one process at a time that keeps no op pending across runs: its
+	// seqs restart from what the stores hold.
 	Origin string `json:"-"`
+	// OriginDir, when set, is a folder of origin leases: the client takes
+	// the first free slot and uses its origin, which outlives the process
+	// (see lease.go). Set it for any program that runs many times as the
+	// same writer (a tool run from cron, a service restarted): every
+	// checkpoint of a path carries one covers entry per origin that ever
+	// wrote it, so a new origin per run grows them without bound. The
+	// slot's seqs continue across runs and crashes, and ops a run left
+	// pending are sent again by the next. Leave it empty for a client
+	// whose origin may die with it (tests, one-off programs). Concurrent
+	// clients never share a slot. It cannot be set with Origin.
+	OriginDir string `json:"-"`
+	// DateHorizon is how far past the wall clock a date read from a store
+	// may move the client's clock: dates beyond it are ignored (logged
+	// once), so one op dated in the year 9999 does not date every later
+	// op after it, and PushOp refuses ops dated beyond it. Zero means
+	// oplog.DefaultHorizon (24h, as stores); negative, no bound.
+	DateHorizon time.Duration `json:"-"`
 	// Logf logs what goes wrong in the background (a store down, a
 	// refused op); nil means log.Printf.
 	Logf func(format string, args ...any) `json:"-"`
@@ -85,6 +119,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Logf == nil {
 		c.Logf = log.Printf
+	}
+	if c.DateHorizon == 0 {
+		c.DateHorizon = oplog.DefaultHorizon
 	}
 }
 

@@ -46,6 +46,7 @@ func (c *Client) pathState(k pathKey) *pathState {
 	p, ok := c.paths[k]
 	if !ok {
 		p = &pathState{c: c, key: k, log: oplog.NewLog(), subs: make(map[*subscriber]struct{})}
+		c.mergePending(p)
 		p.value, p.valErr = c.reg.Reduce(k.typ, k.path, p.log)
 		c.paths[k] = p
 	}
@@ -98,13 +99,15 @@ func (c *Client) load(ctx context.Context, channel, typ, path string) (*pathStat
 // runLoad reads the path from every store of its channel.
 func (p *pathState) runLoad() {
 	c := p.c
-	ok := p.readAll(c.ctx)
+	ok, agreed := p.readAll(c.ctx)
 	p.loadMu.Lock()
 	p.loaded = ok
 	close(p.loading)
 	p.loading = nil
 	p.loadMu.Unlock()
-	if ok {
+	// When every store answered with the same log there is nothing to
+	// copy: sync only if the path is due for a prune.
+	if ok && (!agreed || c.pruneDue(p)) {
 		c.scheduleSync(p, c.cfg.SyncDelay)
 	}
 }
@@ -114,14 +117,20 @@ type readResult struct {
 	err error
 }
 
-// readAll reads the path from every store; it returns whether one answered.
-// Answers that come after the bound are merged when they come.
-func (p *pathState) readAll(ctx context.Context) bool {
+// readAll reads the path from every store; it returns whether one answered,
+// and whether all answered with the same log. Answers that come after the
+// bound are merged when they come.
+func (p *pathState) readAll(ctx context.Context) (ok, agreed bool) {
 	c := p.c
 	stores, err := c.stores(ctx, p.key.channel)
 	if err != nil {
-		return false
+		return false, false
 	}
+	type shape struct {
+		base string
+		n    int
+	}
+	var shapes []shape
 	results := make(chan readResult, len(stores))
 	for _, s := range stores {
 		go func() {
@@ -139,7 +148,8 @@ func (p *pathState) readAll(ctx context.Context) bool {
 			if r.err != nil {
 				continue
 			}
-			p.merge(r.log.Records(), nil)
+			p.mergeLog(r.log)
+			shapes = append(shapes, shape{r.log.Base().Sha, r.log.Len()})
 			answered++
 			// An empty store must not win over one that has the data:
 			// only an answer with data starts the bound on the others.
@@ -151,14 +161,27 @@ func (p *pathState) readAll(ctx context.Context) bool {
 			c.spawn(func() {
 				for n := pending; n > 0; n-- {
 					if r := <-results; r.err == nil {
-						p.merge(r.log.Records(), nil)
+						p.mergeLog(r.log)
 					}
 				}
 			})
-			return true
+			return true, false
 		}
 	}
-	return answered > 0
+	if answered < len(stores) {
+		return answered > 0, false
+	}
+	// Each store's records are in the union: the same checkpoint and as
+	// many records means the same log.
+	p.mu.Lock()
+	union := shape{p.log.Base().Sha, p.log.Len()}
+	p.mu.Unlock()
+	for _, s := range shapes {
+		if s != union {
+			return true, false
+		}
+	}
+	return true, true
 }
 
 // hasData reports whether a log holds anything but the initial checkpoint.
@@ -176,7 +199,7 @@ func (p *pathState) merge(recs []oplog.Op, cause *oplog.Op) bool {
 	changed := false
 	var fresh []oplog.Op
 	for i := range recs {
-		p.c.clock.Observe(recs[i].Date)
+		p.c.observe(&recs[i])
 		if p.log.Merge(recs[i]).Outcome() == oplog.Accepted {
 			changed = true
 			if recs[i].Kind() == oplog.KindOp {
@@ -192,6 +215,35 @@ func (p *pathState) merge(recs []oplog.Op, cause *oplog.Op) bool {
 		p.c.publishOp(p.key, o)
 	}
 	return changed
+}
+
+// mergeLog merges what a store holds into the state, as merge does; the
+// store's log was checked as it was read, so its records are not checked
+// again.
+func (p *pathState) mergeLog(l *oplog.Log) bool {
+	p.mu.Lock()
+	added := p.log.MergeLog(l)
+	base := l.Base()
+	p.c.observe(&base)
+	// Ops are in date order: the latest date within the horizon is the
+	// one that moves the clock.
+	ops := l.Ops()
+	for i := len(ops) - 1; i >= 0; i-- {
+		p.c.observe(&ops[i])
+		if p.c.clock.Observe(ops[i].Date) {
+			break
+		}
+	}
+	if len(added) > 0 {
+		p.revalue(nil)
+	}
+	p.mu.Unlock()
+	for i := range added {
+		if added[i].Kind() == oplog.KindOp {
+			p.c.publishOp(p.key, added[i])
+		}
+	}
+	return len(added) > 0
 }
 
 // revalue recomputes the value after a change of the log and tells the

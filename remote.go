@@ -11,6 +11,7 @@ import (
 	"gigfs.io/gigfs/netstore"
 	"gigfs.io/gigfs/netstore/remote"
 	"gigfs.io/gigfs/oplog"
+	"gigfs.io/gigfs/srv9p"
 )
 
 // remoteStore is a store reached over 9P. A goroutine keeps it connected:
@@ -19,9 +20,10 @@ import (
 // channels the store serves. Calls made while it is down fail at once with
 // errOffline; a call that fails hangs up, and the goroutine reconnects.
 type remoteStore struct {
-	c    *Client
-	id   string
-	addr string
+	c     *Client
+	id    string
+	addr  string
+	trust srv9p.Trust // the fingerprint the table pinned, or the CA file
 
 	mu     sync.Mutex
 	r      *remote.Remote // nil while down
@@ -30,12 +32,16 @@ type remoteStore struct {
 	epoch  string // stream cursor, to resume without missing events
 	seq    uint64
 	closed bool
-	up     chan struct{} // closed while connected
-	tried  bool          // a connection attempt has ended
+	stop   context.CancelFunc // ends run
+	tried  chan struct{}      // closed when the first connection attempt has ended
 }
 
-func newRemoteStore(c *Client, id, addr string) *remoteStore {
-	return &remoteStore{c: c, id: id, addr: addr, up: make(chan struct{})}
+func newRemoteStore(c *Client, id, addr, fingerprint string) *remoteStore {
+	trust := srv9p.Trust{Fingerprint: fingerprint}
+	if rt := c.cfg.RemoteTable; rt != nil && fingerprint == "" {
+		trust.CAFile = rt.CAFile
+	}
+	return &remoteStore{c: c, id: id, addr: addr, trust: trust, tried: make(chan struct{})}
 }
 
 func (rs *remoteStore) name() string { return "store " + rs.id + " at " + rs.addr }
@@ -51,14 +57,9 @@ func (rs *remoteStore) conn() *remote.Remote {
 // is not answered by the other stores alone; once the store has been down,
 // it answers nil at once until the store is back.
 func (rs *remoteStore) firstConn(ctx context.Context) *remote.Remote {
-	rs.mu.Lock()
-	up, tried := rs.up, rs.tried
-	rs.mu.Unlock()
-	if !tried {
-		select {
-		case <-up:
-		case <-ctx.Done():
-		}
+	select {
+	case <-rs.tried:
+	case <-ctx.Done():
 	}
 	return rs.conn()
 }
@@ -130,7 +131,6 @@ func (rs *remoteStore) hangup(r *remote.Remote, err error) {
 		return
 	}
 	rs.r = nil
-	rs.up = make(chan struct{})
 	sr := rs.sr
 	rs.mu.Unlock()
 	rs.c.cfg.Logf("gigfs: %s: %v", rs.name(), err)
@@ -147,9 +147,14 @@ func connLost(err error) bool {
 	return errors.Is(err, gig.ErrTransport) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
+// close hangs up for good: the client closes, or the store left the
+// mount table. The run loop ends.
 func (rs *remoteStore) close() error {
 	rs.mu.Lock()
 	rs.closed = true
+	if rs.stop != nil {
+		rs.stop()
+	}
 	r, sr := rs.r, rs.sr
 	rs.r, rs.sr = nil, nil
 	rs.mu.Unlock()
@@ -173,6 +178,15 @@ const (
 
 // run keeps the store connected until the client closes.
 func (rs *remoteStore) run(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	rs.mu.Lock()
+	if rs.closed {
+		rs.mu.Unlock()
+		return
+	}
+	rs.stop = cancel
+	rs.mu.Unlock()
 	backoff := minBackoff
 	wait := func() {
 		select {
@@ -184,7 +198,11 @@ func (rs *remoteStore) run(ctx context.Context) {
 	for ctx.Err() == nil {
 		err := rs.connect(ctx)
 		rs.mu.Lock()
-		rs.tried = true
+		select {
+		case <-rs.tried:
+		default:
+			close(rs.tried)
+		}
 		rs.mu.Unlock()
 		if err != nil {
 			rs.c.cfg.Logf("gigfs: %s: %v", rs.name(), err)
@@ -216,7 +234,7 @@ func (rs *remoteStore) connect(ctx context.Context) error {
 		}
 		token = t
 	}
-	r, err := remote.Dial(cctx, rs.addr, rs.c.user, token)
+	r, err := remote.DialTrust(cctx, rs.addr, rs.trust, rs.c.user, token)
 	if err != nil {
 		if errors.Is(err, gig.ErrPermission) {
 			token = "" // refused: ask the table for a new one next time
@@ -226,11 +244,11 @@ func (rs *remoteStore) connect(ctx context.Context) error {
 		rs.mu.Unlock()
 		return err
 	}
-	sr, err := remote.OpenStream(cctx, rs.addr, rs.c.user, token, epoch, seq)
+	sr, err := remote.OpenStreamTrust(cctx, rs.addr, rs.trust, rs.c.user, token, epoch, seq)
 	if err != nil && epoch != "" {
 		// The store cannot resume our cursor (restarted, or we fell too
 		// far behind): follow from now on; the sync on connect re-reads.
-		sr, err = remote.OpenStream(cctx, rs.addr, rs.c.user, token, "", 0)
+		sr, err = remote.OpenStreamTrust(cctx, rs.addr, rs.trust, rs.c.user, token, "", 0)
 	}
 	if err != nil {
 		r.Close()
@@ -244,7 +262,6 @@ func (rs *remoteStore) connect(ctx context.Context) error {
 		return context.Canceled
 	}
 	rs.r, rs.sr, rs.token = r, sr, token
-	close(rs.up)
 	return nil
 }
 

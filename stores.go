@@ -3,7 +3,6 @@ package gigfs
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"sync"
 
@@ -98,24 +97,11 @@ const localUser = "local"
 
 // diskStore keeps oplogs on disk, with the store's own code (package
 // netstore) used in-process: the same files, fsyncs and checks as a
-// gig-store.
+// gig-store. The process that serves an on-disk local store to the others
+// of its user uses it (localshare.go).
 type diskStore struct {
 	path string
 	svc  *netstore.Service
-}
-
-func openDiskStore(path string, logf func(string, ...any)) (*diskStore, error) {
-	svc, err := netstore.Open(netstore.Config{Dir: path, Logf: logf})
-	if err != nil {
-		return nil, fmt.Errorf("local store %s: %w", path, err)
-	}
-	if len(svc.Users()) == 0 {
-		if _, err := svc.AddUser(localUser); err != nil {
-			svc.Close()
-			return nil, fmt.Errorf("local store %s: %w", path, err)
-		}
-	}
-	return &diskStore{path: path, svc: svc}, nil
 }
 
 func (d *diskStore) name() string { return "local:" + d.path }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"sync"
+	"time"
 
 	"gigfs.io/gigfs/oplog"
 )
@@ -38,6 +39,7 @@ type subscriber struct {
 	dropped int
 	seen    map[string]bool // for op watchers: shas already sent
 	seenLog []string
+	since   int64 // for op watchers: when the watch began (ms); older ops are no news
 }
 
 func newSubscriber(c *Client) *subscriber {
@@ -149,6 +151,7 @@ func (c *Client) WatchOps(ctx context.Context, channel string) (<-chan OpEvent, 
 	}
 	s := newSubscriber(c)
 	s.seen = make(map[string]bool)
+	s.since = time.Now().UnixMilli()
 	c.mu.Lock()
 	if c.chanSubs[channel] == nil {
 		c.chanSubs[channel] = make(map[*subscriber]struct{})

@@ -1,6 +1,7 @@
 package gig
 
 import (
+	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -102,8 +103,8 @@ func PathElements(s string) ([]string, error) {
 		return nil, Errorf(ErrInvalid, "bad path: deeper than %d elements", MaxSegments)
 	}
 	for _, e := range segs {
-		if err := checkElement("path element", e); err != nil {
-			return nil, err
+		if why := elementFault(e); why != "" {
+			return nil, Errorf(ErrInvalid, "bad path %q: element%s", clip(s), why)
 		}
 	}
 	return segs, nil
@@ -119,22 +120,31 @@ func ParseElement(s string) error { return checkElement("name", s) }
 
 // checkElement checks one name element: the rules of Type.
 func checkElement(what, s string) error {
+	if why := elementFault(s); why != "" {
+		return Errorf(ErrInvalid, "bad %s%s", what, why)
+	}
+	return nil
+}
+
+// elementFault says what is wrong with a name element (" <quoted>: why",
+// or ": empty"), or "" when nothing is.
+func elementFault(s string) string {
 	switch {
 	case s == "":
-		return Errorf(ErrInvalid, "bad %s: empty", what)
+		return ": empty"
 	case len(s) > MaxNameLen:
-		return Errorf(ErrInvalid, "bad %s: %d bytes, limit %d", what, len(s), MaxNameLen)
+		return fmt.Sprintf(": %d bytes, limit %d", len(s), MaxNameLen)
 	case s[0] == '.':
-		return Errorf(ErrInvalid, "bad %s %q: starts with '.'", what, clip(s))
+		return fmt.Sprintf(" %q: starts with '.'", clip(s))
 	case !utf8.ValidString(s):
-		return Errorf(ErrInvalid, "bad %s %q: not UTF-8", what, clip(s))
+		return fmt.Sprintf(" %q: not UTF-8", clip(s))
 	}
 	for _, r := range s {
 		if r == '/' || unicode.IsControl(r) {
-			return Errorf(ErrInvalid, "bad %s %q: holds '/' or a control character", what, clip(s))
+			return fmt.Sprintf(" %q: holds '/' or a control character", clip(s))
 		}
 	}
-	return nil
+	return ""
 }
 
 // clip shortens s for an error message.

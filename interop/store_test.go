@@ -33,7 +33,7 @@ type fakeTable struct {
 	tokens map[string]bool // user+" "+token
 }
 
-func (f *fakeTable) Check(_ context.Context, _, sid, sec, user, token string) (time.Time, error) {
+func (f *fakeTable) Check(_ context.Context, _, _, sid, sec, user, token string) (time.Time, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if sid != storeID || sec != secret {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/internal/atomicfile"
@@ -189,6 +190,9 @@ func (s *Service) Push(ctx context.Context, id string, recs []Record) ([]oplog.R
 			// not make empty oplogs (Merge checks again).
 			err = recs[i].Op.Check()
 		}
+		if err == nil {
+			err = s.checkDate(id, recs[i].Type, path, &recs[i].Op)
+		}
 		if err != nil {
 			res[i] = oplog.Refusal(err)
 			continue
@@ -199,38 +203,7 @@ func (s *Service) Push(ctx context.Context, id string, recs []Record) ([]oplog.R
 		}
 		groups[k] = append(groups[k], i)
 	}
-	for _, k := range order {
-		if err := ctx.Err(); err != nil {
-			return res, err
-		}
-		idx := groups[k]
-		e, err := u.log(k.typ, k.path, true)
-		if err != nil {
-			for _, i := range idx {
-				res[i] = oplog.Refusal(err)
-			}
-			continue
-		}
-		ops := make([]oplog.Op, len(idx))
-		for j, i := range idx {
-			ops[j] = recs[i].Op
-		}
-		got, err := e.d.Merge(ops)
-		if err != nil {
-			s.cfg.Logf("store: user %s: %s %s: %v", id, k.typ, k.path, err)
-			u.drop(k.typ, k.path, e)
-			return res, fmt.Errorf("%s %s: %w", k.typ, k.path, err)
-		}
-		var accepted []oplog.Op
-		for j, i := range idx {
-			res[i] = got[j]
-			if got[j].Outcome() == oplog.Accepted {
-				accepted = append(accepted, ops[j])
-			}
-		}
-		u.hub.publish(k.typ, k.path, accepted)
-	}
-	return res, nil
+	return res, s.pushJournaled(ctx, u, order, groups, recs, res)
 }
 
 // folder checks segs (a type and path elements below a user's root) and
@@ -339,4 +312,19 @@ func DecodeRecord(line []byte) (Record, error) {
 func AppendRecord(b []byte, r *Record) []byte {
 	ev, _ := json.Marshal(Event{Type: r.Type, Path: r.Path, Op: r.Op.AppendJSON(nil)})
 	return append(b, ev...)
+}
+
+// checkDate refuses an op dated past the store's horizon, and logs it (at
+// most once a minute: a client far ahead would push many).
+func (s *Service) checkDate(id, typ, path string, o *oplog.Op) error {
+	now := s.cfg.Now().UnixMilli()
+	err := oplog.CheckHorizon(o, now, s.cfg.DateHorizon)
+	if err == nil {
+		return nil
+	}
+	err = fmt.Errorf("%w (gig-store -date-horizon)", err)
+	if last := s.futureLogged.Load(); now-last >= time.Minute.Milliseconds() && s.futureLogged.CompareAndSwap(last, now) {
+		s.cfg.Logf("store: user %s: %s %s: refused op %.12s: %v", id, typ, path, o.Sha, err)
+	}
+	return err
 }

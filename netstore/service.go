@@ -16,11 +16,14 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
+	"sync/atomic"
 	"time"
 
 	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/internal/atomicfile"
+	"gigfs.io/gigfs/internal/filelock"
+	"gigfs.io/gigfs/oplog"
+	"gigfs.io/gigfs/srv9p"
 )
 
 // Defaults for the zero values of Config.
@@ -49,6 +52,9 @@ var (
 	ErrStreamTooOld = gig.Errorf(gig.ErrNotExist, "stream cursor too old: re-read the oplogs")
 	ErrStreamCursor = gig.Errorf(gig.ErrInvalid, "bad stream cursor")
 	ErrUserExists   = gig.Errorf(gig.ErrExist, "user exists")
+	// ErrInUse: another process holds the data folder's lock (and, for a
+	// local store shared by a user's processes, serves it to the others).
+	ErrInUse = filelock.ErrLocked
 )
 
 // A TokenChecker asks a table whether a store token is live. The table
@@ -56,8 +62,9 @@ var (
 type TokenChecker interface {
 	// Check asks the table at tableAddr, presenting this store's id and the
 	// secret shared with the table for user, whether token is live for
-	// user, and until when it holds if unused.
-	Check(ctx context.Context, tableAddr, storeID, secret, user, token string) (until time.Time, err error)
+	// user, and until when it holds if unused. tableFingerprint, if not
+	// empty, pins the table's TLS certificate (srv9p.Trust).
+	Check(ctx context.Context, tableAddr, tableFingerprint, storeID, secret, user, token string) (until time.Time, err error)
 }
 
 // Config configures a Service.
@@ -80,6 +87,29 @@ type Config struct {
 	// CodeTTL is how long a confirmation code is valid. Zero means
 	// DefaultCodeTTL.
 	CodeTTL time.Duration
+	// Authenticator, if set, checks store tokens in place of the user's
+	// table: a local store shared by the processes of its user over a unix
+	// socket accepts the key of its key file.
+	Authenticator func(ctx context.Context, user, token string) error
+	// KeepStream keeps each user's recent stream in a file of its folder,
+	// so that the next process to open the store goes on with it: same
+	// epoch, same seqs (streamfile.go). For a local store that the
+	// processes of its user serve in turn; a gig-store starts a new epoch
+	// on every start.
+	KeepStream bool
+	// DateHorizon is how far in the future an op may be dated: later ops
+	// are refused (a client clock far ahead, or a hostile date, would
+	// otherwise date every later op of the path after it). Zero means
+	// oplog.DefaultHorizon; negative, no bound.
+	DateHorizon time.Duration
+	// FlushInterval is how often the oplogs' files are brought up to date
+	// from the write-ahead log (which acknowledges pushes), which is then
+	// emptied. Zero means DefaultFlushInterval; negative, only when the
+	// log passes WALMaxBytes and at Close.
+	FlushInterval time.Duration
+	// WALMaxBytes is the size of the write-ahead log past which a flush
+	// starts at once. Zero means DefaultWALMaxBytes.
+	WALMaxBytes int64
 	// Now replaces time.Now (for tests).
 	Now func() time.Time
 	// Logf logs one line per error; nil means log.Printf.
@@ -96,30 +126,19 @@ type Service struct {
 	verBase uint32 // added to oplog versions in qids, so they differ across runs
 
 	lock   *os.File // holds the data folder's lock
+	wal    *storeWAL
 	mu     sync.Mutex
 	users  map[string]*user
 	tokens tokenCache
 	closed bool
-}
 
-// lockDir takes the lock of a data folder, so that two processes never
-// append to the same oplogs.
-func lockDir(dir string) (*os.File, error) {
-	name := filepath.Join(dir, "lock")
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("data folder %s is in use by another process", dir)
-	}
-	return f, nil
+	futureLogged atomic.Int64 // unix ms of the last log line of a refused future date
 }
 
 // meta is what the store keeps about a user, in store.json.
 type meta struct {
 	TableAddr   string `json:"table_addr,omitempty"`
+	TableFP     string `json:"table_fingerprint,omitempty"` // of its TLS certificate, pinned
 	StoreID     string `json:"store_id,omitempty"`
 	Secret      string `json:"secret,omitempty"`
 	CodeHash    string `json:"code_hash,omitempty"`
@@ -156,18 +175,34 @@ func Open(cfg Config) (*Service, error) {
 	if cfg.CodeTTL == 0 {
 		cfg.CodeTTL = DefaultCodeTTL
 	}
+	if cfg.DateHorizon == 0 {
+		cfg.DateHorizon = oplog.DefaultHorizon
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.FlushInterval == 0 {
+		cfg.FlushInterval = DefaultFlushInterval
+	}
+	if cfg.WALMaxBytes <= 0 {
+		cfg.WALMaxBytes = DefaultWALMaxBytes
 	}
 	if cfg.Logf == nil {
 		cfg.Logf = log.Printf
 	}
-	root, err := saltDir(cfg.Dir)
+	// The lock comes first: two processes opening a new folder at once
+	// must not both make a salt (one of them would write where the other
+	// never reads).
+	if err := atomicfile.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	lock, err := filelock.LockDir(cfg.Dir) // two processes never append to the same oplogs
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	lock, err := lockDir(cfg.Dir)
+	root, err := saltDir(cfg.Dir)
 	if err != nil {
+		lock.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	s := &Service{cfg: cfg, root: root, epoch: randomHex(8), users: make(map[string]*user), lock: lock}
@@ -196,7 +231,11 @@ func Open(cfg Config) (*Service, error) {
 			s.users[u.id] = u
 		}
 	}
+	if err == nil {
+		err = s.openWAL()
+	}
 	if err != nil {
+		s.closeLogs()
 		lock.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -228,9 +267,12 @@ func saltDir(dir string) (string, error) {
 
 func (s *Service) loadUser(id string) (*user, error) {
 	dir := filepath.Join(s.root, id)
-	u := &user{id: id, dir: dir, hub: newHub(s.epoch, s.cfg.StreamBuffer), logs: make(map[logKey]*logEntry), logf: s.cfg.Logf}
+	u := &user{id: id, dir: dir, logs: make(map[logKey]*logEntry), logf: s.cfg.Logf}
 	b, err := os.ReadFile(filepath.Join(dir, "store.json"))
 	if err != nil {
+		return nil, fmt.Errorf("user %s: %w", id, err)
+	}
+	if u.hub, err = s.newHub(dir); err != nil {
 		return nil, fmt.Errorf("user %s: %w", id, err)
 	}
 	if err := json.Unmarshal(b, &u.meta); err != nil {
@@ -293,9 +335,14 @@ func (s *Service) AddUser(id string) (string, error) {
 	if err := atomicfile.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("add user %s: %w", id, err)
 	}
-	u := &user{id: id, dir: dir, hub: newHub(s.epoch, s.cfg.StreamBuffer), logs: make(map[logKey]*logEntry), logf: s.cfg.Logf}
+	hub, err := s.newHub(dir)
+	if err != nil {
+		return "", fmt.Errorf("add user %s: %w", id, err)
+	}
+	u := &user{id: id, dir: dir, hub: hub, logs: make(map[logKey]*logEntry), logf: s.cfg.Logf}
 	code, err := s.newCode(u)
 	if err != nil {
+		hub.close()
 		return "", fmt.Errorf("add user %s: %w", id, err)
 	}
 	s.users[id] = u
@@ -354,6 +401,20 @@ func (s *Service) checkCodeLocked(u *user, code string) error {
 // knows this store as storeID and shares secret with it. The code is used
 // up. Confirming again (with a new code) replaces the table.
 func (s *Service) Confirm(id, code, tableAddr, storeID, secret string) error {
+	return s.ConfirmPinned(id, code, tableAddr, "", storeID, secret)
+}
+
+// ConfirmPinned is Confirm for a table whose TLS certificate has the
+// fingerprint tableFingerprint ("" for none): the store pins it when it
+// checks tokens with the table.
+func (s *Service) ConfirmPinned(id, code, tableAddr, tableFingerprint, storeID, secret string) error {
+	if tableFingerprint != "" {
+		fp, err := srv9p.ParseFingerprint(tableFingerprint)
+		if err != nil {
+			return err
+		}
+		tableFingerprint = fp
+	}
 	if tableAddr == "" || storeID == "" || len(secret) < 32 {
 		return errors.New("usage: confirm <table_addr> <store_id> <secret of at least 32 characters>")
 	}
@@ -370,7 +431,7 @@ func (s *Service) Confirm(id, code, tableAddr, storeID, secret string) error {
 		return err
 	}
 	old := u.meta
-	u.meta = meta{TableAddr: tableAddr, StoreID: storeID, Secret: secret}
+	u.meta = meta{TableAddr: tableAddr, TableFP: tableFingerprint, StoreID: storeID, Secret: secret}
 	if err := u.saveMeta(); err != nil {
 		u.meta = old
 		return fmt.Errorf("confirm %s: %w", id, err)
@@ -400,6 +461,9 @@ func (s *Service) Authenticate(ctx context.Context, id, token string) error {
 	if err != nil {
 		return err
 	}
+	if s.cfg.Authenticator != nil {
+		return s.cfg.Authenticator(ctx, id, token)
+	}
 	u.mu.Lock()
 	m := u.meta
 	u.mu.Unlock()
@@ -418,7 +482,7 @@ func (s *Service) Authenticate(ctx context.Context, id, token string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.CheckTimeout)
 	defer cancel()
-	until, err := s.cfg.Checker.Check(ctx, m.TableAddr, m.StoreID, m.Secret, id, token)
+	until, err := s.cfg.Checker.Check(ctx, m.TableAddr, m.TableFP, m.StoreID, m.Secret, id, token)
 	if err != nil {
 		if errors.Is(err, gig.ErrPermission) {
 			return fmt.Errorf("%w: %v", ErrTokenRefused, err)
@@ -443,11 +507,29 @@ func (s *Service) Revoke(id, token string) error {
 // Close closes every oplog file.
 func (s *Service) Close() error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
+		s.mu.Unlock()
 		return nil
 	}
 	s.closed = true
+	s.mu.Unlock()
+	var first error
+	if err := s.wal.close(); err != nil {
+		first = err
+	}
+	if err := s.closeLogs(); err != nil && first == nil {
+		first = err
+	}
+	if err := s.lock.Close(); err != nil && first == nil {
+		first = err
+	}
+	return first
+}
+
+// closeLogs closes every open oplog.
+func (s *Service) closeLogs() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var first error
 	for _, u := range s.users {
 		u.mu.Lock()
@@ -459,9 +541,6 @@ func (s *Service) Close() error {
 		u.logs = nil
 		u.mu.Unlock()
 		u.hub.close()
-	}
-	if err := s.lock.Close(); err != nil && first == nil {
-		first = err
 	}
 	return first
 }

@@ -1,6 +1,7 @@
 package netstore
 
 import (
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -14,7 +15,7 @@ func TestOpen_LocksDataFolder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(Config{Dir: dir}); err == nil || !strings.Contains(err.Error(), "in use") {
+	if _, err := Open(Config{Dir: dir}); !errors.Is(err, ErrInUse) {
 		t.Fatalf("second open: %v", err)
 	}
 	a.Close()

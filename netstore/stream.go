@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,6 +28,9 @@ type hub struct {
 	first  uint64
 	wake   chan struct{} // closed and replaced on every publish
 	closed bool
+	file   *streamFile                   // with Config.KeepStream (streamfile.go)
+	logf   func(format string, a ...any) // with file
+	kept   *keptShas                     // with Config.KeepStream: the shas of events
 }
 
 func newHub(epoch string, max int) *hub {
@@ -53,22 +57,42 @@ func (h *hub) publish(typ, path string, ops []oplog.Op) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	var lines []byte
 	for i := range ops {
 		seq := h.first + uint64(len(h.events))
 		b, _ := json.Marshal(Event{Seq: seq, Epoch: h.epoch, Type: typ, Path: path, Op: ops[i].AppendJSON(nil)})
-		h.events = append(h.events, append(b, '\n'))
-		h.bytes += len(b) + 1
+		ev := append(b, '\n')
+		h.append(ev, ops[i].Sha)
+		if h.file != nil {
+			lines = append(lines, ev...)
+		}
 	}
-	// Keep at most max events and maxStreamBytes: a reader further behind
-	// is told to re-read.
+	if err := h.keep(lines, len(ops)); err != nil {
+		// The next process to open the store must not resume a stream
+		// with a hole: without the file it starts a new epoch.
+		h.logf("store: stream file %s: %v; removed", h.file.name, err)
+		h.file.f.Close()
+		os.Remove(h.file.name)
+		h.file = nil
+	}
+	close(h.wake)
+	h.wake = make(chan struct{})
+}
+
+// append adds an event line, keeping at most max events and
+// maxStreamBytes: a reader further behind is told to re-read. Called with
+// h.mu held.
+func (h *hub) append(ev []byte, sha string) {
+	h.events = append(h.events, ev)
+	h.bytes += len(ev)
+	h.kept.add(sha)
 	for len(h.events) > 1 && (len(h.events) > h.max || h.bytes > maxStreamBytes) {
 		h.bytes -= len(h.events[0])
 		h.events[0] = nil
 		h.events = h.events[1:]
 		h.first++
+		h.kept.drop()
 	}
-	close(h.wake)
-	h.wake = make(chan struct{})
 }
 
 // head is the seq of the last event (0 when there is none).
@@ -101,6 +125,10 @@ func (h *hub) close() {
 	if !h.closed {
 		h.closed = true
 		close(h.wake)
+		if h.file != nil {
+			h.file.f.Close()
+			h.file = nil
+		}
 	}
 }
 
@@ -123,15 +151,16 @@ func (s *Service) Stream(id string, auth func(context.Context) error) (*Cursor, 
 	return &Cursor{h: u.hub, after: u.hub.head(), auth: auth}, nil
 }
 
-// Cursor returns the user's stream position: the store's epoch and the seq
-// of the last event. Read the oplogs after asking, then resume the stream
+// Cursor returns the user's stream position: the stream's epoch (the
+// store's, or the one a kept stream goes on with) and the seq of the last
+// event. Read the oplogs after asking, then resume the stream
 // from it (Cursor.Since).
 func (s *Service) Cursor(id string) (epoch string, seq uint64, err error) {
 	u, err := s.user(id)
 	if err != nil {
 		return "", 0, err
 	}
-	return s.epoch, u.hub.head(), nil
+	return u.hub.epoch, u.hub.head(), nil
 }
 
 // Since moves the cursor after seq of epoch, to resume a stream after a

@@ -1,10 +1,13 @@
 package oplog
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -273,6 +276,11 @@ func (l *Log) Records() []Op {
 
 // AppendJSONLines appends the log as JSON lines, checkpoint first.
 func (l *Log) AppendJSONLines(b []byte) []byte {
+	n := l.base.encodedLen() + 1
+	for i := range l.ops {
+		n += l.ops[i].encodedLen() + 1
+	}
+	b = slices.Grow(b, n)
 	b = l.base.AppendJSON(b)
 	b = append(b, '\n')
 	for i := range l.ops {
@@ -374,4 +382,83 @@ func ParseResult(s string) (Result, error) {
 		}
 	}
 	return Result{}, gig.Errorf(gig.ErrInvalid, "bad result %q", s)
+}
+
+// MergeLog merges every record of src into l and returns those that were
+// new to l, checkpoint first. src's records were checked when they entered
+// it, so they are not checked again. src is not changed.
+func (l *Log) MergeLog(src *Log) []Op {
+	if l.base.Sha == initialSha && len(l.ops) == 0 && src != l {
+		// Into an empty log: a copy.
+		var out []Op
+		if src.base.Sha != initialSha {
+			out = append(out, src.base)
+		}
+		out = append(out, src.ops...)
+		l.base = src.base
+		l.ops = append(make([]Op, 0, len(src.ops)), src.ops...)
+		l.bySeq = maps.Clone(src.bySeq)
+		if l.bySeq == nil {
+			l.bySeq = make(map[originSeq]string)
+		}
+		return out
+	}
+	var out []Op
+	if r := l.merge(src.base); r.Outcome() == Accepted {
+		out = append(out, src.base)
+	}
+	for i := range src.ops {
+		if r := l.merge(src.ops[i]); r.Outcome() == Accepted {
+			out = append(out, src.ops[i])
+		}
+	}
+	return out
+}
+
+var initialSha = Initial().Sha
+
+// ParseLog decodes an oplog read as JSON lines (a store's answer), checking
+// every record once, and merges them. A line that is not a valid op, or
+// that the log refuses, is an error naming the line. The log's payloads
+// share data's memory: data must not change afterwards.
+func ParseLog(data []byte) (*Log, error) {
+	l := NewLog()
+	if n := bytes.Count(data, []byte{'\n'}); n > 1 {
+		l.ops = make([]Op, 0, n-1)
+		l.bySeq = make(map[originSeq]string, n-1)
+	}
+	origins := make(map[string]string) // one string per origin
+	for line := 1; len(data) > 0; line++ {
+		rec := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			rec, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		rec = bytes.TrimSpace(rec)
+		if len(rec) == 0 {
+			continue
+		}
+		o, err := decodeShared(rec, origins)
+		if err != nil {
+			return nil, &LineError{Line: line, Err: err}
+		}
+		if r := l.merge(o); r.Outcome() == Refused {
+			return nil, &LineError{Line: line, Err: errors.New(r.Reason)}
+		}
+	}
+	return l, nil
+}
+
+// decodeShared is Decode for ParseLog: the payload aliases line, and
+// origins are interned.
+func decodeShared(line []byte, origins map[string]string) (Op, error) {
+	if len(line) > MaxLineSize {
+		return Op{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(line), MaxLineSize)
+	}
+	o, ok := decodeFast(line, origins)
+	if !ok {
+		return decodeSlow(line, true)
+	}
+	return o, o.Check()
 }

@@ -100,6 +100,34 @@ func (r *Registry) ReduceWith(typ, path string, l *Log, payload json.RawMessage)
 	return v, nil
 }
 
+// ReduceNext is ReduceWith for a caller that knows value, the value of l
+// now: for the built-in reducers, which fold one payload at a time, it
+// applies payload to value alone instead of reducing the whole log (a
+// counter only while the value and the payload are integers, so that a
+// float sum is always made the same way). A registered reducer reduces the
+// whole log, as ReduceWith does.
+func (r *Registry) ReduceNext(typ, path string, l *Log, value, payload json.RawMessage) (json.RawMessage, error) {
+	r.mu.RLock()
+	_, custom := r.m[typ]
+	r.mu.RUnlock()
+	f, builtin := builtins[typ]
+	if custom || !builtin || value == nil {
+		return r.ReduceWith(typ, path, l, payload)
+	}
+	if typ == "counter" {
+		_, vint := counterInt(value, false)
+		_, pint := counterInt(payload, true)
+		if !(vint || string(value) == "null") || !pint {
+			return r.ReduceWith(typ, path, l, payload)
+		}
+	}
+	v, err := reduceRaw(f, value, []json.RawMessage{payload})
+	if err != nil {
+		return nil, fmt.Errorf("reduce %s %s: %w", typ, path, err)
+	}
+	return v, nil
+}
+
 func reduce(f Reducer, l *Log, extra json.RawMessage) (v json.RawMessage, err error) {
 	payloads := make([]json.RawMessage, len(l.ops), len(l.ops)+1)
 	for i := range l.ops {
@@ -108,12 +136,17 @@ func reduce(f Reducer, l *Log, extra json.RawMessage) (v json.RawMessage, err er
 	if extra != nil {
 		payloads = append(payloads, extra)
 	}
+	return reduceRaw(f, l.base.Value, payloads)
+}
+
+// reduceRaw applies f and checks that it answered one JSON value.
+func reduceRaw(f Reducer, value json.RawMessage, payloads []json.RawMessage) (v json.RawMessage, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("reducer panicked: %v", p)
 		}
 	}()
-	v, err = f(l.base.Value, payloads)
+	v, err = f(value, payloads)
 	if err != nil {
 		return nil, err
 	}
@@ -140,9 +173,23 @@ func LWW(value json.RawMessage, payloads []json.RawMessage) (json.RawMessage, er
 // their size; a sum with any fraction or exponent is a float64.
 func Counter(value json.RawMessage, payloads []json.RawMessage) (json.RawMessage, error) {
 	var isum, n big.Int
+	var small int64 // integers summed here until it would overflow
 	var fsum float64
 	floats := false
-	add := func(raw json.RawMessage, what string) error {
+	add := func(raw json.RawMessage, i int) error {
+		if v, ok := counterInt(raw, i > 0); ok {
+			if sum := small + v; (v >= 0) == (sum >= small) {
+				small = sum
+			} else {
+				isum.Add(&isum, n.SetInt64(small))
+				small = v
+			}
+			return nil
+		}
+		what := "value"
+		if i > 0 {
+			what = "payload " + strconv.Itoa(i)
+		}
 		s := string(bytes.TrimSpace(raw))
 		if s == "null" && what == "value" {
 			return nil
@@ -166,14 +213,15 @@ func Counter(value json.RawMessage, payloads []json.RawMessage) (json.RawMessage
 		fsum += f
 		return nil
 	}
-	if err := add(value, "value"); err != nil {
+	if err := add(value, 0); err != nil {
 		return nil, err
 	}
 	for i, p := range payloads {
-		if err := add(p, "payload "+strconv.Itoa(i+1)); err != nil {
+		if err := add(p, i+1); err != nil {
 			return nil, err
 		}
 	}
+	isum.Add(&isum, n.SetInt64(small))
 	if !floats {
 		return json.RawMessage(isum.String()), nil
 	}
@@ -317,4 +365,31 @@ func encodeAny(v any) (json.RawMessage, error) {
 		return nil, err
 	}
 	return b.Bytes(), nil
+}
+
+// counterInt parses a counter term that is a small integer: -?[0-9]{1,18},
+// or {"add":that} for a payload, as canonical JSON writes them.
+func counterInt(raw json.RawMessage, payload bool) (int64, bool) {
+	b := []byte(raw)
+	if payload && len(b) > 8 && string(b[:7]) == `{"add":` && b[len(b)-1] == '}' {
+		b = b[7 : len(b)-1]
+	}
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var v int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int64(c-'0')
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
 }

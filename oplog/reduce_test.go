@@ -125,3 +125,44 @@ func TestRegistry_ReduceWith(t *testing.T) {
 		t.Fatal("ReduceWith changed the log")
 	}
 }
+
+func TestRegistry_ReduceNext(t *testing.T) {
+	var reg Registry
+	cases := map[string][]string{
+		"counter": {`1`, `{"add":-3}`, `9223372036854775807`, `2`, `0.5`, `{"add":7}`, `1e3`, `4`},
+		"lww":     {`1`, `"x"`, `null`, `{"a":1}`},
+		"list":    {`1`, `"x"`, `[2]`, `null`},
+		"merge":   {`{"a":1}`, `{"b":{"c":2}}`, `{"a":null}`, `5`, `{"z":1}`},
+		"set":     {`{"add":1}`, `{"add":"x"}`, `{"del":1}`, `{"add":[1,2]}`},
+	}
+	for typ, payloads := range cases {
+		l := NewLog()
+		value, err := reg.Reduce(typ, "/p", l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, p := range payloads {
+			next, err := reg.ReduceNext(typ, "/p", l, value, json.RawMessage(p))
+			if err != nil {
+				t.Fatalf("%s: payload %d: %v", typ, i+1, err)
+			}
+			o := mustOp(t, int64(i+1), "a", uint64(i+1), p)
+			l.Merge(o)
+			full, err := reg.Reduce(typ, "/p", l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(next) != string(full) {
+				t.Errorf("%s after %d payloads: incremental %s, whole log %s", typ, i+1, next, full)
+			}
+			value = next
+		}
+	}
+}
+
+func TestCounter_bigAndSmall(t *testing.T) {
+	got, err := Counter(json.RawMessage(`9223372036854775807`), []json.RawMessage{json.RawMessage(`999999999999999999`), json.RawMessage(`{"add":-1}`), json.RawMessage(`1`)})
+	if err != nil || string(got) != "10223372036854775806" {
+		t.Errorf("got %s %v, want 10223372036854775806", got, err)
+	}
+}

@@ -2,6 +2,7 @@ package srv9p
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"strings"
@@ -13,7 +14,8 @@ import (
 // ParseAddr parses a dial string into the network and address of package net.
 // It accepts the Plan 9 forms tcp!host!port (also tcp4, tcp6, and net as
 // tcp; a host of * means every interface) and unix!/path, a bare /path or
-// ./path (unix), and Go's host:port (tcp).
+// ./path (unix), and Go's host:port (tcp). tls!host!port is 9P over TLS
+// over TCP: its network is "tls" (see IsTLS, ListenTLS and DialTrust).
 func ParseAddr(s string) (network, address string, err error) {
 	bad := func(why string) (string, string, error) {
 		return "", "", gig.Errorf(gig.ErrInvalid, "address %q: %s", s, why)
@@ -29,9 +31,9 @@ func ParseAddr(s string) (network, address string, err error) {
 				return bad("want unix!/path")
 			}
 			return "unix", f[1], nil
-		case "tcp", "tcp4", "tcp6", "net":
+		case "tcp", "tcp4", "tcp6", "net", "tls":
 			if len(f) != 3 || f[2] == "" {
-				return bad("want tcp!host!port")
+				return bad("want " + f[0] + "!host!port")
 			}
 			network, host := f[0], f[1]
 			if network == "net" {
@@ -60,6 +62,9 @@ func Listen(addr string) (net.Listener, error) {
 	network, address, err := ParseAddr(addr)
 	if err != nil {
 		return nil, err
+	}
+	if network == "tls" {
+		return nil, fmt.Errorf("%w: address %q: tls needs a certificate (ListenTLS)", gig.ErrInvalid, addr)
 	}
 	l, err := net.Listen(network, address)
 	if err == nil || network != "unix" || !errors.Is(err, syscall.EADDRINUSE) {

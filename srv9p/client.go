@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 
@@ -28,6 +29,7 @@ import (
 // Clients for parallel calls.
 type Client struct {
 	nc   net.Conn
+	fp   string // the TLS server's certificate fingerprint, or ""
 	conn *client.Conn
 	fsys *client.Fsys
 
@@ -38,18 +40,20 @@ type Client struct {
 }
 
 // Dial connects to the 9P server at addr (a dial string, see ParseAddr) and
-// attaches as uname with the credential aname.
+// attaches as uname with the credential aname. A tls!host!port server is
+// verified with the system roots; DialTrust says otherwise.
 func Dial(ctx context.Context, addr, uname, aname string) (*Client, error) {
-	network, address, err := ParseAddr(addr)
+	return DialTrust(ctx, addr, Trust{}, uname, aname)
+}
+
+// DialTrust is Dial, verifying a TLS server as trust says (it is unused
+// for other networks).
+func DialTrust(ctx context.Context, addr string, trust Trust, uname, aname string) (*Client, error) {
+	nc, fp, err := dialConn(ctx, addr, trust)
 	if err != nil {
-		return nil, err
+		return nil, classify(err) // a bad address is invalid, an untrusted server a refusal, the rest transport
 	}
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, network, address)
-	if err != nil {
-		return nil, fmt.Errorf("dial %s: %w", addr, classify(err))
-	}
-	c := &Client{nc: nc}
+	c := &Client{nc: nc, fp: fp}
 	err = c.Do(ctx, func() error {
 		conn, err := client.NewConn(nc)
 		if err != nil {
@@ -121,7 +125,7 @@ func (c *Client) ReadFile(ctx context.Context, path string) ([]byte, error) {
 			return err
 		}
 		defer fid.Close()
-		data, err = ReadAll(fid)
+		data, err = readAllSized(fid)
 		return err
 	})
 	if err != nil {
@@ -186,12 +190,39 @@ func (c *Client) Close() error {
 
 // ReadAll reads a file from offset 0 to its end. It reads at explicit
 // offsets: after a ctl write the fid's own offset is past the command.
+// Reads ask for as much as the message size allows: the buffer doubles
+// while reads fill it.
 func ReadAll(fid *client.Fid) ([]byte, error) {
-	var out []byte
-	buf := make([]byte, 8192)
+	out := make([]byte, 0, 8192)
 	for {
-		n, err := fid.ReadAt(buf, int64(len(out)))
-		out = append(out, buf[:n]...)
+		if len(out) == cap(out) {
+			out = slices.Grow(out, min(cap(out), 1<<20))
+		}
+		n, err := fid.ReadAt(out[len(out):cap(out)], int64(len(out)))
+		out = out[:len(out)+n]
+		if errors.Is(err, io.EOF) || (err == nil && n == 0) {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+	}
+}
+
+// readAllSized is ReadAll into a buffer of the file's length, as its stat
+// tells it, when that is small enough to trust.
+func readAllSized(fid *client.Fid) ([]byte, error) {
+	d, err := fid.Stat()
+	if err != nil || d.Length == 0 || d.Length > 256<<20 {
+		return ReadAll(fid)
+	}
+	out := make([]byte, 0, d.Length+1) // +1: the read that finds the end
+	for {
+		if len(out) == cap(out) {
+			out = slices.Grow(out, min(cap(out), 1<<20))
+		}
+		n, err := fid.ReadAt(out[len(out):cap(out)], int64(len(out)))
+		out = out[:len(out)+n]
 		if errors.Is(err, io.EOF) || (err == nil && n == 0) {
 			return out, nil
 		}

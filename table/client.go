@@ -23,7 +23,12 @@ type Client struct {
 // Dial connects to the table at addr (a dial string) as user, with the
 // credential aname (PROTOCOL.md: "master <password>" or "session <token>").
 func Dial(ctx context.Context, addr, user, aname string) (*Client, error) {
-	c, err := srv9p.Dial(ctx, addr, user, aname)
+	return DialTrust(ctx, addr, srv9p.Trust{}, user, aname)
+}
+
+// DialTrust is Dial, verifying a TLS table (tls!host!port) as trust says.
+func DialTrust(ctx context.Context, addr string, trust srv9p.Trust, user, aname string) (*Client, error) {
+	c, err := srv9p.DialTrust(ctx, addr, trust, user, aname)
 	if err != nil {
 		return nil, fmt.Errorf("table: %w", err)
 	}
@@ -77,10 +82,20 @@ func (c *Client) SessionList(ctx context.Context) ([]SessionInfo, error) {
 	return list, nil
 }
 
-// SessionRevoke revokes the session id (needs the master).
-func (c *Client) SessionRevoke(ctx context.Context, id string) error {
-	_, err := c.ctl(ctx, "session revoke "+id)
-	return err
+// SessionRevoke revokes the session id (needs the master). The
+// warnings name the stores the table could not tell yet (the session is
+// revoked all the same).
+func (c *Client) SessionRevoke(ctx context.Context, id string) (warnings []string, err error) {
+	reply, err := c.ctl(ctx, "session revoke "+id)
+	if err != nil {
+		return nil, err
+	}
+	for line := range strings.SplitSeq(reply, "\n") {
+		if w, ok := strings.CutPrefix(line, "warning: "); ok {
+			warnings = append(warnings, w)
+		}
+	}
+	return warnings, nil
 }
 
 // StoreAdd adds the store at storeAddr to channel, confirming with the
@@ -141,7 +156,7 @@ func (c *Client) Channel(ctx context.Context, channel string) ([]StoreRef, error
 // value is ready to use; it is safe for concurrent use. A store declares
 //
 //	type TokenChecker interface {
-//		Check(ctx context.Context, tableAddr, storeID, secret, user, token string) (until time.Time, err error)
+//		Check(ctx context.Context, tableAddr, tableFingerprint, storeID, secret, user, token string) (until time.Time, err error)
 //	}
 //
 // and is handed a *Checker.
@@ -150,21 +165,22 @@ type Checker struct {
 	conns map[checkerKey]*srv9p.Client
 }
 
-type checkerKey struct{ addr, user, storeID, secret string }
+type checkerKey struct{ addr, fingerprint, user, storeID, secret string }
 
 // NewChecker returns a Checker.
 func NewChecker() *Checker { return &Checker{} }
 
-// Check asks the table at tableAddr, attached as user with the store's
-// credential `store <storeID> <secret>`, whether token is live for this
-// store, and returns until when its session lasts if unused. A refusal
+// Check asks the table at tableAddr (pinning its TLS certificate's
+// fingerprint tableFingerprint if not empty), attached as user with the
+// store's credential `store <storeID> <secret>`, whether token is live for
+// this store, and returns until when its session lasts if unused. A refusal
 // is an error of kind gig.ErrPermission (its message says why: PROTOCOL.md);
 // any other error means the table could not say.
-func (k *Checker) Check(ctx context.Context, tableAddr, storeID, secret, user, token string) (time.Time, error) {
+func (k *Checker) Check(ctx context.Context, tableAddr, tableFingerprint, storeID, secret, user, token string) (time.Time, error) {
 	if token == "" || strings.ContainsAny(token, "/\x00 ") || token == "." || token == ".." {
 		return time.Time{}, fmt.Errorf("check token: %w", ErrUnknownToken)
 	}
-	key := checkerKey{tableAddr, user, storeID, secret}
+	key := checkerKey{tableAddr, tableFingerprint, user, storeID, secret}
 	var lastErr error
 	for attempt := 0; attempt < 2; attempt++ {
 		c, fresh, err := k.conn(ctx, key)
@@ -198,7 +214,7 @@ func (k *Checker) conn(ctx context.Context, key checkerKey) (c *srv9p.Client, fr
 	if c != nil {
 		return c, false, nil
 	}
-	c, err = srv9p.Dial(ctx, key.addr, key.user, "store "+key.storeID+" "+key.secret)
+	c, err = srv9p.DialTrust(ctx, key.addr, srv9p.Trust{Fingerprint: key.fingerprint}, key.user, "store "+key.storeID+" "+key.secret)
 	if err != nil {
 		return nil, true, err
 	}

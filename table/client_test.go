@@ -50,11 +50,11 @@ func TestClient_Flow(t *testing.T) {
 	}
 	secret := tt.stores.lastConfirm(t).secret
 	mt, err := s.Table(ctx)
-	if err != nil || !slices.Equal(mt["docs"], []StoreRef{{id, storeA}}) {
+	if err != nil || !slices.Equal(mt["docs"], []StoreRef{{StoreID: id, StoreAddr: storeA}}) {
 		t.Fatalf("Table: %v, %v", mt, err)
 	}
 	refs, err := s.Channel(ctx, "docs")
-	if err != nil || !slices.Equal(refs, []StoreRef{{id, storeA}}) {
+	if err != nil || !slices.Equal(refs, []StoreRef{{StoreID: id, StoreAddr: storeA}}) {
 		t.Fatalf("Channel: %v, %v", refs, err)
 	}
 	if _, err := s.Channel(ctx, "nope"); err == nil {
@@ -71,23 +71,23 @@ func TestClient_Flow(t *testing.T) {
 	// The store side.
 	var k Checker
 	defer k.Close()
-	until, err := k.Check(ctx, addr, id, secret, "alice", tok)
+	until, err := k.Check(ctx, addr, "", id, secret, "alice", tok)
 	if err != nil || !until.Equal(tt.clock.Now().Add(2*time.Hour).Truncate(time.Millisecond)) {
 		t.Fatalf("Check: %v, %v", until, err)
 	}
-	if _, err := k.Check(ctx, addr, id, secret, "alice", "garbage"); !errors.Is(err, gig.ErrPermission) {
+	if _, err := k.Check(ctx, addr, "", id, secret, "alice", "garbage"); !errors.Is(err, gig.ErrPermission) {
 		t.Errorf("Check garbage: %v", err)
 	}
-	if _, err := k.Check(ctx, addr, id, secret, "alice", "a/b"); !errors.Is(err, ErrUnknownToken) {
+	if _, err := k.Check(ctx, addr, "", id, secret, "alice", "a/b"); !errors.Is(err, ErrUnknownToken) {
 		t.Errorf("Check a/b: %v", err)
 	}
-	if _, err := k.Check(ctx, addr, id, "bad-secret", "alice", tok); err == nil || errors.Is(err, gig.ErrPermission) {
+	if _, err := k.Check(ctx, addr, "", id, "bad-secret", "alice", tok); err == nil || errors.Is(err, gig.ErrPermission) {
 		t.Errorf("Check with a bad secret: got %v, want an error that is not a token refusal", err)
 	}
-	if err := m.SessionRevoke(ctx, list[0].ID); err != nil {
+	if _, err := m.SessionRevoke(ctx, list[0].ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := k.Check(ctx, addr, id, secret, "alice", tok); !errors.Is(err, gig.ErrPermission) {
+	if _, err := k.Check(ctx, addr, "", id, secret, "alice", tok); !errors.Is(err, gig.ErrPermission) {
 		t.Errorf("Check after revoke: %v", err)
 	}
 
@@ -103,7 +103,7 @@ func TestClient_Flow(t *testing.T) {
 	}
 	tt.restart()
 	addr = "tcp!127.0.0.1!" + strings.Split(tt.addr, ":")[1]
-	if _, err := k.Check(ctx, addr, id, secret, "alice", tok2); err != nil {
+	if _, err := k.Check(ctx, addr, "", id, secret, "alice", tok2); err != nil {
 		t.Errorf("Check after a restart: %v", err)
 	}
 	if _, err := s.Table(ctx); err == nil {

@@ -53,6 +53,8 @@ type fakeStores struct {
 	mu       sync.Mutex
 	codes    map[string]string // store addr -> code it accepts
 	down     map[string]bool   // store addr -> unreachable
+	fps      map[string]string // store addr -> fingerprint of its certificate
+	frozen   map[string]bool   // store addr -> accepts but never answers
 	confirms []confirmCall
 	revokes  []revokeCall
 }
@@ -64,7 +66,7 @@ type revokeCall struct {
 }
 
 func newFakeStores() *fakeStores {
-	return &fakeStores{codes: map[string]string{}, down: map[string]bool{}}
+	return &fakeStores{codes: map[string]string{}, down: map[string]bool{}, fps: map[string]string{}, frozen: map[string]bool{}}
 }
 
 func (f *fakeStores) setCode(addr, code string) {
@@ -73,22 +75,28 @@ func (f *fakeStores) setCode(addr, code string) {
 	f.mu.Unlock()
 }
 
-func (f *fakeStores) Confirm(ctx context.Context, addr, user, code, tableAddr, storeID, secret string) error {
+func (f *fakeStores) Confirm(ctx context.Context, cf Confirmation) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	addr := cf.StoreAddr
 	if f.down[addr] {
-		return errors.New("connection refused")
+		return "", errors.New("connection refused")
 	}
-	if c, ok := f.codes[addr]; !ok || c != code {
-		return gig.Errorf(gig.ErrPermission, "bad code")
+	if c, ok := f.codes[addr]; !ok || c != cf.Code {
+		return "", gig.Errorf(gig.ErrPermission, "bad code")
 	}
 	delete(f.codes, addr)
-	f.confirms = append(f.confirms, confirmCall{addr, user, code, tableAddr, storeID, secret})
-	return nil
+	f.confirms = append(f.confirms, confirmCall{addr, cf.User, cf.Code, cf.TableAddr, cf.StoreID, cf.Secret})
+	return f.fps[addr], nil
 }
 
-func (f *fakeStores) Revoke(ctx context.Context, addr, user, secret string, tokens []string) error {
+func (f *fakeStores) Revoke(ctx context.Context, addr, fingerprint, user, secret string, tokens []string) error {
 	f.mu.Lock()
+	if f.frozen[addr] {
+		f.mu.Unlock()
+		<-ctx.Done()
+		return ctx.Err()
+	}
 	defer f.mu.Unlock()
 	if f.down[addr] {
 		return errors.New("connection refused")

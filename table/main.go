@@ -34,15 +34,14 @@ func Main(args []string) int {
 // address once the table listens (for tests).
 func run(ctx context.Context, args []string, stderr io.Writer, listening func(addr string)) int {
 	logger := log.New(stderr, "gig-table: ", log.LstdFlags)
-	fl := daemon.NewFlags("gig-table", DefaultAddr, "usage: gig-table [-addr dialstring] [-data dir] [-public-addr dialstring]\n", stderr)
+	fl := daemon.NewFlags("gig-table", DefaultAddr, usage, stderr)
 	public := fl.Set.String("public-addr", "", "the table's address given to stores to check tokens with (default: -addr)")
 	if status, ok := fl.Parse(args, logger); !ok {
 		return status
 	}
 	if *public != "" {
 		if _, _, err := srv9p.ParseAddr(*public); err != nil {
-			logger.Printf("-public-addr: %v", err)
-			return daemon.ExitUsage
+			return fl.Fail("-public-addr: %v", err)
 		}
 	}
 	key, err := adminkey.Load(fl.Data)
@@ -50,7 +49,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, listening func(ad
 		logger.Print(err)
 		return daemon.ExitError
 	}
-	l, err := srv9p.Listen(fl.Addr)
+	l, fp, err := fl.Listen(logger)
 	if err != nil {
 		logger.Printf("listen %s: %v", fl.Addr, err)
 		return daemon.ExitError
@@ -60,10 +59,11 @@ func run(ctx context.Context, args []string, stderr io.Writer, listening func(ad
 		*public = publicAddr(fl.Addr, l.Addr())
 	}
 	svc, err := Open(Config{
-		DataDir:   fl.Data,
-		TableAddr: *public,
-		AdminKey:  key,
-		Logf:      logger.Printf,
+		DataDir:          fl.Data,
+		TableAddr:        *public,
+		TableFingerprint: fp,
+		AdminKey:         key,
+		Logf:             logger.Printf,
 	})
 	if err != nil {
 		logger.Print(err)
@@ -74,8 +74,24 @@ func run(ctx context.Context, args []string, stderr io.Writer, listening func(ad
 	if listening != nil {
 		listening(l.Addr().String())
 	}
-	return daemon.Serve(ctx, logger, l, NewServer(svc), svc.Close)
+	srv := NewServer(svc)
+	fl.Limits.Apply(srv)
+	return daemon.Serve(ctx, logger, l, srv, svc.Close)
 }
+
+const usage = `usage: gig-table [-addr dialstring] [-data dir] [-public-addr dialstring] [-cert file -key file]
+
+Serves the GiG.fs table over 9P2000: users and their masters, sessions,
+store tokens and the mount table of each user (which stores serve which
+channel). The admin key is made on first start in <data>/admin.key (mode
+0600); gig-admin uses it to add users. Stores check tokens by dialling
+the table at -public-addr. It runs until SIGINT or SIGTERM, then exits 0.
+
+Example:
+
+	gig-table -addr 'tcp!127.0.0.1!5640' -data ./table-data &
+	gig-admin -addr 'tcp!127.0.0.1!5640' -data ./table-data user set alice 'a long master'
+`
 
 // publicAddr is the address given to stores when -public-addr is not
 // set: -addr itself, but with the port the system chose if -addr asked
@@ -83,7 +99,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, listening func(ad
 func publicAddr(addr string, la net.Addr) string {
 	ta, ok := la.(*net.TCPAddr)
 	network, hostport, err := srv9p.ParseAddr(addr)
-	if !ok || err != nil || !strings.HasPrefix(network, "tcp") {
+	if !ok || err != nil || !strings.HasPrefix(network, "tcp") && network != "tls" {
 		return addr
 	}
 	host, port, err := net.SplitHostPort(hostport)
@@ -92,6 +108,9 @@ func publicAddr(addr string, la net.Addr) string {
 	}
 	if host == "" {
 		host = ta.IP.String()
+	}
+	if network == "tls" {
+		return "tls!" + host + "!" + strconv.Itoa(ta.Port)
 	}
 	return "tcp!" + host + "!" + strconv.Itoa(ta.Port)
 }

@@ -101,8 +101,8 @@ func TestMain_BadUsage(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"-nope"}, 2, "usage: gig-table"},
-		{[]string{"extra"}, 2, "usage: gig-table"},
+		{[]string{"-nope"}, 2, "gig-table: flag provided but not defined: -nope (gig-table -h for help)\n"},
+		{[]string{"extra"}, 2, "gig-table: unexpected argument \"extra\""},
 		{[]string{"-public-addr", "bad!addr", "-data", t.TempDir()}, 2, "-public-addr"},
 		{[]string{"-addr", "bad!addr", "-data", t.TempDir()}, 2, "-addr: "},
 		{[]string{"-addr", "unix!/nonexistent/dir/sock", "-data", t.TempDir()}, 1, "listen unix!/nonexistent/dir/sock"},
@@ -113,4 +113,45 @@ func TestMain_BadUsage(t *testing.T) {
 			t.Errorf("gig-table %q: exit %d, want %d; stderr %q, want %q", tc.args, code, tc.code, stderr.String(), tc.want)
 		}
 	}
+}
+
+func TestMain_SecondTableOnFolderRefused(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var first syncBuf
+	addrc := make(chan string, 1)
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", "tcp!127.0.0.1!0", "-data", dir}, &first, func(a string) { addrc <- a })
+	}()
+	select {
+	case <-addrc:
+	case code := <-done:
+		t.Fatalf("gig-table exited %d: %s", code, first.String())
+	}
+	var second syncBuf
+	code := run(context.Background(), []string{"-addr", "tcp!127.0.0.1!0", "-data", dir}, &second, nil)
+	out := strings.TrimSpace(second.String())
+	if code != 1 || strings.Count(out, "\n") != 0 || !strings.Contains(out, "data folder "+dir+" is in use by another process") {
+		t.Fatalf("second gig-table on %s: exit %d, stderr %q; want 1 and one line naming the folder in use", dir, code, out)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("first gig-table: exit %d", code)
+	}
+	// The lock dies with the table that held it.
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	var third syncBuf
+	go func() {
+		done <- run(ctx2, []string{"-addr", "tcp!127.0.0.1!0", "-data", dir}, &third, func(a string) { addrc <- a })
+	}()
+	select {
+	case <-addrc:
+	case code := <-done:
+		t.Fatalf("gig-table after the first stopped: exit %d: %s", code, third.String())
+	}
+	cancel2()
+	<-done
 }

@@ -73,7 +73,11 @@ func (s *Service) AddStore(ctx context.Context, p *Principal, channel, storeAddr
 	}
 
 	cctx, cancel := context.WithTimeout(ctx, s.cfg.StoreTimeout)
-	err = s.cfg.Stores.Confirm(cctx, storeAddr, u.id, code, s.cfg.TableAddr, storeID, secret)
+	fp, err := s.cfg.Stores.Confirm(cctx, Confirmation{
+		StoreAddr: storeAddr, User: u.id, Code: code,
+		TableAddr: s.cfg.TableAddr, TableFingerprint: s.cfg.TableFingerprint,
+		StoreID: storeID, Secret: secret,
+	})
 	cancel()
 	if err != nil {
 		return "", fmt.Errorf("store add: confirm with %s: %w", storeAddr, err)
@@ -86,13 +90,14 @@ func (s *Service) AddStore(ctx context.Context, p *Principal, channel, storeAddr
 	defer u.mu.Unlock()
 	old := u.tab.Stores[storeID]
 	oldChannel := u.tab.Channels[channel]
-	u.tab.Stores[storeID] = &storeRecord{Addr: storeAddr, Secret: secret}
-	changed := false
+	u.tab.Stores[storeID] = &storeRecord{Addr: storeAddr, Secret: secret, Fingerprint: fp}
+	changed := old == nil || old.Fingerprint != fp // the mount table shows it
+	ref := StoreRef{StoreID: storeID, StoreAddr: storeAddr}
 	if c := u.tab.Channels[channel]; c == nil {
-		u.tab.Channels[channel] = &channelRecord{Born: u.tab.Version + 1, Stores: []StoreRef{{storeID, storeAddr}}}
+		u.tab.Channels[channel] = &channelRecord{Born: u.tab.Version + 1, Stores: []StoreRef{ref}}
 		changed = true
 	} else if !c.has(storeID) {
-		nc := &channelRecord{Born: c.Born, Stores: append(slices.Clip(c.Stores), StoreRef{storeID, storeAddr})}
+		nc := &channelRecord{Born: c.Born, Stores: append(slices.Clip(c.Stores), ref)}
 		u.tab.Channels[channel] = nc
 		changed = true
 	}
@@ -125,6 +130,9 @@ func (s *Service) saveTable(u *user, changed bool) error {
 	if err := u.saveTable(); err != nil {
 		u.tab.Version, u.tab.Mtime = version, mtime
 		return err
+	}
+	if changed {
+		u.wakeWaiters()
 	}
 	return nil
 }
@@ -230,7 +238,7 @@ func (s *Service) table(p *Principal, use bool) (MountTable, TableInfo, error) {
 	defer u.mu.Unlock()
 	mt := make(MountTable, len(u.tab.Channels))
 	for name, c := range u.tab.Channels {
-		mt[name] = slices.Clone(c.Stores)
+		mt[name] = u.refs(c)
 	}
 	return mt, u.tabInfo(), nil
 }
@@ -263,7 +271,7 @@ func (s *Service) channels(p *Principal) ([]channelEntry, TableInfo, error) {
 	defer u.mu.Unlock()
 	list := make([]channelEntry, 0, len(u.tab.Channels))
 	for name, c := range u.tab.Channels {
-		list = append(list, channelEntry{name, c.Born, slices.Clone(c.Stores)})
+		list = append(list, channelEntry{name, c.Born, u.refs(c)})
 	}
 	slices.SortFunc(list, func(a, b channelEntry) int { return strings.Compare(a.name, b.name) })
 	return list, u.tabInfo(), nil
@@ -289,5 +297,17 @@ func (s *Service) channel(p *Principal, channel string, use bool) ([]StoreRef, u
 	if c == nil {
 		return nil, 0, TableInfo{}, notFound("no channel %q", clip(channel))
 	}
-	return slices.Clone(c.Stores), c.Born, u.tabInfo(), nil
+	return u.refs(c), c.Born, u.tabInfo(), nil
+}
+
+// refs returns the stores of c as clients see them: with the fingerprint
+// the table pinned for each. u.mu is held.
+func (u *user) refs(c *channelRecord) []StoreRef {
+	refs := slices.Clone(c.Stores)
+	for i := range refs {
+		if st := u.tab.Stores[refs[i].StoreID]; st != nil {
+			refs[i].Fingerprint = st.Fingerprint
+		}
+	}
+	return refs
 }

@@ -13,29 +13,36 @@ import (
 // store client of package netstore).
 type NinePStores struct{}
 
-// Confirm attaches to the store as user with `confirm <code>` and writes
-// `confirm <tableAddr> <storeID> <secret>` to /user/<user>/ctl; the store
-// must answer ok.
-func (NinePStores) Confirm(ctx context.Context, storeAddr, user, code, tableAddr, storeID, secret string) error {
-	c, err := srv9p.Dial(ctx, storeAddr, user, "confirm "+code)
+// Confirm attaches to the store as the user with `confirm <code>` and
+// writes `confirm <table_addr> <store_id> <secret> [<table_fingerprint>]`
+// to /user/<user>/ctl; the store must answer ok. Over TLS it accepts the
+// store's certificate as it is (the code vouches for the store, trust on
+// first use) and returns its fingerprint.
+func (NinePStores) Confirm(ctx context.Context, cf Confirmation) (string, error) {
+	c, err := srv9p.DialTrust(ctx, cf.StoreAddr, srv9p.Trust{Learn: true}, cf.User, "confirm "+cf.Code)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer c.Close()
-	reply, err := c.Ctl(ctx, "/user/"+user+"/ctl", "confirm "+tableAddr+" "+storeID+" "+secret)
+	cmd := "confirm " + cf.TableAddr + " " + cf.StoreID + " " + cf.Secret
+	if cf.TableFingerprint != "" {
+		cmd += " " + cf.TableFingerprint
+	}
+	reply, err := c.Ctl(ctx, "/user/"+cf.User+"/ctl", cmd)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if reply != "ok" {
-		return fmt.Errorf("store answered %q to confirm, want ok", clip(reply))
+		return "", fmt.Errorf("store answered %q to confirm, want ok", clip(reply))
 	}
-	return nil
+	return c.Fingerprint(), nil
 }
 
-// Revoke attaches to the store as user with `table <secret>` and writes
+// Revoke attaches to the store as user with `table <secret>`, pinning
+// the store's certificate fingerprint if it has one, and writes
 // `revoke <token>` to /user/<user>/ctl for each token.
-func (NinePStores) Revoke(ctx context.Context, storeAddr, user, secret string, tokens []string) error {
-	c, err := srv9p.Dial(ctx, storeAddr, user, "table "+secret)
+func (NinePStores) Revoke(ctx context.Context, storeAddr, fingerprint, user, secret string, tokens []string) error {
+	c, err := srv9p.DialTrust(ctx, storeAddr, srv9p.Trust{Fingerprint: fingerprint}, user, "table "+secret)
 	if err != nil {
 		return err
 	}

@@ -50,6 +50,11 @@ type sessionsRecord struct {
 type StoreRef struct {
 	StoreID   string `json:"store_id"`
 	StoreAddr string `json:"store_addr"`
+	// Fingerprint is the fingerprint of the store's TLS certificate
+	// (srv9p.Fingerprint) that the table saw when the store was added, for
+	// clients to pin; empty for a store without TLS. In table.json it is
+	// kept once per store (storeRecord), not per channel.
+	Fingerprint string `json:"fingerprint,omitempty"`
 }
 
 // MountTable maps each channel to its stores.
@@ -63,8 +68,9 @@ type channelRecord struct {
 
 // storeRecord is what the table keeps to reach a store of the user.
 type storeRecord struct {
-	Addr   string `json:"addr"`
-	Secret string `json:"secret"`
+	Addr        string `json:"addr"`
+	Secret      string `json:"secret"`
+	Fingerprint string `json:"fingerprint,omitempty"` // of its TLS certificate, pinned
 }
 
 // tableRecord is table.json.

@@ -16,21 +16,36 @@ import (
 	"time"
 
 	"gigfs.io/gigfs/internal/atomicfile"
+	"gigfs.io/gigfs/internal/filelock"
 )
 
 // Stores is how the table talks to stores (PROTOCOL.md). NinePStores is
 // the implementation over 9P; cmd/gig-table may plug in another, and tests
 // a fake.
 type Stores interface {
-	// Confirm makes the store at storeAddr trust this table for user: it
-	// attaches as user with `confirm <code>` and writes
-	// `confirm <tableAddr> <storeID> <secret>` to /user/<user>/ctl. A nil
-	// error means the store answered ok and the code is used up.
-	Confirm(ctx context.Context, storeAddr, user, code, tableAddr, storeID, secret string) error
-	// Revoke tells the store at storeAddr that tokens of user are revoked:
-	// it attaches as user with `table <secret>` and writes
-	// `revoke <token>` to /user/<user>/ctl for each token.
-	Revoke(ctx context.Context, storeAddr, user, secret string, tokens []string) error
+	// Confirm makes the store at c.StoreAddr trust this table for c.User:
+	// it attaches as the user with `confirm <code>` and writes
+	// `confirm <table_addr> <store_id> <secret> [<table_fingerprint>]` to
+	// /user/<user>/ctl. A nil error means the store answered ok and the
+	// code is used up; fingerprint is that of the store's TLS certificate
+	// ("" without TLS), which the table pins from then on.
+	Confirm(ctx context.Context, c Confirmation) (fingerprint string, err error)
+	// Revoke tells the store at storeAddr, whose certificate has the
+	// fingerprint ("" without TLS), that tokens of user are revoked: it
+	// attaches as user with `table <secret>` and writes `revoke <token>`
+	// to /user/<user>/ctl for each token.
+	Revoke(ctx context.Context, storeAddr, fingerprint, user, secret string, tokens []string) error
+}
+
+// A Confirmation is what the table tells a store being added.
+type Confirmation struct {
+	StoreAddr string // the store's dial string
+	User      string // the user it is added for
+	Code      string // the store's one-time code, from its admin
+	// TableAddr and TableFingerprint are where the store reaches this
+	// table to check tokens, and its certificate ("" without TLS).
+	TableAddr, TableFingerprint string
+	StoreID, Secret             string // what the table calls the store, and their shared secret
 }
 
 // Defaults for the zero values of Config's fields.
@@ -40,6 +55,7 @@ const (
 	DefaultAttachDelayMax    = 8 * time.Second
 	DefaultAttachDelayWindow = 15 * time.Minute
 	DefaultStoreTimeout      = 10 * time.Second
+	DefaultRevokeWait        = 2 * time.Second
 	DefaultTombstoneAge      = 7 * 24 * time.Hour
 )
 
@@ -50,6 +66,10 @@ type Config struct {
 	// TableAddr is the dial string of this table that stores are given in
 	// confirm, to check tokens with later.
 	TableAddr string
+	// TableFingerprint is the fingerprint of this table's TLS certificate
+	// (srv9p.Fingerprint), given to stores in confirm so that they pin it
+	// when they dial TableAddr; empty if the table does not serve TLS.
+	TableFingerprint string
 	// AdminKey is the credential of the `admin <key>` attach; empty
 	// refuses every admin attach.
 	AdminKey string
@@ -71,6 +91,11 @@ type Config struct {
 	// StoreTimeout bounds each call to Stores; zero means
 	// DefaultStoreTimeout.
 	StoreTimeout time.Duration
+	// RevokeWait is how long a revocation waits for the stores to be told
+	// before it answers; those not told by then are told in the
+	// background (each within StoreTimeout) and named in the answer as a
+	// warning. Zero means DefaultRevokeWait.
+	RevokeWait time.Duration
 	// TombstoneAge is how long revoked and expired sessions are
 	// remembered; zero means DefaultTombstoneAge.
 	TombstoneAge time.Duration
@@ -89,6 +114,15 @@ type Service struct {
 	dummy  masterHash    // hashed for unknown users, so they take as long
 	closed atomic.Bool
 
+	// bg is cancelled by Close; revocations still running in the
+	// background (a store slow to answer) use it, counted in bgWG.
+	bg       context.Context
+	bgCancel context.CancelFunc
+	bgMu     sync.Mutex // guards bgWG.Go against Close's Wait
+	bgDone   bool       // Close has begun waiting
+	bgWG     sync.WaitGroup
+	lock     *os.File // holds the data folder's lock until Close
+
 	mu    sync.RWMutex
 	users map[string]*user
 }
@@ -105,6 +139,7 @@ type user struct {
 	rec      userRecord
 	sessions map[string]*session
 	tab      tableRecord
+	tabWake  chan struct{} // closed when tab's version moves (wait.go); nil until waited on
 }
 
 // A session is one session of a user.
@@ -139,11 +174,29 @@ func Open(cfg Config) (*Service, error) {
 	cfg.AttachDelayMax = orDefault(cfg.AttachDelayMax, DefaultAttachDelayMax)
 	cfg.AttachDelayWindow = orDefault(cfg.AttachDelayWindow, DefaultAttachDelayWindow)
 	cfg.StoreTimeout = orDefault(cfg.StoreTimeout, DefaultStoreTimeout)
+	cfg.RevokeWait = orDefault(cfg.RevokeWait, DefaultRevokeWait)
 	cfg.TombstoneAge = orDefault(cfg.TombstoneAge, DefaultTombstoneAge)
 
 	if err := atomicfile.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("table: %w", err)
 	}
+	// Two tables on one folder would each acknowledge what the other
+	// overwrites.
+	lock, err := filelock.LockDir(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("table: %w", err)
+	}
+	s, err := open(cfg)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	s.lock = lock
+	return s, nil
+}
+
+// open is Open once the data folder is locked.
+func open(cfg Config) (*Service, error) {
 	salt, err := loadSalt(filepath.Join(cfg.DataDir, "salt"))
 	if err != nil {
 		return nil, fmt.Errorf("table: %w", err)
@@ -155,6 +208,7 @@ func Open(cfg Config) (*Service, error) {
 		hashes: make(chan struct{}, max(1, runtime.GOMAXPROCS(0))),
 		users:  map[string]*user{},
 	}
+	s.bg, s.bgCancel = context.WithCancel(context.Background())
 	if err := atomicfile.MkdirAll(s.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("table: %w", err)
 	}
@@ -228,6 +282,11 @@ func (s *Service) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	s.bgCancel()
+	s.bgMu.Lock()
+	s.bgDone = true
+	s.bgMu.Unlock()
+	s.bgWG.Wait()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	now := s.cfg.Now()
@@ -242,6 +301,9 @@ func (s *Service) Close() error {
 			errs = append(errs, u.saveSessions(now, s.cfg.TombstoneAge))
 		}
 		u.mu.Unlock()
+	}
+	if s.lock != nil {
+		errs = append(errs, s.lock.Close())
 	}
 	return errors.Join(errs...)
 }

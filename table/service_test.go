@@ -52,7 +52,9 @@ func TestService_SlideAfterCrash(t *testing.T) {
 		t.Fatalf("expires %v, want %v", list[0].Expires, want)
 	}
 
-	// A crash: another service on the folder, without Close.
+	// A crash: another service on the folder, without Close (the lock
+	// dies with the process).
+	s.lock.Close()
 	s2 := openService(t, dir, clock, newFakeStores())
 	m2, _ := s2.Authenticate(ctx, "alice", "master "+testMaster, "127.0.0.1:1")
 	list, _ = s2.Sessions(m2)
@@ -64,6 +66,7 @@ func TestService_SlideAfterCrash(t *testing.T) {
 	if _, err := s2.Authenticate(ctx, "alice", "session "+token, "127.0.0.1:1"); err != nil {
 		t.Fatal(err)
 	}
+	s2.lock.Close()
 	s3 := openService(t, dir, clock, newFakeStores())
 	m3, _ := s3.Authenticate(ctx, "alice", "master "+testMaster, "127.0.0.1:1")
 	list, _ = s3.Sessions(m3)
@@ -93,7 +96,7 @@ func TestService_ErrorKinds(t *testing.T) {
 		{s.SetMaster(ctx, "Bad", testMaster), gig.ErrInvalid},
 		{s.RemoveUser("nobody"), gig.ErrNotExist},
 		{s.RemoveChannel(m, "nope"), gig.ErrNotExist},
-		{s.RevokeSession(m, newID()), gig.ErrNotExist},
+		{func() error { _, err := s.RevokeSession(m, newID()); return err }(), gig.ErrNotExist},
 		{func() error { _, err := s.StoreToken(m, newID()); return err }(), gig.ErrPermission},
 		{func() error { _, err := s.Check(m, "x"); return err }(), gig.ErrPermission},
 		{func() error { _, err := s.Authenticate(ctx, "alice", "master nope", "h:1"); return err }(), gig.ErrPermission},

@@ -2,12 +2,16 @@ package testscripts
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,6 +38,7 @@ var programs = map[string]mainFunc{
 	"gig-session":    tools.SessionMain,
 	"gig-channel":    tools.ChannelMain,
 	"gig-admin":      tools.AdminMain,
+	"gig-fs":         tools.FsMain,
 	"gigsh":          tools.GigshMain,
 	"gig-quickstart": tools.QuickstartMain,
 	"gig-table":      func(args []string, _ io.Reader, _, _ io.Writer) int { return table.Main(args) },
@@ -42,7 +47,12 @@ var programs = map[string]mainFunc{
 	},
 }
 
-func init() { programs["head1"] = head1 }
+func init() {
+	programs["head1"] = head1
+	programs["tailf"] = tailf
+	programs["tofile"] = tofile
+	programs["ninep-ls"] = ninepLs
+}
 
 func TestMain(m *testing.M) {
 	cmds := map[string]func(){
@@ -50,6 +60,7 @@ func TestMain(m *testing.M) {
 		"pipe":         pipeMain,
 		"max-reducer":  maxReducerMain,
 		"fail-reducer": failReducerMain,
+		"repeat":       repeatMain,
 	}
 	for name, f := range programs {
 		cmds[name] = func() { os.Exit(f(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
@@ -67,6 +78,7 @@ func TestScripts(t *testing.T) {
 			"until":    cmdUntil,
 			"sleep":    cmdSleep,
 			"dotenv":   cmdDotenv,
+			"status":   cmdStatus,
 		},
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
@@ -190,6 +202,27 @@ func cmdDotenv(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
+// cmdStatus runs a program and checks its exit status:
+// status 3 gig-push demo counter /n 1.
+func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: status N prog args...")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	got := 0
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("%s: %v", args[1], err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited with status %d, want %d", args[1], got, want)
+	}
+}
+
 func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: sleep duration")
@@ -199,25 +232,34 @@ func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
 	time.Sleep(d)
 }
 
-// tofileMain runs a program with stdout and stderr going to files.
+// tofileMain runs a program with stdout and stderr going to files; a
+// non-zero exit status is the last line of the stderr file.
 func tofileMain() {
-	if len(os.Args) < 4 {
-		fmt.Fprintln(os.Stderr, "usage: tofile out err prog args...")
-		os.Exit(2)
+	os.Exit(tofile(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// tofile is tofileMain as a program of its own, for pipe.
+func tofile(args []string, stdin io.Reader, _, stderr io.Writer) int {
+	if len(args) < 3 {
+		fmt.Fprintln(stderr, "usage: tofile out err prog args...")
+		return 2
 	}
-	out, err := os.Create(os.Args[1])
+	out, err := os.Create(args[0])
 	check(err)
-	errf, err := os.Create(os.Args[2])
+	errf, err := os.Create(args[1])
 	check(err)
-	f := programs[os.Args[3]]
+	f := programs[args[2]]
 	if f == nil {
-		fmt.Fprintf(os.Stderr, "tofile: unknown program %s\n", os.Args[3])
-		os.Exit(2)
+		fmt.Fprintf(stderr, "tofile: unknown program %s\n", args[2])
+		return 2
 	}
-	code := f(os.Args[4:], os.Stdin, out, errf)
+	code := f(args[3:], stdin, out, errf)
+	if code != 0 {
+		fmt.Fprintf(errf, "tofile: %s: exit status %d\n", args[2], code)
+	}
 	out.Close()
 	errf.Close()
-	os.Exit(code)
+	return code
 }
 
 // pipeMain runs prog1 | prog2 in this process, both stderrs into a file.
@@ -311,9 +353,120 @@ func failReducerMain() {
 	os.Exit(3)
 }
 
+// repeatMain runs a program n times, p at a time, as separate processes;
+// it fails with the first run that fails.
+//
+//	repeat n p prog args...
+func repeatMain() {
+	if len(os.Args) < 4 {
+		fmt.Fprintln(os.Stderr, "usage: repeat n p prog args...")
+		os.Exit(2)
+	}
+	n, err1 := strconv.Atoi(os.Args[1])
+	p, err2 := strconv.Atoi(os.Args[2])
+	if err1 != nil || err2 != nil || n < 0 || p < 1 {
+		fmt.Fprintln(os.Stderr, "repeat: n and p are counts")
+		os.Exit(2)
+	}
+	prog, args := os.Args[3], os.Args[4:]
+	sem := make(chan struct{}, p)
+	var mu sync.Mutex
+	var first error
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			out, err := exec.Command(prog, args...).CombinedOutput()
+			if err != nil {
+				mu.Lock()
+				if first == nil {
+					first = fmt.Errorf("run %d: %v: %s", i+1, err, out)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		fmt.Fprintln(os.Stderr, "repeat:", first)
+		os.Exit(1)
+	}
+	fmt.Printf("%d runs of %s\n", n, prog)
+}
+
 func check(err error) {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+}
+
+// tailf copies a file to stdout as it grows, as tail -f does, until a
+// line "EOF" (not copied): a script feeds a long-running program's stdin
+// by rewriting the file with more lines (cp).
+func tailf(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	if len(args) != 1 {
+		fmt.Fprintln(stderr, "usage: tailf file")
+		return 2
+	}
+	done := 0
+	for {
+		b, _ := os.ReadFile(args[0])
+		for {
+			i := strings.IndexByte(string(b[min(done, len(b)):]), '\n')
+			if i < 0 {
+				break
+			}
+			line := string(b[done : done+i+1])
+			done += i + 1
+			if line == "EOF\n" {
+				return 0
+			}
+			if _, err := io.WriteString(stdout, line); err != nil {
+				return 1
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// ninepLs lists a folder of a 9P server, one name a line, sorted, as an
+// anonymous attach (gig-fs): ninep-ls addr path.
+func ninepLs(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	if len(args) != 2 {
+		fmt.Fprintln(stderr, "usage: ninep-ls addr path")
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := srv9p.Dial(ctx, args[0], "none", "")
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	defer c.Close()
+	var names []string
+	err = c.Do(ctx, func() error {
+		fid, err := c.Fsys().Open(args[1], 0)
+		if err != nil {
+			return err
+		}
+		defer fid.Close()
+		ents, err := fid.Dirreadall()
+		for _, e := range ents {
+			names = append(names, e.Name)
+		}
+		return err
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintln(stdout, n)
+	}
+	return 0
 }

@@ -9,18 +9,22 @@ import (
 	"strings"
 
 	"gigfs.io/gigfs/internal/adminkey"
+	"gigfs.io/gigfs/internal/tlscert"
 	"gigfs.io/gigfs/srv9p"
 )
 
 var adminCmd = &command{
 	name:    "admin",
-	args:    "[-addr dialstring] [-key file | -data dir] <ctl command...>",
+	args:    "[-addr dialstring] [-key file | -data dir] [-fingerprint fp] <ctl command...>",
 	summary: "send a command to a server's /admin/ctl (admin key)",
 	shell:   true,
 	help: `Admin attaches to the admin tree of a table or a store with its admin
 key (-key file, else admin.key in the -data folder, else in $GIGFS_DATA),
 writes one command to /admin/ctl and prints the reply. -addr is the
-server's address (default: the table's, -table or $GIGFS_TABLE).
+server's address (default: the table's, -table or $GIGFS_TABLE). A TLS
+server (tls!host!port) is verified with -fingerprint, else the fingerprint
+of the certificate in the -data folder, else as the table is (-ca,
+-table-fingerprint).
 
 The table's commands:
 
@@ -55,6 +59,7 @@ func runAdmin(e *env, args []string) error {
 	fs := e.flags()
 	addr := fs.String("addr", "", "the server's dial string (default: the table's)")
 	keyFile := fs.String("key", "", "the admin key file (default: admin.key in the data folder)")
+	pin := fs.String("fingerprint", "", "pin the TLS server's certificate: sha256:<hex> (default: the data folder's tls-cert.pem)")
 	dataDir := ""
 	if e.sh != nil {
 		// In gigsh -data is not a common flag: take it here.
@@ -81,10 +86,29 @@ func runAdmin(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	trust := srv9p.Trust{CAFile: e.set.CAFile}
+	if a == e.set.Table {
+		trust = e.set.Trust()
+	}
+	switch {
+	case *pin != "":
+		trust.Fingerprint = *pin
+	case dataDir != "" && *keyFile == "":
+		fp, err := tlscert.DataFingerprint(dataDir)
+		if err != nil {
+			return err
+		}
+		if fp != "" {
+			trust.Fingerprint = fp
+		}
+	}
 	ctx, cancel := e.callCtx(2)
 	defer cancel()
-	c, err := srv9p.Dial(ctx, a, "admin", "admin "+key)
+	c, err := srv9p.DialTrust(ctx, a, trust, "admin", "admin "+key)
 	if err != nil {
+		if errors.Is(err, srv9p.ErrUntrusted) {
+			return err
+		}
 		if isNetErr(err) {
 			return fmt.Errorf("%s out of reach: %v", a, err)
 		}

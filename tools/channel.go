@@ -76,9 +76,9 @@ func runChannel(e *env, args []string) error {
 	var tc *table.Client
 	switch {
 	case m != "":
-		tc, err = table.DialMaster(ctx, e.set.Table, e.set.User, m)
+		tc, err = table.DialTrust(ctx, e.set.Table, e.set.Trust(), e.set.User, "master "+m)
 	case e.set.Session != "":
-		tc, err = table.DialSession(ctx, e.set.Table, e.set.User, e.set.Session)
+		tc, err = table.DialTrust(ctx, e.set.Table, e.set.Trust(), e.set.User, "session "+e.set.Session)
 	default:
 		return fmt.Errorf("no session and no master: set GIGFS_SESSION, or -master or GIGFS_MASTER")
 	}

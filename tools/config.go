@@ -21,6 +21,8 @@ import (
 // and the config file, in that order of precedence.
 type Settings struct {
 	Table    string                        // dial string of the table; empty: no remote table
+	TableFP  string                        // pinned fingerprint of a TLS table's certificate
+	CAFile   string                        // PEM authorities for TLS servers not pinned; empty: system roots
 	User     string                        // user id
 	Session  string                        // session token
 	Master   string                        // the user's master (session and channel management only)
@@ -35,12 +37,15 @@ type Settings struct {
 
 // fileConfig is the config file:
 //
-//	{"table":"tcp!127.0.0.1!5640","user":"demo","session":"...",
+//	{"table":"tls!gig.example.com!5640","table_fingerprint":"sha256:...","ca":"/etc/ssl/gig-ca.pem",
+//	 "user":"demo","session":"...",
 //	 "local_table":{"demo":[{"storage_path":"/home/me/gig/demo"}]},
 //	 "reducers":{"todo":"merge","score":"/usr/local/bin/max"},
 //	 "data":"/home/me/gig","timeout":"5s"}
 type fileConfig struct {
 	Table      string            `json:"table"`
+	TableFP    string            `json:"table_fingerprint"`
+	CAFile     string            `json:"ca"`
 	User       string            `json:"user"`
 	Session    string            `json:"session"`
 	LocalTable json.RawMessage   `json:"local_table"`
@@ -53,6 +58,8 @@ type fileConfig struct {
 type commonFlags struct {
 	config   string
 	table    string
+	tableFP  string
+	caFile   string
 	user     string
 	session  string
 	local    string
@@ -60,11 +67,14 @@ type commonFlags struct {
 	timeout  time.Duration
 	reducers reducerFlag
 	verbose  bool
+	version  bool
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.config, "config", "", "config file (default $GIGFS_CONFIG, else ~/.config/gigfs/config.json)")
 	fs.StringVar(&c.table, "table", "", "dial string of the table (default $GIGFS_TABLE)")
+	fs.StringVar(&c.tableFP, "table-fingerprint", "", "pin the TLS certificate of a tls!host!port table: sha256:<hex> (default $GIGFS_TABLE_FINGERPRINT)")
+	fs.StringVar(&c.caFile, "ca", "", "PEM file of the authorities that sign TLS servers' certificates, if not pinned (default $GIGFS_CA, else the system roots)")
 	fs.StringVar(&c.user, "user", "", "user id (default $GIGFS_USER)")
 	fs.StringVar(&c.session, "session", "", "session token (default $GIGFS_SESSION)")
 	fs.StringVar(&c.local, "local", "", "local table: a JSON file or inline JSON (default $GIGFS_LOCAL)")
@@ -72,6 +82,7 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.timeout, "timeout", 0, "bound on each call to the table or a store (default 5s)")
 	fs.Var(&c.reducers, "reducer", "`type=reducer`: a built-in (lww, counter, merge, set, list) or a program; repeatable")
 	fs.BoolVar(&c.verbose, "v", false, "log what the client does in the background on stderr")
+	fs.BoolVar(&c.version, "version", false, "print the version and exit")
 }
 
 // reducerFlag collects -reducer type=spec flags.
@@ -146,6 +157,8 @@ func loadSettings(f *commonFlags, getenv func(string) string) (*Settings, error)
 	}
 	s.Table = pick("table", f.table, "GIGFS_TABLE", fc.Table)
 	s.User = pick("user", f.user, "GIGFS_USER", fc.User)
+	s.TableFP = pick("table-fingerprint", f.tableFP, "GIGFS_TABLE_FINGERPRINT", fc.TableFP)
+	s.CAFile = pick("ca", f.caFile, "GIGFS_CA", fc.CAFile)
 	s.Session = pick("session", f.session, "GIGFS_SESSION", fc.Session)
 	s.Data = pick("data", f.data, "GIGFS_DATA", fc.Data)
 	s.Master = getenv("GIGFS_MASTER")
@@ -155,6 +168,13 @@ func loadSettings(f *commonFlags, getenv func(string) string) (*Settings, error)
 		if _, _, err := srv9p.ParseAddr(s.Table); err != nil {
 			return nil, fmt.Errorf("table address from %s: %v", s.sources["table"], err)
 		}
+	}
+	if s.TableFP != "" {
+		fp, err := srv9p.ParseFingerprint(s.TableFP)
+		if err != nil {
+			return nil, fmt.Errorf("table fingerprint from %s: %v", s.sources["table-fingerprint"], err)
+		}
+		s.TableFP = fp
 	}
 	if s.User != "" {
 		if _, err := gig.ParseUser(s.User); err != nil {
@@ -211,6 +231,11 @@ func loadSettings(f *commonFlags, getenv func(string) string) (*Settings, error)
 	return s, nil
 }
 
+// Trust is how the table's TLS certificate is verified.
+func (s *Settings) Trust() srv9p.Trust {
+	return srv9p.Trust{Fingerprint: s.TableFP, CAFile: s.CAFile}
+}
+
 func defaultConfigPath(getenv func(string) string) string {
 	if d := getenv("XDG_CONFIG_HOME"); d != "" {
 		return filepath.Join(d, "gigfs", "config.json")
@@ -265,7 +290,16 @@ func resolveStorage(lt map[string][]gigfs.LocalStore, dir string) map[string][]g
 // logf logs the client's background work; onTable hears how the table
 // answers (gigfs.Config.OnTable).
 func (s *Settings) clientConfig(logf func(string, ...any), onTable func(error)) (gigfs.Config, error) {
-	cfg := gigfs.Config{LocalTable: s.Local, CallTimeout: s.Timeout, Logf: logf, OnTable: onTable}
+	cfg := gigfs.Config{LocalTable: s.Local, CallTimeout: s.Timeout, Logf: logf, OnTable: onTable, OriginDir: s.originDir()}
+	if cfg.OriginDir != "" {
+		if err := os.MkdirAll(cfg.OriginDir, 0o700); err != nil {
+			// No state folder (a read-only home): an origin of this run's own.
+			if logf != nil {
+				logf("gigfs: no origin lease: %v", err)
+			}
+			cfg.OriginDir = ""
+		}
+	}
 	if s.Table != "" {
 		switch {
 		case s.User == "":
@@ -273,7 +307,7 @@ func (s *Settings) clientConfig(logf func(string, ...any), onTable func(error)) 
 		case s.Session == "":
 			return cfg, errors.New("no session: set -session or GIGFS_SESSION (gig-session new makes one)")
 		}
-		cfg.RemoteTable = &gigfs.RemoteTable{Addr: s.Table, User: s.User, Session: s.Session}
+		cfg.RemoteTable = &gigfs.RemoteTable{Addr: s.Table, User: s.User, Session: s.Session, Fingerprint: s.TableFP, CAFile: s.CAFile}
 	}
 	if cfg.RemoteTable == nil && len(cfg.LocalTable) == 0 {
 		return cfg, errors.New("no table and no local stores: set GIGFS_TABLE, GIGFS_USER and GIGFS_SESSION " +

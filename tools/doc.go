@@ -71,6 +71,10 @@
 //	2  bad usage
 //	3  gig-push: the op is pending, accepted by no store within -wait; it is
 //	   lost when gig-push exits unless the channel has an on-disk local store
+//	   (or it was not even made: no store answered a read of its path)
 //	4  gig-sync: the stores of some path do not agree (a store did not
 //	   answer or refused an op)
+//
+// gigsh exits with the status of its last command (exit n: n), and with 0
+// when Ctrl-D ends an interactive session.
 package tools

@@ -47,7 +47,7 @@ func runFs(e *env, args []string) error {
 		return err
 	}
 	if len(rest) != 0 {
-		return usageErr("gig-fs takes no arguments, got %d", len(rest))
+		return usageErr("gig-fs takes no arguments, got %s", count(len(rest), "argument"))
 	}
 	cl, err := e.client()
 	if err != nil {
@@ -57,6 +57,7 @@ func runFs(e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", *addr, err)
 	}
+	cl.WaitTable(e.ctx) // so that the channels it names are the table's
 	srv := valuefs.NewServer(&valuefs.FS{C: cl, Key: *key})
 	srv.Logf = e.logf
 	fmt.Fprintf(e.stderr, "%s: serving the values of %v on %s (%s)\n", e.name(), cl.Channels(), *addr, l.Addr())

@@ -50,7 +50,7 @@ func (e *env) onePath(args []string) (cl *gigfs.Client, channel, typ, path strin
 		return nil, "", "", "", err
 	}
 	if len(rest) != 3 {
-		return nil, "", "", "", usageErr("want <channel> <type> <path>, got %d arguments", len(rest))
+		return nil, "", "", "", usageErr("want <channel> <type> <path>, got %s", count(len(rest), "argument"))
 	}
 	channel, typ, path = rest[0], rest[1], rest[2]
 	if cl, err = e.client(); err != nil {

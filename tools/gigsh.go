@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -36,8 +37,9 @@ Words are split on spaces; a JSON object, array or string is one word,
 spaces and all; '...' quotes literally; # starts a comment line.
 
 Read from a pipe or a file (or the script argument), it runs the commands
-one by one, prints no prompt, and exits with the status of the last command
-that failed (0 if none did).
+one by one and prints no prompt. It exits with the status of its last
+command, as sh does (exit n: with n); on a terminal, Ctrl-D ends the
+session cleanly, with status 0.
 
 Example:
 
@@ -70,7 +72,7 @@ func init() {
 var shellBuiltins = map[string]string{
 	"channels": "list the channels the client knows",
 	"help":     "list the commands, or help <command>",
-	"exit":     "leave gigsh (also quit, Ctrl-D)",
+	"exit":     "leave gigsh (also quit, Ctrl-D); exit n leaves with status n",
 }
 
 func runGigsh(e *env, args []string) error {
@@ -230,7 +232,7 @@ func (sh *shell) historyPath() string {
 }
 
 // run reads and runs commands until EOF or exit, and returns the status of
-// the last command that failed.
+// the last command (exit n: n; 0 at the end of an interactive session).
 func (sh *shell) run() int {
 	// Signals: SIGINT stops the running command (at the prompt the
 	// terminal is raw, so Ctrl-C is a key, not a signal); SIGTERM, and
@@ -285,13 +287,20 @@ func (sh *shell) run() int {
 			continue
 		}
 		if words[0] == "exit" || words[0] == "quit" {
-			break
-		}
-		if code := sh.exec(words); code != 0 {
-			status = code
-			if !sh.interactive {
-				sh.printf("gigsh: line %d: %s failed (status %d)\n", lineNo, words[0], code)
+			if len(words) > 1 {
+				n, err := strconv.Atoi(words[1])
+				if err != nil || n < 0 || n > 255 || len(words) > 2 {
+					sh.printf("gigsh: %s\n", sh.where(lineNo, fmt.Errorf("usage: %s [status 0-255]", words[0])))
+					status = exitUsage
+					continue
+				}
+				status = n
 			}
+			return status
+		}
+		status = sh.exec(words)
+		if status != 0 && !sh.interactive {
+			sh.printf("gigsh: line %d: %s failed (status %d)\n", lineNo, words[0], status)
 		}
 		select {
 		case <-quit:
@@ -301,6 +310,7 @@ func (sh *shell) run() int {
 	}
 	if sh.interactive {
 		fmt.Fprintln(sh.out)
+		return exitOK // Ctrl-D: a clean end
 	}
 	return status
 }

@@ -78,8 +78,8 @@ push m lww /x "still here"
 `
 	var out, errb bytes.Buffer
 	code := RunShell(set, strings.NewReader(script), &out, &errb)
-	if code != exitError {
-		t.Errorf("status = %d, want %d (the failed get)", code, exitError)
+	if code != exitOK {
+		t.Errorf("status = %d, want 0 (the last command's)", code)
 	}
 	if want := "2\n42\n42\nm\nn\n\"still here\"\n"; out.String() != want {
 		t.Errorf("stdout = %q, want %q", out.String(), want)

@@ -10,6 +10,7 @@ import (
 
 	"gigfs.io/gigfs"
 	"gigfs.io/gigfs/gig"
+	"gigfs.io/gigfs/srv9p"
 	"gigfs.io/gigfs/table"
 )
 
@@ -21,11 +22,24 @@ import (
 func tableTrouble(err error, s *Settings) error {
 	switch {
 	case errors.Is(err, gigfs.ErrTableRefused):
-		return fmt.Errorf("table %s refused the session of %s: %w", s.Table, s.User, errors.Unwrap(err))
+		return fmt.Errorf("table %s refused the session of %s: %w", s.Table, s.User, cause(err, gigfs.ErrTableRefused))
 	case errors.Is(err, gigfs.ErrTableUnreachable) && len(s.Local) == 0:
-		return fmt.Errorf("the table %s is out of reach and no local store is configured: %w", s.Table, errors.Unwrap(err))
+		return fmt.Errorf("the table %s is out of reach and no local store is configured: %w", s.Table, cause(err, gigfs.ErrTableUnreachable))
 	}
 	return nil
+}
+
+// cause is what err wraps besides the sentinel that marks it: the client
+// reports table news as fmt.Errorf("%w: %w", sentinel, cause).
+func cause(err, sentinel error) error {
+	if m, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range m.Unwrap() {
+			if e != sentinel {
+				return e
+			}
+		}
+	}
+	return err
 }
 
 // isNetErr reports whether err is a failure to reach a server rather than
@@ -61,8 +75,11 @@ func (e *env) explain(err error, channel string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), min(e.set.callTimeout(), 2*time.Second))
 	defer cancel()
-	tc, derr := table.DialSession(ctx, e.set.Table, e.set.User, e.set.Session)
+	tc, derr := table.DialTrust(ctx, e.set.Table, e.set.Trust(), e.set.User, "session "+e.set.Session)
 	if derr != nil {
+		if errors.Is(derr, srv9p.ErrUntrusted) {
+			return fmt.Errorf("table %s: %v", e.set.Table, derr)
+		}
 		if isNetErr(derr) || ctx.Err() != nil {
 			return fmt.Errorf("channel %s: the table %s is out of reach (%v) and no local store serves it", channel, e.set.Table, derr)
 		}

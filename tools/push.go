@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"gigfs.io/gigfs"
@@ -27,8 +28,13 @@ the new value. With the channel alone it reads JSON lines from stdin:
 	{"type":T,"path":P,"op":{...}}    mirrors an op made elsewhere, unchanged
 	                                  (the lines gig-watch prints)
 
-and prints one line per input line: {"type","path","value"} for a payload,
-{"type","path","sha","new"} for an op (-q: nothing). So
+and prints one line per input line: {"type","path","sha","value","stored"}
+for a payload, {"type","path","sha","new","stored"} for an op (-q:
+nothing). "stored" is true once a store durably holds the op (a remote
+store, or an on-disk local one), false while it is pending: held only by
+this process (or an in-memory store), gone if it is killed. A pending op
+that a store takes before gig-push exits gets a second line,
+{"type","path","sha","stored":true}. So
 
 	gig-watch a | gig-push b
 
@@ -73,7 +79,18 @@ type pusher struct {
 	out     lineWriter
 	touched map[pathID]bool
 	order   []pathID
-	pending map[pathID]bool
+	pending map[pathID][]string // paths with ops no store durably holds: their shas
+	cursors map[string]string   // the watch cursors of pending ops, by sha
+
+	fromStdin bool // pushing the lines of stdin
+
+	// unread counts the pushes not made because no store answered a
+	// read of their path within -wait; waitUntil ends the retries (one
+	// -wait for the whole run), waitSaid says the waiting line is out.
+	unread    int
+	unreadErr error
+	waitUntil time.Time
+	waitSaid  bool
 }
 
 func runPush(e *env, args []string) error {
@@ -89,7 +106,7 @@ func runPush(e *env, args []string) error {
 		return err
 	}
 	if len(rest) != 1 && len(rest) != 4 {
-		return usageErr("want <channel> [<type> <path> <payload>], got %d arguments", len(rest))
+		return usageErr("want <channel> [<type> <path> <payload>], got %s", count(len(rest), "argument"))
 	}
 	if len(rest) == 1 && e.sh != nil {
 		return usageErr("in gigsh, push takes <channel> <type> <path> <payload>")
@@ -105,11 +122,12 @@ func runPush(e *env, args []string) error {
 		return err
 	}
 	p := &pusher{e: e, cl: cl, channel: rest[0], wait: *wait, quiet: *quiet, out: lineWriter{w: e.stdout},
-		touched: make(map[pathID]bool), pending: make(map[pathID]bool)}
+		touched: make(map[pathID]bool), pending: make(map[pathID][]string), cursors: make(map[string]string)}
 	var runErr error
 	if len(rest) == 4 {
 		runErr = p.one(rest[1], rest[2], payload)
 	} else {
+		p.fromStdin = true
 		runErr = p.lines()
 	}
 	if ferr := p.flush(); runErr == nil {
@@ -129,30 +147,49 @@ func parsePayload(s string) (json.RawMessage, error) {
 // one pushes one payload and prints the new value.
 func (p *pusher) one(typ, path string, payload json.RawMessage) error {
 	p.e.note(p.channel, typ, path)
-	v, err := p.cl.Push(p.e.ctx, p.channel, typ, path, payload)
-	if err := p.done(typ, path, err); err != nil {
+	var a gigfs.Ack
+	err := p.retry(func() (err error) {
+		a, err = p.cl.PushAck(p.e.ctx, p.channel, typ, path, payload)
+		return err
+	})
+	if _, err := p.done(typ, path, a.Op.Sha, a.Stored, err); err != nil {
 		return err
 	}
-	return p.out.raw(v)
+	if a.Value == nil {
+		return nil // not made: no store answered (see flush)
+	}
+	return p.out.raw(a.Value)
 }
 
-// done records a push to (typ, path) and its outcome: an op accepted by a
-// store, or pending. Any other error means the op was not made (a payload
-// the reducer refuses, an unknown channel) and is returned.
-func (p *pusher) done(typ, path string, err error) error {
+// done records a push of the op sha to (typ, path) and its outcome: stored
+// by a store, or pending. Any other error means the op was not made (a
+// payload the reducer refuses, an unknown channel) and is returned. It
+// reports whether the op is stored.
+func (p *pusher) done(typ, path, sha string, stored bool, err error) (bool, error) {
 	k := pathID{typ, path}
 	switch {
 	case err == nil:
 	case errors.Is(err, gigfs.ErrPending):
-		p.pending[k] = true
+		stored = false
+	case errors.Is(err, gigfs.ErrNoAnswer) && p.e.ctx.Err() == nil:
+		// No store answered a read of the path: no op was made.
+		p.unread++
+		p.unreadErr = err
+		return false, nil
 	default:
-		return p.e.explain(err, p.channel)
+		return false, p.e.explain(err, p.channel)
+	}
+	if stored && slices.Contains(p.pending[k], sha) {
+		stored = false // the client holds it from our own pending push
+	}
+	if !stored && !slices.Contains(p.pending[k], sha) {
+		p.pending[k] = append(p.pending[k], sha)
 	}
 	if !p.touched[k] {
 		p.touched[k] = true
 		p.order = append(p.order, k)
 	}
-	return nil
+	return stored, nil
 }
 
 // pushLine is one line of gig-push's input and of gig-watch's output.
@@ -161,6 +198,9 @@ type pushLine struct {
 	Path    string          `json:"path"`
 	Op      json.RawMessage `json:"op,omitempty"`
 	Payload json.RawMessage `json:"payload,omitempty"`
+	// Cursor is where a channel-wide gig-watch was after this op; gig-push
+	// echoes it once the op is stored, to resume a mirror from.
+	Cursor string `json:"cursor,omitempty"`
 }
 
 // lines pushes the JSON lines of stdin until EOF or the end of the
@@ -222,7 +262,7 @@ func (p *pusher) lines() error {
 		}
 	}
 	if bad > 0 {
-		return fmt.Errorf("%d of %d lines not pushed", bad, n)
+		return fmt.Errorf("%d of %s not pushed", bad, count(n, "line"))
 	}
 	return nil
 }
@@ -273,31 +313,66 @@ func (p *pusher) pushLine(b []byte) error {
 			return fmt.Errorf("op: %v", err)
 		}
 		p.e.note(p.channel, pl.Type, pl.Path)
-		isNew, err := p.cl.PushOp(p.e.ctx, p.channel, pl.Type, pl.Path, o)
-		if err := p.done(pl.Type, pl.Path, err); err != nil {
+		var isNew, stored bool
+		err = p.retry(func() (err error) {
+			isNew, stored, err = p.cl.PushOpAck(p.e.ctx, p.channel, pl.Type, pl.Path, o)
+			return err
+		})
+		if errors.Is(err, gigfs.ErrNoAnswer) {
+			_, err := p.done(pl.Type, pl.Path, o.Sha, false, err)
+			return err
+		}
+		stored, err = p.done(pl.Type, pl.Path, o.Sha, stored, err)
+		if err != nil {
 			return err
 		}
 		if p.quiet {
 			return nil
 		}
-		return p.out.write(struct {
-			Type string `json:"type"`
-			Path string `json:"path"`
-			Sha  string `json:"sha"`
-			New  bool   `json:"new"`
-		}{pl.Type, pl.Path, o.Sha, isNew})
+		l := opAckLine{Type: pl.Type, Path: pl.Path, Sha: o.Sha, New: &isNew, Stored: stored}
+		if stored {
+			l.Cursor = pl.Cursor
+		} else if pl.Cursor != "" {
+			p.cursors[o.Sha] = pl.Cursor
+		}
+		return p.out.write(l)
 	case pl.Payload != nil:
 		p.e.note(p.channel, pl.Type, pl.Path)
-		v, err := p.cl.Push(p.e.ctx, p.channel, pl.Type, pl.Path, pl.Payload)
-		if err := p.done(pl.Type, pl.Path, err); err != nil {
+		var a gigfs.Ack
+		err := p.retry(func() (err error) {
+			a, err = p.cl.PushAck(p.e.ctx, p.channel, pl.Type, pl.Path, pl.Payload)
+			return err
+		})
+		stored, err := p.done(pl.Type, pl.Path, a.Op.Sha, a.Stored, err)
+		if err != nil || a.Value == nil {
 			return err
 		}
 		if p.quiet {
 			return nil
 		}
-		return p.out.write(valueLine{Type: pl.Type, Path: pl.Path, Value: v})
+		return p.out.write(valueAckLine{Type: pl.Type, Path: pl.Path, Sha: a.Op.Sha, Value: a.Value, Stored: stored})
 	}
 	return fmt.Errorf(`no "payload" and no "op"`)
+}
+
+// opAckLine is gig-push's line for an op: mirrored (New set), or a
+// pending op that a store took later.
+type opAckLine struct {
+	Type   string `json:"type"`
+	Path   string `json:"path"`
+	Sha    string `json:"sha"`
+	New    *bool  `json:"new,omitempty"`
+	Stored bool   `json:"stored"`
+	Cursor string `json:"cursor,omitempty"`
+}
+
+// valueAckLine is gig-push's line for a payload read from stdin.
+type valueAckLine struct {
+	Type   string          `json:"type"`
+	Path   string          `json:"path"`
+	Sha    string          `json:"sha"`
+	Value  json.RawMessage `json:"value"`
+	Stored bool            `json:"stored"`
 }
 
 // flush syncs the paths pushed to, so that every store that answers has
@@ -305,7 +380,7 @@ func (p *pusher) pushLine(b []byte) error {
 // them; the others would be cut off). A pending op is retried until a
 // store holds it or -wait has passed.
 func (p *pusher) flush() error {
-	if len(p.order) == 0 {
+	if len(p.order) == 0 && p.unread == 0 {
 		return nil
 	}
 	// A signal ends the command, not this last sync.
@@ -317,17 +392,30 @@ func (p *pusher) flush() error {
 			rep, err := p.cl.Sync(ctx, p.channel, k.typ, k.path, false)
 			cancel()
 			if err == nil && held(rep) {
-				delete(p.pending, k)
+				if err := p.nowStored(k); err != nil {
+					return err
+				}
 				break
 			}
-			if !p.pending[k] || time.Now().After(deadline) || p.e.ctx.Err() != nil {
+			if len(p.pending[k]) == 0 || time.Now().After(deadline) || p.e.ctx.Err() != nil {
 				break
+			}
+			if !p.waitSaid {
+				p.waitSaid = true
+				p.e.status("waiting up to %v (-wait) for a store of channel %s to accept %s %s", p.wait, p.channel, k.typ, k.path)
 			}
 			select {
-			case <-time.After(200 * time.Millisecond):
+			case <-time.After(retryInterval):
 			case <-p.e.ctx.Done():
 			}
 		}
+	}
+	if p.unread > 0 {
+		what := "the op was not made"
+		if p.unread > 1 {
+			what = fmt.Sprintf("%d ops were not made", p.unread)
+		}
+		return &exitErr{exitPending, fmt.Errorf("pending: %v within %v (-wait); %s", p.unreadErr, p.wait, what)}
 	}
 	if n := len(p.pending); n > 0 {
 		what := "1 op is"
@@ -344,11 +432,66 @@ func (p *pusher) flush() error {
 	return nil
 }
 
-// held reports whether a store answered a sync and took every op it
-// lacked: it holds all the client has.
+// retry runs push, and again while no store answers the read of its path
+// (gigfs.ErrNoAnswer), until -wait has passed since the first such answer
+// of the run. It says once on stderr that it waits, and when a store
+// answers after that.
+func (p *pusher) retry(push func() error) error {
+	for {
+		err := push()
+		if !errors.Is(err, gigfs.ErrNoAnswer) || p.e.ctx.Err() != nil {
+			if err == nil && p.waitSaid && p.unread == 0 {
+				p.e.status("a store of channel %s answers", p.channel)
+				p.waitSaid = false
+			}
+			return err
+		}
+		if p.waitUntil.IsZero() {
+			p.waitUntil = time.Now().Add(p.wait)
+		}
+		if !time.Now().Before(p.waitUntil) {
+			return err
+		}
+		if !p.waitSaid {
+			p.waitSaid = true
+			p.e.status("waiting up to %v (-wait) for a store of channel %s to answer: %s", p.wait, p.channel, oneLine(err.Error()))
+		}
+		select {
+		case <-time.After(retryInterval):
+		case <-p.e.ctx.Done():
+		}
+	}
+}
+
+// retryInterval is how often gig-push tries again while it waits.
+const retryInterval = 200 * time.Millisecond
+
+// nowStored records that a store holds every op of k, and prints a line
+// for each op of k that was pending (stdin mode).
+func (p *pusher) nowStored(k pathID) error {
+	shas := p.pending[k]
+	delete(p.pending, k)
+	if p.quiet || !p.fromStdin {
+		return nil
+	}
+	for _, sha := range shas {
+		if err := p.out.write(opAckLine{Type: k.typ, Path: k.path, Sha: sha, Stored: true, Cursor: p.cursors[sha]}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// held reports whether a durable store (any store, in a channel of
+// in-memory stores only) answered a sync and took every op it lacked: it
+// holds all the client has.
 func held(rep gigfs.SyncReport) bool {
+	anyDurable := false
 	for _, s := range rep.Stores {
-		if s.Answered && s.Err == "" && len(s.Refused) == 0 {
+		anyDurable = anyDurable || s.Durable
+	}
+	for _, s := range rep.Stores {
+		if s.Answered && s.Err == "" && len(s.Refused) == 0 && (s.Durable || !anyDurable) {
 			return true
 		}
 	}

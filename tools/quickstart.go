@@ -23,6 +23,7 @@ import (
 	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/internal/adminkey"
 	"gigfs.io/gigfs/internal/atomicfile"
+	"gigfs.io/gigfs/internal/tlscert"
 	"gigfs.io/gigfs/netstore"
 	"gigfs.io/gigfs/netstore/storefs"
 	"gigfs.io/gigfs/srv9p"
@@ -31,7 +32,7 @@ import (
 
 var quickstartCmd = &command{
 	name: "gig-quickstart",
-	args: "[-data ./gigfs-data] [-local]",
+	args: "[-data ./gigfs-data] [-local] [-tls]",
 	help: `Quickstart brings up a whole GiG.fs on loopback, in this one process: a
 table and two stores (9P servers, data under -data: table/, store1/,
 store2/), a user with a master (kept in <data>/master), a session, and a
@@ -47,6 +48,11 @@ gig-get, gig-push, gig-watch and gigsh work against the same servers
 A second run reuses what exists: the same user and master, the session if
 it is still valid, the stores already in the channel. The servers' logs go
 to <data>/quickstart.log.
+
+With -tls the servers speak 9P over TLS (tls!127.0.0.1!5640 and so on),
+each with a self-signed certificate made in its data folder; the table's
+fingerprint goes into quickstart.env (GIGFS_TABLE_FINGERPRINT) and the
+stores' into the mount table, so every tool verifies them.
 
 With -local there are no servers: the channel has an on-disk store under
 <data>/local and an in-memory store, and <data>/local.json describes them
@@ -86,6 +92,7 @@ type quickstart struct {
 
 	stops []func()
 	keys  map[string]string // server address -> admin key
+	fps   map[string]string // server address -> TLS certificate fingerprint
 }
 
 func runQuickstart(e *env, args []string) error {
@@ -98,13 +105,18 @@ func runQuickstart(e *env, args []string) error {
 	user := fs.String("user", "demo", "the user")
 	channel := fs.String("channel", "demo", "the channel")
 	local := fs.Bool("local", false, "no servers: a local on-disk store and an in-memory store")
+	useTLS := fs.Bool("tls", false, "serve 9P over TLS (tcp! addresses become tls!), self-signed certificates")
 	shell := fs.Bool("shell", true, "open gigsh; -shell=false serves until interrupted")
 	verbose := fs.Bool("v", false, "log the servers on stderr too")
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return errHelp
 		}
 		return usageErr("%v", err)
+	}
+	if *showVersion {
+		return errVersion
 	}
 	if fs.NArg() > 0 {
 		return usageErr("unexpected argument %q", fs.Arg(0))
@@ -123,10 +135,16 @@ func runQuickstart(e *env, args []string) error {
 		return err
 	}
 	q := &quickstart{e: e, data: dir, tabAddr: *tabAddr, user: *user, channel: *channel, out: e.stdout,
-		keys: make(map[string]string)}
+		keys: make(map[string]string), fps: make(map[string]string)}
 	for _, a := range strings.Split(*storeAddrs, ",") {
 		if a = strings.TrimSpace(a); a != "" {
 			q.stores = append(q.stores, a)
+		}
+	}
+	if *useTLS {
+		q.tabAddr = toTLS(q.tabAddr)
+		for i, a := range q.stores {
+			q.stores[i] = toTLS(a)
 		}
 	}
 	if *local {
@@ -192,12 +210,13 @@ func (q *quickstart) start() error {
 	if err != nil {
 		return err
 	}
-	l, err := listen(q.tabAddr, "-table")
+	l, fp, err := listen(q.tabAddr, "-table", tdir)
 	if err != nil {
 		return err
 	}
 	q.tabAddr = publicAddr(q.tabAddr, l.Addr())
-	svc, err := table.Open(table.Config{DataDir: tdir, TableAddr: q.tabAddr, AdminKey: key,
+	q.fps[q.tabAddr] = fp
+	svc, err := table.Open(table.Config{DataDir: tdir, TableAddr: q.tabAddr, TableFingerprint: fp, AdminKey: key,
 		Logf: prefixed(q.logger, "table: ")})
 	if err != nil {
 		l.Close()
@@ -205,7 +224,7 @@ func (q *quickstart) start() error {
 	}
 	q.keys[q.tabAddr] = key
 	q.serve(table.NewServer(svc), l, func() { svc.Close() })
-	q.say("table on %s, data in %s", q.tabAddr, rel(tdir))
+	q.say("table on %s, data in %s%s", q.tabAddr, rel(tdir), fpNote(fp))
 
 	for i, addr := range q.stores {
 		sdir := filepath.Join(q.data, fmt.Sprintf("store%d", i+1))
@@ -213,12 +232,13 @@ func (q *quickstart) start() error {
 		if err != nil {
 			return err
 		}
-		l, err := listen(addr, "-stores")
+		l, fp, err := listen(addr, "-stores", sdir)
 		if err != nil {
 			return err
 		}
 		addr = publicAddr(addr, l.Addr())
 		q.stores[i] = addr
+		q.fps[addr] = fp
 		logf := prefixed(q.logger, fmt.Sprintf("store%d: ", i+1))
 		svc, err := netstore.Open(netstore.Config{Dir: sdir, Checker: table.NewChecker(), Logf: logf})
 		if err != nil {
@@ -227,7 +247,7 @@ func (q *quickstart) start() error {
 		}
 		q.keys[addr] = key
 		q.serve(&srv9p.Server{Attach: (&storefs.Tree{S: svc, AdminKey: key}).Attach, Logf: logf}, l, func() { svc.Close() })
-		q.say("store on %s, data in %s", addr, rel(sdir))
+		q.say("store on %s, data in %s%s", addr, rel(sdir), fpNote(fp))
 	}
 	return nil
 }
@@ -237,15 +257,46 @@ func prefixed(l *log.Logger, prefix string) func(string, ...any) {
 }
 
 // listen listens on addr and says which flag changes it when it is taken.
-func listen(addr, flagName string) (net.Listener, error) {
+// Over TLS it serves the self-signed certificate of the data folder dir
+// and returns its fingerprint.
+func listen(addr, flagName, dir string) (net.Listener, string, error) {
 	if _, _, err := srv9p.ParseAddr(addr); err != nil {
-		return nil, usageErr("%s: %v", flagName, err)
+		return nil, "", usageErr("%s: %v", flagName, err)
 	}
-	l, err := srv9p.Listen(addr)
+	var (
+		l   net.Listener
+		fp  string
+		err error
+	)
+	if srv9p.IsTLS(addr) {
+		var cert *tlscert.Cert
+		if cert, err = tlscert.Load(dir, "", ""); err != nil {
+			return nil, "", err
+		}
+		fp = cert.Fingerprint
+		l, err = srv9p.ListenTLS(addr, cert.TLS)
+	} else {
+		l, err = srv9p.Listen(addr)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %v (is another gig-quickstart running? %s picks another address)", addr, err, flagName)
+		return nil, "", fmt.Errorf("listen on %s: %v (is another gig-quickstart running? %s picks another address)", addr, err, flagName)
 	}
-	return l, nil
+	return l, fp, nil
+}
+
+// toTLS turns a tcp!host!port address into tls!host!port.
+func toTLS(addr string) string {
+	if rest, ok := strings.CutPrefix(addr, "tcp!"); ok {
+		return "tls!" + rest
+	}
+	return addr
+}
+
+func fpNote(fp string) string {
+	if fp == "" {
+		return ""
+	}
+	return ", certificate " + fp
 }
 
 // publicAddr is addr with the port the system chose, if addr asked for
@@ -256,12 +307,15 @@ func publicAddr(addr string, la net.Addr) string {
 		return addr
 	}
 	network, hostport, err := srv9p.ParseAddr(addr)
-	if err != nil || !strings.HasPrefix(network, "tcp") {
+	if err != nil || !strings.HasPrefix(network, "tcp") && network != "tls" {
 		return addr
 	}
 	host, port, err := net.SplitHostPort(hostport)
 	if err != nil || port != "0" {
 		return addr
+	}
+	if network == "tls" {
+		return "tls!" + host + "!" + strconv.Itoa(ta.Port)
 	}
 	return "tcp!" + host + "!" + strconv.Itoa(ta.Port)
 }
@@ -295,7 +349,7 @@ func (q *quickstart) setUp() (*Settings, error) {
 	if err != nil {
 		return nil, err
 	}
-	tc, err := table.DialMaster(ctx, q.tabAddr, q.user, master)
+	tc, err := table.DialTrust(ctx, q.tabAddr, q.trust(q.tabAddr), q.user, "master "+master)
 	if err != nil {
 		return nil, err
 	}
@@ -309,15 +363,21 @@ func (q *quickstart) setUp() (*Settings, error) {
 	}
 	envFile := filepath.Join(q.data, "quickstart.env")
 	content := fmt.Sprintf("# GiG.fs quickstart (%s): . %s, then gig-get, gig-push, gig-watch, gigsh\n"+
-		"export GIGFS_TABLE=%s\nexport GIGFS_USER=%s\nexport GIGFS_SESSION=%s\n",
-		time.Now().Format(time.DateTime), rel(envFile), shQuote(q.tabAddr), shQuote(q.user), shQuote(session))
+		"# (GIGFS_MASTER is for gig-session and gig-channel; keep this file private)\n"+
+		"export GIGFS_TABLE=%s\nexport GIGFS_USER=%s\nexport GIGFS_SESSION=%s\nexport GIGFS_MASTER=%s\n",
+		time.Now().Format(time.DateTime), rel(envFile), shQuote(q.tabAddr), shQuote(q.user), shQuote(session), shQuote(master))
+	if fp := q.fps[q.tabAddr]; fp != "" {
+		content += "export GIGFS_TABLE_FINGERPRINT=" + shQuote(fp) + "\n"
+	} else {
+		content += "unset GIGFS_TABLE_FINGERPRINT\n"
+	}
 	if err := atomicfile.WriteFile(envFile, []byte(content), 0o600); err != nil {
 		return nil, err
 	}
 	q.say("wrote %s; in another terminal: go install ./cmd/... && . %s && gig-watch %s", rel(envFile), rel(envFile), q.channel)
 	q.say("try: push %s lww /greeting \"hello\"   get %s lww /greeting   watch -values %s lww /greeting   help",
 		q.channel, q.channel, q.channel)
-	return &Settings{Table: q.tabAddr, User: q.user, Session: session, Data: q.data,
+	return &Settings{Table: q.tabAddr, TableFP: q.fps[q.tabAddr], User: q.user, Session: session, Data: q.data,
 		Reducers: map[string]string{}, sources: map[string]string{}, getenv: os.Getenv}, nil
 }
 
@@ -325,7 +385,7 @@ func shQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) 
 
 // admin runs one command on the admin ctl of the server at addr.
 func (q *quickstart) admin(ctx context.Context, addr, cmd string) (string, error) {
-	c, err := srv9p.Dial(ctx, addr, "admin", "admin "+q.keys[addr])
+	c, err := srv9p.DialTrust(ctx, addr, q.trust(addr), "admin", "admin "+q.keys[addr])
 	if err != nil {
 		return "", err
 	}
@@ -333,6 +393,9 @@ func (q *quickstart) admin(ctx context.Context, addr, cmd string) (string, error
 	reply, err := c.Ctl(ctx, "/admin/ctl", cmd)
 	return strings.TrimSpace(reply), err
 }
+
+// trust pins the certificate of the server at addr.
+func (q *quickstart) trust(addr string) srv9p.Trust { return srv9p.Trust{Fingerprint: q.fps[addr]} }
 
 // ensureUser makes the user with a new master, unless the table has it and
 // <data>/master holds its master.
@@ -346,7 +409,7 @@ func (q *quickstart) ensureUser(ctx context.Context) (string, error) {
 	if b, err := os.ReadFile(masterFile); err == nil && known {
 		var saved struct{ User, Master string }
 		if json.Unmarshal(b, &saved) == nil && saved.User == q.user && saved.Master != "" {
-			if tc, err := table.DialMaster(ctx, q.tabAddr, q.user, saved.Master); err == nil {
+			if tc, err := table.DialTrust(ctx, q.tabAddr, q.trust(q.tabAddr), q.user, "master "+saved.Master); err == nil {
 				tc.Close()
 				q.say("user %s exists; its master is in %s", q.user, rel(masterFile))
 				return saved.Master, nil
@@ -376,7 +439,7 @@ func (q *quickstart) ensureUser(ctx context.Context) (string, error) {
 func (q *quickstart) ensureSession(ctx context.Context, master *table.Client) (string, error) {
 	old := readEnvFile(filepath.Join(q.data, "quickstart.env"))
 	if tok := old["GIGFS_SESSION"]; tok != "" && old["GIGFS_USER"] == q.user && old["GIGFS_TABLE"] == q.tabAddr {
-		if tc, err := table.DialSession(ctx, q.tabAddr, q.user, tok); err == nil {
+		if tc, err := table.DialTrust(ctx, q.tabAddr, q.trust(q.tabAddr), q.user, "session "+tok); err == nil {
 			_, err = tc.Table(ctx)
 			tc.Close()
 			if err == nil {
@@ -445,11 +508,7 @@ func (q *quickstart) ensureChannel(ctx context.Context, tc *table.Client) error 
 		}
 		q.say("store %s added to channel %s (store id %s)", addr, q.channel, strings.TrimSpace(id))
 	}
-	if len(q.stores) == 1 {
-		q.say("channel %s is served by 1 store", q.channel)
-	} else {
-		q.say("channel %s is served by %d stores", q.channel, len(q.stores))
-	}
+	q.say("channel %s is served by %s", q.channel, count(len(q.stores), "store"))
 	return nil
 }
 

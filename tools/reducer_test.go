@@ -13,7 +13,16 @@ import (
 func TestMain(m *testing.M) {
 	switch os.Getenv("GIGFS_TEST_REDUCER") {
 	case "":
-		os.Exit(m.Run())
+		// The tools lease origins in the state folder: a test's own, not
+		// the user's.
+		state, err := os.MkdirTemp("", "gigfs-state")
+		if err != nil {
+			panic(err)
+		}
+		os.Setenv("XDG_STATE_HOME", state)
+		code := m.Run()
+		os.RemoveAll(state)
+		os.Exit(code)
 	case "echo": // answers its input as a JSON array of the lines
 		var lines []json.RawMessage
 		sc := bufio.NewScanner(os.Stdin)

@@ -56,7 +56,7 @@ func runSession(e *env, args []string) error {
 		return err
 	}
 	if len(rest) == 0 {
-		return usageErr("want new, list or revoke")
+		return usageErr("want new, list, revoke or token")
 	}
 	sub := flag.NewFlagSet(e.name()+" "+rest[0], flag.ContinueOnError)
 	sub.SetOutput(io.Discard)
@@ -98,7 +98,7 @@ func runSession(e *env, args []string) error {
 	}
 	ctx, cancel := e.callCtx(2)
 	defer cancel()
-	tc, err := table.DialMaster(ctx, e.set.Table, e.set.User, m)
+	tc, err := table.DialTrust(ctx, e.set.Table, e.set.Trust(), e.set.User, "master "+m)
 	if err != nil {
 		return tableErr(err, e.set)
 	}
@@ -135,7 +135,11 @@ func runSession(e *env, args []string) error {
 		return nil
 	default: // revoke
 		id, _, _ := strings.Cut(args[0], ".") // a token starts with its session id
-		return tc.SessionRevoke(ctx, id)
+		warnings, err := tc.SessionRevoke(ctx, id)
+		for _, w := range warnings {
+			fmt.Fprintf(e.stderr, "%s: warning: %s\n", e.name(), w)
+		}
+		return err
 	}
 }
 
@@ -178,7 +182,7 @@ func (e *env) storeToken(storeID string) error {
 	}
 	ctx, cancel := e.callCtx(2)
 	defer cancel()
-	tc, err := table.DialSession(ctx, e.set.Table, e.set.User, e.set.Session)
+	tc, err := table.DialTrust(ctx, e.set.Table, e.set.Trust(), e.set.User, "session "+e.set.Session)
 	if err != nil {
 		return tableErr(err, e.set)
 	}

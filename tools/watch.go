@@ -2,6 +2,7 @@ package tools
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"sync"
 	"time"
@@ -30,10 +31,11 @@ per change:
 
 (a reducer that fails gives a line with "error" instead of "value").
 
-It runs until interrupted (SIGINT, SIGTERM; Ctrl-C in gigsh returns to
-the prompt), until -n lines or -for have passed, or until the reader of its
-output goes away (then it exits 0). With -v it says on stderr when the
-stores have answered: from then on no op is missed.
+Once the stores have answered it says "watching ..." on stderr: from
+then on no op is missed. It runs until interrupted (SIGINT, SIGTERM;
+Ctrl-C in gigsh returns to the prompt), until it has printed -n lines or
+-for has passed since it began watching, or until the reader of its
+output goes away (then it exits 0).
 
 Example:
 
@@ -83,10 +85,11 @@ func runWatch(e *env, args []string) error {
 	}
 	ctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
+	// -for counts from when the watch is set up (the first values are
+	// printed), however long the stores took to answer.
+	begin := func() {}
 	if *dur > 0 {
-		var c2 context.CancelFunc
-		ctx, c2 = context.WithTimeout(ctx, *dur)
-		defer c2()
+		begin = func() { time.AfterFunc(*dur, cancel) }
 	}
 	if e.sh == nil {
 		if gone := readerGone(ctx, e.stdout); gone != nil {
@@ -101,9 +104,9 @@ func runWatch(e *env, args []string) error {
 	}
 	w := &limitWriter{lw: lineWriter{w: e.stdout}, max: *n}
 	if *values {
-		return watchValues(ctx, e, cl, w, rest[0], rest[1], rest[2:])
+		return watchValues(ctx, e, cl, w, begin, rest[0], rest[1], rest[2:])
 	}
-	return watchOps(ctx, e, cl, w, rest[0])
+	return watchOps(ctx, e, cl, w, begin, rest[0])
 }
 
 // limitWriter writes lines until max (if not 0) have been written.
@@ -122,7 +125,7 @@ func (w *limitWriter) write(v any) (bool, error) {
 	return w.max > 0 && w.count >= w.max, nil
 }
 
-func watchOps(ctx context.Context, e *env, cl *gigfs.Client, w *limitWriter, channel string) error {
+func watchOps(ctx context.Context, e *env, cl *gigfs.Client, w *limitWriter, begin func(), channel string) error {
 	events, err := cl.WatchOps(ctx, channel)
 	if err != nil {
 		return e.explain(err, channel)
@@ -131,9 +134,11 @@ func watchOps(ctx context.Context, e *env, cl *gigfs.Client, w *limitWriter, cha
 	_, perr := cl.Log(pctx, channel, probeType, probePath)
 	pcancel()
 	if perr != nil && ctx.Err() == nil {
-		e.verbosef("no store of channel %s answered yet (%v); watching anyway", channel, perr)
+		e.status("watching channel %s; no store answered yet (%s): its ops show when one does", channel, oneLine(perr.Error()))
+	} else {
+		e.status("watching channel %s", channel)
 	}
-	e.status("watching channel %s", channel)
+	begin()
 	for ev := range events {
 		e.note(channel, ev.Type, ev.Path)
 		done, err := w.write(pushLine{Type: ev.Type, Path: ev.Path, Op: ev.Op.AppendJSON(nil)})
@@ -144,7 +149,7 @@ func watchOps(ctx context.Context, e *env, cl *gigfs.Client, w *limitWriter, cha
 	return nil
 }
 
-func watchValues(ctx context.Context, e *env, cl *gigfs.Client, w *limitWriter, channel, typ string, paths []string) error {
+func watchValues(ctx context.Context, e *env, cl *gigfs.Client, w *limitWriter, begin func(), channel, typ string, paths []string) error {
 	out := make(chan valueLine)
 	var wg sync.WaitGroup
 	var first []valueLine
@@ -167,12 +172,13 @@ func watchValues(ctx context.Context, e *env, cl *gigfs.Client, w *limitWriter, 
 		})
 	}
 	go func() { wg.Wait(); close(out) }()
-	e.status("watching %d paths of type %s in channel %s", len(paths), typ, channel)
+	e.status("watching %s of type %s in channel %s", count(len(paths), "path"), typ, channel)
 	for _, l := range first {
 		if done, err := w.write(l); err != nil || done {
 			return err
 		}
 	}
+	begin()
 	for l := range out {
 		if done, err := w.write(l); err != nil || done {
 			return err
@@ -189,16 +195,17 @@ func lineOf(c gigfs.Change) valueLine {
 	return l
 }
 
-// status says what a long-running command does: always in an interactive
-// gigsh, with -v otherwise.
+// status says what a long-running command does, one line on stderr: in
+// gigsh only when it is interactive.
 func (e *env) status(format string, args ...any) {
-	if e.sh != nil && e.sh.interactive {
-		e.errMu.Lock()
-		defer e.errMu.Unlock()
+	e.errMu.Lock()
+	defer e.errMu.Unlock()
+	switch {
+	case e.sh == nil:
+		fmt.Fprintf(e.stderr, "%s: %s\n", e.name(), fmt.Sprintf(format, args...))
+	case e.sh.interactive:
 		e.sh.printf(format+" (Ctrl-C stops)\n", args...)
-		return
 	}
-	e.verbosef(format, args...)
 }
 
 // pollInterval is how often gig-watch looks whether the reader of its

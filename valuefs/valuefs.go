@@ -110,7 +110,8 @@ func (d *rootDir) Stat(context.Context) (srv9p.Info, error) {
 	return srv9p.Info{Mode: fs.ModeDir | 0o500, Path: qpath("/")}, nil
 }
 
-func (d *rootDir) Walk(_ context.Context, name string) (srv9p.Node, error) {
+func (d *rootDir) Walk(ctx context.Context, name string) (srv9p.Node, error) {
+	d.f.C.WaitTable(ctx) // right after start, the channels are the table's
 	for _, ch := range d.f.C.Channels() {
 		if ch == name {
 			return &dir{f: d.f, channel: ch}, nil
@@ -121,6 +122,7 @@ func (d *rootDir) Walk(_ context.Context, name string) (srv9p.Node, error) {
 
 func (d *rootDir) List(ctx context.Context) ([]srv9p.Info, error) {
 	var out []srv9p.Info
+	d.f.C.WaitTable(ctx)
 	for _, ch := range d.f.C.Channels() {
 		info, _ := (&dir{f: d.f, channel: ch}).Stat(ctx)
 		out = append(out, info)

@@ -163,7 +163,8 @@ func TestValues_Events(t *testing.T) {
 			got <- string(buf[:n])
 		}
 	}()
-	time.Sleep(50 * time.Millisecond) // the read is blocked before the push
+	// The open subscribed to the channel: the push cannot be missed,
+	// whether the read is blocked yet or not.
 	c.Push(context.Background(), "chan", "lww", "/greeting", json.RawMessage(`"hello"`))
 	select {
 	case line := <-got:

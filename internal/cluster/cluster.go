@@ -5,6 +5,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"gigfs.io/gigfs/gig"
+	"gigfs.io/gigfs/internal/tlscert"
 	"gigfs.io/gigfs/netstore"
 	"gigfs.io/gigfs/netstore/storefs"
 	"gigfs.io/gigfs/srv9p"
@@ -29,9 +31,11 @@ const (
 // A Cluster is a table and stores served on 127.0.0.1.
 type Cluster struct {
 	Dir       string
-	TableAddr string
+	TableAddr string // host:port, or tls!host!port with TLS
+	TableFP   string // the table's certificate fingerprint, with TLS
 	Stores    []*Store
 	Logf      func(string, ...any)
+	TLS       bool // servers speak 9P over TLS, self-signed certificates
 
 	table     *table.Service
 	stopTable func()
@@ -44,14 +48,7 @@ func (c *Cluster) RestartTable() error {
 	if err := c.table.Close(); err != nil {
 		return err
 	}
-	var l net.Listener
-	var err error
-	for i := 0; i < 50; i++ {
-		if l, err = net.Listen("tcp", c.TableAddr); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	l, _, _, err := c.listen(c.TableAddr, filepath.Join(c.Dir, "table"))
 	if err != nil {
 		return err
 	}
@@ -67,18 +64,20 @@ func (c *Cluster) RestartTable() error {
 
 func (c *Cluster) tableConfig() table.Config {
 	return table.Config{
-		DataDir:   filepath.Join(c.Dir, "table"),
-		TableAddr: c.TableAddr,
-		AdminKey:  TableKey,
-		KDF:       table.KDF{Time: 1, MemoryKiB: 64, Threads: 1}, // fast, for tests
-		Logf:      c.Logf,
+		DataDir:          filepath.Join(c.Dir, "table"),
+		TableAddr:        c.TableAddr,
+		TableFingerprint: c.TableFP,
+		AdminKey:         TableKey,
+		KDF:              table.KDF{Time: 1, MemoryKiB: 64, Threads: 1}, // fast, for tests
+		Logf:             c.Logf,
 	}
 }
 
 // A Store is one store of a cluster. Stop and Start take it down and up on
 // the same address and data.
 type Store struct {
-	Addr string
+	Addr string // host:port, or tls!host!port with TLS
+	FP   string // its certificate fingerprint, with TLS
 	Dir  string
 	svc  *netstore.Service
 	stop func()
@@ -87,12 +86,22 @@ type Store struct {
 
 // Start starts a table and n stores with their data under dir.
 func Start(dir string, n int, logf func(string, ...any)) (*Cluster, error) {
-	c := &Cluster{Dir: dir, Logf: logf}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	return start(&Cluster{Dir: dir, Logf: logf}, n)
+}
+
+// StartTLS is Start with every server on 9P over TLS, each with a
+// self-signed certificate in its data folder.
+func StartTLS(dir string, n int, logf func(string, ...any)) (*Cluster, error) {
+	return start(&Cluster{Dir: dir, Logf: logf, TLS: true}, n)
+}
+
+func start(c *Cluster, n int) (*Cluster, error) {
+	dir := c.Dir
+	l, addr, fp, err := c.listen("", filepath.Join(dir, "table"))
 	if err != nil {
 		return nil, err
 	}
-	c.TableAddr = l.Addr().String()
+	c.TableAddr, c.TableFP = addr, fp
 	ts, err := table.Open(c.tableConfig())
 	if err != nil {
 		l.Close()
@@ -111,6 +120,49 @@ func Start(dir string, n int, logf func(string, ...any)) (*Cluster, error) {
 	return c, nil
 }
 
+// listen listens on addr (a previous address, or "" for a new port on
+// 127.0.0.1), over TLS with the certificate of the data folder dir if the
+// cluster speaks TLS, and returns the dial string and the fingerprint.
+func (c *Cluster) listen(addr, dir string) (net.Listener, string, string, error) {
+	hostport := strings.TrimPrefix(addr, "tls!")
+	if h, p, ok := strings.Cut(hostport, "!"); ok {
+		hostport = net.JoinHostPort(h, p)
+	}
+	if hostport == "" {
+		hostport = "127.0.0.1:0"
+	}
+	var l net.Listener
+	var err error
+	for i := 0; i < 50; i++ { // the old port may take a moment to be free
+		if l, err = net.Listen("tcp", hostport); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		return nil, "", "", err
+	}
+	if !c.TLS {
+		return l, l.Addr().String(), "", nil
+	}
+	cert, err := tlscert.Load(dir, "", "")
+	if err != nil {
+		l.Close()
+		return nil, "", "", err
+	}
+	ta := l.Addr().(*net.TCPAddr)
+	dial := fmt.Sprintf("tls!%s!%d", ta.IP, ta.Port)
+	return tls.NewListener(l, srv9p.ServerTLSConfig(cert.TLS)), dial, cert.Fingerprint, nil
+}
+
+// HostPort is the host:port of a cluster address, for a proxy.
+func HostPort(addr string) string {
+	if _, hp, err := srv9p.ParseAddr(addr); err == nil {
+		return hp
+	}
+	return addr
+}
+
 func serve(srv *srv9p.Server, l net.Listener) func() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -120,18 +172,7 @@ func serve(srv *srv9p.Server, l net.Listener) func() {
 
 // Start serves the store, on its previous address if it had one.
 func (s *Store) Start() error {
-	addr := s.Addr
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	var l net.Listener
-	var err error
-	for i := 0; i < 50; i++ { // the old port may take a moment to be free
-		if l, err = net.Listen("tcp", addr); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	l, addr, fp, err := s.c.listen(s.Addr, s.Dir)
 	if err != nil {
 		return err
 	}
@@ -140,7 +181,7 @@ func (s *Store) Start() error {
 		l.Close()
 		return err
 	}
-	s.Addr, s.svc = l.Addr().String(), svc
+	s.Addr, s.FP, s.svc = addr, fp, svc
 	stop := serve(&srv9p.Server{Attach: (&storefs.Tree{S: svc, AdminKey: StoreKey}).Attach, Logf: s.c.Logf}, l)
 	s.stop = func() { stop(); svc.Close() }
 	return nil
@@ -168,10 +209,13 @@ func (c *Cluster) Close() {
 	}
 }
 
+// TableTrust pins the table's certificate (with TLS).
+func (c *Cluster) TableTrust() srv9p.Trust { return srv9p.Trust{Fingerprint: c.TableFP} }
+
 // User makes a user with a master on the table and returns a session token
 // that lasts a day.
 func (c *Cluster) User(ctx context.Context, id, master string) (string, error) {
-	adm, err := srv9p.Dial(ctx, c.TableAddr, "admin", "admin "+TableKey)
+	adm, err := srv9p.DialTrust(ctx, c.TableAddr, c.TableTrust(), "admin", "admin "+TableKey)
 	if err != nil {
 		return "", err
 	}
@@ -179,7 +223,7 @@ func (c *Cluster) User(ctx context.Context, id, master string) (string, error) {
 	if _, err := adm.Ctl(ctx, "/admin/ctl", "user set "+id+" "+master); err != nil {
 		return "", err
 	}
-	tc, err := table.DialMaster(ctx, c.TableAddr, id, master)
+	tc, err := table.DialTrust(ctx, c.TableAddr, c.TableTrust(), id, "master "+master)
 	if err != nil {
 		return "", err
 	}
@@ -192,7 +236,7 @@ func (c *Cluster) User(ctx context.Context, id, master string) (string, error) {
 // table the store's address and the code. addr, if not empty, is the
 // address the table records (a proxy in front of the store).
 func (c *Cluster) AddStore(ctx context.Context, id, master, channel string, s *Store, addr string) error {
-	adm, err := srv9p.Dial(ctx, s.Addr, "admin", "admin "+StoreKey)
+	adm, err := srv9p.DialTrust(ctx, s.Addr, srv9p.Trust{Fingerprint: s.FP}, "admin", "admin "+StoreKey)
 	if err != nil {
 		return err
 	}
@@ -205,7 +249,7 @@ func (c *Cluster) AddStore(ctx context.Context, id, master, channel string, s *S
 		return err
 	}
 	code := strings.TrimSpace(strings.TrimPrefix(reply, "code "))
-	tc, err := table.DialMaster(ctx, c.TableAddr, id, master)
+	tc, err := table.DialTrust(ctx, c.TableAddr, c.TableTrust(), id, "master "+master)
 	if err != nil {
 		return err
 	}

@@ -30,7 +30,13 @@ type Remote struct {
 
 // Dial connects to the store at addr as user, with a store token.
 func Dial(ctx context.Context, addr, user, token string) (*Remote, error) {
-	c, err := srv9p.Dial(ctx, addr, user, "token "+token)
+	return DialTrust(ctx, addr, srv9p.Trust{}, user, token)
+}
+
+// DialTrust is Dial, verifying a TLS store (tls!host!port) as trust says:
+// with the fingerprint the table pinned for it, from the mount table.
+func DialTrust(ctx context.Context, addr string, trust srv9p.Trust, user, token string) (*Remote, error) {
+	c, err := srv9p.DialTrust(ctx, addr, trust, user, "token "+token)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", addr, err)
 	}
@@ -65,19 +71,10 @@ func (r *Remote) Read(ctx context.Context, typ, path string) (*oplog.Log, error)
 	return ParseLog(data)
 }
 
-// ParseLog parses and checks an oplog read as JSON lines.
+// ParseLog parses and checks an oplog read as JSON lines: each record is
+// decoded and its sha verified once (see oplog.ParseLog).
 func ParseLog(data []byte) (*oplog.Log, error) {
-	l := oplog.NewLog()
-	s := oplog.NewScanner(bytes.NewReader(data))
-	for s.Scan() {
-		if err := s.LineErr(); err != nil {
-			return nil, err
-		}
-		if r := l.Merge(s.Op()); r.Outcome() == oplog.Refused {
-			return nil, fmt.Errorf("line %d: %s", s.Line(), r.Reason)
-		}
-	}
-	return l, s.Err()
+	return oplog.ParseLog(data)
 }
 
 // Push sends records to the store and returns one result per record. The
@@ -188,7 +185,12 @@ type StreamReader struct {
 // gig.ErrNotExist (netstore.ErrStreamEpoch, ErrStreamTooOld), and the
 // caller re-reads.
 func OpenStream(ctx context.Context, addr, user, token, epoch string, seq uint64) (*StreamReader, error) {
-	c, err := srv9p.Dial(ctx, addr, user, "token "+token)
+	return OpenStreamTrust(ctx, addr, srv9p.Trust{}, user, token, epoch, seq)
+}
+
+// OpenStreamTrust is OpenStream, verifying a TLS store as trust says.
+func OpenStreamTrust(ctx context.Context, addr string, trust srv9p.Trust, user, token, epoch string, seq uint64) (*StreamReader, error) {
+	c, err := srv9p.DialTrust(ctx, addr, trust, user, "token "+token)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", addr, err)
 	}
@@ -203,17 +205,35 @@ func OpenStream(ctx context.Context, addr, user, token, epoch string, seq uint64
 	return &StreamReader{c: c, f: f, buf: make([]byte, 2*oplog.MaxOpSize)}, nil
 }
 
+// maxEvent bounds a stream event: the largest record and its type and path.
+const maxEvent = oplog.MaxLineSize + 2*gig.MaxPathLen + 256
+
 // Next blocks until the next event. Close the reader (from another
 // goroutine, or by cancelling ctx) to end a blocked Next.
 func (s *StreamReader) Next(ctx context.Context) (netstore.Event, error) {
-	n, err := s.f.Read(ctx, s.buf)
-	if err != nil {
-		return netstore.Event{}, fmt.Errorf("stream: %w", err)
+	// An event ends with a newline; one larger than a read (a checkpoint
+	// of many origins) comes in several.
+	var ev []byte
+	for len(ev) == 0 || ev[len(ev)-1] != '\n' {
+		n, err := s.f.Read(ctx, s.buf)
+		if err != nil {
+			return netstore.Event{}, fmt.Errorf("stream: %w", err)
+		}
+		if n == 0 {
+			if len(ev) == 0 {
+				return netstore.Event{}, io.EOF
+			}
+			break
+		}
+		if len(ev) == 0 && s.buf[n-1] == '\n' {
+			return netstore.ParseEvent(s.buf[:n]) // the common case: one read, no copy
+		}
+		if len(ev)+n > maxEvent {
+			return netstore.Event{}, fmt.Errorf("stream: event longer than %d bytes", maxEvent)
+		}
+		ev = append(ev, s.buf[:n]...)
 	}
-	if n == 0 {
-		return netstore.Event{}, io.EOF
-	}
-	return netstore.ParseEvent(s.buf[:n])
+	return netstore.ParseEvent(ev)
 }
 
 // Close hangs up.

@@ -32,7 +32,7 @@ type fakeTable struct {
 	calls  int
 }
 
-func (f *fakeTable) Check(ctx context.Context, tableAddr, storeID, secret, user, token string) (time.Time, error) {
+func (f *fakeTable) Check(ctx context.Context, tableAddr, tableFingerprint, storeID, secret, user, token string) (time.Time, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++

@@ -11,6 +11,7 @@ import (
 	"gigfs.io/gigfs/internal/adminkey"
 	"gigfs.io/gigfs/internal/daemon"
 	"gigfs.io/gigfs/netstore"
+	"gigfs.io/gigfs/oplog"
 	"gigfs.io/gigfs/srv9p"
 )
 
@@ -35,20 +36,24 @@ func Main(args []string, checker netstore.TokenChecker) int {
 func run(ctx context.Context, args []string, stderr io.Writer, checker netstore.TokenChecker, listening func(addr string)) int {
 	logger := log.New(stderr, "gig-store: ", log.LstdFlags)
 	fl := daemon.NewFlags("gig-store", DefaultAddr, usage, stderr)
+	horizon := fl.Set.Duration("date-horizon", oplog.DefaultHorizon, "refuse ops dated further ahead of this store's clock")
 	if status, ok := fl.Parse(args, logger); !ok {
 		return status
+	}
+	if *horizon <= 0 {
+		return fl.Fail("-date-horizon %v: want a positive duration", *horizon)
 	}
 	key, err := adminkey.Load(fl.Data)
 	if err != nil {
 		logger.Print(err)
 		return daemon.ExitError
 	}
-	svc, err := netstore.Open(netstore.Config{Dir: fl.Data, Checker: checker, Logf: logger.Printf})
+	svc, err := netstore.Open(netstore.Config{Dir: fl.Data, Checker: checker, DateHorizon: *horizon, Logf: logger.Printf})
 	if err != nil {
 		logger.Print(err)
 		return daemon.ExitError
 	}
-	l, err := srv9p.Listen(fl.Addr)
+	l, _, err := fl.Listen(logger)
 	if err != nil {
 		logger.Printf("listen %s: %v", fl.Addr, err)
 		svc.Close()
@@ -60,16 +65,22 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker netstore.
 		listening(l.Addr().String())
 	}
 	srv := &srv9p.Server{Attach: (&Tree{S: svc, AdminKey: key}).Attach, Logf: logger.Printf}
+	fl.Limits.Apply(srv)
 	return daemon.Serve(ctx, logger, l, srv, svc.Close)
 }
 
-const usage = `usage: gig-store [-addr dialstring] [-data dir]
+const usage = `usage: gig-store [-addr dialstring] [-data dir] [-date-horizon 24h] [-cert file -key file]
 
-Serves a GiG.fs store over 9P2000. The admin key is made on first start in
-<data>/admin.key (mode 0600). The store's admin adds a user by attaching as
-"admin" with aname "admin <key>" and writing "user add <id>" to /admin/ctl;
-the reply is the confirmation code the user gives the table. Example:
+Serves a GiG.fs store over 9P2000: per user, oplogs on disk and the
+stream of accepted ops. The admin key is made on first start in
+<data>/admin.key (mode 0600). The store's admin adds a user with gig-admin
+(or by attaching as "admin" with aname "admin <key>" and writing
+"user add <id>" to /admin/ctl); the reply is the confirmation code the
+user gives the table (gig-channel add). It runs until SIGINT or SIGTERM,
+then exits 0.
 
-	gig-store -addr tcp!127.0.0.1!5641 -data ./store-data
+Example:
 
+	gig-store -addr 'tcp!127.0.0.1!5641' -data ./store-data &
+	gig-admin -addr 'tcp!127.0.0.1!5641' -data ./store-data user add alice
 `

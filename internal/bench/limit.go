@@ -1,0 +1,129 @@
+package bench
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// recordSize is the size of one append of the limit measurement: about an
+// op's JSON line.
+const recordSize = 120
+
+// fsyncLimit measures what the disk under dir gives a plain Go program:
+// records of recordSize bytes appended to one file, each durable (fsync)
+// before its writer goes on, by writers goroutines. With one writer each
+// record has an fsync of its own; with several, records that wait together
+// share one write and one fsync (group commit). It returns records/s.
+func fsyncLimit(dir string, writers int, d time.Duration) (float64, error) {
+	f, err := os.CreateTemp(dir, "limit-*.log")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	g := &groupFile{f: f}
+	g.cond.L = &g.mu
+	rec := make([]byte, recordSize)
+	for i := range rec {
+		rec[i] = 'a' + byte(i%26)
+	}
+	rec[len(rec)-1] = '\n'
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		total int
+		first error
+	)
+	start := time.Now()
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n := 0
+			var err error
+			for time.Since(start) < d {
+				if err = g.append(rec); err != nil {
+					break
+				}
+				n++
+			}
+			mu.Lock()
+			total += n
+			if err != nil && first == nil {
+				first = err
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	if first != nil {
+		return 0, first
+	}
+	return float64(total) / el.Seconds(), nil
+}
+
+// groupFile is the smallest group commit: a writer that finds no write in
+// progress writes every pending record and fsyncs; the others wait for it.
+type groupFile struct {
+	f       *os.File
+	mu      sync.Mutex
+	cond    sync.Cond
+	pending []byte
+	gen     uint64 // batches made durable
+	writing bool
+	err     error
+}
+
+func (g *groupFile) append(rec []byte) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.pending = append(g.pending, rec...)
+	mine := g.gen + 1 // durable once the batch after the current one is
+	if g.writing {
+		mine++
+	}
+	for g.gen < mine && g.err == nil {
+		if g.writing {
+			g.cond.Wait()
+			continue
+		}
+		buf := g.pending
+		g.pending = nil
+		g.writing = true
+		g.mu.Unlock()
+		_, err := g.f.Write(buf)
+		if err == nil {
+			err = g.f.Sync()
+		}
+		g.mu.Lock()
+		g.writing = false
+		g.gen++
+		if err != nil {
+			g.err = err
+		}
+		g.cond.Broadcast()
+	}
+	return g.err
+}
+
+// dirBytes sums the sizes of the regular files below dir.
+func dirBytes(dir string) (int64, error) {
+	var n int64
+	err := filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if fi.Mode().IsRegular() {
+			n += fi.Size()
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("size of %s: %w", dir, err)
+	}
+	return n, nil
+}
