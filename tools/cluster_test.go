@@ -24,7 +24,7 @@ type testCluster struct {
 
 const testMaster = "correct-horse"
 
-func startCluster(t *testing.T, stores int, channels map[string][]int) *testCluster {
+func startCluster(t testing.TB, stores int, channels map[string][]int) *testCluster {
 	t.Helper()
 	c, err := cluster.Start(t.TempDir(), stores, func(string, ...any) {})
 	if err != nil {
