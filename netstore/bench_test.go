@@ -57,6 +57,7 @@ func BenchmarkPush9P(b *testing.B) {
 				wg.Wait()
 				b.StopTimer()
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+				b.ReportMetric(float64(ts.svc.wal.j.Syncs())/float64(b.N), "fsyncs/op")
 			})
 		}
 	}

@@ -76,8 +76,10 @@ func startStoreProcess(t *testing.T, dir string) (*exec.Cmd, string) {
 	return cmd, strings.TrimSpace(line)
 }
 
-// Durability: the store killed with SIGKILL while 8 connections write keeps
-// every op whose write returned; it restarts and serves them.
+// Durability: the store killed with SIGKILL while 16 connections write,
+// each over 8 paths of its own (128 oplogs, so pushes share fsyncs of the
+// write-ahead log across oplogs), keeps every op whose write returned; it
+// restarts, replays its write-ahead log, and serves them.
 func TestStore_SIGKILLKeepsAcknowledgedOps(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns store processes")
@@ -86,7 +88,7 @@ func TestStore_SIGKILLKeepsAcknowledgedOps(t *testing.T) {
 	cmd, addr := startStoreProcess(t, dir)
 	ctx := context.Background()
 
-	const writers = 8
+	const writers = 16
 	var mu sync.Mutex
 	acked := make(map[string]Record) // sha -> record
 	var wg sync.WaitGroup
@@ -104,7 +106,7 @@ func TestStore_SIGKILLKeepsAcknowledgedOps(t *testing.T) {
 			origin := fmt.Sprintf("writer%d", w)
 			for seq := uint64(1); ; seq++ {
 				o, _ := oplog.NewOp(clk.Date(), origin, seq, []byte(fmt.Sprint(seq)))
-				rec := Record{Type: "counter", Path: fmt.Sprintf("/w%d/p%d", w%3, seq%4), Op: o}
+				rec := Record{Type: "counter", Path: fmt.Sprintf("/w%d/p%d", w, seq%8), Op: o}
 				res, err := r.Push(ctx, []Record{rec})
 				if err != nil {
 					return // the store died
@@ -125,7 +127,7 @@ func TestStore_SIGKILLKeepsAcknowledgedOps(t *testing.T) {
 		mu.Lock()
 		n := len(acked)
 		mu.Unlock()
-		if n >= 400 || time.Now().After(deadline) {
+		if n >= 1000 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)

@@ -40,8 +40,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker TokenChec
 		return status
 	}
 	if *horizon <= 0 {
-		logger.Printf("-date-horizon %v: want a positive duration", *horizon)
-		return daemon.ExitUsage
+		return fl.Fail("-date-horizon %v: want a positive duration", *horizon)
 	}
 	key, err := adminkey.Load(fl.Data)
 	if err != nil {
@@ -70,11 +69,16 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker TokenChec
 
 const usage = `usage: gig-store [-addr dialstring] [-data dir] [-date-horizon 24h] [-cert file -key file]
 
-Serves a GiG.fs store over 9P2000. The admin key is made on first start in
-<data>/admin.key (mode 0600). The store's admin adds a user by attaching as
-"admin" with aname "admin <key>" and writing "user add <id>" to /admin/ctl;
-the reply is the confirmation code the user gives the table. Example:
+Serves a GiG.fs store over 9P2000: per user, oplogs on disk and the
+stream of accepted ops. The admin key is made on first start in
+<data>/admin.key (mode 0600). The store's admin adds a user with gig-admin
+(or by attaching as "admin" with aname "admin <key>" and writing
+"user add <id>" to /admin/ctl); the reply is the confirmation code the
+user gives the table (gig-channel add). It runs until SIGINT or SIGTERM,
+then exits 0.
 
-	gig-store -addr tcp!127.0.0.1!5641 -data ./store-data
+Example:
 
+	gig-store -addr 'tcp!127.0.0.1!5641' -data ./store-data &
+	gig-admin -addr 'tcp!127.0.0.1!5641' -data ./store-data user add alice
 `

@@ -203,39 +203,7 @@ func (s *Service) Push(ctx context.Context, id string, recs []Record) ([]oplog.R
 		}
 		groups[k] = append(groups[k], i)
 	}
-	for _, k := range order {
-		if err := ctx.Err(); err != nil {
-			return res, err
-		}
-		idx := groups[k]
-		e, err := u.log(k.typ, k.path, true)
-		if err != nil {
-			for _, i := range idx {
-				res[i] = oplog.Result{Outcome: oplog.Refused, Reason: err.Error()}
-			}
-			continue
-		}
-		ops := make([]oplog.Op, len(idx))
-		for j, i := range idx {
-			ops[j] = recs[i].Op
-		}
-		got, err := e.d.Merge(ops)
-		if err != nil {
-			s.cfg.Logf("store: user %s: %s %s: %v", id, k.typ, k.path, err)
-			u.drop(k.typ, k.path, e)
-			return res, fmt.Errorf("%s %s: %w", k.typ, k.path, err)
-		}
-		var accepted []oplog.Op
-		for j, i := range idx {
-			res[i] = got[j]
-			if got[j].Outcome == oplog.Accepted {
-				accepted = append(accepted, ops[j])
-			}
-		}
-		accepted = append(accepted, u.hub.unheard(ops, got)...) // KeepStream only
-		u.hub.publish(k.typ, k.path, accepted)
-	}
-	return res, nil
+	return res, s.pushJournaled(ctx, u, order, groups, recs, res)
 }
 
 // folder checks segs (a type and path elements below a user's root) and

@@ -98,6 +98,14 @@ type Config struct {
 	// otherwise date every later op of the path after it). Zero means
 	// oplog.DefaultHorizon; negative, no bound.
 	DateHorizon time.Duration
+	// FlushInterval is how often the oplogs' files are brought up to date
+	// from the write-ahead log (which acknowledges pushes), which is then
+	// emptied. Zero means DefaultFlushInterval; negative, only when the
+	// log passes WALMaxBytes and at Close.
+	FlushInterval time.Duration
+	// WALMaxBytes is the size of the write-ahead log past which a flush
+	// starts at once. Zero means DefaultWALMaxBytes.
+	WALMaxBytes int64
 	// Now replaces time.Now (for tests).
 	Now func() time.Time
 	// Logf logs one line per error; nil means log.Printf.
@@ -114,6 +122,7 @@ type Service struct {
 	verBase uint32 // added to oplog versions in qids, so they differ across runs
 
 	lock   *os.File // holds the data folder's lock
+	wal    *storeWAL
 	mu     sync.Mutex
 	users  map[string]*user
 	tokens tokenCache
@@ -168,6 +177,12 @@ func Open(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.FlushInterval == 0 {
+		cfg.FlushInterval = DefaultFlushInterval
+	}
+	if cfg.WALMaxBytes <= 0 {
+		cfg.WALMaxBytes = DefaultWALMaxBytes
+	}
 	if cfg.Logf == nil {
 		cfg.Logf = log.Printf
 	}
@@ -212,7 +227,11 @@ func Open(cfg Config) (*Service, error) {
 			s.users[u.id] = u
 		}
 	}
+	if err == nil {
+		err = s.openWAL()
+	}
 	if err != nil {
+		s.closeLogs()
 		lock.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -482,11 +501,29 @@ func (s *Service) Revoke(id, token string) error {
 // Close closes every oplog file.
 func (s *Service) Close() error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
+		s.mu.Unlock()
 		return nil
 	}
 	s.closed = true
+	s.mu.Unlock()
+	var first error
+	if err := s.wal.close(); err != nil {
+		first = err
+	}
+	if err := s.closeLogs(); err != nil && first == nil {
+		first = err
+	}
+	if err := s.lock.Close(); err != nil && first == nil {
+		first = err
+	}
+	return first
+}
+
+// closeLogs closes every open oplog.
+func (s *Service) closeLogs() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var first error
 	for _, u := range s.users {
 		u.mu.Lock()
@@ -498,9 +535,6 @@ func (s *Service) Close() error {
 		u.logs = nil
 		u.mu.Unlock()
 		u.hub.close()
-	}
-	if err := s.lock.Close(); err != nil && first == nil {
-		first = err
 	}
 	return first
 }

@@ -16,10 +16,11 @@ type DiskLog struct {
 	// compaction).
 	Logf func(format string, args ...any)
 
-	mu      sync.Mutex
-	log     *Log
-	version uint64 // counts accepted records since open
-	onDisk  int    // records in the file, live or not
+	mu        sync.Mutex
+	log       *Log
+	version   uint64 // counts accepted records since open
+	onDisk    int    // records in the file, live or not
+	unflushed []byte // records merged by MergeJournaled, not yet in the file
 }
 
 // OpenDiskLog loads the oplog file at path, creating it if missing. A torn
@@ -104,6 +105,7 @@ func (d *DiskLog) Compact() error {
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		d.onDisk = d.log.Len()
+		d.unflushed = nil // the rewrite holds them
 		return d.log.AppendJSONLines(nil)
 	})
 }
@@ -126,5 +128,92 @@ func (d *DiskLog) View(fn func(l *Log, version uint64)) {
 // File returns the log's file.
 func (d *DiskLog) File() *File { return d.file }
 
-// Close closes the file.
-func (d *DiskLog) Close() error { return d.file.Close() }
+// Close writes what MergeJournaled merged since the last Flush to the
+// file and closes it.
+func (d *DiskLog) Close() error {
+	d.mu.Lock()
+	pending := len(d.unflushed) > 0
+	d.mu.Unlock()
+	var err error
+	if pending {
+		err = d.Flush()
+	}
+	if cerr := d.file.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// MergeJournaled merges ops into the log in memory and hands the accepted
+// records, as JSON lines, to journal, under the log's lock (so a journal
+// receives each log's records in merge order); with nothing accepted it
+// calls journal with nil, for a ticket that covers what made the ops
+// no-ops. The records are durable once the ticket journal returned is;
+// they reach the log's own file at the next Flush. A journal error means
+// nothing of this call was acknowledged.
+func (d *DiskLog) MergeJournaled(ops []Op, journal func(lines []byte) (Ticket, error)) ([]Result, Ticket, error) {
+	res := make([]Result, len(ops))
+	var lines []byte
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i := range ops {
+		res[i] = d.log.Merge(ops[i])
+		if res[i].Outcome == Accepted {
+			lines = ops[i].AppendJSON(lines)
+			lines = append(lines, '\n')
+			d.version++
+		}
+	}
+	t, err := journal(lines)
+	if err != nil {
+		return nil, Ticket{}, err
+	}
+	d.unflushed = append(d.unflushed, lines...)
+	return res, t, nil
+}
+
+// Flush appends the records merged by MergeJournaled since the last Flush
+// to the log's file, as frames of many records, and fsyncs. When the file
+// has grown by many small frames since it was last rewritten, Flush then
+// compacts it: one rewrite of big frames, amortised over the appends that
+// made it worth it.
+func (d *DiskLog) Flush() error {
+	d.mu.Lock()
+	lines := d.unflushed
+	d.unflushed = nil
+	b, err := d.file.enqueue(lines)
+	if b != nil {
+		d.onDisk += bytes.Count(lines, []byte{'\n'})
+	}
+	d.mu.Unlock()
+	if err == nil && b != nil {
+		err = d.file.wait(b)
+	}
+	if err != nil {
+		d.mu.Lock()
+		d.unflushed = append(lines, d.unflushed...)
+		d.mu.Unlock()
+		return err
+	}
+	if d.compactDue() {
+		if err := d.Compact(); err != nil && d.Logf != nil {
+			d.Logf("oplog: %v", err)
+		}
+	}
+	return nil
+}
+
+// compactDue reports whether the file is worth rewriting: most of its
+// records are pruned, or it has grown by half since its last rewrite in
+// several frames (small frames compress badly).
+func (d *DiskLog) compactDue() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.onDisk > 64 && d.onDisk > 2*d.log.Len() {
+		return true
+	}
+	f := d.file
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.frames >= 4 && f.size-f.rewritten >= f.rewritten/2 && f.size > 4<<10
+}

@@ -70,4 +70,30 @@
 // is reported as ErrCorrupt, naming the offset, and nothing is cut.
 //
 // Files of older formats are kept in testdata/ and loaded by the tests.
+//
+// # The journal
+//
+// A store acknowledges pushes from a Journal, a write-ahead log shared by
+// all its oplogs, and brings the oplogs' files up to date from it in the
+// background (DiskLog.MergeJournaled, then DiskLog.Flush). The journal is a
+// folder of segment files named by a 16-digit hex number, in order
+// (0000000000000001.wal, …). A segment starts with the 8 bytes "GIGWAL1\n"
+// and holds records, each a header of 8 bytes (the length of the body and
+// its CRC-32C, little endian) followed by the body, whose meaning is the
+// journal user's (package netstore: the user, type and path, then the
+// accepted ops as JSON lines). Records enqueued while a write is in
+// progress are written together by the next writer, with one fdatasync,
+// whatever oplogs they are for (group commit); a writer's records are
+// durable, and its push acknowledged, once that fdatasync returns. A new
+// segment's name is made durable (the folder fsynced) before a record in
+// it is acknowledged.
+//
+// Rotate closes the open segment; once every oplog file holds what the
+// closed segments hold (appended and fsynced), Remove deletes them. On
+// open every segment is replayed in order: merging a record an oplog
+// already holds is a no-op, so replaying twice is harmless. As with log
+// files, an incomplete last record, a last record that fails its checksum,
+// and zero bytes at the end of the last segment are a torn write, cut off;
+// damage followed by more records, or in a segment before the last, is
+// ErrCorrupt and nothing is cut. testdata/journal-v1 pins the format.
 package oplog

@@ -167,6 +167,9 @@ type File struct {
 	closed  bool
 	syncs   int64 // fsyncs done, for tests and benchmarks
 	appends int64
+	frames  int64 // frames written since the last rewrite (or open)
+	// rewritten is the size at the last rewrite (or open).
+	rewritten int64
 }
 
 type batch struct {
@@ -219,7 +222,7 @@ func OpenFile(path string) (*File, []byte, error) {
 	if err := f.Close(); err != nil {
 		return nil, nil, fmt.Errorf("open log %s: %w", path, err)
 	}
-	lf := &File{path: path, size: good}
+	lf := &File{path: path, size: good, rewritten: good}
 	lf.cond.L = &lf.mu
 	return lf, records, nil
 }
@@ -332,6 +335,7 @@ func (f *File) write(data []byte) error {
 	f.mu.Lock()
 	f.size += int64(len(buf))
 	f.syncs++
+	f.frames++
 	f.mu.Unlock()
 	return nil
 }
@@ -371,7 +375,7 @@ func (f *File) Rewrite(snapshot func() []byte) error {
 	if err != nil {
 		return err
 	}
-	f.size = size
+	f.size, f.rewritten, f.frames = size, size, 0
 	return nil
 }
 

@@ -34,15 +34,14 @@ func Main(args []string) int {
 // address once the table listens (for tests).
 func run(ctx context.Context, args []string, stderr io.Writer, listening func(addr string)) int {
 	logger := log.New(stderr, "gig-table: ", log.LstdFlags)
-	fl := daemon.NewFlags("gig-table", DefaultAddr, "usage: gig-table [-addr dialstring] [-data dir] [-public-addr dialstring] [-cert file -key file]\n", stderr)
+	fl := daemon.NewFlags("gig-table", DefaultAddr, usage, stderr)
 	public := fl.Set.String("public-addr", "", "the table's address given to stores to check tokens with (default: -addr)")
 	if status, ok := fl.Parse(args, logger); !ok {
 		return status
 	}
 	if *public != "" {
 		if _, _, err := srv9p.ParseAddr(*public); err != nil {
-			logger.Printf("-public-addr: %v", err)
-			return daemon.ExitUsage
+			return fl.Fail("-public-addr: %v", err)
 		}
 	}
 	key, err := adminkey.Load(fl.Data)
@@ -77,6 +76,20 @@ func run(ctx context.Context, args []string, stderr io.Writer, listening func(ad
 	}
 	return daemon.Serve(ctx, logger, l, NewServer(svc), svc.Close)
 }
+
+const usage = `usage: gig-table [-addr dialstring] [-data dir] [-public-addr dialstring] [-cert file -key file]
+
+Serves the GiG.fs table over 9P2000: users and their masters, sessions,
+store tokens and the mount table of each user (which stores serve which
+channel). The admin key is made on first start in <data>/admin.key (mode
+0600); gig-admin uses it to add users. Stores check tokens by dialling
+the table at -public-addr. It runs until SIGINT or SIGTERM, then exits 0.
+
+Example:
+
+	gig-table -addr 'tcp!127.0.0.1!5640' -data ./table-data &
+	gig-admin -addr 'tcp!127.0.0.1!5640' -data ./table-data user set alice 'a long master'
+`
 
 // publicAddr is the address given to stores when -public-addr is not
 // set: -addr itself, but with the port the system chose if -addr asked

@@ -101,8 +101,8 @@ func TestMain_BadUsage(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"-nope"}, 2, "usage: gig-table"},
-		{[]string{"extra"}, 2, "usage: gig-table"},
+		{[]string{"-nope"}, 2, "gig-table: flag provided but not defined: -nope (gig-table -h for help)\n"},
+		{[]string{"extra"}, 2, "gig-table: unexpected argument \"extra\""},
 		{[]string{"-public-addr", "bad!addr", "-data", t.TempDir()}, 2, "-public-addr"},
 		{[]string{"-addr", "bad!addr", "-data", t.TempDir()}, 2, "-addr: "},
 		{[]string{"-addr", "unix!/nonexistent/dir/sock", "-data", t.TempDir()}, 1, "listen unix!/nonexistent/dir/sock"},

@@ -36,6 +36,7 @@ var programs = map[string]mainFunc{
 	"gig-session":    tools.SessionMain,
 	"gig-channel":    tools.ChannelMain,
 	"gig-admin":      tools.AdminMain,
+	"gig-fs":         tools.FsMain,
 	"gigsh":          tools.GigshMain,
 	"gig-quickstart": tools.QuickstartMain,
 	"gig-table":      func(args []string, _ io.Reader, _, _ io.Writer) int { return table.Main(args) },

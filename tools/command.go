@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"gigfs.io/gigfs"
+	"gigfs.io/gigfs/internal/version"
 )
 
 // A command is one tool: gig-<name> on its own, <name> in gigsh.
@@ -54,6 +55,9 @@ func (e *exitErr) Unwrap() error { return e.err }
 
 // errHelp asks for the help text.
 var errHelp = errors.New("help requested")
+
+// errVersion asks for the version line.
+var errVersion = errors.New("version requested")
 
 // usageErr is bad usage: exit status 2.
 func usageErr(format string, args ...any) error {
@@ -155,6 +159,10 @@ func (e *env) report(err error) int {
 		e.printHelp(e.stdout)
 		return exitOK
 	}
+	if errors.Is(err, errVersion) {
+		fmt.Fprintln(e.stdout, version.Line(e.name()))
+		return exitOK
+	}
 	if isBrokenPipe(err) {
 		return exitOK
 	}
@@ -243,6 +251,9 @@ func (e *env) parseArgs(fs *flag.FlagSet, args []string, mixed bool) ([]string, 
 		rest, args = append(rest, args[0]), args[1:]
 	}
 	rest = append(rest, args...)
+	if e.cf != nil && e.cf.version {
+		return nil, errVersion
+	}
 	if e.sh != nil {
 		e.set = e.sh.set
 		return rest, nil
@@ -281,7 +292,7 @@ func (e *env) printHelp(w io.Writer) {
 }
 
 var commonFlagNames = map[string]bool{"config": true, "table": true, "user": true, "session": true,
-	"local": true, "data": true, "timeout": true, "reducer": true, "v": true}
+	"local": true, "data": true, "timeout": true, "reducer": true, "v": true, "version": true}
 
 func isCommonFlag(name string) bool { return commonFlagNames[name] }
 

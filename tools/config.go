@@ -68,6 +68,7 @@ type commonFlags struct {
 	timeout  time.Duration
 	reducers reducerFlag
 	verbose  bool
+	version  bool
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
@@ -82,6 +83,7 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.timeout, "timeout", 0, "bound on each call to the table or a store (default 5s)")
 	fs.Var(&c.reducers, "reducer", "`type=reducer`: a built-in (lww, counter, merge, set, list) or a program; repeatable")
 	fs.BoolVar(&c.verbose, "v", false, "log what the client does in the background on stderr")
+	fs.BoolVar(&c.version, "version", false, "print the version and exit")
 }
 
 // reducerFlag collects -reducer type=spec flags.

@@ -106,11 +106,15 @@ func runQuickstart(e *env, args []string) error {
 	useTLS := fs.Bool("tls", false, "serve 9P over TLS (tcp! addresses become tls!), self-signed certificates")
 	shell := fs.Bool("shell", true, "open gigsh; -shell=false serves until interrupted")
 	verbose := fs.Bool("v", false, "log the servers on stderr too")
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return errHelp
 		}
 		return usageErr("%v", err)
+	}
+	if *showVersion {
+		return errVersion
 	}
 	if fs.NArg() > 0 {
 		return usageErr("unexpected argument %q", fs.Arg(0))
@@ -357,8 +361,9 @@ func (q *quickstart) setUp() (*Settings, error) {
 	}
 	envFile := filepath.Join(q.data, "quickstart.env")
 	content := fmt.Sprintf("# GiG.fs quickstart (%s): . %s, then gig-get, gig-push, gig-watch, gigsh\n"+
-		"export GIGFS_TABLE=%s\nexport GIGFS_USER=%s\nexport GIGFS_SESSION=%s\n",
-		time.Now().Format(time.DateTime), rel(envFile), shQuote(q.tabAddr), shQuote(q.user), shQuote(session))
+		"# (GIGFS_MASTER is for gig-session and gig-channel; keep this file private)\n"+
+		"export GIGFS_TABLE=%s\nexport GIGFS_USER=%s\nexport GIGFS_SESSION=%s\nexport GIGFS_MASTER=%s\n",
+		time.Now().Format(time.DateTime), rel(envFile), shQuote(q.tabAddr), shQuote(q.user), shQuote(session), shQuote(master))
 	if fp := q.fps[q.tabAddr]; fp != "" {
 		content += "export GIGFS_TABLE_FINGERPRINT=" + shQuote(fp) + "\n"
 	} else {

@@ -56,7 +56,7 @@ func runSession(e *env, args []string) error {
 		return err
 	}
 	if len(rest) == 0 {
-		return usageErr("want new, list or revoke")
+		return usageErr("want new, list, revoke or token")
 	}
 	sub := flag.NewFlagSet(e.name()+" "+rest[0], flag.ContinueOnError)
 	sub.SetOutput(io.Discard)

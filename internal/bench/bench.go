@@ -173,6 +173,7 @@ func Run(ctx context.Context, o Options, w io.Writer) error {
 	}
 	restJSON := fmt.Sprintf("plain JSON lines of the same ops (%d counter ops)", o.RestOps)
 	rest := fmt.Sprintf("bytes at rest per op, %d unpruned ops", o.RestOps)
+	flushed := "bytes at rest per op, once the store has flushed (restarted)"
 	compacted := "bytes at rest per op, after compaction"
 	ratio := func(v float64, figs map[string]*figure) string {
 		j := figs[restJSON].median()
@@ -183,6 +184,7 @@ func Run(ctx context.Context, o Options, w io.Writer) error {
 	}
 	add(&figure{name: restJSON, unit: "B/op"})
 	add(&figure{name: rest, unit: "B/op", note: ratio})
+	add(&figure{name: flushed, unit: "B/op", note: ratio})
 	add(&figure{name: compacted, unit: "B/op", note: ratio})
 
 	for run := 0; run < o.Runs; run++ {
@@ -232,11 +234,17 @@ func Run(ctx context.Context, o Options, w io.Writer) error {
 			figs[s.name].runs = append(figs[s.name].runs, v)
 		}
 		if want("bytes at rest") || want("JSON") {
+			// A store of its own, so that the data folder grows by these ops alone.
+			e.close()
+			if e, err = startEnv(ctx, filepath.Join(dir, fmt.Sprintf("rest%d", run))); err != nil {
+				return err
+			}
 			r, err := e.atRest(ctx, o.RestOps)
 			if err != nil {
 				e.close()
 				return fmt.Errorf("bytes at rest: %w", err)
 			}
+			figs[flushed].runs = append(figs[flushed].runs, r.flushed)
 			figs[restJSON].runs = append(figs[restJSON].runs, r.json)
 			figs[rest].runs = append(figs[rest].runs, r.unpruned)
 			figs[compacted].runs = append(figs[compacted].runs, r.compacted)
@@ -470,7 +478,7 @@ func (e *env) coldGet(ctx context.Context, n int) (float64, error) {
 	return float64(el.Microseconds()) / 1000, nil
 }
 
-type restFigures struct{ json, unpruned, compacted float64 }
+type restFigures struct{ json, unpruned, flushed, compacted float64 }
 
 // atRest pushes n counter ops to one path through a client that never
 // prunes, from 16 goroutines, and measures what the store's data folder
@@ -526,6 +534,15 @@ func (e *env) atRest(ctx context.Context, n int) (restFigures, error) {
 		return r, err
 	}
 	r.unpruned = float64(after-before) / float64(n)
+	st.Stop() // a clean stop flushes what the store holds
+	if err := st.Start(); err != nil {
+		return r, err
+	}
+	flushed, err := dirBytes(st.Dir)
+	if err != nil {
+		return r, err
+	}
+	r.flushed = float64(flushed-before) / float64(n)
 	if err := compact(st, "counter", "/"+channel+p); err != nil {
 		return r, err
 	}

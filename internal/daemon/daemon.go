@@ -7,12 +7,15 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log"
 	"net"
 	"os"
+	"strings"
 
 	"gigfs.io/gigfs/internal/tlscert"
+	"gigfs.io/gigfs/internal/version"
 	"gigfs.io/gigfs/srv9p"
 )
 
@@ -39,42 +42,73 @@ type Flags struct {
 	Data string
 	Cert string // -cert: PEM certificate for tls!host!port
 	Key  string // -key: its PEM key
+	// Stdout gets the help (-h) and the version (-version); os.Stdout
+	// unless set. Usage errors go to the stderr of NewFlags.
+	Stdout io.Writer
+
+	name    string
+	help    string
+	stderr  io.Writer
+	version bool
 }
 
 // NewFlags makes the flag set of a server program: -addr (default
-// defaultAddr) and -data (default DefaultData), usage text on stderr.
-func NewFlags(name, defaultAddr, usage string, stderr io.Writer) *Flags {
-	f := &Flags{Set: flag.NewFlagSet(name, flag.ContinueOnError)}
-	f.Set.SetOutput(stderr)
+// defaultAddr), -data (default DefaultData) and -version. help is the
+// usage line, what the program does and an example; -h prints it and the
+// flags on stdout. A bad flag or argument is one line on stderr, status 2.
+func NewFlags(name, defaultAddr, help string, stderr io.Writer) *Flags {
+	f := &Flags{Set: flag.NewFlagSet(name, flag.ContinueOnError), Stdout: os.Stdout,
+		name: name, help: help, stderr: stderr}
+	f.Set.SetOutput(io.Discard)
+	f.Set.Usage = func() {}
 	f.Set.StringVar(&f.Addr, "addr", defaultAddr, "listen on this dial string (tcp!host!port, unix!/path or host:port)")
-	f.Set.StringVar(&f.Data, "data", DefaultData(), "data folder (default $GIGFS_DATA, else ./gigfs-data)")
+	// No default in the flag itself: the help says where it comes from once.
+	f.Set.StringVar(&f.Data, "data", "", "data folder (default $GIGFS_DATA, else ./gigfs-data)")
 	f.Set.StringVar(&f.Cert, "cert", "", "TLS certificate (PEM) for a tls!host!port -addr (default: a self-signed one made in the data folder)")
 	f.Set.StringVar(&f.Key, "key", "", "the TLS certificate's key (PEM), with -cert")
-	f.Set.Usage = func() {
-		io.WriteString(stderr, usage)
-		f.Set.PrintDefaults()
-	}
+	f.Set.BoolVar(&f.version, "version", false, "print the version and exit")
 	return f
 }
 
 // Parse parses args and checks -addr. ok false means the program must exit
-// with status.
+// with status: after -h or -version (0), or a usage error (2) said on
+// stderr in one line.
 func (f *Flags) Parse(args []string, logger *log.Logger) (status int, ok bool) {
 	if err := f.Set.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			f.printHelp()
 			return ExitOK, false
 		}
-		return ExitUsage, false
+		return f.Fail("%v", err), false
+	}
+	if f.version {
+		fmt.Fprintln(f.Stdout, version.Line(f.name))
+		return ExitOK, false
 	}
 	if f.Set.NArg() > 0 {
-		f.Set.Usage()
-		return ExitUsage, false
+		return f.Fail("unexpected argument %q: %s takes only flags", f.Set.Arg(0), f.name), false
 	}
 	if _, _, err := srv9p.ParseAddr(f.Addr); err != nil {
-		logger.Printf("-addr: %v", err)
-		return ExitUsage, false
+		return f.Fail("-addr: %v", err), false
+	}
+	if f.Data == "" {
+		f.Data = DefaultData()
 	}
 	return ExitOK, true
+}
+
+// Fail says a usage error in one line on stderr, pointing at -h, and
+// returns ExitUsage.
+func (f *Flags) Fail(format string, args ...any) int {
+	fmt.Fprintf(f.stderr, "%s: %s (%s -h for help)\n", f.name, fmt.Sprintf(format, args...), f.name)
+	return ExitUsage
+}
+
+func (f *Flags) printHelp() {
+	fmt.Fprintf(f.Stdout, "%s\n\nFlags:\n", strings.TrimSpace(f.help))
+	f.Set.SetOutput(f.Stdout)
+	f.Set.PrintDefaults()
+	f.Set.SetOutput(io.Discard)
 }
 
 // Serve serves srv on l until ctx ends, then closes the service with

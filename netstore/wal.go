@@ -1,0 +1,297 @@
+package netstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"gigfs.io/gigfs/oplog"
+)
+
+// Defaults of the write-ahead log.
+const (
+	// DefaultFlushInterval is how often the oplogs' files are brought up to
+	// date from the write-ahead log, which is then emptied.
+	DefaultFlushInterval = time.Second
+	// DefaultWALMaxBytes is the size of the write-ahead log past which a
+	// flush starts at once.
+	DefaultWALMaxBytes = 64 << 20
+)
+
+// The write-ahead log of a store (one for all its users): a push is
+// acknowledged once its accepted records are durable in the log, so
+// pushes that arrive together share one fsync whatever oplogs they touch.
+// A background flusher appends the records to the oplogs' own files (one
+// frame per oplog per flush, then fsync), and deletes the log's segments
+// they hold. On start the log is replayed into the oplogs, so a crash at
+// any moment loses nothing acknowledged.
+//
+// The log lives in <Dir>/wal, in the segments of an oplog.Journal (whose
+// doc gives the framing). The body of each record is the accepted ops of
+// one push to one oplog: one byte, the length of the user id, and the id;
+// one byte, the length of the type, and the type; two bytes (little
+// endian), the length of the path, and the path; then the ops as JSON
+// lines, as the oplog's file holds them. testdata/wal-v1 pins the format.
+type storeWAL struct {
+	s        *Service
+	j        *oplog.Journal
+	interval time.Duration
+	maxBytes int64
+
+	mu    sync.Mutex
+	dirty map[*logEntry]*user // oplogs with records not yet in their file
+
+	kick chan struct{} // asks the flusher to flush now
+	stop chan struct{}
+	done chan struct{}
+}
+
+// walBody encodes the body of a journal record: the accepted records of
+// one push to one oplog.
+func walBody(user, typ, path string, lines []byte) []byte {
+	b := make([]byte, 0, 4+len(user)+len(typ)+len(path)+len(lines))
+	b = append(b, byte(len(user)))
+	b = append(b, user...)
+	b = append(b, byte(len(typ)))
+	b = append(b, typ...)
+	b = binary.LittleEndian.AppendUint16(b, uint16(len(path)))
+	b = append(b, path...)
+	return append(b, lines...)
+}
+
+// parseWALBody decodes what walBody encodes.
+func parseWALBody(b []byte) (user, typ, path string, lines []byte, err error) {
+	bad := errors.New("bad journal record")
+	if len(b) < 1 || len(b) < 1+int(b[0]) {
+		return "", "", "", nil, bad
+	}
+	user, b = string(b[1:1+int(b[0])]), b[1+int(b[0]):]
+	if len(b) < 1 || len(b) < 1+int(b[0]) {
+		return "", "", "", nil, bad
+	}
+	typ, b = string(b[1:1+int(b[0])]), b[1+int(b[0]):]
+	if len(b) < 2 {
+		return "", "", "", nil, bad
+	}
+	n := int(binary.LittleEndian.Uint16(b))
+	if len(b) < 2+n {
+		return "", "", "", nil, bad
+	}
+	return user, typ, string(b[2 : 2+n]), b[2+n:], nil
+}
+
+// openWAL opens the store's write-ahead log and replays it into the
+// oplogs, each made durable in its file; then the replayed segments go.
+func (s *Service) openWAL() error {
+	type key struct{ user, typ, path string }
+	pending := make(map[key][]oplog.Op)
+	var order []key
+	j, last, err := oplog.OpenJournal(filepath.Join(s.cfg.Dir, "wal"), func(body []byte) error {
+		user, typ, path, lines, err := parseWALBody(body)
+		if err != nil {
+			return err
+		}
+		sc := oplog.NewScanner(bytes.NewReader(lines))
+		for sc.Scan() {
+			if err := sc.LineErr(); err != nil {
+				return err
+			}
+			k := key{user, typ, path}
+			if _, ok := pending[k]; !ok {
+				order = append(order, k)
+			}
+			pending[k] = append(pending[k], sc.Op())
+		}
+		return sc.Err()
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range order {
+		u, err := s.user(k.user)
+		if err != nil {
+			j.Close()
+			return fmt.Errorf("replay journal: %w", err)
+		}
+		e, err := u.log(k.typ, k.path, true)
+		if err != nil {
+			j.Close()
+			return fmt.Errorf("replay journal: %s %s: %w", k.typ, k.path, err)
+		}
+		if _, err := e.d.Merge(pending[k]); err != nil {
+			j.Close()
+			return fmt.Errorf("replay journal: %s %s: %w", k.typ, k.path, err)
+		}
+	}
+	if last > 0 {
+		if err := j.Remove(last); err != nil {
+			j.Close()
+			return err
+		}
+	}
+	w := &storeWAL{
+		s: s, j: j,
+		interval: s.cfg.FlushInterval,
+		maxBytes: s.cfg.WALMaxBytes,
+		dirty:    make(map[*logEntry]*user),
+		kick:     make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	s.wal = w
+	go w.run()
+	return nil
+}
+
+// pushJournaled merges the grouped records of one push into their oplogs,
+// writes what they accepted to the write-ahead log, and returns once it is
+// durable: one wait for every oplog of the push, and one fsync for every
+// push that arrives meanwhile.
+func (s *Service) pushJournaled(ctx context.Context, u *user, order []logKey, groups map[logKey][]int, recs []Record, res []oplog.Result) error {
+	type staged struct {
+		k        logKey
+		idx      []int
+		ops      []oplog.Op
+		got      []oplog.Result
+		accepted []oplog.Op
+	}
+	var done []staged
+	var last oplog.Ticket
+	for _, k := range order {
+		if err := ctx.Err(); err != nil {
+			break
+		}
+		idx := groups[k]
+		e, err := u.log(k.typ, k.path, true)
+		if err != nil {
+			for _, i := range idx {
+				res[i] = oplog.Result{Outcome: oplog.Refused, Reason: err.Error()}
+			}
+			continue
+		}
+		ops := make([]oplog.Op, len(idx))
+		for j, i := range idx {
+			ops[j] = recs[i].Op
+		}
+		got, t, err := e.d.MergeJournaled(ops, func(lines []byte) (oplog.Ticket, error) {
+			if len(lines) == 0 {
+				return s.wal.j.Enqueue(nil)
+			}
+			s.wal.markDirty(e, u)
+			return s.wal.j.Enqueue(walBody(u.id, k.typ, k.path, lines))
+		})
+		if err != nil {
+			s.cfg.Logf("store: user %s: %s %s: %v", u.id, k.typ, k.path, err)
+			return fmt.Errorf("%s %s: %w", k.typ, k.path, err)
+		}
+		last = t
+		st := staged{k: k, idx: idx, ops: ops, got: got}
+		for j, i := range idx {
+			res[i] = got[j]
+			if got[j].Outcome == oplog.Accepted {
+				st.accepted = append(st.accepted, ops[j])
+			}
+		}
+		done = append(done, st)
+	}
+	// Tickets are batches in order: the last one is durable after all
+	// earlier ones.
+	if err := last.Wait(); err != nil {
+		s.cfg.Logf("store: user %s: write-ahead log: %v", u.id, err)
+		for _, st := range done {
+			for _, i := range st.idx {
+				if res[i].Outcome == oplog.Accepted {
+					res[i] = oplog.Result{Outcome: oplog.Refused, Reason: "not durable: the write-ahead log failed"}
+				}
+			}
+		}
+		return fmt.Errorf("write-ahead log: %w", err)
+	}
+	if s.wal.j.Size() > s.wal.maxBytes {
+		s.wal.flushSoon()
+	}
+	for _, st := range done {
+		accepted := append(st.accepted, u.hub.unheard(st.ops, st.got)...) // KeepStream only
+		u.hub.publish(st.k.typ, st.k.path, accepted)
+	}
+	return ctx.Err()
+}
+
+func (w *storeWAL) markDirty(e *logEntry, u *user) {
+	w.mu.Lock()
+	w.dirty[e] = u
+	w.mu.Unlock()
+}
+
+func (w *storeWAL) flushSoon() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// run flushes every interval, or when asked, until stopped.
+func (w *storeWAL) run() {
+	defer close(w.done)
+	var tick <-chan time.Time
+	if w.interval > 0 {
+		t := time.NewTicker(w.interval)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-w.stop:
+			return
+		case <-tick:
+		case <-w.kick:
+		}
+		if err := w.flush(); err != nil {
+			w.s.cfg.Logf("store: flush of the write-ahead log: %v (it is kept and replayed at the next start)", err)
+		}
+	}
+}
+
+// flush brings every dirty oplog's file up to date and removes the
+// segments of the write-ahead log they now hold. The segment is closed
+// first: whatever it holds was merged, and marked dirty, before.
+func (w *storeWAL) flush() error {
+	upTo, err := w.j.Rotate()
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	dirty := w.dirty
+	w.dirty = make(map[*logEntry]*user)
+	w.mu.Unlock()
+	var first error
+	for e := range dirty {
+		if err := e.d.Flush(); err != nil && first == nil {
+			first = err
+			w.markDirty(e, dirty[e]) // again next time
+		}
+	}
+	if first != nil {
+		return first
+	}
+	return w.j.Remove(upTo)
+}
+
+// close stops the flusher, flushes, and closes the log.
+func (w *storeWAL) close() error {
+	if w == nil {
+		return nil
+	}
+	close(w.stop)
+	<-w.done
+	err := w.flush()
+	if cerr := w.j.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,181 @@
+package netstore
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"gigfs.io/gigfs/oplog"
+)
+
+var updateGolden = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// copyTree copies the files below src to dst as they are now: the image a
+// crash would leave.
+func copyTree(tb testing.TB, src, dst string) {
+	tb.Helper()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		out := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(out, 0o700)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(out, b, 0o600)
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func counterRecs(tb testing.TB, origin string, from, to int, path string) []Record {
+	var recs []Record
+	for seq := from; seq <= to; seq++ {
+		o, err := oplog.NewOp(int64(1000+seq), origin, uint64(seq), []byte("1"))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		recs = append(recs, Record{Type: "counter", Path: path, Op: o})
+	}
+	return recs
+}
+
+// An acknowledged push is durable in the write-ahead log alone: a crash
+// before any flush to the oplogs' files (the data folder copied as it is,
+// with the store still open) loses nothing, and the copy replays it.
+func TestService_AcknowledgedBeforeFlushSurvivesCrash(t *testing.T) {
+	dir := t.TempDir()
+	svc, err := Open(Config{Dir: dir, FlushInterval: -1, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	if _, err := svc.AddUser("kim"); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var recs []Record
+	for p := 0; p < 5; p++ {
+		recs = append(recs, counterRecs(t, "o", 1, 3, fmt.Sprintf("/c/p%d", p))...)
+	}
+	res, err := svc.Push(ctx, "kim", recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		if r.Outcome != oplog.Accepted {
+			t.Fatalf("record %d: %v", i, r)
+		}
+	}
+	if n := svc.wal.j.Syncs(); n != 1 {
+		t.Errorf("one push to 5 oplogs: %d fsyncs of the write-ahead log, want 1", n)
+	}
+	crash := t.TempDir()
+	copyTree(t, dir, crash)
+	svc2, err := Open(Config{Dir: crash, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc2.Close()
+	for p := 0; p < 5; p++ {
+		l, err := svc2.Log("kim", "counter", fmt.Sprintf("/c/p%d", p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(l.Ops()) != 3 {
+			t.Errorf("/c/p%d after the crash: %d ops, want 3", p, len(l.Ops()))
+		}
+	}
+	// The replay made the oplogs' files whole and emptied the log.
+	if n := svc2.wal.j.Size(); n != 0 {
+		t.Errorf("write-ahead log after replay: %d bytes, want 0", n)
+	}
+}
+
+// A flush writes the oplogs' files and empties the write-ahead log; the
+// store then loads from the files alone.
+func TestService_FlushEmptiesTheLog(t *testing.T) {
+	dir := t.TempDir()
+	svc, err := Open(Config{Dir: dir, FlushInterval: -1, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.AddUser("kim")
+	if _, err := svc.Push(context.Background(), "kim", counterRecs(t, "o", 1, 10, "/c/n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.wal.flush(); err != nil {
+		t.Fatal(err)
+	}
+	if n := svc.wal.j.Size(); n != 0 {
+		t.Errorf("write-ahead log after a flush: %d bytes", n)
+	}
+	crash := t.TempDir()
+	copyTree(t, dir, crash)
+	os.RemoveAll(filepath.Join(crash, "wal"))
+	svc.Close()
+	svc2, err := Open(Config{Dir: crash, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc2.Close()
+	if l, _ := svc2.Log("kim", "counter", "/c/n"); len(l.Ops()) != 10 {
+		t.Errorf("from the files alone: %d ops, want 10", len(l.Ops()))
+	}
+}
+
+// The write-ahead log's format is pinned by a golden segment (go test -run
+// Golden -update rewrites it): a store replays it into its oplogs.
+func TestService_GoldenWAL(t *testing.T) {
+	golden := filepath.Join("testdata", "wal-v1", "0000000000000001.wal")
+	if *updateGolden {
+		os.RemoveAll(filepath.Dir(golden))
+		j, _, err := oplog.OpenJournal(filepath.Dir(golden), func([]byte) error { return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lines []byte
+		for _, r := range counterRecs(t, "golden", 1, 2, "/c/n") {
+			lines = append(r.Op.AppendJSON(lines), '\n')
+		}
+		tk, _ := j.Enqueue(walBody("kim", "counter", "/c/n", lines))
+		tk2, _ := j.Enqueue(walBody("kim", "lww", "/c/a b/é", lines[:len(lines)/2]))
+		tk.Wait()
+		tk2.Wait()
+		j.Close()
+	}
+	data, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	svc, err := Open(Config{Dir: dir, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.AddUser("kim")
+	svc.Close()
+	os.WriteFile(filepath.Join(dir, "wal", filepath.Base(golden)), data, 0o600)
+	svc, err = Open(Config{Dir: dir, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	l, err := svc.Log("kim", "counter", "/c/n")
+	if err != nil || len(l.Ops()) != 2 {
+		t.Fatalf("counter /c/n from the golden log: %v %v", l, err)
+	}
+	if l, err := svc.Log("kim", "lww", "/c/a b/é"); err != nil || len(l.Ops()) != 1 {
+		t.Fatalf("lww /c/a b/é from the golden log: %v %v", l, err)
+	}
+}
