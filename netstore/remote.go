@@ -218,22 +218,40 @@ func OpenStreamTrust(ctx context.Context, addr string, trust srv9p.Trust, user, 
 	return &StreamReader{c: c, fid: fid, buf: make([]byte, 2*oplog.MaxOpSize)}, nil
 }
 
+// maxEvent bounds a stream event: the largest record and its type and path.
+const maxEvent = oplog.MaxLineSize + 2*MaxPathLen + 256
+
 // Next blocks until the next event. Close the reader (from another
 // goroutine, or by cancelling ctx) to end a blocked Next.
 func (s *StreamReader) Next(ctx context.Context) (Event, error) {
-	var n int
-	err := s.c.Do(ctx, func() error {
-		var err error
-		n, err = s.fid.Read(s.buf)
-		return err
-	})
-	if err != nil {
-		return Event{}, fmt.Errorf("stream: %w", err)
+	// An event ends with a newline; one larger than a read (a checkpoint
+	// of many origins) comes in several.
+	var ev []byte
+	for len(ev) == 0 || ev[len(ev)-1] != '\n' {
+		var n int
+		err := s.c.Do(ctx, func() error {
+			var err error
+			n, err = s.fid.Read(s.buf)
+			return err
+		})
+		if err != nil {
+			return Event{}, fmt.Errorf("stream: %w", err)
+		}
+		if n == 0 {
+			if len(ev) == 0 {
+				return Event{}, io.EOF
+			}
+			break
+		}
+		if len(ev) == 0 && s.buf[n-1] == '\n' {
+			return ParseEvent(s.buf[:n]) // the common case: one read, no copy
+		}
+		if len(ev)+n > maxEvent {
+			return Event{}, fmt.Errorf("stream: event longer than %d bytes", maxEvent)
+		}
+		ev = append(ev, s.buf[:n]...)
 	}
-	if n == 0 {
-		return Event{}, io.EOF
-	}
-	return ParseEvent(s.buf[:n])
+	return ParseEvent(ev)
 }
 
 // Close hangs up.

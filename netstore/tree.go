@@ -50,12 +50,13 @@ func (t *Tree) Attach(ctx context.Context, uname, aname, _ string) (srv9p.Node, 
 		return nil, err
 	}
 	var children []srv9p.Node
+	var auth func(context.Context) error // the token's check, for token attaches
 	switch kind {
 	case "token":
 		// The token is checked at attach and again at every open and
 		// stream event (from the cache, which a revocation clears), so a
 		// revoked or expired token stops working on live connections too.
-		auth := func(ctx context.Context) error { return t.S.Authenticate(ctx, uname, cred) }
+		auth = func(ctx context.Context) error { return t.S.Authenticate(ctx, uname, cred) }
 		if err := auth(ctx); err != nil {
 			return nil, err
 		}
@@ -114,9 +115,46 @@ func (t *Tree) Attach(ctx context.Context, uname, aname, _ string) (srv9p.Node, 
 	default:
 		return nil, fmt.Errorf("%w: aname must be \"token <store_token>\", \"table <secret>\", \"confirm <code>\" or \"admin <key>\"", srv9p.ErrPermission)
 	}
-	home := srv9p.NewDir(srv9p.Info{Name: uname, Mode: 0o700, Path: qpath(uname, "/home")}, children...)
-	users := srv9p.NewDir(srv9p.Info{Name: "user", Mode: 0o500, Path: qpath(uname, "/user")}, home)
-	return srv9p.NewDir(srv9p.Info{Mode: 0o500, Path: qpath(uname, "/")}, users), nil
+	home := guard(srv9p.NewDir(srv9p.Info{Name: uname, Mode: 0o700, Path: qpath(uname, "/home")}, children...), auth)
+	users := guard(srv9p.NewDir(srv9p.Info{Name: "user", Mode: 0o500, Path: qpath(uname, "/user")}, home), auth)
+	return guard(srv9p.NewDir(srv9p.Info{Mode: 0o500, Path: qpath(uname, "/")}, users), auth), nil
+}
+
+// guard makes d check auth (if not nil) before each walk, stat and
+// listing, so that a connection whose token is revoked gets the refusal
+// from its first step (a walk from the root fails whole, with the reason,
+// instead of stopping short as "not found").
+func guard(d srv9p.Dir, auth func(context.Context) error) srv9p.Dir {
+	if auth == nil {
+		return d
+	}
+	return &guardedDir{d, auth}
+}
+
+type guardedDir struct {
+	srv9p.Dir
+	auth func(context.Context) error
+}
+
+func (g *guardedDir) Stat(ctx context.Context) (srv9p.Info, error) {
+	if err := g.auth(ctx); err != nil {
+		return srv9p.Info{}, err
+	}
+	return g.Dir.Stat(ctx)
+}
+
+func (g *guardedDir) Walk(ctx context.Context, name string) (srv9p.Node, error) {
+	if err := g.auth(ctx); err != nil {
+		return nil, err
+	}
+	return g.Dir.Walk(ctx, name)
+}
+
+func (g *guardedDir) List(ctx context.Context) ([]srv9p.Info, error) {
+	if err := g.auth(ctx); err != nil {
+		return nil, err
+	}
+	return g.Dir.List(ctx)
 }
 
 func (t *Tree) ctlFile(user string, fn srv9p.CtlFunc) srv9p.Node {
@@ -193,7 +231,16 @@ func (d *oplogDir) name() string {
 	return d.segs[len(d.segs)-1]
 }
 
-func (d *oplogDir) Stat(context.Context) (srv9p.Info, error) {
+// Stat checks the connection's token, as List does: a revoked token
+// loses walks, stats and listings too, not only opens.
+func (d *oplogDir) Stat(ctx context.Context) (srv9p.Info, error) {
+	if err := d.auth(ctx); err != nil {
+		return srv9p.Info{}, err
+	}
+	return d.info()
+}
+
+func (d *oplogDir) info() (srv9p.Info, error) {
 	return srv9p.Info{Name: d.name(), Mode: fs.ModeDir | 0o700, Path: qpath(d.user, "/oplog/"+strings.Join(d.segs, "/"))}, nil
 }
 
@@ -218,6 +265,9 @@ func (d *oplogDir) Walk(_ context.Context, name string) (srv9p.Node, error) {
 }
 
 func (d *oplogDir) List(ctx context.Context) ([]srv9p.Info, error) {
+	if err := d.auth(ctx); err != nil {
+		return nil, err
+	}
 	ents, err := d.t.S.List(d.user, d.segs)
 	if err != nil {
 		return nil, err
@@ -227,7 +277,7 @@ func (d *oplogDir) List(ctx context.Context) ([]srv9p.Info, error) {
 		if !e.Dir && len(d.segs) == 0 {
 			continue
 		}
-		info, err := d.child(e.Name, e.Dir).Stat(ctx)
+		info, err := d.child(e.Name, e.Dir).(interface{ info() (srv9p.Info, error) }).info()
 		if err != nil {
 			continue
 		}
@@ -273,7 +323,15 @@ type oplogFile struct {
 	auth func(context.Context) error
 }
 
-func (f *oplogFile) Stat(context.Context) (srv9p.Info, error) {
+// Stat checks the connection's token (see oplogDir.Stat).
+func (f *oplogFile) Stat(ctx context.Context) (srv9p.Info, error) {
+	if err := f.auth(ctx); err != nil {
+		return srv9p.Info{}, err
+	}
+	return f.info()
+}
+
+func (f *oplogFile) info() (srv9p.Info, error) {
 	data, ver, err := f.t.S.Read(f.user, f.typ, f.path)
 	if err != nil {
 		return srv9p.Info{}, err
@@ -438,9 +496,9 @@ func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
 // value (echo -n, or a client that writes one op per write) ends that line.
 type lineBuffer struct{ partial []byte }
 
-// maxLine bounds a line: the largest op plus room for a push record's type
-// and path.
-const maxLine = oplog.MaxOpSize + 2*MaxPathLen
+// maxLine bounds a line: the largest record (a checkpoint) plus room for
+// a push record's type and path.
+const maxLine = oplog.MaxLineSize + 2*MaxPathLen
 
 func (b *lineBuffer) add(p []byte) ([][]byte, error) {
 	data := append(b.partial, p...)
@@ -455,7 +513,9 @@ func (b *lineBuffer) add(p []byte) ([][]byte, error) {
 		}
 		data = data[i+1:]
 	}
-	if t := bytes.TrimSpace(data); len(t) > 0 && json.Valid(t) {
+	// Only a line ending as an op does is worth validating: a long line
+	// arriving in many writes is not validated at each.
+	if t := bytes.TrimSpace(data); len(t) > 0 && t[len(t)-1] == '}' && json.Valid(t) {
 		lines = append(lines, t)
 		data = nil
 	}
@@ -463,6 +523,10 @@ func (b *lineBuffer) add(p []byte) ([][]byte, error) {
 		b.partial = nil
 		return nil, fmt.Errorf("%w: line longer than %d bytes", srv9p.ErrTooLarge, maxLine)
 	}
-	b.partial = append([]byte(nil), data...)
+	if len(lines) == 0 {
+		b.partial = data // nothing refers to it: keep growing it in place
+	} else {
+		b.partial = append([]byte(nil), data...)
+	}
 	return lines, nil
 }

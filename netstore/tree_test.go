@@ -577,3 +577,46 @@ func TestRemote_ListAndTypes(t *testing.T) {
 		t.Fatalf("a folder that does not exist: %v %v", paths, err)
 	}
 }
+
+// A revocation cuts listing and stat too: a connection attached before it
+// can no longer walk to an oplog, stat one, or read a folder it had open
+// (its next read from offset 0 lists again), and learns nothing of names,
+// lengths or versions.
+func TestTree_RevocationStopsListingAndStat(t *testing.T) {
+	ts := startStore(t, Config{})
+	token := ts.user("lis")
+	if _, err := ts.svc.Push(context.Background(), "lis", []Record{{Type: "lww", Path: "/ch/x", Op: op(t, "o", 1, `1`)}}); err != nil {
+		t.Fatal(err)
+	}
+	live := ts.mustMount("lis", "token "+token)
+	dfid, err := live.Open("/user/lis/oplog/lww/ch", plan9.OREAD)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dfid.Close()
+	if ents, err := dfid.Dirreadall(); err != nil || len(ents) != 1 || ents[0].Name != "x" {
+		t.Fatalf("listing before the revocation: %v %v", ents, err)
+	}
+	if _, err := live.Stat("/user/lis/oplog/lww/ch/x"); err != nil {
+		t.Fatalf("stat before the revocation: %v", err)
+	}
+	tf := ts.mustMount("lis", "table "+testSecret)
+	if _, err := ctl(tf, "/user/lis/ctl", "revoke "+token); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"/user/lis/oplog/lww/ch/x", "/user/lis/oplog/lww/ch", "/user/lis/oplog"} {
+		if d, err := live.Stat(name); err == nil || !strings.Contains(err.Error(), "revoked") {
+			t.Errorf("stat %s after the revocation: %v, %v; want a revoked error", name, d, err)
+		}
+	}
+	if d, err := dfid.Stat(); err == nil || !strings.Contains(err.Error(), "revoked") {
+		t.Errorf("stat of a fid walked before the revocation: %v, %v; want a revoked error", d, err)
+	}
+	buf := make([]byte, 8192)
+	if n, err := dfid.ReadAt(buf, 0); err == nil || !strings.Contains(err.Error(), "revoked") {
+		t.Errorf("re-reading a folder opened before the revocation: %d bytes, %v; want a revoked error", n, err)
+	}
+	if _, err := live.Open("/user/lis/oplog/lww", plan9.OREAD); err == nil || !strings.Contains(err.Error(), "revoked") {
+		t.Errorf("open a folder after the revocation: %v", err)
+	}
+}

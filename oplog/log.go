@@ -361,8 +361,8 @@ func ParseLog(data []byte) (*Log, error) {
 // decodeShared is Decode for ParseLog: the payload aliases line, and
 // origins are interned.
 func decodeShared(line []byte, origins map[string]string) (Op, error) {
-	if len(line) > MaxOpSize {
-		return Op{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(line), MaxOpSize)
+	if len(line) > MaxLineSize {
+		return Op{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(line), MaxLineSize)
 	}
 	o, ok := decodeFast(line, origins)
 	if !ok {

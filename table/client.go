@@ -80,10 +80,20 @@ func (c *Client) SessionList(ctx context.Context) ([]SessionInfo, error) {
 	return list, nil
 }
 
-// SessionRevoke revokes the session id (needs the master).
-func (c *Client) SessionRevoke(ctx context.Context, id string) error {
-	_, err := c.ctl(ctx, "session revoke "+id)
-	return err
+// SessionRevoke revokes the session id (needs the master). The
+// warnings name the stores the table could not tell yet (the session is
+// revoked all the same).
+func (c *Client) SessionRevoke(ctx context.Context, id string) (warnings []string, err error) {
+	reply, err := c.ctl(ctx, "session revoke "+id)
+	if err != nil {
+		return nil, err
+	}
+	for line := range strings.SplitSeq(reply, "\n") {
+		if w, ok := strings.CutPrefix(line, "warning: "); ok {
+			warnings = append(warnings, w)
+		}
+	}
+	return warnings, nil
 }
 
 // StoreAdd adds the store at storeAddr to channel, confirming with the

@@ -83,7 +83,7 @@ func TestClient_Flow(t *testing.T) {
 	if _, err := k.Check(ctx, addr, "", id, "bad-secret", "alice", tok); err == nil || errors.Is(err, srv9p.ErrPermission) {
 		t.Errorf("Check with a bad secret: got %v, want an error that is not a token refusal", err)
 	}
-	if err := m.SessionRevoke(ctx, list[0].ID); err != nil {
+	if _, err := m.SessionRevoke(ctx, list[0].ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := k.Check(ctx, addr, "", id, secret, "alice", tok); !errors.Is(err, ErrTokenRevoked) || !errors.Is(err, srv9p.ErrPermission) {

@@ -53,6 +53,7 @@ type fakeStores struct {
 	codes    map[string]string // store addr -> code it accepts
 	down     map[string]bool   // store addr -> unreachable
 	fps      map[string]string // store addr -> fingerprint of its certificate
+	frozen   map[string]bool   // store addr -> accepts but never answers
 	confirms []confirmCall
 	revokes  []revokeCall
 }
@@ -64,7 +65,7 @@ type revokeCall struct {
 }
 
 func newFakeStores() *fakeStores {
-	return &fakeStores{codes: map[string]string{}, down: map[string]bool{}, fps: map[string]string{}}
+	return &fakeStores{codes: map[string]string{}, down: map[string]bool{}, fps: map[string]string{}, frozen: map[string]bool{}}
 }
 
 func (f *fakeStores) setCode(addr, code string) {
@@ -90,6 +91,11 @@ func (f *fakeStores) Confirm(ctx context.Context, cf Confirmation) (string, erro
 
 func (f *fakeStores) Revoke(ctx context.Context, addr, fingerprint, user, secret string, tokens []string) error {
 	f.mu.Lock()
+	if f.frozen[addr] {
+		f.mu.Unlock()
+		<-ctx.Done()
+		return ctx.Err()
+	}
 	defer f.mu.Unlock()
 	if f.down[addr] {
 		return errors.New("connection refused")

@@ -96,7 +96,7 @@ func TestService_ErrorKinds(t *testing.T) {
 		{s.SetMaster(ctx, "Bad", testMaster), srv9p.ErrBadRequest},
 		{s.RemoveUser("nobody"), srv9p.ErrNotExist},
 		{s.RemoveChannel(m, "nope"), srv9p.ErrNotExist},
-		{s.RevokeSession(m, newID()), srv9p.ErrNotExist},
+		{func() error { _, err := s.RevokeSession(m, newID()); return err }(), srv9p.ErrNotExist},
 		{func() error { _, err := s.StoreToken(m, newID()); return err }(), srv9p.ErrPermission},
 		{func() error { _, err := s.Check(m, "x"); return err }(), srv9p.ErrPermission},
 		{func() error { _, err := s.Authenticate(ctx, "alice", "master nope", "h:1"); return err }(), srv9p.ErrPermission},
