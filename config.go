@@ -68,6 +68,9 @@ type Config struct {
 	// SyncDelay is how long a sync waits for more changes to the same
 	// path before it runs. Zero means DefaultSyncDelay.
 	SyncDelay time.Duration `json:"-"`
+	// Resume, if set, starts the streams of the remote stores it names
+	// where a channel-wide watch left them (OpEvent.Cursor).
+	Resume Cursor `json:"-"`
 	// Origin names this client instance in the ops it makes; empty means
 	// a new random id (or the lease's, with OriginDir). A fixed Origin is
 	// for one process at a time that keeps no op pending across runs: its

@@ -109,7 +109,7 @@ func (c *Client) resendPending() {
 				return
 			}
 			for _, o := range c.lease.pending(k) {
-				if err := c.deliver(context.WithoutCancel(c.ctx), p, stores, o); err != nil {
+				if _, err := c.deliver(context.WithoutCancel(c.ctx), p, stores, o); err != nil {
 					c.cfg.Logf("gigfs: resend pending op of %s: %v", k, err)
 					return
 				}
