@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -57,16 +58,20 @@ type Client struct {
 	tableSet  chan struct{} // closed once the remote table was read (or there is none, or it refused us)
 	tableLate atomic.Bool   // a wait for the table timed out: do not wait again
 	tableErr  error         // set before tableSet closes when the table refused the session
+	tableOnce sync.Once     // closes tableSet
+	refreshMu sync.Mutex    // one refresh of the mount table at a time
 
-	mu       sync.Mutex
-	local    map[string][]store  // channel -> local stores
-	remote   map[string][]string // channel -> remote store ids
-	remotes  map[string]*remoteStore
-	disk     map[string]*sharedStore // by storage path, shared by channels
-	paths    map[pathKey]*pathState
-	chanSubs map[string]map[*subscriber]struct{}
-	closed   bool
-	closing  bool // Close has begun: no new delivery starts
+	mu        sync.Mutex
+	local     map[string][]store  // channel -> local stores
+	remote    map[string][]string // channel -> remote store ids
+	remotes   map[string]*remoteStore
+	disk      map[string]*sharedStore // by storage path, shared by channels
+	paths     map[pathKey]*pathState
+	pathsMade int       // paths made since the last forgetSome scan
+	forgotLog time.Time // when forgetSome last logged
+	chanSubs  map[string]map[*subscriber]struct{}
+	closed    bool
+	closing   bool // Close has begun: no new delivery starts
 }
 
 // New makes a client from cfg. Local stores open at once; the remote table
@@ -133,7 +138,7 @@ func New(cfg Config) (*Client, error) {
 		c.user = rt.User
 		c.spawn(c.readTable)
 	} else {
-		close(c.tableSet)
+		c.tableOnce.Do(func() { close(c.tableSet) })
 	}
 	// Ops written while offline to on-disk stores are pending until the
 	// remote stores have them: storeUp syncs every oplog of those channels
@@ -182,13 +187,14 @@ func (c *Client) readTable() {
 			c.table = tc
 			c.tableMu.Unlock()
 			c.setMountTable(mt)
+			c.followTable()
 			return
 		}
 		c.cfg.Logf("gigfs: table %s: %v", rt.Addr, err)
 		if isRefusal(err) {
 			// Revoked, expired or unknown: asking again will not help.
 			c.tableErr = fmt.Errorf("%w: %v", ErrTableRefused, err)
-			close(c.tableSet)
+			c.tableOnce.Do(func() { close(c.tableSet) })
 			return
 		}
 		select {
@@ -199,28 +205,66 @@ func (c *Client) readTable() {
 	}
 }
 
+// setMountTable makes mt the client's remote mount table, the first time
+// and at every change: stores new to it are connected, channels it no
+// longer names go, and stores it no longer names are closed.
 func (c *Client) setMountTable(mt table.MountTable) {
 	c.mu.Lock()
-	var start []*remoteStore
+	var start, stop []*remoteStore
+	remote := make(map[string][]string, len(mt))
+	used := make(map[string]bool)
 	for ch, refs := range mt {
 		for _, ref := range refs {
 			rs, ok := c.remotes[ref.StoreID]
+			if ok && rs.addr != ref.StoreAddr {
+				// Moved: the old connection is to the wrong place.
+				stop = append(stop, rs)
+				ok = false
+			}
 			if !ok {
 				rs = newRemoteStore(c, ref.StoreID, ref.StoreAddr, ref.Fingerprint)
 				c.remotes[ref.StoreID] = rs
 				start = append(start, rs)
 			}
-			c.remote[ch] = append(c.remote[ch], ref.StoreID)
+			used[ref.StoreID] = true
+			remote[ch] = append(remote[ch], ref.StoreID)
 		}
 	}
+	for id, rs := range c.remotes {
+		if !used[id] {
+			delete(c.remotes, id)
+			stop = append(stop, rs)
+		}
+	}
+	added := make(map[string]bool)
+	for ch, ids := range remote {
+		if !slices.Equal(ids, c.remote[ch]) {
+			added[ch] = true
+		}
+	}
+	c.remote = remote
 	closed := c.closed
 	c.mu.Unlock()
-	close(c.tableSet)
+	c.tableOnce.Do(func() { close(c.tableSet) })
+	for _, rs := range stop {
+		rs.close()
+	}
 	if closed {
 		return
 	}
 	for _, rs := range start {
 		c.spawn(func() { rs.run(c.ctx) })
+	}
+	// A store that joined a channel it was already connected for (another
+	// channel) gets the channel's ops when it is synced; a new store is
+	// synced when it connects.
+	for ch := range added {
+		c.mu.Lock()
+		subs := len(c.chanSubs[ch])
+		c.mu.Unlock()
+		if subs > 0 {
+			c.spawn(func() { c.syncChannel(ch) })
+		}
 	}
 }
 
@@ -257,6 +301,16 @@ func (c *Client) stores(ctx context.Context, channel string) ([]store, error) {
 		return nil, err
 	}
 	c.WaitTable(ctx)
+	out, err := c.storesOf(channel)
+	if errors.Is(err, ErrUnknownChannel) && c.refreshTable(ctx) {
+		// The channel may have been added since the table was read.
+		out, err = c.storesOf(channel)
+	}
+	return out, err
+}
+
+// storesOf returns the stores the client knows for a channel.
+func (c *Client) storesOf(channel string) ([]store, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {

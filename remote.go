@@ -23,14 +23,20 @@ type remoteStore struct {
 	addr  string
 	trust srv9p.Trust // the fingerprint the table pinned, or the CA file
 
-	mu     sync.Mutex
-	r      *netstore.Remote // nil while down
-	sr     *netstore.StreamReader
-	token  string
-	epoch  string // stream cursor, to resume without missing events
-	seq    uint64
-	closed bool
-	tried  chan struct{} // closed when the first connection attempt has ended
+	mu    sync.Mutex
+	r     *netstore.Remote // nil while down
+	sr    *netstore.StreamReader
+	token string
+	epoch string // stream cursor, to resume without missing events
+	seq   uint64
+	// doneEpoch and doneSeq are the position of the last event handed
+	// to the client in full (cursorOf).
+	doneEpoch string
+	doneSeq   uint64
+	closed    bool
+	lost      bool               // the last connect could not resume the stream
+	stop      context.CancelFunc // ends run
+	tried     chan struct{}      // closed when the first connection attempt has ended
 }
 
 func newRemoteStore(c *Client, id, addr, fingerprint string) *remoteStore {
@@ -38,7 +44,12 @@ func newRemoteStore(c *Client, id, addr, fingerprint string) *remoteStore {
 	if rt := c.cfg.RemoteTable; rt != nil && fingerprint == "" {
 		trust.CAFile = rt.CAFile
 	}
-	return &remoteStore{c: c, id: id, addr: addr, trust: trust, tried: make(chan struct{})}
+	rs := &remoteStore{c: c, id: id, addr: addr, trust: trust, tried: make(chan struct{})}
+	if pos, ok := c.cfg.Resume[id]; ok {
+		rs.epoch, rs.seq = pos.Epoch, pos.Seq
+		rs.doneEpoch, rs.doneSeq = pos.Epoch, pos.Seq
+	}
+	return rs
 }
 
 func (rs *remoteStore) name() string { return "store " + rs.id + " at " + rs.addr }
@@ -126,9 +137,14 @@ func (rs *remoteStore) fail(r *netstore.Remote, err error) {
 	}
 }
 
+// close hangs up for good: the client closes, or the store left the
+// mount table. The run loop ends.
 func (rs *remoteStore) close() error {
 	rs.mu.Lock()
 	rs.closed = true
+	if rs.stop != nil {
+		rs.stop()
+	}
 	r, sr := rs.r, rs.sr
 	rs.r, rs.sr = nil, nil
 	rs.mu.Unlock()
@@ -143,7 +159,17 @@ func (rs *remoteStore) close() error {
 
 // run keeps the store connected until the client closes.
 func (rs *remoteStore) run(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	rs.mu.Lock()
+	if rs.closed {
+		rs.mu.Unlock()
+		return
+	}
+	rs.stop = cancel
+	rs.mu.Unlock()
 	backoff := 50 * time.Millisecond
+	again := false // connected before
 	for ctx.Err() == nil {
 		err := rs.connect(ctx)
 		rs.mu.Lock()
@@ -163,7 +189,19 @@ func (rs *remoteStore) run(ctx context.Context) {
 			continue
 		}
 		backoff = 50 * time.Millisecond
+		rs.mu.Lock()
+		lost := rs.lost
+		rs.mu.Unlock()
+		if lost {
+			rs.c.streamLost(rs)
+		}
 		rs.c.storeUp(rs)
+		if again {
+			// Back after being down: repair it for the channel-wide
+			// watchers too (a first connection is no news).
+			rs.c.syncWatched(rs)
+		}
+		again = true
 		rs.follow(ctx)
 	}
 }
@@ -192,11 +230,22 @@ func (rs *remoteStore) connect(ctx context.Context) error {
 		rs.mu.Unlock()
 		return err
 	}
-	sr, err := netstore.OpenStreamTrust(cctx, rs.addr, rs.trust, rs.c.user, token, epoch, seq)
-	if err != nil && epoch != "" {
+	lost := false
+	var sr *netstore.StreamReader
+	if epoch != "" {
+		sr, err = netstore.OpenStreamTrust(cctx, rs.addr, rs.trust, rs.c.user, token, epoch, seq)
 		// The store cannot resume our cursor (restarted, or we fell too
-		// far behind): follow from now on; the sync on connect re-reads.
-		sr, err = netstore.OpenStreamTrust(cctx, rs.addr, rs.trust, rs.c.user, token, "", 0)
+		// far behind): follow from now on; the sync on connect re-reads,
+		// and channel-wide watchers get a replay (streamLost).
+		lost = err != nil
+	}
+	if sr == nil {
+		// From the store's head, named: the cursor is exact from the
+		// first event on.
+		epoch, seq, err = r.Cursor(cctx)
+		if err == nil {
+			sr, err = netstore.OpenStreamTrust(cctx, rs.addr, rs.trust, rs.c.user, token, epoch, seq)
+		}
 	}
 	if err != nil {
 		r.Close()
@@ -210,6 +259,11 @@ func (rs *remoteStore) connect(ctx context.Context) error {
 		return context.Canceled
 	}
 	rs.r, rs.sr, rs.token = r, sr, token
+	rs.epoch, rs.seq = epoch, seq
+	if rs.doneEpoch != epoch || lost {
+		rs.doneEpoch, rs.doneSeq = epoch, seq
+	}
+	rs.lost = lost
 	return nil
 }
 
@@ -233,5 +287,8 @@ func (rs *remoteStore) follow(ctx context.Context) {
 		rs.epoch, rs.seq = ev.Epoch, ev.Seq
 		rs.mu.Unlock()
 		rs.c.storeEvent(rs, ev)
+		rs.mu.Lock()
+		rs.doneEpoch, rs.doneSeq = ev.Epoch, ev.Seq
+		rs.mu.Unlock()
 	}
 }

@@ -64,6 +64,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker TokenChec
 		listening(l.Addr().String())
 	}
 	srv := &srv9p.Server{Attach: (&Tree{S: svc, AdminKey: key}).Attach, Logf: logger.Printf}
+	fl.Limits.Apply(srv)
 	return daemon.Serve(ctx, logger, l, srv, svc.Close)
 }
 

@@ -230,6 +230,10 @@ func (c *conn) attach(rctx context.Context, fid, _ *lib.Fid, uname, aname string
 		if err != nil {
 			return err
 		}
+		if err := c.srv.attachTurn(ctx, c.key); err != nil {
+			f.release()
+			return err
+		}
 		root, err := c.srv.Attach(ctx, uname, aname, c.remote)
 		if err == nil && root == nil {
 			err = ErrNotExist
@@ -244,7 +248,13 @@ func (c *conn) attach(rctx context.Context, fid, _ *lib.Fid, uname, aname string
 		if err != nil {
 			f.release()
 			c.logf("attach refused: user %q: %s", uname, ErrorString(err))
+			if countsAsFailure(err) {
+				c.srv.attachFailed(c.key)
+			}
 			return err
+		}
+		if !c.attached.Swap(true) {
+			c.srv.leaveUnauth(c.key)
 		}
 		f.path.Store(&[]Node{root})
 		fid.SetAux(f)
@@ -496,7 +506,7 @@ func (c *conn) read(rctx context.Context, fid *lib.Fid, data []byte, off int64) 
 			n, err = d.read(ctx, f, data, off)
 			return err
 		}
-		n, err = h.Read(context.WithValue(ctx, blockKey{}, c), data, off)
+		n, err = h.Read(context.WithValue(ctx, blockKey{}, &blocker{c, int64(len(data)) + plan9.IOHDRSZ}), data, off)
 		if n < 0 || n > len(data) {
 			bad := n
 			n = 0
@@ -561,6 +571,14 @@ func (c *conn) stat(rctx context.Context, fid *lib.Fid) (d *plan9.Dir, err error
 			return err
 		}
 		dir := dirOf(info, f.uname)
+		b, err := dir.Bytes()
+		if err != nil {
+			return err
+		}
+		if m := int(c.msize.Load()); 9+len(b) > m {
+			// The library would drop a reply over msize.
+			return fmt.Errorf("%w: stat of %d bytes over the message size %d", ErrTooLarge, len(b), m)
+		}
 		d = &dir
 		return nil
 	})
@@ -626,24 +644,35 @@ func (c *conn) clunk(fid *lib.Fid) {
 	}
 }
 
-// blockKey is the context key under which a read finds its connection,
+// blockKey is the context key under which a read finds its blocker,
 // to count blocked reads (see beginBlock).
 type blockKey struct{}
+
+// A blocker is the connection of a read and the bytes it reserved.
+type blocker struct {
+	c *conn
+	n int64
+}
 
 // beginBlock counts a read that is about to block against the
 // MaxBlockedReads of the connection serving ctx, if any. The caller calls
 // end when the read no longer blocks.
 func beginBlock(ctx context.Context) (end func(), err error) {
-	c, ok := ctx.Value(blockKey{}).(*conn)
+	b, ok := ctx.Value(blockKey{}).(*blocker)
 	if !ok {
 		return func() {}, nil
 	}
+	c := b.c
 	if c.blocked.Add(1) > c.maxBlocked {
 		c.blocked.Add(-1)
 		c.logf("too many blocked reads (limit %d)", c.maxBlocked)
 		return nil, nineErr(fmt.Sprintf("too many blocked reads: limit %d", c.maxBlocked))
 	}
-	return func() { c.blocked.Add(-1) }, nil
+	c.park(b.n)
+	return func() {
+		c.unpark(b.n)
+		c.blocked.Add(-1)
+	}, nil
 }
 
 // A dirReader reads a directory: a snapshot of List taken at offset 0,

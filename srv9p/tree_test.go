@@ -395,6 +395,7 @@ const (
 // testServer is a running server of a test tree.
 type testServer struct {
 	addr string
+	srv  *srv9p.Server
 	tree *testTree
 	logs *logBuf
 	stop func() // cancels Serve and waits for it to return
@@ -440,7 +441,7 @@ func startServer(t testing.TB, configure func(*srv9p.Server)) *testServer {
 		})
 	}
 	t.Cleanup(stop)
-	return &testServer{addr: l.Addr().String(), tree: tree, logs: logs, stop: stop}
+	return &testServer{addr: l.Addr().String(), srv: s, tree: tree, logs: logs, stop: stop}
 }
 
 // mount attaches to the server with the 9fans client.

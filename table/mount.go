@@ -129,6 +129,9 @@ func (s *Service) saveTable(u *user, changed bool) error {
 		u.tab.Version, u.tab.Mtime = version, mtime
 		return err
 	}
+	if changed {
+		u.wakeWaiters()
+	}
 	return nil
 }
 

@@ -139,6 +139,7 @@ type user struct {
 	rec      userRecord
 	sessions map[string]*session
 	tab      tableRecord
+	tabWake  chan struct{} // closed when tab's version moves (wait.go); nil until waited on
 }
 
 // A session is one session of a user.

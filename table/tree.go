@@ -15,7 +15,7 @@ import (
 // NewServer returns a 9P server of svc's trees. An attach (PROTOCOL.md)
 // sees, by credential:
 //
-//	master   /user/<id>/{ctl, table, channel/<channel>}
+//	master   /user/<id>/{ctl, table, tablewait, channel/<channel>}
 //	session  the same; ctl refuses the session commands
 //	store    /user/<id>/check/<store_token>
 //	admin    /admin/ctl
@@ -69,6 +69,7 @@ func (s *Service) root(p *Principal) srv9p.Dir {
 				return s.userCtl(ctx, p, cmd)
 			}),
 			&tableFile{s, p},
+			s.tableWaitFile(p),
 			&channelDir{s, p},
 		}
 	}
