@@ -65,15 +65,17 @@ type Client struct {
 	tableOnce sync.Once     // closes tableSet
 	refreshMu sync.Mutex    // one refresh of the mount table at a time
 
-	mu       sync.Mutex
-	local    map[string][]store  // channel -> local stores
-	remote   map[string][]string // channel -> remote store ids
-	remotes  map[string]*remoteStore
-	disk     map[string]*sharedStore // by storage path, shared by channels
-	paths    map[pathKey]*pathState
-	chanSubs map[string]map[*subscriber]struct{}
-	closed   bool
-	closing  bool // Close has begun: no new delivery starts
+	mu        sync.Mutex
+	local     map[string][]store  // channel -> local stores
+	remote    map[string][]string // channel -> remote store ids
+	remotes   map[string]*remoteStore
+	disk      map[string]*sharedStore // by storage path, shared by channels
+	paths     map[pathKey]*pathState
+	pathsMade int       // paths made since the last forgetSome scan
+	forgotLog time.Time // when forgetSome last logged
+	chanSubs  map[string]map[*subscriber]struct{}
+	closed    bool
+	closing   bool // Close has begun: no new delivery starts
 }
 
 // New makes a client from cfg. Local stores open at once; the remote table

@@ -304,33 +304,7 @@ func (s *sharedStore) dial(ctx context.Context) (resumed bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	s.mu.Lock()
-	epoch, seq := s.epoch, s.seq
-	s.mu.Unlock()
-	var sr *remote.StreamReader
-	resumed = false
-	if epoch != "" {
-		// Resume where the stream broke: the stream is kept in the folder,
-		// so the next server goes on with it.
-		sr, err = remote.OpenStream(ctx, addr, localUser, key, epoch, seq)
-		if srv9p.IsHangup(err) {
-			r.Close()
-			return false, err // try again, rather than skip ahead
-		}
-		resumed = err == nil
-	}
-	if sr == nil {
-		// A stream of another epoch (its file was lost): from its first
-		// event, so that nothing it accepted before this connection is
-		// missed; from now on if it no longer keeps them all.
-		var e string
-		if e, _, err = r.Cursor(ctx); err == nil {
-			sr, err = remote.OpenStream(ctx, addr, localUser, key, e, 0)
-			if err != nil && !srv9p.IsHangup(err) {
-				sr, err = remote.OpenStream(ctx, addr, localUser, key, "", 0)
-			}
-		}
-	}
+	sr, epoch, seq, resumed, err := s.openStream(ctx, r, addr, key)
 	if err != nil {
 		r.Close()
 		return false, err
@@ -343,12 +317,40 @@ func (s *sharedStore) dial(ctx context.Context) (resumed bool, err error) {
 		return false, ErrClosed
 	}
 	s.r, s.sr, s.key = r, sr, key
-	if !resumed {
-		s.epoch, s.seq = "", 0
-	}
+	s.epoch, s.seq = epoch, seq
 	s.alive = time.Now()
 	close(s.up)
 	return resumed, nil
+}
+
+// openStream opens the stream of the serving process: on a first
+// connection from its head; then where the last stream left off (the
+// stream is kept in the folder, so the next server goes on with it), or,
+// if the server cannot resume it (the stream file was lost: another
+// epoch), from the first event of its epoch, so that nothing it accepted
+// before this connection is missed, or from its head if it no longer
+// keeps them all. It returns the stream and its position.
+func (s *sharedStore) openStream(ctx context.Context, r *remote.Remote, addr, key string) (sr *remote.StreamReader, epoch string, seq uint64, resumed bool, err error) {
+	s.mu.Lock()
+	epoch, seq = s.epoch, s.seq
+	s.mu.Unlock()
+	if epoch != "" {
+		sr, err = remote.OpenStream(ctx, addr, localUser, key, epoch, seq)
+		if err == nil || srv9p.IsHangup(err) {
+			return sr, epoch, seq, err == nil, err // a hang-up: try again, rather than skip ahead
+		}
+	}
+	e, head, err := r.Cursor(ctx)
+	if err != nil {
+		return nil, "", 0, false, err
+	}
+	if epoch != "" && e != epoch {
+		if sr, err = remote.OpenStream(ctx, addr, localUser, key, e, 0); err == nil || srv9p.IsHangup(err) {
+			return sr, e, 0, false, err
+		}
+	}
+	sr, err = remote.OpenStream(ctx, addr, localUser, key, e, head)
+	return sr, e, head, false, err
 }
 
 // run follows the store's stream, handing events to the client, and

@@ -72,6 +72,10 @@ func (c *Client) PushAck(ctx context.Context, channel, typ, path string, payload
 		return Ack{}, fmt.Errorf("push %s %s %s: %w", channel, typ, path, err)
 	}
 	p.log.Merge(o)
+	if p.clean == p.ver+1 {
+		p.heldIf = p.ver + 1
+	}
+	p.ver++
 	p.setValue(value, nil, &o)
 	p.mu.Unlock()
 	c.publishOp(p.key, o)

@@ -25,15 +25,20 @@ type remoteStore struct {
 	addr  string
 	trust srv9p.Trust // the fingerprint the table pinned, or the CA file
 
-	mu     sync.Mutex
-	r      *remote.Remote // nil while down
-	sr     *remote.StreamReader
-	token  string
-	epoch  string // stream cursor, to resume without missing events
-	seq    uint64
-	closed bool
-	stop   context.CancelFunc // ends run
-	tried  chan struct{}      // closed when the first connection attempt has ended
+	mu    sync.Mutex
+	r     *remote.Remote // nil while down
+	sr    *remote.StreamReader
+	token string
+	epoch string // stream cursor, to resume without missing events
+	seq   uint64
+	// doneEpoch and doneSeq are the position of the last event handed
+	// to the client in full (cursorOf).
+	doneEpoch string
+	doneSeq   uint64
+	closed    bool
+	lost      bool               // the last connect could not resume the stream
+	stop      context.CancelFunc // ends run
+	tried     chan struct{}      // closed when the first connection attempt has ended
 }
 
 func newRemoteStore(c *Client, id, addr, fingerprint string) *remoteStore {
@@ -41,7 +46,12 @@ func newRemoteStore(c *Client, id, addr, fingerprint string) *remoteStore {
 	if rt := c.cfg.RemoteTable; rt != nil && fingerprint == "" {
 		trust.CAFile = rt.CAFile
 	}
-	return &remoteStore{c: c, id: id, addr: addr, trust: trust, tried: make(chan struct{})}
+	rs := &remoteStore{c: c, id: id, addr: addr, trust: trust, tried: make(chan struct{})}
+	if pos, ok := c.cfg.Resume[id]; ok {
+		rs.epoch, rs.seq = pos.Epoch, pos.Seq
+		rs.doneEpoch, rs.doneSeq = pos.Epoch, pos.Seq
+	}
+	return rs
 }
 
 func (rs *remoteStore) name() string { return "store " + rs.id + " at " + rs.addr }
@@ -195,6 +205,7 @@ func (rs *remoteStore) run(ctx context.Context) {
 		}
 		backoff = min(2*backoff, maxBackoff)
 	}
+	again := false // connected before
 	for ctx.Err() == nil {
 		err := rs.connect(ctx)
 		rs.mu.Lock()
@@ -210,7 +221,19 @@ func (rs *remoteStore) run(ctx context.Context) {
 			continue
 		}
 		up := time.Now()
+		rs.mu.Lock()
+		lost := rs.lost
+		rs.mu.Unlock()
+		if lost {
+			rs.c.streamLost(rs)
+		}
 		rs.c.storeUp(rs)
+		if again {
+			// Back after being down: repair it for the channel-wide
+			// watchers too (a first connection is no news).
+			rs.c.syncWatched(rs)
+		}
+		again = true
 		rs.follow(ctx)
 		if time.Since(up) >= stableUp {
 			backoff = minBackoff
@@ -244,11 +267,22 @@ func (rs *remoteStore) connect(ctx context.Context) error {
 		rs.mu.Unlock()
 		return err
 	}
-	sr, err := remote.OpenStreamTrust(cctx, rs.addr, rs.trust, rs.c.user, token, epoch, seq)
-	if err != nil && epoch != "" {
+	lost := false
+	var sr *remote.StreamReader
+	if epoch != "" {
+		sr, err = remote.OpenStreamTrust(cctx, rs.addr, rs.trust, rs.c.user, token, epoch, seq)
 		// The store cannot resume our cursor (restarted, or we fell too
-		// far behind): follow from now on; the sync on connect re-reads.
-		sr, err = remote.OpenStreamTrust(cctx, rs.addr, rs.trust, rs.c.user, token, "", 0)
+		// far behind): follow from now on; the sync on connect re-reads,
+		// and channel-wide watchers get a replay (streamLost).
+		lost = err != nil
+	}
+	if sr == nil {
+		// From the store's head, named: the cursor is exact from the
+		// first event on.
+		epoch, seq, err = r.Cursor(cctx)
+		if err == nil {
+			sr, err = remote.OpenStreamTrust(cctx, rs.addr, rs.trust, rs.c.user, token, epoch, seq)
+		}
 	}
 	if err != nil {
 		r.Close()
@@ -262,6 +296,11 @@ func (rs *remoteStore) connect(ctx context.Context) error {
 		return context.Canceled
 	}
 	rs.r, rs.sr, rs.token = r, sr, token
+	rs.epoch, rs.seq = epoch, seq
+	if rs.doneEpoch != epoch || lost {
+		rs.doneEpoch, rs.doneSeq = epoch, seq
+	}
+	rs.lost = lost
 	return nil
 }
 
@@ -285,5 +324,8 @@ func (rs *remoteStore) follow(ctx context.Context) {
 		rs.epoch, rs.seq = ev.Epoch, ev.Seq
 		rs.mu.Unlock()
 		rs.c.storeEvent(rs, ev)
+		rs.mu.Lock()
+		rs.doneEpoch, rs.doneSeq = ev.Epoch, ev.Seq
+		rs.mu.Unlock()
 	}
 }

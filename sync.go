@@ -139,6 +139,7 @@ func (c *Client) sync(ctx context.Context, p *pathState, forcePrune bool) (SyncR
 	// Push each store what it lacks, from one snapshot of the union.
 	p.mu.Lock()
 	snap := p.log.Clone()
+	snapVer := p.ver
 	p.mu.Unlock()
 	agreed := all
 	// Stores with different checkpoints (two clients pruned at once) are
@@ -194,6 +195,13 @@ func (c *Client) sync(ctx context.Context, p *pathState, forcePrune bool) (SyncR
 			agreed = false
 		} else if sr.Answered {
 			c.held(p, stores[i], snap)
+			if durable(stores[i]) {
+				p.mu.Lock()
+				if p.ver == snapVer {
+					p.clean = snapVer + 1
+				}
+				p.mu.Unlock()
+			}
 		}
 	}
 	rep.Agreed = agreed

@@ -3,6 +3,7 @@ package interop
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -51,6 +52,36 @@ type store struct {
 	svc   *netstore.Service
 	table *fakeTable
 	addr  string // host:port
+	logs  *logLines
+}
+
+// logLines keeps the lines a server logged.
+type logLines struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logLines) add(line string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, line)
+}
+
+func (l *logLines) contains(s string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, line := range l.lines {
+		if strings.Contains(line, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *logLines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
 }
 
 // startStore starts a store whose data lives in dir (a fresh temporary
@@ -60,7 +91,11 @@ func startStore(t testing.TB, dir string) *store {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	logf := quietLogf(t)
+	quiet, logs := quietLogf(t), new(logLines)
+	logf := func(format string, args ...any) {
+		logs.add(fmt.Sprintf(format, args...))
+		quiet(format, args...)
+	}
 	ft := &fakeTable{tokens: make(map[string]bool)}
 	svc, err := netstore.Open(netstore.Config{Dir: dir, Checker: ft, Logf: logf})
 	if err != nil {
@@ -84,7 +119,7 @@ func startStore(t testing.TB, dir string) *store {
 		<-done
 		svc.Close()
 	})
-	return &store{t: t, svc: svc, table: ft, addr: l.Addr().String()}
+	return &store{t: t, svc: svc, table: ft, addr: l.Addr().String(), logs: logs}
 }
 
 // quietLogf logs through t until the test ends, and drops lines after

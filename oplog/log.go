@@ -119,7 +119,11 @@ func (r Result) Err() error {
 	if r.Outcome() != Refused {
 		return nil
 	}
-	return gig.Errorf(r.Code.Kind(), "%s: %s", r.Code, r.Reason)
+	k := r.Code.Kind()
+	if r.Code.String() == k.Word() {
+		return gig.Errorf(k, "%s", r.Reason) // the word says it once
+	}
+	return gig.Errorf(k, "%s: %s", r.Code, r.Reason)
 }
 
 // Refusal returns the result of a record refused for err: CodeLimit for an

@@ -29,6 +29,22 @@ type fidState struct {
 	dir      *dirReader // an open directory
 }
 
+// pathName is the fid's path from the attach root, for logs.
+func (f *fidState) pathName(ctx context.Context) string {
+	var b strings.Builder
+	for _, n := range (*f.path.Load())[1:] {
+		info, err := n.Stat(ctx)
+		if err != nil {
+			info.Name = "?"
+		}
+		b.WriteString("/" + info.Name)
+	}
+	if b.Len() == 0 {
+		return "/"
+	}
+	return b.String()
+}
+
 func (f *fidState) node() Node {
 	p := *f.path.Load()
 	return p[len(p)-1]
@@ -527,6 +543,11 @@ func (c *conn) write(rctx context.Context, fid *lib.Fid, data []byte, off int64)
 		}
 		n, err = h.Write(ctx, data, off)
 		if err != nil {
+			if ctx.Err() == nil {
+				// Some clients (FUSE) show any error as EIO: the reason
+				// is here.
+				c.logf("user %s: write %s refused: %s", f.uname, f.pathName(ctx), ErrorString(err))
+			}
 			return err
 		}
 		if n < 0 || n > len(data) {

@@ -156,7 +156,10 @@ func (d *staticDir) List(ctx context.Context) ([]Info, error) {
 }
 
 // NewFile returns a file with a fixed Info whose Open calls open, for
-// files such as ctl whose stat does not change.
+// files such as ctl whose stat does not change. Its writes are commands or
+// records, not contents, so a truncation (a wstat of length 0, an open
+// with OTRUNC: what a shell's "echo cmd > ctl" sends) is accepted and
+// changes nothing; a read-only one refuses it.
 func NewFile(info Info, open func(ctx context.Context, mode OpenMode) (Handle, error)) File {
 	info.Mode &^= fs.ModeDir
 	return &funcFile{info: info, open: open}
@@ -171,4 +174,13 @@ func (f *funcFile) Stat(context.Context) (Info, error) { return f.info, nil }
 
 func (f *funcFile) Open(ctx context.Context, mode OpenMode) (Handle, error) {
 	return f.open(ctx, mode)
+}
+
+// Truncate accepts a truncation of a writable file and ignores it (see
+// NewFile); a read-only file refuses it.
+func (f *funcFile) Truncate(context.Context) error {
+	if f.info.Mode&0o200 == 0 {
+		return gig.Errorf(gig.ErrPermission, "file cannot be truncated")
+	}
+	return nil
 }

@@ -89,6 +89,11 @@ func TestServer_Ctl(t *testing.T) {
 	if n, err := fid.ReadAt(make([]byte, 10), 0); n != 0 {
 		t.Errorf("read after a failed command: got %d bytes, %v", n, err)
 	}
+	// The server logs a refused write with its reason (a FUSE client
+	// shows the user only EIO), its kind first as on the wire.
+	if want := "user glenda: write /ctl refused: internal: x"; !ts.logs.contains(want) {
+		t.Errorf("log lacks %q:\n%s", want, ts.logs)
+	}
 
 	// Two fids of the same file keep their own replies.
 	fid2, err := fsys.Open("ctl", plan9.ORDWR)
@@ -307,6 +312,16 @@ func TestServer_OpenModes(t *testing.T) {
 	if d, err := fsys.Stat("counter"); err != nil || d.Length != 0 {
 		t.Errorf("counter after OTRUNC: %v, %v", d, err)
 	}
+	// A ctl file takes OTRUNC and ignores it: echo cmd > ctl.
+	c, err := fsys.Open("ctl", plan9.ORDWR|plan9.OTRUNC)
+	if err != nil {
+		t.Errorf("ctl with OTRUNC: %v", err)
+	} else {
+		if reply, err := ctlRoundTrip(c, "echo hi"); reply != "hi\n" || err != nil {
+			t.Errorf("ctl opened with OTRUNC: %q, %v", reply, err)
+		}
+		c.Close()
+	}
 	a, err := fsys.Open("appendonly", plan9.OWRITE|plan9.OTRUNC)
 	if err != nil {
 		t.Errorf("appendonly with OTRUNC: %v", err)
@@ -352,6 +367,7 @@ func TestServer_Wstat(t *testing.T) {
 		{"static", dir(func(*plan9.Dir) {}), ""}, // sync
 		{"counter", dir(func(d *plan9.Dir) { d.Length = 0 }), ""},
 		{"appendonly", dir(func(d *plan9.Dir) { d.Length = 0 }), ""},
+		{"ctl", dir(func(d *plan9.Dir) { d.Length = 0 }), ""}, // echo cmd > ctl
 		{"static", dir(func(d *plan9.Dir) { d.Length = 0 }), "permission: file cannot be truncated"},
 		{"counter", dir(func(d *plan9.Dir) { d.Length = 5 }), "permission: wstat can only set length 0"},
 		{"counter", dir(func(d *plan9.Dir) { d.Name = "renamed" }), "permission: wstat can only set length 0"},

@@ -89,6 +89,8 @@ type env struct {
 	// shell that handles them itself (Ctrl-C stops a command, not gigsh).
 	releaseSignals func()
 
+	resume gigfs.Cursor // where the client's streams start (gig-watch -since)
+
 	cmdFlags *flag.FlagSet // the parsed flags, for the help text
 	common   bool          // cmdFlags holds the common flags
 
@@ -325,6 +327,7 @@ func (e *env) client() (*gigfs.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg.Resume = e.resume
 	cl, err := gigfs.New(cfg)
 	if err != nil {
 		return nil, err

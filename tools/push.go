@@ -34,7 +34,10 @@ nothing). "stored" is true once a store durably holds the op (a remote
 store, or an on-disk local one), false while it is pending: held only by
 this process (or an in-memory store), gone if it is killed. A pending op
 that a store takes before gig-push exits gets a second line,
-{"type","path","sha","stored":true}. So
+{"type","path","sha","stored":true}. A line read from gig-watch carries
+a "cursor"; gig-push's line for it repeats it while no op is pending,
+that is once every op read so far is stored: a mirror killed and started
+again with gig-watch -since <the last cursor printed> loses nothing. So
 
 	gig-watch a | gig-push b
 
@@ -80,7 +83,7 @@ type pusher struct {
 	touched map[pathID]bool
 	order   []pathID
 	pending map[pathID][]string // paths with ops no store durably holds: their shas
-	cursors map[string]string   // the watch cursors of pending ops, by sha
+	cursor  string              // the cursor of the last gig-watch line read
 
 	fromStdin bool // pushing the lines of stdin
 
@@ -122,7 +125,7 @@ func runPush(e *env, args []string) error {
 		return err
 	}
 	p := &pusher{e: e, cl: cl, channel: rest[0], wait: *wait, quiet: *quiet, out: lineWriter{w: e.stdout},
-		touched: make(map[pathID]bool), pending: make(map[pathID][]string), cursors: make(map[string]string)}
+		touched: make(map[pathID]bool), pending: make(map[pathID][]string)}
 	var runErr error
 	if len(rest) == 4 {
 		runErr = p.one(rest[1], rest[2], payload)
@@ -329,11 +332,13 @@ func (p *pusher) pushLine(b []byte) error {
 		if p.quiet {
 			return nil
 		}
+		if pl.Cursor != "" {
+			p.cursor = pl.Cursor
+		}
 		l := opAckLine{Type: pl.Type, Path: pl.Path, Sha: o.Sha, New: &isNew, Stored: stored}
-		if stored {
-			l.Cursor = pl.Cursor
-		} else if pl.Cursor != "" {
-			p.cursors[o.Sha] = pl.Cursor
+		if len(p.pending) == 0 {
+			// Every op read so far is stored: a mirror can resume here.
+			l.Cursor = p.cursor
 		}
 		return p.out.write(l)
 	case pl.Payload != nil:
@@ -474,8 +479,12 @@ func (p *pusher) nowStored(k pathID) error {
 	if p.quiet || !p.fromStdin {
 		return nil
 	}
-	for _, sha := range shas {
-		if err := p.out.write(opAckLine{Type: k.typ, Path: k.path, Sha: sha, Stored: true, Cursor: p.cursors[sha]}); err != nil {
+	for i, sha := range shas {
+		l := opAckLine{Type: k.typ, Path: k.path, Sha: sha, Stored: true}
+		if i == len(shas)-1 && len(p.pending) == 0 {
+			l.Cursor = p.cursor
+		}
+		if err := p.out.write(l); err != nil {
 			return err
 		}
 	}
