@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/netstore"
 	"gigfs.io/gigfs/oplog"
 	"gigfs.io/gigfs/srv9p"
@@ -26,12 +28,15 @@ var (
 	// ErrTableRefused: the table refused the session (revoked, expired,
 	// unknown user): the client will not retry it.
 	ErrTableRefused = errors.New("table refused the session")
+	// ErrTableUnreachable: the table could not be reached; the client
+	// keeps trying.
+	ErrTableUnreachable = errors.New("table out of reach")
 )
 
 // isRefusal reports whether an error from the table or a store is a refusal
 // of the credential, as opposed to a network failure.
 func isRefusal(err error) bool {
-	return err != nil && (strings.Contains(err.Error(), "permission denied") || errors.Is(err, srv9p.ErrUntrusted))
+	return errors.Is(err, gig.ErrPermission) || errors.Is(err, srv9p.ErrUntrusted)
 }
 
 // A Client reads and writes the oplogs of channels. It is safe for
@@ -56,17 +61,21 @@ type Client struct {
 	table     *table.Client // nil until dialled
 	tableSet  chan struct{} // closed once the remote table was read (or there is none, or it refused us)
 	tableLate atomic.Bool   // a wait for the table timed out: do not wait again
-	tableErr  error         // set before tableSet closes when the table refused the session
+	tableErr  error         // set (under tableMu) when the table refused the session
+	tableOnce sync.Once     // closes tableSet
+	refreshMu sync.Mutex    // one refresh of the mount table at a time
 
-	mu       sync.Mutex
-	local    map[string][]store  // channel -> local stores
-	remote   map[string][]string // channel -> remote store ids
-	remotes  map[string]*remoteStore
-	disk     map[string]*sharedStore // by storage path, shared by channels
-	paths    map[pathKey]*pathState
-	chanSubs map[string]map[*subscriber]struct{}
-	closed   bool
-	closing  bool // Close has begun: no new delivery starts
+	mu        sync.Mutex
+	local     map[string][]store  // channel -> local stores
+	remote    map[string][]string // channel -> remote store ids
+	remotes   map[string]*remoteStore
+	disk      map[string]*sharedStore // by storage path, shared by channels
+	paths     map[pathKey]*pathState
+	pathsMade int       // paths made since the last forgetSome scan
+	forgotLog time.Time // when forgetSome last logged
+	chanSubs  map[string]map[*subscriber]struct{}
+	closed    bool
+	closing   bool // Close has begun: no new delivery starts
 }
 
 // New makes a client from cfg. Local stores open at once; the remote table
@@ -102,7 +111,7 @@ func New(cfg Config) (*Client, error) {
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	mem := 0
 	for ch, stores := range cfg.LocalTable {
-		if err := table.ValidChannel(ch); err != nil {
+		if _, err := gig.ParseChannel(ch); err != nil {
 			c.Close()
 			return nil, fmt.Errorf("local table: %w", err)
 		}
@@ -133,7 +142,7 @@ func New(cfg Config) (*Client, error) {
 		c.user = rt.User
 		c.spawn(c.readTable)
 	} else {
-		close(c.tableSet)
+		c.tableOnce.Do(func() { close(c.tableSet) })
 	}
 	// Ops written while offline to on-disk stores are pending until the
 	// remote stores have them: storeUp syncs every oplog of those channels
@@ -148,6 +157,8 @@ func New(cfg Config) (*Client, error) {
 func (c *Client) TableErr() error {
 	select {
 	case <-c.tableSet:
+		c.tableMu.Lock()
+		defer c.tableMu.Unlock()
 		return c.tableErr
 	default:
 		return nil
@@ -181,15 +192,20 @@ func (c *Client) readTable() {
 			c.tableMu.Lock()
 			c.table = tc
 			c.tableMu.Unlock()
+			c.onTable(nil)
 			c.setMountTable(mt)
+			c.followTable()
 			return
 		}
 		c.cfg.Logf("gigfs: table %s: %v", rt.Addr, err)
 		if isRefusal(err) {
 			// Revoked, expired or unknown: asking again will not help.
-			c.tableErr = fmt.Errorf("%w: %v", ErrTableRefused, err)
-			close(c.tableSet)
+			c.refused(err)
+			c.tableOnce.Do(func() { close(c.tableSet) })
 			return
+		}
+		if errors.Is(err, gig.ErrTransport) {
+			c.onTable(fmt.Errorf("%w: %w", ErrTableUnreachable, err))
 		}
 		select {
 		case <-c.ctx.Done():
@@ -199,28 +215,84 @@ func (c *Client) readTable() {
 	}
 }
 
+// setMountTable makes mt the client's remote mount table, the first time
+// and at every change: stores new to it are connected, channels it no
+// longer names go, and stores it no longer names are closed.
 func (c *Client) setMountTable(mt table.MountTable) {
 	c.mu.Lock()
-	var start []*remoteStore
+	var start, stop []*remoteStore
+	remote := make(map[string][]string, len(mt))
+	used := make(map[string]bool)
 	for ch, refs := range mt {
 		for _, ref := range refs {
 			rs, ok := c.remotes[ref.StoreID]
+			if ok && rs.addr != ref.StoreAddr {
+				// Moved: the old connection is to the wrong place.
+				stop = append(stop, rs)
+				ok = false
+			}
 			if !ok {
 				rs = newRemoteStore(c, ref.StoreID, ref.StoreAddr, ref.Fingerprint)
 				c.remotes[ref.StoreID] = rs
 				start = append(start, rs)
 			}
-			c.remote[ch] = append(c.remote[ch], ref.StoreID)
+			used[ref.StoreID] = true
+			remote[ch] = append(remote[ch], ref.StoreID)
 		}
 	}
+	for id, rs := range c.remotes {
+		if !used[id] {
+			delete(c.remotes, id)
+			stop = append(stop, rs)
+		}
+	}
+	added := make(map[string]bool)
+	for ch, ids := range remote {
+		if !slices.Equal(ids, c.remote[ch]) {
+			added[ch] = true
+		}
+	}
+	c.remote = remote
 	closed := c.closed
 	c.mu.Unlock()
-	close(c.tableSet)
+	c.tableOnce.Do(func() { close(c.tableSet) })
+	for _, rs := range stop {
+		rs.close()
+	}
 	if closed {
 		return
 	}
 	for _, rs := range start {
 		c.spawn(func() { rs.run(c.ctx) })
+	}
+	// A store that joined a channel it was already connected for (another
+	// channel) gets the channel's ops when it is synced; a new store is
+	// synced when it connects.
+	for ch := range added {
+		c.mu.Lock()
+		subs := len(c.chanSubs[ch])
+		c.mu.Unlock()
+		if subs > 0 {
+			c.spawn(func() { c.syncChannel(ch) })
+		}
+	}
+}
+
+// refused records that the table refused the session and says so.
+func (c *Client) refused(err error) {
+	c.tableMu.Lock()
+	if c.tableErr == nil {
+		c.tableErr = fmt.Errorf("%w: %w", ErrTableRefused, err)
+	}
+	err = c.tableErr
+	c.tableMu.Unlock()
+	c.onTable(err)
+}
+
+// onTable tells Config.OnTable how the table answers.
+func (c *Client) onTable(err error) {
+	if c.cfg.OnTable != nil {
+		c.cfg.OnTable(err)
 	}
 }
 
@@ -245,6 +317,9 @@ func (c *Client) storeToken(ctx context.Context, storeID string) (string, error)
 			t, err = nc.StoreToken(ctx, storeID)
 		}
 	}
+	if isRefusal(err) {
+		c.refused(err) // the session was revoked or expired meanwhile
+	}
 	return t, err
 }
 
@@ -253,10 +328,20 @@ func (c *Client) storeToken(ctx context.Context, storeID string) (string, error)
 // that the local stores alone do not answer for a channel that remote
 // stores serve too; past that wait it goes on with what it knows.
 func (c *Client) stores(ctx context.Context, channel string) ([]store, error) {
-	if err := table.ValidChannel(channel); err != nil {
+	if _, err := gig.ParseChannel(channel); err != nil {
 		return nil, err
 	}
 	c.WaitTable(ctx)
+	out, err := c.storesOf(channel)
+	if errors.Is(err, ErrUnknownChannel) && c.refreshTable(ctx) {
+		// The channel may have been added since the table was read.
+		out, err = c.storesOf(channel)
+	}
+	return out, err
+}
+
+// storesOf returns the stores the client knows for a channel.
+func (c *Client) storesOf(channel string) ([]store, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {

@@ -13,7 +13,7 @@ import (
 
 	"gigfs.io/gigfs/internal/cluster"
 	"gigfs.io/gigfs/internal/tlscert"
-	"gigfs.io/gigfs/netstore"
+	"gigfs.io/gigfs/netstore/remote"
 	"gigfs.io/gigfs/srv9p"
 	"gigfs.io/gigfs/table"
 )
@@ -102,7 +102,7 @@ func TestTLS_FullFlow(t *testing.T) {
 
 	// A store dialled with a wrong pin is refused before any credential
 	// is sent.
-	_, err = netstore.DialTrust(ctx, st.Addr, srv9p.Trust{Fingerprint: cl.TableFP}, testUser, "x")
+	_, err = remote.DialTrust(ctx, st.Addr, srv9p.Trust{Fingerprint: cl.TableFP}, testUser, "x")
 	if !errors.Is(err, srv9p.ErrUntrusted) || !strings.Contains(err.Error(), "not the pinned "+cl.TableFP) {
 		t.Errorf("store with a wrong pin: %v", err)
 	}

@@ -17,6 +17,7 @@ const (
 	DefaultPruneOps    = 64
 	DefaultPruneAge    = 10 * time.Minute
 	DefaultSyncDelay   = 50 * time.Millisecond
+	DefaultKeepPaths   = 4096
 )
 
 // RemoteTable says where the table is and how to use it.
@@ -67,6 +68,9 @@ type Config struct {
 	// SyncDelay is how long a sync waits for more changes to the same
 	// path before it runs. Zero means DefaultSyncDelay.
 	SyncDelay time.Duration `json:"-"`
+	// Resume, if set, starts the streams of the remote stores it names
+	// where a channel-wide watch left them (OpEvent.Cursor).
+	Resume Cursor `json:"-"`
 	// Origin names this client instance in the ops it makes; empty means
 	// a new random id (or the lease's, with OriginDir). A fixed Origin is
 	// for one process at a time that keeps no op pending across runs: its
@@ -89,9 +93,23 @@ type Config struct {
 	// op after it, and PushOp refuses ops dated beyond it. Zero means
 	// oplog.DefaultHorizon (24h, as stores); negative, no bound.
 	DateHorizon time.Duration `json:"-"`
+	// KeepPaths bounds the paths a long-running client keeps in memory
+	// that nobody watches: past it, the least recently used of those whose
+	// every op a store that outlives the process holds are dropped (logged
+	// at most once a minute) and read again from the stores when used.
+	// Watched paths, and paths with ops no such store has yet, are kept.
+	// Zero means DefaultKeepPaths; negative, no bound.
+	KeepPaths int `json:"-"`
 	// Logf logs what goes wrong in the background (a store down, a
 	// refused op); nil means log.Printf.
 	Logf func(format string, args ...any) `json:"-"`
+	// OnTable, if set, is told from the client's background work how the
+	// remote table answers: an error wrapping ErrTableRefused when it
+	// refuses the session (when the mount table is read, or later when a
+	// store token is asked for: the session was revoked or expired), one
+	// wrapping ErrTableUnreachable when it cannot be reached, nil when it
+	// answers. A tool stops on a refusal rather than wait for a timeout.
+	OnTable func(err error) `json:"-"`
 }
 
 func (c *Config) setDefaults() {
@@ -112,6 +130,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Logf == nil {
 		c.Logf = log.Printf
+	}
+	if c.KeepPaths == 0 {
+		c.KeepPaths = DefaultKeepPaths
 	}
 	if c.DateHorizon == 0 {
 		c.DateHorizon = oplog.DefaultHorizon

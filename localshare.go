@@ -16,8 +16,11 @@ import (
 	"syscall"
 	"time"
 
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/internal/atomicfile"
 	"gigfs.io/gigfs/netstore"
+	"gigfs.io/gigfs/netstore/remote"
+	"gigfs.io/gigfs/netstore/storefs"
 	"gigfs.io/gigfs/oplog"
 	"gigfs.io/gigfs/srv9p"
 )
@@ -60,9 +63,9 @@ type sharedStore struct {
 	sock string // the socket's path
 
 	mu      sync.Mutex
-	disk    *diskStore       // set while this process serves
-	r       *netstore.Remote // set while connected to the serving process
-	sr      *netstore.StreamReader
+	disk    *diskStore     // set while this process serves
+	r       *remote.Remote // set while connected to the serving process
+	sr      *remote.StreamReader
 	cur     *netstore.Cursor // the served store's stream, while serving
 	up      chan struct{}    // closed while disk or r is set
 	closed  bool
@@ -161,7 +164,7 @@ func (s *sharedStore) serve() error {
 		KeepStream: true, // the next server goes on with it: readers resume
 		Authenticator: func(_ context.Context, user, token string) error {
 			if user != localUser || subtle.ConstantTimeCompare([]byte(token), []byte(key)) != 1 {
-				return srv9p.ErrPermission
+				return gig.ErrPermission
 			}
 			return nil
 		},
@@ -181,7 +184,7 @@ func (s *sharedStore) serve() error {
 	if key, err = makeKey(s.abs); err != nil {
 		return fail(err)
 	}
-	cur, err := svc.Stream(localUser)
+	cur, err := svc.Stream(localUser, nil)
 	if err != nil {
 		return fail(err)
 	}
@@ -206,7 +209,7 @@ func (s *sharedStore) serve() error {
 		l.Close()
 		return fail(err)
 	}
-	srv := &srv9p.Server{Attach: (&netstore.Tree{S: svc}).Attach, Logf: s.c.cfg.Logf}
+	srv := &srv9p.Server{Attach: (&storefs.Tree{S: svc}).Attach, Logf: s.c.cfg.Logf}
 	ctx, stop := context.WithCancel(context.Background())
 	served := make(chan struct{})
 	go func() {
@@ -297,37 +300,11 @@ func (s *sharedStore) dial(ctx context.Context) (resumed bool, err error) {
 		return false, err
 	}
 	addr := "unix!" + s.sock
-	r, err := netstore.Dial(ctx, addr, localUser, key)
+	r, err := remote.Dial(ctx, addr, localUser, key)
 	if err != nil {
 		return false, err
 	}
-	s.mu.Lock()
-	epoch, seq := s.epoch, s.seq
-	s.mu.Unlock()
-	var sr *netstore.StreamReader
-	resumed = false
-	if epoch != "" {
-		// Resume where the stream broke: the stream is kept in the folder,
-		// so the next server goes on with it.
-		sr, err = netstore.OpenStream(ctx, addr, localUser, key, epoch, seq)
-		if srv9p.IsHangup(err) {
-			r.Close()
-			return false, err // try again, rather than skip ahead
-		}
-		resumed = err == nil
-	}
-	if sr == nil {
-		// A stream of another epoch (its file was lost): from its first
-		// event, so that nothing it accepted before this connection is
-		// missed; from now on if it no longer keeps them all.
-		var e string
-		if e, _, err = r.Cursor(ctx); err == nil {
-			sr, err = netstore.OpenStream(ctx, addr, localUser, key, e, 0)
-			if err != nil && !srv9p.IsHangup(err) {
-				sr, err = netstore.OpenStream(ctx, addr, localUser, key, "", 0)
-			}
-		}
-	}
+	sr, epoch, seq, resumed, err := s.openStream(ctx, r, addr, key)
 	if err != nil {
 		r.Close()
 		return false, err
@@ -340,12 +317,40 @@ func (s *sharedStore) dial(ctx context.Context) (resumed bool, err error) {
 		return false, ErrClosed
 	}
 	s.r, s.sr, s.key = r, sr, key
-	if !resumed {
-		s.epoch, s.seq = "", 0
-	}
+	s.epoch, s.seq = epoch, seq
 	s.alive = time.Now()
 	close(s.up)
 	return resumed, nil
+}
+
+// openStream opens the stream of the serving process: on a first
+// connection from its head; then where the last stream left off (the
+// stream is kept in the folder, so the next server goes on with it), or,
+// if the server cannot resume it (the stream file was lost: another
+// epoch), from the first event of its epoch, so that nothing it accepted
+// before this connection is missed, or from its head if it no longer
+// keeps them all. It returns the stream and its position.
+func (s *sharedStore) openStream(ctx context.Context, r *remote.Remote, addr, key string) (sr *remote.StreamReader, epoch string, seq uint64, resumed bool, err error) {
+	s.mu.Lock()
+	epoch, seq = s.epoch, s.seq
+	s.mu.Unlock()
+	if epoch != "" {
+		sr, err = remote.OpenStream(ctx, addr, localUser, key, epoch, seq)
+		if err == nil || srv9p.IsHangup(err) {
+			return sr, epoch, seq, err == nil, err // a hang-up: try again, rather than skip ahead
+		}
+	}
+	e, head, err := r.Cursor(ctx)
+	if err != nil {
+		return nil, "", 0, false, err
+	}
+	if epoch != "" && e != epoch {
+		if sr, err = remote.OpenStream(ctx, addr, localUser, key, e, 0); err == nil || srv9p.IsHangup(err) {
+			return sr, e, 0, false, err
+		}
+	}
+	sr, err = remote.OpenStream(ctx, addr, localUser, key, e, head)
+	return sr, e, head, false, err
 }
 
 // run follows the store's stream, handing events to the client, and
@@ -410,7 +415,7 @@ func (s *sharedStore) followLocal(ctx context.Context, cur *netstore.Cursor) {
 }
 
 // followRemote reads the stream of the serving process until it fails.
-func (s *sharedStore) followRemote(ctx context.Context, r *netstore.Remote, sr *netstore.StreamReader) {
+func (s *sharedStore) followRemote(ctx context.Context, r *remote.Remote, sr *remote.StreamReader) {
 	for {
 		ev, err := sr.Next(ctx)
 		if err != nil {
@@ -428,7 +433,7 @@ func (s *sharedStore) followRemote(ctx context.Context, r *netstore.Remote, sr *
 
 // fail hangs up a connection to the serving process that failed; run
 // reconnects.
-func (s *sharedStore) fail(r *netstore.Remote, err error) {
+func (s *sharedStore) fail(r *remote.Remote, err error) {
 	s.mu.Lock()
 	if s.r != r || r == nil {
 		s.mu.Unlock()
@@ -537,7 +542,7 @@ func (s *sharedStore) name() string { return "local:" + s.dir }
 // call runs one call: in-process while this process serves, else on the
 // connection to the serving process, made again after a hang-up (once the
 // store is back: a take-over) until ctx ends.
-func (s *sharedStore) call(ctx context.Context, local func(*diskStore) error, remote func(*netstore.Remote) error) error {
+func (s *sharedStore) call(ctx context.Context, local func(*diskStore) error, remote func(*remote.Remote) error) error {
 	for {
 		s.mu.Lock()
 		d, r, up, closed := s.disk, s.r, s.up, s.closed
@@ -568,7 +573,7 @@ func (s *sharedStore) read(ctx context.Context, typ, spath string) (*oplog.Log, 
 	err := s.call(ctx, func(d *diskStore) (err error) {
 		l, err = d.read(ctx, typ, spath)
 		return err
-	}, func(r *netstore.Remote) (err error) {
+	}, func(r *remote.Remote) (err error) {
 		l, err = r.Read(ctx, typ, spath)
 		return err
 	})
@@ -580,7 +585,7 @@ func (s *sharedStore) push(ctx context.Context, recs []netstore.Record) ([]oplog
 	err := s.call(ctx, func(d *diskStore) (err error) {
 		res, err = d.push(ctx, recs)
 		return err
-	}, func(r *netstore.Remote) (err error) {
+	}, func(r *remote.Remote) (err error) {
 		res, err = r.Push(ctx, recs)
 		return err
 	})
@@ -592,7 +597,7 @@ func (s *sharedStore) list(ctx context.Context, channel string) ([]TypePath, err
 	err := s.call(ctx, func(d *diskStore) (err error) {
 		out, err = d.list(ctx, channel)
 		return err
-	}, func(r *netstore.Remote) error {
+	}, func(r *remote.Remote) error {
 		out = nil
 		types, err := r.Types(ctx)
 		if err != nil {

@@ -56,6 +56,13 @@ func durable(s store) bool {
 // accepted notes that the store s took (or already had) the client's op
 // o of p: once a durable store holds it, the lease need not send it again.
 func (c *Client) accepted(p *pathState, s store, o oplog.Op) {
+	if durable(s) {
+		p.mu.Lock()
+		if p.heldIf != 0 && p.heldIf == p.ver && p.log.Has(&o) {
+			p.clean = p.ver + 1 // all else was held already
+		}
+		p.mu.Unlock()
+	}
 	if c.lease != nil && o.Origin == c.origin && o.Kind() == oplog.KindOp && durable(s) {
 		c.lease.ack(p.key, o.Seq)
 	}
@@ -102,7 +109,7 @@ func (c *Client) resendPending() {
 				return
 			}
 			for _, o := range c.lease.pending(k) {
-				if err := c.deliver(context.WithoutCancel(c.ctx), p, stores, o); err != nil {
+				if _, err := c.deliver(context.WithoutCancel(c.ctx), p, stores, o); err != nil {
 					c.cfg.Logf("gigfs: resend pending op of %s: %v", k, err)
 					return
 				}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/oplog"
 )
 
@@ -31,6 +32,12 @@ type pathState struct {
 	value  json.RawMessage
 	valErr error
 	subs   map[*subscriber]struct{}
+	ver    uint64 // moves with every change of log
+	clean  uint64 // ver when a durable store was last seen holding all of log, plus 1
+	used   int64  // unix ms of the last load
+	// heldIf: when the log was clean before the client's own last op,
+	// the ver with it: a durable store taking that op makes it clean.
+	heldIf uint64
 
 	syncMu      sync.Mutex
 	syncTimer   *time.Timer
@@ -48,6 +55,7 @@ func (c *Client) pathState(k pathKey) *pathState {
 		c.mergePending(p)
 		p.value, p.valErr = c.reg.Reduce(k.typ, k.path, p.log)
 		c.paths[k] = p
+		c.pathsMade++
 	}
 	return p
 }
@@ -61,6 +69,10 @@ func (c *Client) load(ctx context.Context, channel, typ, path string) (*pathStat
 		return nil, err
 	}
 	p := c.pathState(pathKey{channel, typ, path})
+	p.mu.Lock()
+	p.used = time.Now().UnixMilli()
+	p.mu.Unlock()
+	c.forgetSome()
 	for {
 		p.loadMu.Lock()
 		if p.loaded {
@@ -173,11 +185,16 @@ func (p *pathState) readAll(ctx context.Context) (ok, agreed bool) {
 	// Each store's records are in the union: the same checkpoint and as
 	// many records means the same log.
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	union := shape{p.log.Base().Sha, p.log.Len()}
-	p.mu.Unlock()
 	for _, s := range shapes {
 		if s != union {
 			return true, false
+		}
+	}
+	for _, s := range stores {
+		if durable(s) {
+			p.clean = p.ver + 1 // a store that outlives us holds it all
 		}
 	}
 	return true, true
@@ -199,8 +216,9 @@ func (p *pathState) merge(recs []oplog.Op, cause *oplog.Op) bool {
 	var fresh []oplog.Op
 	for i := range recs {
 		p.c.observe(&recs[i])
-		if p.log.Merge(recs[i]).Outcome == oplog.Accepted {
+		if p.log.Merge(recs[i]).Outcome() == oplog.Accepted {
 			changed = true
+			p.ver++
 			if recs[i].Kind() == oplog.KindOp {
 				fresh = append(fresh, recs[i])
 			}
@@ -222,6 +240,9 @@ func (p *pathState) merge(recs []oplog.Op, cause *oplog.Op) bool {
 func (p *pathState) mergeLog(l *oplog.Log) bool {
 	p.mu.Lock()
 	added := p.log.MergeLog(l)
+	if len(added) > 0 {
+		p.ver++
+	}
 	base := l.Base()
 	p.c.observe(&base)
 	// Ops are in date order: the latest date within the horizon is the
@@ -278,10 +299,8 @@ func (p *pathState) current() (json.RawMessage, error) {
 
 // checkPath validates a type and a path and returns the path's clean form.
 func checkPath(typ, path string) (string, error) {
-	if err := checkType(typ); err != nil {
-		return "", err
-	}
-	return cleanPath(path)
+	_, p, err := gig.ParseTypePath(typ, path)
+	return string(p), err
 }
 
 // Get returns the value of (channel, typ, path): from memory once the path

@@ -23,13 +23,33 @@ var ErrPending = errors.New("not yet accepted by any store")
 // counter) is refused before any op is made, so it can never break the
 // path's value.
 func (c *Client) Push(ctx context.Context, channel, typ, path string, payload json.RawMessage) (json.RawMessage, error) {
+	a, err := c.PushAck(ctx, channel, typ, path, payload)
+	return a.Value, err
+}
+
+// An Ack says what became of a pushed op.
+type Ack struct {
+	Value json.RawMessage // the value of the path with the op
+	Op    oplog.Op        // the op
+	// Stored is true once a store durably holds the op: a remote store, or
+	// an on-disk local one (in a channel of in-memory stores only, one of
+	// them). An op that only an in-memory store took, in a channel with
+	// other stores, is not stored: it is gone if the client ends before
+	// one of those takes it.
+	Stored bool
+}
+
+// PushAck is Push, saying whether the op is stored. Its error wraps
+// ErrPending when no store at all took the op; an op that only in-memory
+// stores took has a nil error and Stored false.
+func (c *Client) PushAck(ctx context.Context, channel, typ, path string, payload json.RawMessage) (Ack, error) {
 	p, err := c.load(ctx, channel, typ, path)
 	if err != nil {
-		return nil, err
+		return Ack{}, err
 	}
 	stores, err := c.stores(ctx, channel)
 	if err != nil {
-		return nil, err
+		return Ack{}, err
 	}
 	p.mu.Lock()
 	origin := c.originFor(stores)
@@ -49,24 +69,31 @@ func (c *Client) Push(ctx context.Context, channel, typ, path string, payload js
 	}
 	if err != nil {
 		p.mu.Unlock()
-		return nil, fmt.Errorf("push %s %s %s: %w", channel, typ, path, err)
+		return Ack{}, fmt.Errorf("push %s %s %s: %w", channel, typ, path, err)
 	}
 	p.log.Merge(o)
+	if p.clean == p.ver+1 {
+		p.heldIf = p.ver + 1
+	}
+	p.ver++
 	p.setValue(value, nil, &o)
 	p.mu.Unlock()
 	c.publishOp(p.key, o)
 
-	err = c.deliver(ctx, p, stores, o)
+	stored, err := c.deliver(ctx, p, stores, o)
 	if c.pruneDue(p) {
 		c.scheduleSync(p, c.cfg.SyncDelay)
 	}
-	return value, err
+	return Ack{Value: value, Op: o, Stored: stored}, err
 }
 
-// deliver sends o to every store and returns when one accepted it. The
-// others go on in the background; a store that fails leaves the path to be
-// synced when it comes back.
-func (c *Client) deliver(ctx context.Context, p *pathState, stores []store, o oplog.Op) error {
+// deliver sends o to every store and returns when one durable store
+// accepted it (stored; in a channel of in-memory stores only, any), or
+// when every store answered and only in-memory ones accepted it (not
+// stored, nil error). The others go on in the
+// background; a store that fails leaves the path to be synced when it
+// comes back.
+func (c *Client) deliver(ctx context.Context, p *pathState, stores []store, o oplog.Op) (stored bool, err error) {
 	rec := []netstore.Record{{Type: p.key.typ, Path: storePath(p.key.channel, p.key.path), Op: o}}
 	type answer struct {
 		s   store
@@ -83,7 +110,7 @@ func (c *Client) deliver(ctx context.Context, p *pathState, stores []store, o op
 			cctx, cancel := context.WithTimeout(c.ctx, c.cfg.CallTimeout)
 			defer cancel()
 			res, err := s.push(cctx, rec)
-			if err == nil && res[0].Outcome == oplog.Refused {
+			if err == nil && res[0].Outcome() == oplog.Refused {
 				err = fmt.Errorf("refused: %s", res[0].Reason)
 			}
 			if err == nil {
@@ -96,19 +123,34 @@ func (c *Client) deliver(ctx context.Context, p *pathState, stores []store, o op
 			answers <- answer{s, ErrClosed}
 		}
 	}
+	anyDurable := false
+	for _, s := range stores {
+		anyDurable = anyDurable || durable(s)
+	}
 	var errs []error
+	volatile := false // an in-memory store took it
 	for range stores {
 		select {
 		case a := <-answers:
 			if a.err == nil {
-				return nil
+				if durable(a.s) || !anyDurable {
+					return true, nil
+				}
+				volatile = true
+				continue
 			}
 			errs = append(errs, fmt.Errorf("%s: %w", a.s.name(), a.err))
 		case <-ctx.Done():
-			return fmt.Errorf("push %s: %w (%v)", p.key, ErrPending, ctx.Err())
+			if volatile {
+				return false, nil
+			}
+			return false, fmt.Errorf("push %s: %w (%v)", p.key, ErrPending, ctx.Err())
 		}
 	}
-	return fmt.Errorf("push %s: %w: %w", p.key, ErrPending, errors.Join(errs...))
+	if volatile {
+		return false, nil
+	}
+	return false, fmt.Errorf("push %s: %w: %w", p.key, ErrPending, errors.Join(errs...))
 }
 
 // PushOp merges an op made elsewhere (read from another channel's watch,
@@ -116,31 +158,40 @@ func (c *Client) deliver(ctx context.Context, p *pathState, stores []store, o op
 // sends it to the channel's stores as Push does. It reports whether the op
 // was new to the client; pushing an op the client already holds is a no-op.
 func (c *Client) PushOp(ctx context.Context, channel, typ, path string, o oplog.Op) (bool, error) {
+	isNew, _, err := c.PushOpAck(ctx, channel, typ, path, o)
+	return isNew, err
+}
+
+// PushOpAck is PushOp, saying also whether a store durably took the op
+// (see Ack.Stored). An op the client already held is not sent again and
+// reported stored: the client read it from its stores, or pushed it
+// before (a caller that saw that push pending knows better).
+func (c *Client) PushOpAck(ctx context.Context, channel, typ, path string, o oplog.Op) (isNew, stored bool, err error) {
 	if o.Kind() != oplog.KindOp {
 		// A checkpoint stands for ops of its own channel: taken elsewhere
 		// it would replace this channel's value.
-		return false, fmt.Errorf("push op to %s %s %s: a checkpoint cannot be mirrored, only ops", channel, typ, path)
+		return false, false, fmt.Errorf("push op to %s %s %s: a checkpoint cannot be mirrored, only ops", channel, typ, path)
 	}
 	if err := o.Check(); err != nil {
-		return false, fmt.Errorf("push op to %s %s %s: %w", channel, typ, path, err)
+		return false, false, fmt.Errorf("push op to %s %s %s: %w", channel, typ, path, err)
 	}
 	if err := c.checkHorizon(&o); err != nil {
-		return false, fmt.Errorf("push op to %s %s %s: %w (Config.DateHorizon)", channel, typ, path, err)
+		return false, false, fmt.Errorf("push op to %s %s %s: %w (Config.DateHorizon)", channel, typ, path, err)
 	}
 	p, err := c.load(ctx, channel, typ, path)
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	stores, err := c.stores(ctx, channel)
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	if !p.merge([]oplog.Op{o}, &o) {
-		return false, nil
+		return false, true, nil
 	}
-	err = c.deliver(ctx, p, stores, o)
+	stored, err = c.deliver(ctx, p, stores, o)
 	if c.pruneDue(p) {
 		c.scheduleSync(p, c.cfg.SyncDelay)
 	}
-	return true, err
+	return true, stored, err
 }

@@ -2,12 +2,14 @@ package gigfs
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/netstore"
+	"gigfs.io/gigfs/netstore/remote"
 	"gigfs.io/gigfs/oplog"
 	"gigfs.io/gigfs/srv9p"
 )
@@ -23,14 +25,20 @@ type remoteStore struct {
 	addr  string
 	trust srv9p.Trust // the fingerprint the table pinned, or the CA file
 
-	mu     sync.Mutex
-	r      *netstore.Remote // nil while down
-	sr     *netstore.StreamReader
-	token  string
-	epoch  string // stream cursor, to resume without missing events
-	seq    uint64
-	closed bool
-	tried  chan struct{} // closed when the first connection attempt has ended
+	mu    sync.Mutex
+	r     *remote.Remote // nil while down
+	sr    *remote.StreamReader
+	token string
+	epoch string // stream cursor, to resume without missing events
+	seq   uint64
+	// doneEpoch and doneSeq are the position of the last event handed
+	// to the client in full (cursorOf).
+	doneEpoch string
+	doneSeq   uint64
+	closed    bool
+	lost      bool               // the last connect could not resume the stream
+	stop      context.CancelFunc // ends run
+	tried     chan struct{}      // closed when the first connection attempt has ended
 }
 
 func newRemoteStore(c *Client, id, addr, fingerprint string) *remoteStore {
@@ -38,12 +46,17 @@ func newRemoteStore(c *Client, id, addr, fingerprint string) *remoteStore {
 	if rt := c.cfg.RemoteTable; rt != nil && fingerprint == "" {
 		trust.CAFile = rt.CAFile
 	}
-	return &remoteStore{c: c, id: id, addr: addr, trust: trust, tried: make(chan struct{})}
+	rs := &remoteStore{c: c, id: id, addr: addr, trust: trust, tried: make(chan struct{})}
+	if pos, ok := c.cfg.Resume[id]; ok {
+		rs.epoch, rs.seq = pos.Epoch, pos.Seq
+		rs.doneEpoch, rs.doneSeq = pos.Epoch, pos.Seq
+	}
+	return rs
 }
 
 func (rs *remoteStore) name() string { return "store " + rs.id + " at " + rs.addr }
 
-func (rs *remoteStore) conn() *netstore.Remote {
+func (rs *remoteStore) conn() *remote.Remote {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	return rs.r
@@ -53,7 +66,7 @@ func (rs *remoteStore) conn() *netstore.Remote {
 // attempt (within ctx), so that a first read or listing right after start
 // is not answered by the other stores alone; once the store has been down,
 // it answers nil at once until the store is back.
-func (rs *remoteStore) firstConn(ctx context.Context) *netstore.Remote {
+func (rs *remoteStore) firstConn(ctx context.Context) *remote.Remote {
 	select {
 	case <-rs.tried:
 	case <-ctx.Done():
@@ -109,8 +122,19 @@ func (rs *remoteStore) list(ctx context.Context, channel string) ([]TypePath, er
 	return out, nil
 }
 
-// fail hangs up a connection that failed a call; the run loop reconnects.
-func (rs *remoteStore) fail(r *netstore.Remote, err error) {
+// fail hangs up a connection whose call failed for want of a working
+// connection (see connLost); the run loop reconnects. An answer of the
+// store, a refusal or a bad name, leaves the connection up: hanging up on
+// it would only drop the streams of every channel the store serves.
+func (rs *remoteStore) fail(r *remote.Remote, err error) {
+	if connLost(err) {
+		rs.hangup(r, err)
+	}
+}
+
+// hangup closes the connection r and its stream, if still current; the run
+// loop reconnects.
+func (rs *remoteStore) hangup(r *remote.Remote, err error) {
 	rs.mu.Lock()
 	if rs.r != r {
 		rs.mu.Unlock()
@@ -126,9 +150,21 @@ func (rs *remoteStore) fail(r *netstore.Remote, err error) {
 	}
 }
 
+// connLost reports whether a call's error means its connection is gone: a
+// transport failure, or a context that ended during the call (srv9p.Client
+// then hangs up).
+func connLost(err error) bool {
+	return errors.Is(err, gig.ErrTransport) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// close hangs up for good: the client closes, or the store left the
+// mount table. The run loop ends.
 func (rs *remoteStore) close() error {
 	rs.mu.Lock()
 	rs.closed = true
+	if rs.stop != nil {
+		rs.stop()
+	}
 	r, sr := rs.r, rs.sr
 	rs.r, rs.sr = nil, nil
 	rs.mu.Unlock()
@@ -141,9 +177,35 @@ func (rs *remoteStore) close() error {
 	return nil
 }
 
+// Redial backoff: from minBackoff, doubling to maxBackoff; it goes back to
+// minBackoff only after a connection stayed up for stableUp, so a store
+// that accepts connections and then drops them is not redialled in a loop.
+const (
+	minBackoff = 50 * time.Millisecond
+	maxBackoff = 5 * time.Second
+	stableUp   = 10 * time.Second
+)
+
 // run keeps the store connected until the client closes.
 func (rs *remoteStore) run(ctx context.Context) {
-	backoff := 50 * time.Millisecond
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	rs.mu.Lock()
+	if rs.closed {
+		rs.mu.Unlock()
+		return
+	}
+	rs.stop = cancel
+	rs.mu.Unlock()
+	backoff := minBackoff
+	wait := func() {
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+	again := false // connected before
 	for ctx.Err() == nil {
 		err := rs.connect(ctx)
 		rs.mu.Lock()
@@ -155,16 +217,29 @@ func (rs *remoteStore) run(ctx context.Context) {
 		rs.mu.Unlock()
 		if err != nil {
 			rs.c.cfg.Logf("gigfs: %s: %v", rs.name(), err)
-			select {
-			case <-ctx.Done():
-			case <-time.After(backoff):
-			}
-			backoff = min(2*backoff, 5*time.Second)
+			wait()
 			continue
 		}
-		backoff = 50 * time.Millisecond
+		up := time.Now()
+		rs.mu.Lock()
+		lost := rs.lost
+		rs.mu.Unlock()
+		if lost {
+			rs.c.streamLost(rs)
+		}
 		rs.c.storeUp(rs)
+		if again {
+			// Back after being down: repair it for the channel-wide
+			// watchers too (a first connection is no news).
+			rs.c.syncWatched(rs)
+		}
+		again = true
 		rs.follow(ctx)
+		if time.Since(up) >= stableUp {
+			backoff = minBackoff
+			continue
+		}
+		wait()
 	}
 }
 
@@ -182,9 +257,9 @@ func (rs *remoteStore) connect(ctx context.Context) error {
 		}
 		token = t
 	}
-	r, err := netstore.DialTrust(cctx, rs.addr, rs.trust, rs.c.user, token)
+	r, err := remote.DialTrust(cctx, rs.addr, rs.trust, rs.c.user, token)
 	if err != nil {
-		if strings.Contains(err.Error(), "token") {
+		if errors.Is(err, gig.ErrPermission) {
 			token = "" // refused: ask the table for a new one next time
 		}
 		rs.mu.Lock()
@@ -192,11 +267,22 @@ func (rs *remoteStore) connect(ctx context.Context) error {
 		rs.mu.Unlock()
 		return err
 	}
-	sr, err := netstore.OpenStreamTrust(cctx, rs.addr, rs.trust, rs.c.user, token, epoch, seq)
-	if err != nil && epoch != "" {
+	lost := false
+	var sr *remote.StreamReader
+	if epoch != "" {
+		sr, err = remote.OpenStreamTrust(cctx, rs.addr, rs.trust, rs.c.user, token, epoch, seq)
 		// The store cannot resume our cursor (restarted, or we fell too
-		// far behind): follow from now on; the sync on connect re-reads.
-		sr, err = netstore.OpenStreamTrust(cctx, rs.addr, rs.trust, rs.c.user, token, "", 0)
+		// far behind): follow from now on; the sync on connect re-reads,
+		// and channel-wide watchers get a replay (streamLost).
+		lost = err != nil
+	}
+	if sr == nil {
+		// From the store's head, named: the cursor is exact from the
+		// first event on.
+		epoch, seq, err = r.Cursor(cctx)
+		if err == nil {
+			sr, err = remote.OpenStreamTrust(cctx, rs.addr, rs.trust, rs.c.user, token, epoch, seq)
+		}
 	}
 	if err != nil {
 		r.Close()
@@ -210,6 +296,11 @@ func (rs *remoteStore) connect(ctx context.Context) error {
 		return context.Canceled
 	}
 	rs.r, rs.sr, rs.token = r, sr, token
+	rs.epoch, rs.seq = epoch, seq
+	if rs.doneEpoch != epoch || lost {
+		rs.doneEpoch, rs.doneSeq = epoch, seq
+	}
+	rs.lost = lost
 	return nil
 }
 
@@ -225,7 +316,7 @@ func (rs *remoteStore) follow(ctx context.Context) {
 		ev, err := sr.Next(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
-				rs.fail(r, fmt.Errorf("stream: %w", err))
+				rs.hangup(r, fmt.Errorf("stream: %w", err)) // the stream is over, whatever ended it
 			}
 			return
 		}
@@ -233,5 +324,8 @@ func (rs *remoteStore) follow(ctx context.Context) {
 		rs.epoch, rs.seq = ev.Epoch, ev.Seq
 		rs.mu.Unlock()
 		rs.c.storeEvent(rs, ev)
+		rs.mu.Lock()
+		rs.doneEpoch, rs.doneSeq = ev.Epoch, ev.Seq
+		rs.mu.Unlock()
 	}
 }

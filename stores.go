@@ -62,12 +62,9 @@ func (m *memStore) push(_ context.Context, recs []netstore.Record) ([]oplog.Resu
 	defer m.mu.Unlock()
 	res := make([]oplog.Result, len(recs))
 	for i, r := range recs {
-		path, err := netstore.CleanPath(r.Path)
-		if err == nil {
-			err = netstore.CheckSegment(r.Type)
-		}
+		path, err := checkPath(r.Type, r.Path)
 		if err != nil {
-			res[i] = oplog.Result{Outcome: oplog.Refused, Reason: err.Error()}
+			res[i] = oplog.Refusal(err)
 			continue
 		}
 		k := [2]string{r.Type, path}

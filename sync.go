@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +26,7 @@ type SyncReport struct {
 // StoreReport is one store's part in a sync.
 type StoreReport struct {
 	Store    string
+	Durable  bool // it keeps what it takes across the end of the client (not in memory)
 	Answered bool
 	Err      string   `json:",omitempty"`
 	Had      int      // records it held
@@ -125,6 +125,7 @@ func (c *Client) sync(ctx context.Context, p *pathState, forcePrune bool) (SyncR
 	all := true
 	for i, s := range stores {
 		rep.Stores[i].Store = s.name()
+		rep.Stores[i].Durable = durable(s)
 		if logs[i].err != nil {
 			rep.Stores[i].Err = logs[i].err.Error()
 			all = false
@@ -138,6 +139,7 @@ func (c *Client) sync(ctx context.Context, p *pathState, forcePrune bool) (SyncR
 	// Push each store what it lacks, from one snapshot of the union.
 	p.mu.Lock()
 	snap := p.log.Clone()
+	snapVer := p.ver
 	p.mu.Unlock()
 	agreed := all
 	// Stores with different checkpoints (two clients pruned at once) are
@@ -175,7 +177,7 @@ func (c *Client) sync(ctx context.Context, p *pathState, forcePrune bool) (SyncR
 			}
 			for j, r := range res {
 				switch {
-				case r.Outcome != oplog.Refused:
+				case r.Outcome() != oplog.Refused:
 					sr.Copied++
 				case isIncomparable(r):
 					// Another client's checkpoint raced ours; a new one
@@ -193,6 +195,13 @@ func (c *Client) sync(ctx context.Context, p *pathState, forcePrune bool) (SyncR
 			agreed = false
 		} else if sr.Answered {
 			c.held(p, stores[i], snap)
+			if durable(stores[i]) {
+				p.mu.Lock()
+				if p.ver == snapVer {
+					p.clean = snapVer + 1
+				}
+				p.mu.Unlock()
+			}
 		}
 	}
 	rep.Agreed = agreed
@@ -202,9 +211,50 @@ func (c *Client) sync(ctx context.Context, p *pathState, forcePrune bool) (SyncR
 	if !forcePrune && !reconcile && !incomparable.Load() && !c.pruneDue(p) {
 		return rep, nil
 	}
-	sha, err := c.prune(ctx, p, snap, stores, logs)
+	sha, took, err := c.prune(ctx, p, snap, stores, logs)
 	rep.Pruned = sha
+	if sha == "" {
+		return rep, err
+	}
+	// Agreed only if every store now holds the same log: a checkpoint
+	// that some stores took and others did not leaves them different
+	// (nothing is lost, but they do not agree), and so can another
+	// client's write or prune meanwhile. Compare what they hold.
+	if took < len(stores) {
+		rep.Agreed = false
+		return rep, err
+	}
+	rep.Agreed = c.sameLogs(ctx, stores, p.key.typ, spath)
 	return rep, err
+}
+
+// sameLogs reads an oplog from every store and reports whether all
+// answered and hold the same records.
+func (c *Client) sameLogs(ctx context.Context, stores []store, typ, spath string) bool {
+	logs := c.readStores(ctx, stores, typ, spath)
+	var first map[string]bool
+	for i := range logs {
+		if logs[i].err != nil {
+			return false
+		}
+		set := make(map[string]bool)
+		for _, r := range logs[i].log.Records() {
+			set[r.Sha] = true
+		}
+		if first == nil {
+			first = set
+			continue
+		}
+		if len(set) != len(first) {
+			return false
+		}
+		for sha := range set {
+			if !first[sha] {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // knowsAllStores reports whether the client knows every store of its
@@ -223,49 +273,63 @@ func (c *Client) knowsAllStores() bool {
 
 // prune inserts a checkpoint of the agreed snapshot on every store: it
 // covers, per origin, the ops of the snapshot without gaps, so exactly ops
-// that every store holds.
-func (c *Client) prune(ctx context.Context, p *pathState, snap *oplog.Log, stores []store, logs []readResult) (string, error) {
+// that every store holds. The checkpoint goes to every store at once and
+// is not cut short by ctx or by Close (which waits for it): a checkpoint
+// half pushed leaves stores that differ. It returns the checkpoint's sha
+// (empty if none was made) and how many stores took it.
+func (c *Client) prune(ctx context.Context, p *pathState, snap *oplog.Log, stores []store, logs []readResult) (string, int, error) {
 	f, ok := c.reg.Lookup(p.key.typ)
 	if !ok {
-		return "", nil // no reducer: the value cannot be computed, so no checkpoint
+		return "", 0, nil // no reducer: the value cannot be computed, so no checkpoint
 	}
 	cp, ok, err := snap.Fold(f, c.clock.Date(), c.origin)
 	if err != nil || !ok {
-		return "", err
+		return "", 0, err
 	}
 	// The checkpoint must supersede what every store has as its own.
 	for i := range logs {
 		if le, _ := logs[i].log.Base().Covers.Compare(cp.Covers); !le {
-			return "", nil
+			return "", 0, nil
 		}
 	}
+	// Counted as a delivery, so that Close waits for it; once Close has
+	// begun, no checkpoint starts.
+	if !c.startDelivery() {
+		return "", 0, nil
+	}
+	defer c.inflight.Done()
 	rec := []netstore.Record{{Type: p.key.typ, Path: storePath(p.key.channel, p.key.path), Op: cp}}
-	took := 0
+	base := context.WithoutCancel(ctx)
+	var took atomic.Int32
+	var wg sync.WaitGroup
 	for _, s := range stores {
-		cctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
-		res, err := s.push(cctx, rec)
-		cancel()
-		if err == nil && res[0].Outcome == oplog.Refused {
-			err = fmt.Errorf("checkpoint refused: %s", res[0].Reason)
-		}
-		if err != nil {
-			// Stores that took it prune; the others get it at the next
-			// sync. Nothing is lost either way.
-			c.cfg.Logf("gigfs: prune %s on %s: %v", p.key, s.name(), err)
-			continue
-		}
-		took++
+		wg.Go(func() {
+			cctx, cancel := context.WithTimeout(base, c.cfg.CallTimeout)
+			defer cancel()
+			res, err := s.push(cctx, rec)
+			if err == nil && res[0].Outcome() == oplog.Refused {
+				err = fmt.Errorf("checkpoint refused: %s", res[0].Reason)
+			}
+			if err != nil {
+				// Stores that took it prune; the others get it at the next
+				// sync. Nothing is lost either way.
+				c.cfg.Logf("gigfs: prune %s on %s: %v", p.key, s.name(), err)
+				return
+			}
+			took.Add(1)
+		})
 	}
-	if took == 0 {
+	wg.Wait()
+	if took.Load() == 0 {
 		// No store holds it: keep the ops rather than a base nobody has.
-		return "", fmt.Errorf("prune %s: no store took the checkpoint", p.key)
+		return "", 0, fmt.Errorf("prune %s: no store took the checkpoint", p.key)
 	}
 	p.merge([]oplog.Op{cp}, nil)
-	return cp.Sha, nil
+	return cp.Sha, int(took.Load()), nil
 }
 
 func isIncomparable(r oplog.Result) bool {
-	return r.Outcome == oplog.Refused && strings.Contains(r.Reason, "incomparable")
+	return r.Code == oplog.CodeIncomparable
 }
 
 // readStores reads one oplog from every store, concurrently.

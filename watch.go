@@ -21,6 +21,10 @@ type Change struct {
 type OpEvent struct {
 	Channel, Type, Path string
 	Op                  oplog.Op
+	// Cursor is where to resume the watch from to miss nothing after
+	// this op (Config.Resume, ParseCursor); "all" while a replay of what
+	// the stores hold runs.
+	Cursor string
 }
 
 // maxQueue bounds what a slow watcher may have waiting; past it the oldest
@@ -39,7 +43,10 @@ type subscriber struct {
 	dropped int
 	seen    map[string]bool // for op watchers: shas already sent
 	seenLog []string
-	since   int64 // for op watchers: when the watch began (ms); older ops are no news
+	since   int64  // for op watchers: when the watch began (ms); older ops are no news
+	channel string // for op watchers: the channel, for cursors
+	hold    string // for op watchers: the cursor to give while a replay runs
+	last    string // for op watchers: the cursor last given
 }
 
 func newSubscriber(c *Client) *subscriber {
@@ -67,11 +74,16 @@ func (s *subscriber) send(v any) {
 
 // sendOp sends an op once, however many stores it comes from.
 func (s *subscriber) sendOp(ev OpEvent) {
+	cursor := s.c.cursorOf(s.channel)
 	s.mu.Lock()
 	if s.seen[ev.Op.Sha] {
 		s.mu.Unlock()
 		return
 	}
+	if s.hold != "" {
+		cursor = s.hold
+	}
+	ev.Cursor, s.last = cursor, cursor
 	s.seen[ev.Op.Sha] = true
 	s.seenLog = append(s.seenLog, ev.Op.Sha)
 	if len(s.seenLog) > maxQueue {
@@ -146,23 +158,48 @@ func (c *Client) On(channel, typ, path string, fn func(Change)) (cancel func(), 
 // once. It is what mirrors a channel (gig-watch). The channel is closed
 // when ctx ends.
 func (c *Client) WatchOps(ctx context.Context, channel string) (<-chan OpEvent, error) {
+	_, ch, err := c.watchOps(ctx, channel)
+	return ch, err
+}
+
+func (c *Client) watchOps(ctx context.Context, channel string) (*subscriber, <-chan OpEvent, error) {
 	if _, err := c.stores(ctx, channel); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s := newSubscriber(c)
 	s.seen = make(map[string]bool)
 	s.since = time.Now().UnixMilli()
+	s.channel = channel
 	c.mu.Lock()
 	if c.chanSubs[channel] == nil {
 		c.chanSubs[channel] = make(map[*subscriber]struct{})
 	}
 	c.chanSubs[channel][s] = struct{}{}
 	c.mu.Unlock()
-	return pump[OpEvent](ctx, c, s, func() {
+	ch, err := pump[OpEvent](ctx, c, s, func() {
 		c.mu.Lock()
 		delete(c.chanSubs[channel], s)
 		c.mu.Unlock()
 	})
+	return s, ch, err
+}
+
+// setHold makes the subscriber give cursor with its events (a replay
+// runs), or its live cursor again with "".
+func (s *subscriber) setHold(cursor string) {
+	s.mu.Lock()
+	s.hold = cursor
+	s.mu.Unlock()
+}
+
+// lastCursor is the cursor the subscriber last gave.
+func (s *subscriber) lastCursor() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.last == "" {
+		return CursorAll
+	}
+	return s.last
 }
 
 // pump hands a subscriber's notifications over a channel until ctx ends or

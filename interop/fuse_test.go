@@ -448,6 +448,22 @@ func TestFUSE_Mount9p(t *testing.T) {
 		if _, err := f.Write([]byte("frobnicate\n")); err == nil {
 			t.Fatal("unknown ctl command accepted")
 		}
+		// Plan 9 habits from the shell: "echo cmd > ctl" truncates the
+		// file first (accepted and ignored), and a reply read on the
+		// descriptor that wrote starts where the write ended.
+		m.mustSh(t, "echo cursor > "+home+"/ctl")
+		if got := m.mustSh(t, "exec 3<>"+home+"/ctl; echo cursor >&3; cat <&3"); got != want {
+			t.Fatalf("exec 3<>ctl; echo cursor >&3; cat <&3: %q, want %q", got, want)
+		}
+		// A refused command fails the write; the server logs why.
+		if r := m.sh(t, "echo frobnicate > "+home+"/ctl"); r.code == 0 {
+			t.Fatalf("echo frobnicate > ctl: %+v", r)
+		}
+		if !waitFor(fuseTimeout, func() bool {
+			return s.logs.contains(`write /user/alice/ctl refused: invalid: unknown command "frobnicate"`)
+		}) {
+			t.Fatalf("the store did not log the refused write:\n%s", s.logs)
+		}
 		// The same with perl, a plain tool, where there is one.
 		if _, err := exec.LookPath("perl"); err == nil {
 			got := m.mustSh(t, `perl -e 'open(F, "+<", $ARGV[0]) or die "$!"; syswrite(F, "cursor\n") or die "$!"; sysseek(F, 0, 0); sysread(F, $b, 4096); print $b' `+home+"/ctl")
@@ -474,7 +490,7 @@ func TestFUSE_Mount9p(t *testing.T) {
 		}
 		buf := make([]byte, 4096)
 		n, _ := f.ReadAt(buf, 0)
-		if got := lines(string(buf[:n])); len(got) != 2 || !strings.HasPrefix(got[0], "no-op") || !strings.HasPrefix(got[1], "refused: malformed op") {
+		if got := lines(string(buf[:n])); len(got) != 2 || !strings.HasPrefix(got[0], "duplicate") || !strings.HasPrefix(got[1], "invalid: malformed op") {
 			t.Fatalf("push reply through FUSE: %q", buf[:n])
 		}
 	})
@@ -516,6 +532,57 @@ func TestFUSE_Mount9p(t *testing.T) {
 			t.Fatalf("event %+v (%v)", ev, derr)
 		}
 	})
+}
+
+// TestFUSE_StreamInterrupt: a read of stream blocks until an op comes.
+// mount9p sends no Tflush when FUSE interrupts a request (it ignores the
+// request's context), and once a read has reached it the kernel waits for
+// the answer whatever the signal, SIGKILL included (state D). So a Ctrl-C
+// takes effect when the next op arrives: pushing any op ends the reader.
+// (Killing mount9p also ends it, and the mount with it.)
+func TestFUSE_StreamInterrupt(t *testing.T) {
+	needFUSE(t)
+	s := startStore(t, "")
+	token := s.user("alice")
+	m := startMount9p(t, s, "alice", "token "+token)
+	m.waitMounted(t)
+	cat := exec.Command("cat", "user/alice/stream")
+	cat.Dir = m.dir
+	var out bytes.Buffer
+	cat.Stdout = &out
+	if err := cat.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cat.Wait() }()
+	// Wait until cat is in its read (syscall 0 on amd64, 63 on arm64).
+	inRead := func() bool {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/syscall", cat.Process.Pid))
+		f := strings.Fields(string(b))
+		return err == nil && len(f) > 0 && (f[0] == "0" && runtime.GOARCH == "amd64" || f[0] == "63" && runtime.GOARCH == "arm64")
+	}
+	if !waitFor(fuseTimeout, inRead) {
+		cat.Process.Kill()
+		t.Fatalf("cat never blocked in read of the stream")
+	}
+	cat.Process.Signal(syscall.SIGINT) // Ctrl-C
+	// An op arrives: the read answers, and the signal ends cat.
+	if _, err := s.svc.Push(context.Background(), "alice", []netstore.Record{{Type: "counter", Path: "/wake", Op: newOp(t, "wake", 1, "1")}}); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(fuseTimeout):
+		t.Fatalf("cat, interrupted, still runs %v after an op came", fuseTimeout)
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGINT {
+		t.Fatalf("cat after SIGINT and an op: %v (stdout %q)", err, out.String())
+	}
+	if got := m.mustSh(t, "ls user/alice"); got != "ctl\noplog\npush\nstream\n" {
+		t.Fatalf("ls after the interrupted read: %q", got)
+	}
 }
 
 // A refused attach stops mount9p with the store's error, and mounts nothing.

@@ -316,7 +316,7 @@ func TestGo9p_PushCtlStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantReplies := []string{"accepted", "accepted", "accepted", "no-op", "refused: malformed op"}
+	wantReplies := []string{"accepted", "accepted", "accepted", "duplicate", "invalid: malformed op"}
 	got := lines(reply)
 	if len(got) != len(wantReplies) {
 		t.Fatalf("push reply:\n%s", reply)
@@ -477,7 +477,7 @@ func TestGo9p_DeepPaths(t *testing.T) {
 		}
 		recs = append(recs, netstore.Record{Type: "deep", Path: "/" + strings.Join(segs, "/"), Op: newOp(t, "d", 1, strconv.Itoa(depth))})
 	}
-	if res, err := s.svc.Push(context.Background(), "alice", recs); err != nil || res[0].Outcome != oplog.Accepted || res[1].Outcome != oplog.Accepted {
+	if res, err := s.svc.Push(context.Background(), "alice", recs); err != nil || res[0].Outcome() != oplog.Accepted || res[1].Outcome() != oplog.Accepted {
 		t.Fatalf("push: %v %v", res, err)
 	}
 	fsys := s.mustMount("alice", "token "+token)

@@ -3,6 +3,7 @@ package interop
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -13,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/netstore"
+	"gigfs.io/gigfs/netstore/storefs"
 	"gigfs.io/gigfs/oplog"
 	"gigfs.io/gigfs/srv9p"
 )
@@ -38,7 +41,7 @@ func (f *fakeTable) Check(_ context.Context, _, _, sid, sec, user, token string)
 		return time.Time{}, errors.New("bad store credential")
 	}
 	if !f.tokens[user+" "+token] {
-		return time.Time{}, errors.New("unknown token")
+		return time.Time{}, gig.Errorf(gig.ErrPermission, "unknown token")
 	}
 	return time.Now().Add(time.Hour), nil
 }
@@ -49,6 +52,36 @@ type store struct {
 	svc   *netstore.Service
 	table *fakeTable
 	addr  string // host:port
+	logs  *logLines
+}
+
+// logLines keeps the lines a server logged.
+type logLines struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logLines) add(line string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, line)
+}
+
+func (l *logLines) contains(s string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, line := range l.lines {
+		if strings.Contains(line, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *logLines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
 }
 
 // startStore starts a store whose data lives in dir (a fresh temporary
@@ -58,7 +91,11 @@ func startStore(t testing.TB, dir string) *store {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	logf := quietLogf(t)
+	quiet, logs := quietLogf(t), new(logLines)
+	logf := func(format string, args ...any) {
+		logs.add(fmt.Sprintf(format, args...))
+		quiet(format, args...)
+	}
 	ft := &fakeTable{tokens: make(map[string]bool)}
 	svc, err := netstore.Open(netstore.Config{Dir: dir, Checker: ft, Logf: logf})
 	if err != nil {
@@ -68,7 +105,7 @@ func startStore(t testing.TB, dir string) *store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &srv9p.Server{Attach: (&netstore.Tree{S: svc, AdminKey: adminKey}).Attach, Logf: logf}
+	srv := &srv9p.Server{Attach: (&storefs.Tree{S: svc, AdminKey: adminKey}).Attach, Logf: logf}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -82,7 +119,7 @@ func startStore(t testing.TB, dir string) *store {
 		<-done
 		svc.Close()
 	})
-	return &store{t: t, svc: svc, table: ft, addr: l.Addr().String()}
+	return &store{t: t, svc: svc, table: ft, addr: l.Addr().String(), logs: logs}
 }
 
 // quietLogf logs through t until the test ends, and drops lines after

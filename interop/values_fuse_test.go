@@ -3,8 +3,10 @@ package interop
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -64,16 +66,22 @@ func TestFUSE_ValuesTree(t *testing.T) {
 	}
 
 	// The events file: one line per change.
+	// head may open the file after a push, and then waits for the next
+	// one: push until it prints.
 	ev := make(chan shResult, 1)
 	go func() { ev <- m.sh(t, `head -n 1 chan/events`) }()
-	time.Sleep(200 * time.Millisecond) // head is blocked in its read
-	c.Push(ctx, "chan", "lww", "/deep/name", json.RawMessage(`"grace"`))
-	select {
-	case r := <-ev:
-		if r.stdout != `{"type":"lww","path":"/deep/name","value":"grace"}`+"\n" {
-			t.Fatalf("events: %+v", r)
+	deadline := time.After(fuseTimeout)
+	for i := 1; ; i++ {
+		c.Push(ctx, "chan", "lww", "/deep/name", json.RawMessage(fmt.Sprintf(`"grace %d"`, i)))
+		select {
+		case r := <-ev:
+			if !regexp.MustCompile(`^\{"type":"lww","path":"/deep/name","value":"grace \d+"\}\n$`).MatchString(r.stdout) {
+				t.Fatalf("events: %+v", r)
+			}
+			return
+		case <-deadline:
+			t.Fatal("no event through the mount")
+		case <-time.After(250 * time.Millisecond):
 		}
-	case <-time.After(fuseTimeout):
-		t.Fatal("no event through the mount")
 	}
 }

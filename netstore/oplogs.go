@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/internal/atomicfile"
 	"gigfs.io/gigfs/oplog"
 )
@@ -57,10 +58,8 @@ func (u *user) file(typ, path string) string {
 
 // checkKey validates a type and a path and returns the path's clean form.
 func checkKey(typ, path string) (string, error) {
-	if err := CheckSegment(typ); err != nil {
-		return "", fmt.Errorf("type: %w", err)
-	}
-	return CleanPath(path)
+	_, p, err := gig.ParseTypePath(typ, path)
+	return string(p), err
 }
 
 // log returns the open oplog (typ, path) of u, opening it if it exists on
@@ -132,7 +131,8 @@ func (u *user) drop(typ, path string, e *logEntry) {
 }
 
 // Read returns the oplog (typ, path) of a user as JSON lines, checkpoint
-// first, and its version, which moves on every change.
+// first, and its version, which moves on every change and differs across
+// runs of the store (a qid version a client may cache by).
 func (s *Service) Read(id, typ, path string) ([]byte, uint64, error) {
 	u, err := s.user(id)
 	if err != nil {
@@ -146,7 +146,7 @@ func (s *Service) Read(id, typ, path string) ([]byte, uint64, error) {
 		return nil, 0, err
 	}
 	data, ver := e.encoded()
-	return data, ver, nil
+	return data, uint64(s.verBase) + ver, nil
 }
 
 // Log returns a copy of the oplog (typ, path) of a user; an oplog the store
@@ -194,7 +194,7 @@ func (s *Service) Push(ctx context.Context, id string, recs []Record) ([]oplog.R
 			err = s.checkDate(id, recs[i].Type, path, &recs[i].Op)
 		}
 		if err != nil {
-			res[i] = oplog.Result{Outcome: oplog.Refused, Reason: err.Error()}
+			res[i] = oplog.Refusal(err)
 			continue
 		}
 		k := logKey{recs[i].Type, path}
@@ -214,7 +214,7 @@ func (s *Service) folder(id string, segs []string) (*user, string, error) {
 		return nil, "", err
 	}
 	for _, seg := range segs {
-		if err := CheckSegment(seg); err != nil {
+		if err := gig.ParseElement(seg); err != nil {
 			return nil, "", err
 		}
 	}
@@ -243,7 +243,7 @@ func (s *Service) List(id string, segs []string) ([]Entry, error) {
 	}
 	out := make([]Entry, 0, len(ents))
 	for _, e := range ents {
-		if CheckSegment(e.Name()) != nil {
+		if gig.ParseElement(e.Name()) != nil {
 			continue // temporary files
 		}
 		out = append(out, Entry{Name: e.Name(), Dir: e.IsDir()})

@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/internal/atomicfile"
 	"gigfs.io/gigfs/internal/filelock"
 	"gigfs.io/gigfs/oplog"
@@ -33,21 +34,24 @@ const (
 	DefaultCheckTimeout  = 5 * time.Second
 )
 
-// Errors of the store service. The 9P tree passes their messages to clients.
+// Errors of the store service, each of a kind (package gig) that the 9P
+// tree sends as the leading word of its error strings. A stream cursor the
+// store cannot serve is gig.ErrNotExist: the events it names are gone, and
+// the client re-reads the oplogs.
 var (
-	ErrUnknownUser  = errors.New("unknown user")
-	ErrNotConfirmed = errors.New("user has no confirmed table")
-	ErrBadCode      = errors.New("bad or expired confirmation code")
-	ErrBadSecret    = errors.New("bad table secret")
-	ErrTokenRevoked = errors.New("token revoked")
-	ErrTokenRefused = errors.New("token refused")
-	ErrNoOplog      = errors.New("no such oplog")
-	ErrWrongStore   = errors.New("token for another store")
-	ErrUnavailable  = errors.New("cannot check token: table unreachable")
-	ErrStreamEpoch  = errors.New("stream epoch changed (store restarted or restored): re-read the oplogs")
-	ErrStreamTooOld = errors.New("stream cursor too old: re-read the oplogs")
-	ErrStreamCursor = errors.New("bad stream cursor")
-	ErrUserExists   = errors.New("user exists")
+	ErrUnknownUser  = gig.Errorf(gig.ErrNotExist, "unknown user")
+	ErrNotConfirmed = gig.Errorf(gig.ErrPermission, "user has no confirmed table")
+	ErrBadCode      = gig.Errorf(gig.ErrPermission, "bad or expired confirmation code")
+	ErrBadSecret    = gig.Errorf(gig.ErrPermission, "bad table secret")
+	ErrTokenRevoked = gig.Errorf(gig.ErrPermission, "token revoked")
+	ErrTokenRefused = gig.Errorf(gig.ErrPermission, "token refused")
+	ErrNoOplog      = gig.Errorf(gig.ErrNotExist, "no such oplog")
+	ErrWrongStore   = gig.Errorf(gig.ErrPermission, "token for another store")
+	ErrUnavailable  = gig.Errorf(gig.ErrUnavailable, "cannot check token: table unreachable")
+	ErrStreamEpoch  = gig.Errorf(gig.ErrNotExist, "stream epoch changed (store restarted or restored): re-read the oplogs")
+	ErrStreamTooOld = gig.Errorf(gig.ErrNotExist, "stream cursor too old: re-read the oplogs")
+	ErrStreamCursor = gig.Errorf(gig.ErrInvalid, "bad stream cursor")
+	ErrUserExists   = gig.Errorf(gig.ErrExist, "user exists")
 	// ErrInUse: another process holds the data folder's lock (and, for a
 	// local store shared by a user's processes, serves it to the others).
 	ErrInUse = filelock.ErrLocked
@@ -214,7 +218,7 @@ func Open(cfg Config) (*Service, error) {
 		if err != nil {
 			break
 		}
-		if !e.IsDir() || CheckUser(e.Name()) != nil {
+		if !e.IsDir() || !isUser(e.Name()) {
 			continue
 		}
 		if _, serr := os.Stat(filepath.Join(root, e.Name(), "store.json")); errors.Is(serr, fs.ErrNotExist) {
@@ -286,7 +290,7 @@ func (u *user) saveMeta() error {
 }
 
 func (s *Service) user(id string) (*user, error) {
-	if err := CheckUser(id); err != nil {
+	if _, err := gig.ParseUser(id); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
@@ -318,7 +322,7 @@ func (s *Service) Users() []string {
 // user's table. Adding a user that exists is an error; NewCode makes a new
 // code for an existing user.
 func (s *Service) AddUser(id string) (string, error) {
-	if err := CheckUser(id); err != nil {
+	if _, err := gig.ParseUser(id); err != nil {
 		return "", err
 	}
 	s.mu.Lock()
@@ -480,10 +484,12 @@ func (s *Service) Authenticate(ctx context.Context, id, token string) error {
 	defer cancel()
 	until, err := s.cfg.Checker.Check(ctx, m.TableAddr, m.TableFP, m.StoreID, m.Secret, id, token)
 	if err != nil {
-		if ctx.Err() != nil {
-			return ErrUnavailable
+		if errors.Is(err, gig.ErrPermission) {
+			return fmt.Errorf("%w: %v", ErrTokenRefused, err)
 		}
-		return fmt.Errorf("%w: %v", ErrTokenRefused, err)
+		// The table did not answer, or not with a refusal: the token may
+		// well be good, so the client keeps it and tries again later.
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	s.tokens.put(id, token, until, s.cfg.Now(), s.cfg.TokenCacheTTL)
 	return nil
@@ -545,4 +551,10 @@ func randomHex(n int) string {
 		panic(err)
 	}
 	return hex.EncodeToString(b)
+}
+
+// isUser reports whether name is a user id.
+func isUser(name string) bool {
+	_, err := gig.ParseUser(name)
+	return err == nil
 }

@@ -141,13 +141,26 @@ type Cursor struct {
 }
 
 // Stream returns a cursor at the head of the user's stream: it yields the
-// ops accepted from now on.
-func (s *Service) Stream(id string) (*Cursor, error) {
+// ops accepted from now on. auth, if not nil, is checked before each event
+// (so a revoked token ends a stream); its error ends the read.
+func (s *Service) Stream(id string, auth func(context.Context) error) (*Cursor, error) {
 	u, err := s.user(id)
 	if err != nil {
 		return nil, err
 	}
-	return &Cursor{h: u.hub, after: u.hub.head()}, nil
+	return &Cursor{h: u.hub, after: u.hub.head(), auth: auth}, nil
+}
+
+// Cursor returns the user's stream position: the stream's epoch (the
+// store's, or the one a kept stream goes on with) and the seq of the last
+// event. Read the oplogs after asking, then resume the stream
+// from it (Cursor.Since).
+func (s *Service) Cursor(id string) (epoch string, seq uint64, err error) {
+	u, err := s.user(id)
+	if err != nil {
+		return "", 0, err
+	}
+	return u.hub.epoch, u.hub.head(), nil
 }
 
 // Since moves the cursor after seq of epoch, to resume a stream after a

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/internal/atomicfile"
 	"gigfs.io/gigfs/oplog"
 )
@@ -99,7 +100,7 @@ func loadHub(name string, max int) (*hub, error) {
 	h.first = first
 	count := 0
 	sc := bufio.NewScanner(bytes.NewReader(rest))
-	sc.Buffer(nil, maxLine+1024)
+	sc.Buffer(nil, oplog.MaxLineSize+2*gig.MaxPathLen+1024)
 	for sc.Scan() {
 		var ev struct {
 			Seq   uint64 `json:"seq"`
@@ -213,7 +214,7 @@ func (h *hub) unheard(ops []oplog.Op, res []oplog.Result) []oplog.Op {
 	}
 	var out []oplog.Op
 	for i := range ops {
-		if res[i].Outcome == oplog.NoOp && ops[i].Kind() == oplog.KindOp && h.kept.count[ops[i].Sha] == 0 {
+		if res[i].Outcome() == oplog.NoOp && ops[i].Kind() == oplog.KindOp && h.kept.count[ops[i].Sha] == 0 {
 			out = append(out, ops[i])
 		}
 	}

@@ -39,7 +39,7 @@ func pushOne(t *testing.T, s *Service, o string, seq uint64) {
 func TestStream_KeptAcrossOpens(t *testing.T) {
 	dir := t.TempDir()
 	a := keptStore(t, dir)
-	cur, _ := a.Stream("lee")
+	cur, _ := a.Stream("lee", nil)
 	pushOne(t, a, "o1", 1)
 	if _, err := cur.Next(context.Background()); err != nil {
 		t.Fatal(err)
@@ -51,7 +51,10 @@ func TestStream_KeptAcrossOpens(t *testing.T) {
 
 	b := keptStore(t, dir)
 	defer b.Close()
-	c2, _ := b.Stream("lee")
+	if e, seq, err := b.Cursor("lee"); err != nil || e != epoch || seq != 3 {
+		t.Fatalf("cursor of the next store = %s %d, %v; want %s 3", e, seq, err, epoch)
+	}
+	c2, _ := b.Stream("lee", nil)
 	if err := c2.Since(epoch, 1); err != nil {
 		t.Fatalf("resume on the next store: %v", err)
 	}
@@ -83,7 +86,7 @@ func TestStream_KeptFileTornStartsNewEpoch(t *testing.T) {
 	}
 	s := keptStore(t, dir)
 	defer s.Close()
-	c, _ := s.Stream("lee")
+	c, _ := s.Stream("lee", nil)
 	if err := c.Since(epoch, 1); !errors.Is(err, ErrStreamEpoch) {
 		t.Fatalf("resume after a torn stream file: %v", err)
 	}
@@ -109,7 +112,7 @@ func TestStream_KeptFileBounded(t *testing.T) {
 	}
 	s = keptStore(t, dir)
 	defer s.Close()
-	c, _ := s.Stream("lee")
+	c, _ := s.Stream("lee", nil)
 	if err := c.Since(s.users["lee"].hub.epoch, 2995); err != nil {
 		t.Fatalf("resume near the end: %v", err)
 	}
@@ -134,10 +137,10 @@ func TestStream_KeptNoOpOfUnheardOpPublished(t *testing.T) {
 
 	s := keptStore(t, dir)
 	defer s.Close()
-	cur, _ := s.Stream("lee")
+	cur, _ := s.Stream("lee", nil)
 	for i := 0; i < 2; i++ {
 		res, err := s.Push(context.Background(), "lee", rec)
-		if err != nil || res[0].Outcome != oplog.NoOp {
+		if err != nil || res[0].Outcome() != oplog.NoOp {
 			t.Fatalf("push again: %v %v", res, err)
 		}
 	}
@@ -151,4 +154,15 @@ func TestStream_KeptNoOpOfUnheardOpPublished(t *testing.T) {
 			t.Fatalf("event %d is %s; want the unheard op once, then the next op", i+1, line)
 		}
 	}
+}
+
+var testClock oplog.Clock
+
+func op(tb testing.TB, origin string, seq uint64, payload string) oplog.Op {
+	tb.Helper()
+	o, err := oplog.NewOp(testClock.Date(), origin, seq, []byte(payload))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return o
 }

@@ -170,7 +170,7 @@ func (s *Service) pushJournaled(ctx context.Context, u *user, order []logKey, gr
 		e, err := u.log(k.typ, k.path, true)
 		if err != nil {
 			for _, i := range idx {
-				res[i] = oplog.Result{Outcome: oplog.Refused, Reason: err.Error()}
+				res[i] = oplog.Refusal(err)
 			}
 			continue
 		}
@@ -193,7 +193,7 @@ func (s *Service) pushJournaled(ctx context.Context, u *user, order []logKey, gr
 		st := staged{k: k, idx: idx, ops: ops, got: got}
 		for j, i := range idx {
 			res[i] = got[j]
-			if got[j].Outcome == oplog.Accepted {
+			if got[j].Outcome() == oplog.Accepted {
 				st.accepted = append(st.accepted, ops[j])
 			}
 		}
@@ -205,8 +205,8 @@ func (s *Service) pushJournaled(ctx context.Context, u *user, order []logKey, gr
 		s.cfg.Logf("store: user %s: write-ahead log: %v", u.id, err)
 		for _, st := range done {
 			for _, i := range st.idx {
-				if res[i].Outcome == oplog.Accepted {
-					res[i] = oplog.Result{Outcome: oplog.Refused, Reason: "not durable: the write-ahead log failed"}
+				if res[i].Outcome() == oplog.Accepted {
+					res[i] = oplog.Result{Code: oplog.CodeLimit, Reason: "not durable: the write-ahead log failed"}
 				}
 			}
 		}
@@ -295,3 +295,6 @@ func (w *storeWAL) close() error {
 	}
 	return err
 }
+
+// Syncs counts the fsyncs of the write-ahead log (for benchmarks).
+func (s *Service) Syncs() uint64 { return uint64(s.wal.j.Syncs()) }

@@ -73,7 +73,7 @@ func TestService_AcknowledgedBeforeFlushSurvivesCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, r := range res {
-		if r.Outcome != oplog.Accepted {
+		if r.Outcome() != oplog.Accepted {
 			t.Fatalf("record %d: %v", i, r)
 		}
 	}

@@ -96,7 +96,7 @@ type wire struct {
 
 // Decode parses one op or checkpoint from its JSON form and checks it: every
 // field present and of the right type, no unknown field, the body any JSON
-// value, the size within MaxOpSize, and the sha matching the content.
+// value, the size within MaxOpSize (MaxCheckpointSize for a checkpoint), and the sha matching the content.
 func Decode(line []byte) (Op, error) {
 	return decode(line, true)
 }
@@ -105,8 +105,8 @@ func Decode(line []byte) (Op, error) {
 // checks the sha (ops from our own files were checked when written).
 func decode(line []byte, verify bool) (Op, error) {
 	line = bytes.TrimSpace(line)
-	if verify && len(line) > MaxOpSize { // our own files were checked when written
-		return Op{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(line), MaxOpSize)
+	if verify && len(line) > MaxLineSize { // our own files were checked when written
+		return Op{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(line), MaxLineSize)
 	}
 	if o, ok := decodeFast(line, nil); ok && (o.Sha != "" || !verify) {
 		o.Payload = append(json.RawMessage(nil), o.Payload...) // line is the caller's
@@ -220,7 +220,7 @@ type Scanner struct {
 // NewScanner returns a Scanner reading r.
 func NewScanner(r io.Reader) *Scanner {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), MaxOpSize+1)
+	sc.Buffer(make([]byte, 0, 64<<10), MaxLineSize+1)
 	return &Scanner{sc: sc}
 }
 
@@ -242,7 +242,7 @@ func (s *Scanner) Scan() bool {
 	}
 	if err := s.sc.Err(); err != nil {
 		if err == bufio.ErrTooLong {
-			err = fmt.Errorf("%w: line longer than %d bytes", ErrTooLarge, MaxOpSize)
+			err = fmt.Errorf("%w: line longer than %d bytes", ErrTooLarge, MaxLineSize)
 		}
 		s.err = &LineError{Line: s.line + 1, Err: err}
 	}

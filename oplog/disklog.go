@@ -67,7 +67,7 @@ func (d *DiskLog) Merge(ops []Op) ([]Result, error) {
 	d.mu.Lock()
 	for i := range ops {
 		res[i] = d.log.Merge(ops[i])
-		switch res[i].Outcome {
+		switch res[i].Outcome() {
 		case Accepted:
 			lines = ops[i].appendStored(lines)
 			lines = append(lines, '\n')
@@ -158,7 +158,7 @@ func (d *DiskLog) MergeJournaled(ops []Op, journal func(lines []byte) (Ticket, e
 	defer d.mu.Unlock()
 	for i := range ops {
 		res[i] = d.log.Merge(ops[i])
-		if res[i].Outcome == Accepted {
+		if res[i].Outcome() == Accepted {
 			lines = ops[i].AppendJSON(lines)
 			lines = append(lines, '\n')
 			stored = append(ops[i].appendStored(stored), '\n')

@@ -177,7 +177,7 @@ func TestDiskLog_CompactionAndReload(t *testing.T) {
 	}
 	for i := 1; i <= 200; i++ {
 		res, err := d.Merge([]Op{mustOp(t, int64(i), "a", uint64(i), `1`)})
-		if err != nil || res[0].Outcome != Accepted {
+		if err != nil || res[0].Outcome() != Accepted {
 			t.Fatalf("merge %d: %v %v", i, res, err)
 		}
 	}
@@ -312,7 +312,7 @@ func TestDiskLog_NoOpWaitsForDurable(t *testing.T) {
 	b, _ := d.file.enqueue(lines(o))
 	d.mu.Unlock()
 	res, err := d.Merge([]Op{o})
-	if err != nil || res[0].Outcome != NoOp {
+	if err != nil || res[0].Outcome() != NoOp {
 		t.Fatalf("duplicate: %v %v", res, err)
 	}
 	d.file.mu.Lock()

@@ -33,7 +33,7 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("encoding not stable: %s vs %s", o2.AppendJSON(nil), enc)
 		}
 		l := NewLog()
-		if r := l.Merge(o); r.Outcome == Refused && o.Kind() == KindOp {
+		if r := l.Merge(o); r.Outcome() == Refused && o.Kind() == KindOp {
 			t.Fatalf("valid op refused by an empty log: %v", r)
 		}
 	})

@@ -37,7 +37,7 @@ type leaseModel struct {
 }
 
 func (m *leaseModel) merge(s int, o Op) {
-	if r := m.stores[s].Merge(o); r.Outcome == Refused {
+	if r := m.stores[s].Merge(o); r.Outcome() == Refused {
 		m.tb.Fatalf("store %d refused %s: %v", s, o.AppendJSON(nil), r)
 	}
 }

@@ -10,9 +10,11 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"gigfs.io/gigfs/gig"
 )
 
-// Outcome is what merging one op or checkpoint into a log did.
+// Outcome is what merging one op or checkpoint into a log did, in short.
 type Outcome uint8
 
 const (
@@ -35,18 +37,111 @@ func (o Outcome) String() string {
 	return "refused"
 }
 
-// Result is the answer to merging one record: its outcome and, for a no-op
-// or a refusal, why.
-type Result struct {
-	Outcome Outcome
-	Reason  string
+// A Code says exactly what merging one record did. Codes cross the wire as
+// the leading word of a result line (Result.String, ParseResult); the words
+// are stable (PROTOCOL.md).
+type Code uint8
+
+// The codes, by outcome.
+const (
+	// CodeAccepted (accepted): the record is new and now part of the log.
+	CodeAccepted Code = iota
+	// CodeDuplicate (no-op): the log holds this very record.
+	CodeDuplicate
+	// CodeCovered (no-op): the checkpoint covers this op; applying it again
+	// would count it twice.
+	CodeCovered
+	// CodeSuperseded (no-op): this checkpoint's coverage is included in the
+	// current one's.
+	CodeSuperseded
+	// CodeSeqTaken (refused): another op holds this op's (origin, seq).
+	CodeSeqTaken
+	// CodeIncomparable (refused): this checkpoint and the current one each
+	// cover ops the other does not.
+	CodeIncomparable
+	// CodeInvalid (refused): the record is malformed: a bad sha, date,
+	// field or name.
+	CodeInvalid
+	// CodeLimit (refused): the record is over a bound (size, date horizon).
+	CodeLimit
+	numCodes
+)
+
+var codeWords = [numCodes]string{"accepted", "duplicate", "covered", "superseded", "seq-taken", "incomparable", "invalid", "limit"}
+
+// String returns the code's word.
+func (c Code) String() string {
+	if c < numCodes {
+		return codeWords[c]
+	}
+	return fmt.Sprintf("code(%d)", c)
 }
 
+// Outcome returns what the code means in short.
+func (c Code) Outcome() Outcome {
+	switch c {
+	case CodeAccepted:
+		return Accepted
+	case CodeDuplicate, CodeCovered, CodeSuperseded:
+		return NoOp
+	}
+	return Refused
+}
+
+// Kind is the error kind of a refusal: gig.ErrConflict for a record that
+// contradicts the log, gig.ErrInvalid or gig.ErrLimit for one that is bad
+// in itself; nil for the other codes.
+func (c Code) Kind() *gig.Kind {
+	switch c {
+	case CodeSeqTaken, CodeIncomparable:
+		return gig.ErrConflict
+	case CodeInvalid:
+		return gig.ErrInvalid
+	case CodeLimit:
+		return gig.ErrLimit
+	}
+	return nil
+}
+
+// Result is the answer to merging one record: its code and, but for an
+// accepted record, why.
+type Result struct {
+	Code   Code
+	Reason string
+}
+
+// Outcome returns what the result means in short.
+func (r Result) Outcome() Outcome { return r.Code.Outcome() }
+
+// Err returns the refusal as an error of the code's kind, nil unless the
+// record was refused.
+func (r Result) Err() error {
+	if r.Outcome() != Refused {
+		return nil
+	}
+	k := r.Code.Kind()
+	if r.Code.String() == k.Word() {
+		return gig.Errorf(k, "%s", r.Reason) // the word says it once
+	}
+	return gig.Errorf(k, "%s: %s", r.Code, r.Reason)
+}
+
+// Refusal returns the result of a record refused for err: CodeLimit for an
+// error of kind gig.ErrLimit, else CodeInvalid.
+func Refusal(err error) Result {
+	if errors.Is(err, gig.ErrLimit) {
+		return Result{CodeLimit, err.Error()}
+	}
+	return Result{CodeInvalid, err.Error()}
+}
+
+// String returns the result line: the code's word, then ": " and the
+// reason if there is one.
 func (r Result) String() string {
 	if r.Reason == "" {
-		return r.Outcome.String()
+		return r.Code.String()
 	}
-	return r.Outcome.String() + ": " + r.Reason
+	return r.Code.String() + ": " + r.Reason
 }
 
 type originSeq struct {
@@ -98,7 +193,7 @@ func (l *Log) Len() int { return 1 + len(l.ops) }
 // settles it.
 func (l *Log) Merge(o Op) Result {
 	if err := o.Check(); err != nil {
-		return Result{Refused, err.Error()}
+		return Refusal(err)
 	}
 	return l.merge(o)
 }
@@ -109,14 +204,14 @@ func (l *Log) merge(o Op) Result {
 		return l.mergeCheckpoint(o)
 	}
 	if l.base.Covers.Covers(&o) {
-		return Result{NoOp, fmt.Sprintf("covered by checkpoint %.12s", l.base.Sha)}
+		return Result{CodeCovered, fmt.Sprintf("covered by checkpoint %.12s", l.base.Sha)}
 	}
 	key := originSeq{o.Origin, o.Seq}
 	if sha, ok := l.bySeq[key]; ok {
 		if sha == o.Sha {
-			return Result{NoOp, "already present"}
+			return Result{CodeDuplicate, "already present"}
 		}
-		return Result{Refused, fmt.Sprintf("origin %s seq %d is already op %.12s", o.Origin, o.Seq, sha)}
+		return Result{CodeSeqTaken, fmt.Sprintf("origin %s seq %d is already op %.12s", o.Origin, o.Seq, sha)}
 	}
 	l.bySeq[key] = o.Sha
 	// Ops mostly arrive in order: append, else insert in place.
@@ -127,23 +222,23 @@ func (l *Log) merge(o Op) Result {
 	l.ops = append(l.ops, Op{})
 	copy(l.ops[i+1:], l.ops[i:])
 	l.ops[i] = o
-	return Result{Outcome: Accepted}
+	return Result{Code: CodeAccepted}
 }
 
 func (l *Log) mergeCheckpoint(c Op) Result {
 	if c.Sha == l.base.Sha {
-		return Result{NoOp, "already present"}
+		return Result{CodeDuplicate, "already present"}
 	}
 	le, ge := c.Covers.Compare(l.base.Covers)
 	switch {
 	case le && ge:
 		if Less(&c, &l.base) {
-			return Result{NoOp, fmt.Sprintf("superseded by checkpoint %.12s", l.base.Sha)}
+			return Result{CodeSuperseded, fmt.Sprintf("by checkpoint %.12s", l.base.Sha)}
 		}
 	case le:
-		return Result{NoOp, fmt.Sprintf("superseded by checkpoint %.12s", l.base.Sha)}
+		return Result{CodeSuperseded, fmt.Sprintf("by checkpoint %.12s", l.base.Sha)}
 	case !ge:
-		return Result{Refused, fmt.Sprintf("coverage incomparable with checkpoint %.12s: each covers ops the other does not", l.base.Sha)}
+		return Result{CodeIncomparable, fmt.Sprintf("with checkpoint %.12s: each covers ops the other does not", l.base.Sha)}
 	}
 	l.base = c
 	kept := l.ops[:0]
@@ -156,7 +251,7 @@ func (l *Log) mergeCheckpoint(c Op) Result {
 	}
 	clear(l.ops[len(kept):])
 	l.ops = kept
-	return Result{Outcome: Accepted}
+	return Result{Code: CodeAccepted}
 }
 
 // Has reports whether the log holds o or something that makes it a no-op:
@@ -280,16 +375,17 @@ func (l *Log) Fold(r Reducer, date int64, origin string) (Op, bool, error) {
 	return c, err == nil, err
 }
 
-// ParseResult parses the text form of a Result ("accepted", "no-op: why",
-// "refused: why"), as a store's push file answers it.
+// ParseResult parses the text form of a Result (a code's word, then ": "
+// and the reason: "accepted", "duplicate: already present"), as a store's
+// push file answers it.
 func ParseResult(s string) (Result, error) {
 	word, reason, _ := strings.Cut(s, ": ")
-	for _, o := range []Outcome{Accepted, NoOp, Refused} {
-		if word == o.String() {
-			return Result{Outcome: o, Reason: reason}, nil
+	for c := range numCodes {
+		if word == codeWords[c] {
+			return Result{c, reason}, nil
 		}
 	}
-	return Result{}, fmt.Errorf("bad result %q", s)
+	return Result{}, gig.Errorf(gig.ErrInvalid, "bad result %q", s)
 }
 
 // MergeLog merges every record of src into l and returns those that were
@@ -312,11 +408,11 @@ func (l *Log) MergeLog(src *Log) []Op {
 		return out
 	}
 	var out []Op
-	if r := l.merge(src.base); r.Outcome == Accepted {
+	if r := l.merge(src.base); r.Outcome() == Accepted {
 		out = append(out, src.base)
 	}
 	for i := range src.ops {
-		if r := l.merge(src.ops[i]); r.Outcome == Accepted {
+		if r := l.merge(src.ops[i]); r.Outcome() == Accepted {
 			out = append(out, src.ops[i])
 		}
 	}
@@ -351,7 +447,7 @@ func ParseLog(data []byte) (*Log, error) {
 		if err != nil {
 			return nil, &LineError{Line: line, Err: err}
 		}
-		if r := l.merge(o); r.Outcome == Refused {
+		if r := l.merge(o); r.Outcome() == Refused {
 			return nil, &LineError{Line: line, Err: errors.New(r.Reason)}
 		}
 	}
@@ -361,8 +457,8 @@ func ParseLog(data []byte) (*Log, error) {
 // decodeShared is Decode for ParseLog: the payload aliases line, and
 // origins are interned.
 func decodeShared(line []byte, origins map[string]string) (Op, error) {
-	if len(line) > MaxOpSize {
-		return Op{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(line), MaxOpSize)
+	if len(line) > MaxLineSize {
+		return Op{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(line), MaxLineSize)
 	}
 	o, ok := decodeFast(line, origins)
 	if !ok || o.Sha == "" {

@@ -81,12 +81,12 @@ func TestLog_Convergence(t *testing.T) {
 		h := genHistory(t, rng)
 		a, b := NewLog(), NewLog()
 		for _, r := range arrival(rng, h.records) {
-			if res := a.Merge(r); res.Outcome == Refused {
+			if res := a.Merge(r); res.Outcome() == Refused {
 				t.Fatalf("case %d: a refused %s: %v", c, r.AppendJSON(nil), res)
 			}
 		}
 		for _, r := range arrival(rng, h.records) {
-			if res := b.Merge(r); res.Outcome == Refused {
+			if res := b.Merge(r); res.Outcome() == Refused {
 				t.Fatalf("case %d: b refused %s: %v", c, r.AppendJSON(nil), res)
 			}
 		}
@@ -138,14 +138,14 @@ func TestFailure_EchoOfCoveredOp(t *testing.T) {
 	o := mustOp(t, 100, "me", 1, `5`)
 	l.Merge(o)
 	c, _, _ := l.Fold(Counter, 101, "me")
-	if r := l.Merge(c); r.Outcome != Accepted {
+	if r := l.Merge(c); r.Outcome() != Accepted {
 		t.Fatalf("checkpoint: %v", r)
 	}
 	if l.Len() != 1 {
 		t.Fatalf("after prune: %d records, want the checkpoint only", l.Len())
 	}
 	r := l.Merge(o)
-	if r.Outcome != NoOp || !strings.Contains(r.Reason, "covered") {
+	if r.Outcome() != NoOp || !strings.Contains(r.Reason, "covered") {
 		t.Fatalf("echo: %v, want no-op covered", r)
 	}
 	if got, _ := Reduce(Counter, l); string(got) != "5" {
@@ -161,7 +161,7 @@ func TestFailure_LateOpNotLost(t *testing.T) {
 	c, _, _ := l.Fold(Counter, 5001, "online")
 	l.Merge(c)
 	late := mustOp(t, 10, "offline", 1, `100`) // made long ago, while offline
-	if r := l.Merge(late); r.Outcome != Accepted {
+	if r := l.Merge(late); r.Outcome() != Accepted {
 		t.Fatalf("late op: %v, want accepted", r)
 	}
 	if got, _ := Reduce(Counter, l); string(got) != "101" {
@@ -180,7 +180,7 @@ func TestFailure_SamePayloadSameMillisecond(t *testing.T) {
 		t.Fatal("same sha for two clients' ops")
 	}
 	l := NewLog()
-	if ra, rb := l.Merge(a), l.Merge(b); ra.Outcome != Accepted || rb.Outcome != Accepted {
+	if ra, rb := l.Merge(a), l.Merge(b); ra.Outcome() != Accepted || rb.Outcome() != Accepted {
 		t.Fatalf("merge: %v, %v", ra, rb)
 	}
 	if len(l.Ops()) != 2 {
@@ -225,7 +225,7 @@ func TestLog_MissedCheckpoints(t *testing.T) {
 			full.Merge(c)
 		}
 	}
-	if r := behind.Merge(c); r.Outcome != Accepted {
+	if r := behind.Merge(c); r.Outcome() != Accepted {
 		t.Fatalf("latest checkpoint: %v", r)
 	}
 	if lf, lb := string(full.AppendJSONLines(nil)), string(behind.AppendJSONLines(nil)); lf != lb {
@@ -255,7 +255,7 @@ func TestLog_CheckpointOutcomes(t *testing.T) {
 		{cX, Refused, cEq.Sha}, // incomparable
 	}
 	for i, s := range steps {
-		if r := l.Merge(s.op); r.Outcome != s.want {
+		if r := l.Merge(s.op); r.Outcome() != s.want {
 			t.Errorf("step %d: %v, want %v", i, r, s.want)
 		}
 		if l.Base().Sha != s.base {
@@ -268,7 +268,7 @@ func TestLog_ConflictingSeqRefused(t *testing.T) {
 	l := NewLog()
 	l.Merge(mustOp(t, 1, "a", 1, `"first"`))
 	r := l.Merge(mustOp(t, 2, "a", 1, `"second"`))
-	if r.Outcome != Refused || !strings.Contains(r.Reason, "seq 1") {
+	if r.Outcome() != Refused || !strings.Contains(r.Reason, "seq 1") {
 		t.Fatalf("got %v, want refusal naming seq 1", r)
 	}
 	if got, _ := Reduce(LWW, l); string(got) != `"first"` {

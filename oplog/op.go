@@ -4,17 +4,25 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
+
+	"gigfs.io/gigfs/gig"
 )
 
 // Limits on what an op may hold. They protect stores from one client's
 // oversized or hostile input; a refused op names the limit it broke.
 const (
-	// MaxOpSize is the largest encoded op or checkpoint, in bytes.
+	// MaxOpSize is the largest encoded op, in bytes, and the largest
+	// payload or value.
 	MaxOpSize = 1 << 20
+	// MaxCheckpointSize is the largest encoded checkpoint, in bytes: its
+	// value (at most MaxOpSize) and its covers, about 45 bytes per origin
+	// that ever wrote the path. Origins are per writer (leases), so covers
+	// stay small; this bound lets a path that already carries up to about
+	// 180,000 origins (from before leases) still be pruned.
+	MaxCheckpointSize = 8 << 20
 	// MaxOriginLen is the longest origin name.
 	MaxOriginLen = 64
 )
@@ -128,10 +136,11 @@ func Initial() Op {
 }
 
 // Errors of op validation. Decode and Check wrap them with the detail.
+// The first two are of kind gig.ErrInvalid, the last gig.ErrLimit.
 var (
-	ErrMalformed = errors.New("malformed op")
-	ErrBadSha    = errors.New("sha mismatch")
-	ErrTooLarge  = errors.New("op too large")
+	ErrMalformed = gig.Errorf(gig.ErrInvalid, "malformed op")
+	ErrBadSha    = gig.Errorf(gig.ErrInvalid, "sha mismatch")
+	ErrTooLarge  = gig.Errorf(gig.ErrLimit, "op too large")
 )
 
 // Check validates the structure of o and verifies its sha. Stores check
@@ -162,17 +171,28 @@ func (o *Op) Check() error {
 			return err
 		}
 	}
+	if n, limit := o.encodedLen(), maxSize(o); n > limit {
+		return fmt.Errorf("%w: %d bytes encoded, limit %d", ErrTooLarge, n, limit)
+	}
 	if len(o.Sha) != 64 {
 		return fmt.Errorf("%w: sha must be 64 hex digits", ErrMalformed)
 	}
 	if !checkSha(o) {
 		return fmt.Errorf("%w: op says %.12s…, content hashes to %.12s…", ErrBadSha, o.Sha, Hash(o))
 	}
-	if n := o.encodedLen(); n > MaxOpSize {
-		return fmt.Errorf("%w: %d bytes encoded, limit %d", ErrTooLarge, n, MaxOpSize)
-	}
 	return nil
 }
+
+// maxSize is the largest encoded size of o's kind.
+func maxSize(o *Op) int {
+	if o.Kind() == KindCheckpoint {
+		return MaxCheckpointSize
+	}
+	return MaxOpSize
+}
+
+// MaxLineSize is the longest line of a record, op or checkpoint.
+const MaxLineSize = MaxCheckpointSize
 
 func checkOrigin(s string, empty bool) error {
 	if s == "" {

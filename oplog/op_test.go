@@ -76,10 +76,10 @@ func TestOp_FalsyValues(t *testing.T) {
 			t.Errorf("Decode checkpoint with value %s: %v, kind %v, value %s", v, err, d.Kind(), d.Value)
 		}
 		l := NewLog()
-		if r := l.Merge(o); r.Outcome != Accepted {
+		if r := l.Merge(o); r.Outcome() != Accepted {
 			t.Errorf("merge op with payload %s: %v", v, r)
 		}
-		if r := l.Merge(c); r.Outcome != Accepted {
+		if r := l.Merge(c); r.Outcome() != Accepted {
 			t.Errorf("merge checkpoint with value %s: %v", v, r)
 		}
 		if got, err := Reduce(LWW, l); err != nil || string(got) != v {
@@ -148,7 +148,7 @@ func TestLog_MergeChecks(t *testing.T) {
 	o := mustOp(t, 10, "a", 1, `1`)
 	o.Payload = json.RawMessage(`2`)
 	r := l.Merge(o)
-	if r.Outcome != Refused || !strings.Contains(r.Reason, "sha") {
+	if r.Outcome() != Refused || !strings.Contains(r.Reason, "sha") {
 		t.Fatalf("merge of forged op: %v", r)
 	}
 	if l.Len() != 1 {

@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"syscall"
+
+	"gigfs.io/gigfs/gig"
 )
 
 // ParseAddr parses a dial string into the network and address of package net.
@@ -16,7 +18,7 @@ import (
 // over TCP: its network is "tls" (see IsTLS, ListenTLS and DialTrust).
 func ParseAddr(s string) (network, address string, err error) {
 	bad := func(why string) (string, string, error) {
-		return "", "", fmt.Errorf("%w: address %q: %s", ErrBadRequest, s, why)
+		return "", "", gig.Errorf(gig.ErrInvalid, "address %q: %s", s, why)
 	}
 	if s == "" {
 		return bad("empty")
@@ -62,7 +64,7 @@ func Listen(addr string) (net.Listener, error) {
 		return nil, err
 	}
 	if network == "tls" {
-		return nil, fmt.Errorf("%w: address %q: tls needs a certificate (ListenTLS)", ErrBadRequest, addr)
+		return nil, fmt.Errorf("%w: address %q: tls needs a certificate (ListenTLS)", gig.ErrInvalid, addr)
 	}
 	l, err := net.Listen(network, address)
 	if err == nil || network != "unix" || !errors.Is(err, syscall.EADDRINUSE) {

@@ -51,7 +51,7 @@ func Dial(ctx context.Context, addr, uname, aname string) (*Client, error) {
 func DialTrust(ctx context.Context, addr string, trust Trust, uname, aname string) (*Client, error) {
 	nc, fp, err := dialConn(ctx, addr, trust)
 	if err != nil {
-		return nil, err
+		return nil, classify(err) // a bad address is invalid, an untrusted server a refusal, the rest transport
 	}
 	c := &Client{nc: nc, fp: fp}
 	err = c.Do(ctx, func() error {
@@ -77,7 +77,8 @@ func DialTrust(ctx context.Context, addr string, trust Trust, uname, aname strin
 }
 
 // Do runs fn as the Client's only call, closing the connection if ctx ends
-// first. Every call on a fid from Open, Close included, must run in Do.
+// first. Its error has a kind (see classify): the server's, or
+// gig.ErrTransport for a failed connection. Every call on a fid from Open, Close included, must run in Do.
 // After a cancellation the Client is closed.
 func (c *Client) Do(ctx context.Context, fn func() error) error {
 	c.call.Lock()
@@ -90,7 +91,7 @@ func (c *Client) Do(ctx context.Context, fn func() error) error {
 	if !stop() {
 		return ctx.Err()
 	}
-	return err
+	return classify(err)
 }
 
 // Ctl opens the ctl file at path, writes the one-line command cmd, and

@@ -25,7 +25,7 @@
 //     Next's context and the read ends at once.
 //   - NewStatic: small read-only contents (JSON computed at open).
 //
-// Errors: a tree returns ErrNotExist, ErrPermission, ErrBadRequest and the
+// Errors: a tree returns gig.ErrNotExist, gig.ErrPermission, gig.ErrInvalid and the
 // like, or errors wrapping them; ErrorString makes the one-line 9P error
 // ("file does not exist", "permission denied", a cancelled context gives
 // "interrupted"; an os error gives its cause without server paths).
@@ -37,6 +37,16 @@
 // timeout (no traffic and no request in progress, 10 minutes). Going past
 // a limit fails the request with a plain error ("too many fids: limit
 // 4096"); a message over the message size hangs up.
+//
+// Floods are bounded by back-pressure (flow.go): a connection has at most
+// MaxInFlight requests in flight and MaxPending bytes of requests and
+// replies pending; past either the server stops reading from it, so a
+// client that sends without taking its replies holds a bounded amount of
+// memory and others are served. Connections not attached yet are capped
+// (MaxUnauth, MaxUnauthPerAddr), may have 4 requests in flight, and are
+// closed after AuthTimeout. Failed attaches are slowed per source address
+// (AttachDelay), never for other addresses (guard.go). Each of these logs
+// a line when it bites, at most one per kind a minute.
 //
 // When a connection ends (hang-up, idle timeout, Serve's context
 // cancelled), every request context of it is cancelled and every fid is

@@ -8,47 +8,38 @@ import (
 	"strings"
 	"syscall"
 	"unicode/utf8"
+
+	"gigfs.io/gigfs/gig"
 )
 
-// Error kinds. Trees return these, or errors wrapping them
-// (fmt.Errorf("user %q: %w", u, ErrNotExist)); the client sees the message.
-// The first four are the io/fs values, so errors from package os match too.
-var (
-	ErrNotExist    = fs.ErrNotExist            // "file does not exist"
-	ErrPermission  = fs.ErrPermission          // "permission denied"
-	ErrExist       = fs.ErrExist               // "file already exists"
-	ErrClosed      = fs.ErrClosed              // "file already closed"
-	ErrBadRequest  = errors.New("bad request") // a malformed command or argument
-	ErrTooLarge    = errors.New("too large")   // a write or record over a limit
-	ErrInterrupted = errors.New("interrupted") // the request was flushed or the connection hung up
-)
-
-// kinds lists the error kinds ParseError recognises, most specific first.
-var kinds = []error{ErrNotExist, ErrPermission, ErrExist, ErrClosed, ErrBadRequest, ErrTooLarge, ErrInterrupted}
+// Trees return errors of the kinds of package gig, or errors wrapping them
+// (gig.Errorf(gig.ErrNotExist, "user %q", u)); errors from package os are
+// taken by their io/fs kind. The client sees ErrorString's text, which
+// starts with the kind's word, and ParseError gives the kind back.
 
 // maxErrorLen bounds the length of a 9P error string, so that an Rerror
 // always fits in the smallest message size we accept.
 const maxErrorLen = 200
 
-// ErrorString returns the 9P error string for err: one short line.
+// ErrorString returns the 9P error string for err: one short line that
+// starts with the word of err's kind (gig.Wire).
 //
 //   - A cancelled context (a Tflush, a hang-up) gives "interrupted", a
-//     passed deadline "timed out".
+//     passed deadline "timeout".
 //   - An error from the operating system (*fs.PathError, *os.LinkError,
-//     *os.SyscallError) anywhere in the chain gives only its cause: the kind's
-//     Plan 9 text ("file does not exist", "permission denied", "file already
-//     exists") or the errno text, never a server-side path.
-//   - Any other error gives its message, newlines and tabs replaced by
-//     spaces, cut to 200 bytes.
+//     *os.SyscallError) anywhere in the chain gives only its kind and cause
+//     ("notfound: file does not exist", "internal: no space left on
+//     device"), never a server-side path.
+//   - Any other error gives its kind's word and its message, newlines and
+//     tabs replaced by spaces, cut to 200 bytes.
 func ErrorString(err error) string {
-	if err == nil {
-		return ""
-	}
 	switch {
+	case err == nil:
+		return ""
 	case errors.Is(err, context.Canceled):
-		return ErrInterrupted.Error()
+		return gig.Wire(gig.ErrInterrupted)
 	case errors.Is(err, context.DeadlineExceeded):
-		return "timed out"
+		return gig.Wire(gig.ErrTimeout)
 	}
 	var (
 		pe *fs.PathError
@@ -65,25 +56,24 @@ func ErrorString(err error) string {
 		cause = se.Err
 	}
 	if cause != nil {
-		for _, k := range []error{ErrNotExist, ErrPermission, ErrExist, ErrClosed} {
-			if errors.Is(cause, k) {
-				return k.Error()
-			}
-		}
+		k := gig.KindOf(err)
 		var errno syscall.Errno
-		if errors.As(cause, &errno) {
-			return oneLine(errno.Error())
+		switch {
+		case k != gig.ErrInternal:
+			return oneLine(k.Word() + ": " + cause.Error())
+		case errors.As(cause, &errno):
+			return oneLine(k.Word() + ": " + errno.Error())
 		}
-		return "i/o error"
+		return k.Word() + ": i/o error"
 	}
-	return oneLine(err.Error())
+	return oneLine(gig.Wire(err))
 }
 
 // oneLine makes s a single line of at most maxErrorLen bytes.
 func oneLine(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if s == "" {
-		return "error"
+		return gig.ErrInternal.Word()
 	}
 	if len(s) > maxErrorLen {
 		cut := maxErrorLen - 3
@@ -95,30 +85,10 @@ func oneLine(s string) string {
 	return s
 }
 
-// A remoteError is an error string received over 9P.
-type remoteError struct {
-	msg  string
-	kind error
-}
-
-func (e *remoteError) Error() string { return e.msg }
-func (e *remoteError) Unwrap() error { return e.kind }
-
-// ParseError turns a 9P error string back into an error, for the client
-// sides of our servers: errors.Is(ParseError(s), ErrNotExist) holds when s is
-// a kind's text, ends in ": " and the text, or starts with the text and ": ".
-// Its message is s.
-func ParseError(msg string) error {
-	e := &remoteError{msg: msg}
-	for _, k := range kinds {
-		t := k.Error()
-		if msg == t || strings.HasSuffix(msg, ": "+t) || strings.HasPrefix(msg, t+": ") {
-			e.kind = k
-			break
-		}
-	}
-	return e
-}
+// ParseError turns a 9P error string from one of our servers back into an
+// error of its kind (gig.Parse): errors.Is(ParseError(s), gig.ErrNotExist)
+// holds when s starts with "notfound". Its message is s.
+func ParseError(msg string) error { return gig.Parse(msg) }
 
 // nineErr is an error whose message is already the 9P error string.
 type nineErr string

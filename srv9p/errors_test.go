@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/srv9p"
 )
 
@@ -19,20 +20,20 @@ func TestErrorString(t *testing.T) {
 		err  error
 		want string
 	}{
-		{srv9p.ErrNotExist, "file does not exist"},
-		{srv9p.ErrPermission, "permission denied"},
-		{srv9p.ErrExist, "file already exists"},
-		{srv9p.ErrClosed, "file already closed"},
-		{fmt.Errorf("user %q: %w", "bob", srv9p.ErrNotExist), `user "bob": file does not exist`},
-		{notExist, "file does not exist"},
-		{fmt.Errorf("load: %w", notExist), "file does not exist"},
-		{&os.PathError{Op: "write", Path: "/srv/x", Err: syscall.ENOSPC}, "no space left on device"},
-		{&os.PathError{Op: "write", Path: "/srv/x", Err: errors.New("odd")}, "i/o error"},
+		{gig.ErrNotExist, "notfound: file does not exist"},
+		{gig.ErrPermission, "permission: permission denied"},
+		{gig.ErrExist, "exists: file already exists"},
+		{gig.ErrClosed, "closed: file already closed"},
+		{fmt.Errorf("user %q: %w", "bob", gig.ErrNotExist), `notfound: user "bob": file does not exist`},
+		{notExist, "notfound: no such file or directory"},
+		{fmt.Errorf("load: %w", notExist), "notfound: no such file or directory"},
+		{&os.PathError{Op: "write", Path: "/srv/x", Err: syscall.ENOSPC}, "internal: no space left on device"},
+		{&os.PathError{Op: "write", Path: "/srv/x", Err: errors.New("odd")}, "internal: i/o error"},
 		{context.Canceled, "interrupted"},
-		{fmt.Errorf("wait: %w", context.DeadlineExceeded), "timed out"},
-		{errors.New("two\nlines\r\n\tand tabs  "), "two lines and tabs"},
-		{errors.New(""), "error"},
-		{errors.New(strings.Repeat("é", 150)), strings.Repeat("é", 98) + "..."},
+		{fmt.Errorf("wait: %w", context.DeadlineExceeded), "timeout: timed out"},
+		{errors.New("two\nlines\r\n\tand tabs  "), "internal: two lines and tabs"},
+		{errors.New(""), "internal"},
+		{errors.New(strings.Repeat("é", 150)), "internal: " + strings.Repeat("é", 93) + "..."},
 	} {
 		got := srv9p.ErrorString(tc.err)
 		if got != tc.want {
@@ -46,27 +47,31 @@ func TestErrorString(t *testing.T) {
 
 func TestParseError(t *testing.T) {
 	for _, tc := range []struct {
-		msg  string
-		kind error
+		text, msg string
+		kind      error
 	}{
-		{"file does not exist", srv9p.ErrNotExist},
-		{`user "bob": file does not exist`, srv9p.ErrNotExist},
-		{"permission denied: bad credential", srv9p.ErrPermission},
-		{"too large: write of 5 bytes", srv9p.ErrTooLarge},
-		{"bad request: want since N", srv9p.ErrBadRequest},
-		{"interrupted", srv9p.ErrInterrupted},
-		{"file does not exist yet", nil},
-		{"something else", nil},
+		{"notfound: file does not exist", "file does not exist", gig.ErrNotExist},
+		{`notfound: user "bob": file does not exist`, `user "bob": file does not exist`, gig.ErrNotExist},
+		{"permission: bad credential", "bad credential", gig.ErrPermission},
+		{"limit: write of 5 bytes", "write of 5 bytes", gig.ErrLimit},
+		{"invalid: want since N", "want since N", gig.ErrInvalid},
+		{"interrupted", "interrupted", gig.ErrInterrupted},
+		{"unavailable: table down", "table down", gig.ErrUnavailable},
+		// A server may not make a client hang up by naming a transport error.
+		{"transport: go away", "transport: go away", gig.ErrInternal},
+		{"file does not exist", "file does not exist", gig.ErrInternal},
+		{"something else", "something else", gig.ErrInternal},
 	} {
-		err := srv9p.ParseError(tc.msg)
+		err := srv9p.ParseError(tc.text)
 		if err.Error() != tc.msg {
-			t.Errorf("ParseError(%q).Error() = %q", tc.msg, err.Error())
+			t.Errorf("ParseError(%q).Error() = %q, want %q", tc.text, err.Error(), tc.msg)
 		}
-		if tc.kind != nil && !errors.Is(err, tc.kind) {
-			t.Errorf("ParseError(%q) is not %v", tc.msg, tc.kind)
+		if got := gig.KindOf(err); got != tc.kind {
+			t.Errorf("ParseError(%q) is %v, want %v", tc.text, got.Word(), tc.kind)
 		}
-		if tc.kind == nil && errors.Unwrap(err) != nil {
-			t.Errorf("ParseError(%q) has kind %v", tc.msg, errors.Unwrap(err))
+		// What a client parses, a server relaying it sends on as it came.
+		if got := srv9p.ErrorString(err); got != tc.text && gig.KindOf(err) != gig.ErrInternal {
+			t.Errorf("ErrorString(ParseError(%q)) = %q", tc.text, got)
 		}
 	}
 }

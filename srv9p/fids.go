@@ -12,6 +12,7 @@ import (
 
 	"9fans.net/go/plan9"
 	lib "9fans.net/go/plan9/srv9p"
+	"gigfs.io/gigfs/gig"
 )
 
 // A fidState is our state for one fid, kept in the library's Fid.Aux.
@@ -28,6 +29,22 @@ type fidState struct {
 	dir      *dirReader // an open directory
 }
 
+// pathName is the fid's path from the attach root, for logs.
+func (f *fidState) pathName(ctx context.Context) string {
+	var b strings.Builder
+	for _, n := range (*f.path.Load())[1:] {
+		info, err := n.Stat(ctx)
+		if err != nil {
+			info.Name = "?"
+		}
+		b.WriteString("/" + info.Name)
+	}
+	if b.Len() == 0 {
+		return "/"
+	}
+	return b.String()
+}
+
 func (f *fidState) node() Node {
 	p := *f.path.Load()
 	return p[len(p)-1]
@@ -38,7 +55,7 @@ func (c *conn) newFid(uname string, path []Node) (*fidState, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		return nil, ErrInterrupted
+		return nil, gig.ErrInterrupted
 	}
 	if len(c.fids) >= c.maxFids {
 		return nil, c.fidLimit()
@@ -85,7 +102,7 @@ func (f *fidState) install(h Handle, d *dirReader) error {
 	err := error(nil)
 	switch {
 	case f.released:
-		err = ErrClosed
+		err = gig.ErrClosed
 	case f.h != nil || f.dir != nil:
 		err = nineErr("file already open")
 	default:
@@ -103,7 +120,7 @@ func (f *fidState) use() (h Handle, d *dirReader, done func(), err error) {
 	f.mu.RLock()
 	if f.released {
 		f.mu.RUnlock()
-		return nil, nil, nil, ErrClosed
+		return nil, nil, nil, gig.ErrClosed
 	}
 	if f.h == nil && f.dir == nil {
 		f.mu.RUnlock()
@@ -214,9 +231,13 @@ func (c *conn) attach(rctx context.Context, fid, _ *lib.Fid, uname, aname string
 		if err != nil {
 			return err
 		}
+		if err := c.srv.attachTurn(ctx, c.key); err != nil {
+			f.release()
+			return err
+		}
 		root, err := c.srv.Attach(ctx, uname, aname, c.remote)
 		if err == nil && root == nil {
-			err = ErrNotExist
+			err = gig.ErrNotExist
 		}
 		var info Info
 		if err == nil {
@@ -228,7 +249,13 @@ func (c *conn) attach(rctx context.Context, fid, _ *lib.Fid, uname, aname string
 		if err != nil {
 			f.release()
 			c.logf("attach refused: user %q: %s", uname, ErrorString(err))
+			if countsAsFailure(err) {
+				c.srv.attachFailed(c.key)
+			}
 			return err
+		}
+		if !c.attached.Swap(true) {
+			c.srv.leaveUnauth(c.key)
 		}
 		f.path.Store(&[]Node{root})
 		fid.SetAux(f)
@@ -289,15 +316,15 @@ func step(ctx context.Context, path []Node, name string, isDir bool) ([]Node, In
 		return path, info, err
 	}
 	if badName(name) {
-		return nil, Info{}, ErrNotExist
+		return nil, Info{}, gig.ErrNotExist
 	}
 	d, ok := path[len(path)-1].(Dir)
 	if !ok {
-		return nil, Info{}, ErrNotExist
+		return nil, Info{}, gig.ErrNotExist
 	}
 	n, err := d.Walk(ctx, name)
 	if err == nil && n == nil {
-		err = ErrNotExist
+		err = gig.ErrNotExist
 	}
 	if err != nil {
 		return nil, Info{}, err
@@ -329,7 +356,7 @@ func checkPerm(m fs.FileMode, mode OpenMode) error {
 		need |= 2
 	}
 	if m.Perm()>>6&need != need {
-		return ErrPermission
+		return gig.ErrPermission
 	}
 	return nil
 }
@@ -342,7 +369,7 @@ func truncate(ctx context.Context, node Node, info Info) error {
 	if info.Mode&fs.ModeAppend != 0 {
 		return nil
 	}
-	return fmt.Errorf("%w: file cannot be truncated", ErrPermission)
+	return gig.Errorf(gig.ErrPermission, "file cannot be truncated")
 }
 
 func (c *conn) iounit() uint32 {
@@ -352,7 +379,7 @@ func (c *conn) iounit() uint32 {
 	return uint32(min(int64(c.maxWrite), int64(c.msize.Load())-plan9.IOHDRSZ))
 }
 
-var errRclose = fmt.Errorf("%w: remove on close not supported", ErrBadRequest)
+var errRclose = gig.Errorf(gig.ErrInvalid, "remove on close not supported")
 
 func (c *conn) open(rctx context.Context, fid *lib.Fid, mode uint8) error {
 	return c.do(rctx, func(ctx context.Context) error {
@@ -378,7 +405,7 @@ func (c *conn) open(rctx context.Context, fid *lib.Fid, mode uint8) error {
 		}
 		file, ok := node.(File)
 		if !ok {
-			return ErrPermission
+			return gig.ErrPermission
 		}
 		if om&OTRUNC != 0 {
 			if err := truncate(ctx, node, info); err != nil {
@@ -411,9 +438,9 @@ func (c *conn) create(rctx context.Context, fid *lib.Fid, name string, perm plan
 		cr, ok := f.node().(Creator)
 		switch {
 		case !ok:
-			return ErrPermission
+			return gig.ErrPermission
 		case badName(name):
-			return fmt.Errorf("%w: bad file name %q", ErrBadRequest, name)
+			return gig.Errorf(gig.ErrInvalid, "bad file name %q", name)
 		case mode&plan9.ORCLOSE != 0:
 			return errRclose
 		}
@@ -441,7 +468,7 @@ func (c *conn) create(rctx context.Context, fid *lib.Fid, name string, perm plan
 		} else {
 			file, ok := n.(File)
 			if !ok {
-				return ErrPermission
+				return gig.ErrPermission
 			}
 			if h, err = file.Open(ctx, om); err != nil {
 				return err
@@ -480,7 +507,7 @@ func (c *conn) read(rctx context.Context, fid *lib.Fid, data []byte, off int64) 
 			n, err = d.read(ctx, f, data, off)
 			return err
 		}
-		n, err = h.Read(context.WithValue(ctx, blockKey{}, c), data, off)
+		n, err = h.Read(context.WithValue(ctx, blockKey{}, &blocker{c, int64(len(data)) + plan9.IOHDRSZ}), data, off)
 		if n < 0 || n > len(data) {
 			bad := n
 			n = 0
@@ -500,7 +527,7 @@ func (c *conn) read(rctx context.Context, fid *lib.Fid, data []byte, off int64) 
 func (c *conn) write(rctx context.Context, fid *lib.Fid, data []byte, off int64) (n int, err error) {
 	err = c.do(rctx, func(ctx context.Context) error {
 		if c.maxWrite > 0 && len(data) > c.maxWrite {
-			return fmt.Errorf("%w: write of %d bytes over the limit of %d", ErrTooLarge, len(data), c.maxWrite)
+			return gig.Errorf(gig.ErrLimit, "write of %d bytes over the limit of %d", len(data), c.maxWrite)
 		}
 		f, err := stateOf(fid)
 		if err != nil {
@@ -516,6 +543,11 @@ func (c *conn) write(rctx context.Context, fid *lib.Fid, data []byte, off int64)
 		}
 		n, err = h.Write(ctx, data, off)
 		if err != nil {
+			if ctx.Err() == nil {
+				// Some clients (FUSE) show any error as EIO: the reason
+				// is here.
+				c.logf("user %s: write %s refused: %s", f.uname, f.pathName(ctx), ErrorString(err))
+			}
 			return err
 		}
 		if n < 0 || n > len(data) {
@@ -540,13 +572,21 @@ func (c *conn) stat(rctx context.Context, fid *lib.Fid) (d *plan9.Dir, err error
 			return err
 		}
 		dir := dirOf(info, f.uname)
+		b, err := dir.Bytes()
+		if err != nil {
+			return err
+		}
+		if m := int(c.msize.Load()); 9+len(b) > m {
+			// The library would drop a reply over msize.
+			return fmt.Errorf("%w: stat of %d bytes over the message size %d", gig.ErrLimit, len(b), m)
+		}
 		d = &dir
 		return nil
 	})
 	return d, err
 }
 
-var errWstat = fmt.Errorf("%w: wstat can only set length 0", ErrPermission)
+var errWstat = gig.Errorf(gig.ErrPermission, "wstat can only set length 0")
 
 // wstat accepts what does not change the file, ignores times, and turns
 // length 0 into a truncation. (The library has handled the all-"don't
@@ -592,7 +632,7 @@ func (c *conn) remove(rctx context.Context, fid *lib.Fid) error {
 		}
 		r, ok := f.node().(Remover)
 		if !ok || len(*f.path.Load()) == 1 {
-			return ErrPermission
+			return gig.ErrPermission
 		}
 		return r.Remove(ctx)
 	})
@@ -605,24 +645,35 @@ func (c *conn) clunk(fid *lib.Fid) {
 	}
 }
 
-// blockKey is the context key under which a read finds its connection,
+// blockKey is the context key under which a read finds its blocker,
 // to count blocked reads (see beginBlock).
 type blockKey struct{}
+
+// A blocker is the connection of a read and the bytes it reserved.
+type blocker struct {
+	c *conn
+	n int64
+}
 
 // beginBlock counts a read that is about to block against the
 // MaxBlockedReads of the connection serving ctx, if any. The caller calls
 // end when the read no longer blocks.
 func beginBlock(ctx context.Context) (end func(), err error) {
-	c, ok := ctx.Value(blockKey{}).(*conn)
+	b, ok := ctx.Value(blockKey{}).(*blocker)
 	if !ok {
 		return func() {}, nil
 	}
+	c := b.c
 	if c.blocked.Add(1) > c.maxBlocked {
 		c.blocked.Add(-1)
 		c.logf("too many blocked reads (limit %d)", c.maxBlocked)
 		return nil, nineErr(fmt.Sprintf("too many blocked reads: limit %d", c.maxBlocked))
 	}
-	return func() { c.blocked.Add(-1) }, nil
+	c.park(b.n)
+	return func() {
+		c.unpark(b.n)
+		c.blocked.Add(-1)
+	}, nil
 }
 
 // A dirReader reads a directory: a snapshot of List taken at offset 0,
@@ -655,7 +706,7 @@ func (d *dirReader) read(ctx context.Context, f *fidState, p []byte, off int64) 
 		}
 		if len(b) > len(p)-n {
 			if n == 0 {
-				return 0, fmt.Errorf("%w: read of %d bytes too small for a directory entry", ErrBadRequest, len(p))
+				return 0, gig.Errorf(gig.ErrInvalid, "read of %d bytes too small for a directory entry", len(p))
 			}
 			break
 		}

@@ -6,11 +6,13 @@ import (
 	"io"
 	"strings"
 	"sync"
+
+	"gigfs.io/gigfs/gig"
 )
 
 // NewStatic returns a read-only handle over data, for small contents such
 // as JSON computed at open. Reads honour the offset; writes are refused
-// with ErrPermission. data must not change afterwards.
+// with gig.ErrPermission. data must not change afterwards.
 func NewStatic(data []byte) Handle { return static(data) }
 
 type static []byte
@@ -27,7 +29,7 @@ func readAt(data, p []byte, off int64) int {
 	return copy(p, data[off:])
 }
 
-func (static) Write(context.Context, []byte, int64) (int, error) { return 0, ErrPermission }
+func (static) Write(context.Context, []byte, int64) (int, error) { return 0, gig.ErrPermission }
 func (static) Close() error                                      { return nil }
 
 // A CtlFunc runs one command written to a ctl file and returns the reply
@@ -39,28 +41,37 @@ type CtlFunc func(ctx context.Context, cmd string) (reply string, err error)
 // the client writes one command, then reads the reply on the same fid.
 //
 // Each write is one command: its bytes less one trailing newline (or
-// "\r\n") are passed to fn, and the write's offset is ignored. Reads return
-// the reply to the most recent successful command, from offset 0 to its end;
-// before any command, and after a failed one, the reply is empty.
+// "\r\n") are passed to fn. Reads return the reply to the most recent
+// successful command, before any command, and after a failed one, the
+// reply is empty. A client may read the reply from offset 0 (9P clients
+// do), or from where its write ended: a FUSE client reading on the file
+// descriptor it wrote with reads at the descriptor's offset, so the reply
+// starts there (exec 3<>ctl; echo cursor >&3; cat <&3).
 func NewCtl(fn CtlFunc) Handle { return &ctl{fn: fn} }
 
 type ctl struct {
 	fn    CtlFunc
 	mu    sync.Mutex
 	reply []byte
+	// The reply is read from 0, or from base, where the command's write
+	// ended: the first read after a command decides (rel), the next
+	// reads follow it.
+	base    int64
+	decided bool
+	rel     bool
 }
 
-func (c *ctl) Write(ctx context.Context, p []byte, _ int64) (int, error) {
+func (c *ctl) Write(ctx context.Context, p []byte, off int64) (int, error) {
 	cmd := strings.TrimSuffix(strings.TrimSuffix(string(p), "\n"), "\r")
 	c.mu.Lock()
-	c.reply = nil
+	c.reply, c.decided = nil, false
 	c.mu.Unlock()
 	reply, err := c.fn(ctx, cmd)
 	if err != nil {
 		return 0, err
 	}
 	c.mu.Lock()
-	c.reply = []byte(reply)
+	c.reply, c.base, c.decided = []byte(reply), off+int64(len(p)), false
 	c.mu.Unlock()
 	return len(p), nil
 }
@@ -68,6 +79,12 @@ func (c *ctl) Write(ctx context.Context, p []byte, _ int64) (int, error) {
 func (c *ctl) Read(_ context.Context, p []byte, off int64) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if !c.decided {
+		c.decided, c.rel = true, off != 0 && off == c.base
+	}
+	if c.rel {
+		off -= c.base
+	}
 	return readAt(c.reply, p, off), nil
 }
 
@@ -81,7 +98,7 @@ func (c *ctl) Close() error { return nil }
 //
 // to take the client's writes on the stream fid (the store's "since N"), and
 // io.Closer, called when the fid goes away. Without Write, writes are
-// refused with ErrPermission.
+// refused with gig.ErrPermission.
 type Source interface {
 	// Next blocks until the next record is ready and returns it, or
 	// returns ctx's error once ctx is done (a Tflush or a hang-up).
@@ -148,7 +165,7 @@ func (s *stream) Write(ctx context.Context, p []byte, _ int64) (int, error) {
 	if w, ok := s.src.(sourceWriter); ok {
 		return w.Write(ctx, p)
 	}
-	return 0, ErrPermission
+	return 0, gig.ErrPermission
 }
 
 func (s *stream) Close() error {

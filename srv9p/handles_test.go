@@ -6,6 +6,7 @@ import (
 	"io"
 	"testing"
 
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/srv9p"
 )
 
@@ -32,8 +33,8 @@ func TestStatic(t *testing.T) {
 			t.Errorf("read %d at %d: got %q, want %q", tc.size, tc.off, got, tc.want)
 		}
 	}
-	if _, err := h.Write(context.Background(), []byte("x"), 0); !errors.Is(err, srv9p.ErrPermission) {
-		t.Errorf("write: got %v, want ErrPermission", err)
+	if _, err := h.Write(context.Background(), []byte("x"), 0); !errors.Is(err, gig.ErrPermission) {
+		t.Errorf("write: got %v, want gig.ErrPermission", err)
 	}
 }
 
@@ -114,11 +115,48 @@ func TestStream(t *testing.T) {
 	if n, err := h.Read(context.Background(), make([]byte, 10), 0); n != 0 || err != nil {
 		t.Errorf("at the end: %d, %v", n, err)
 	}
-	if _, err := h.Write(context.Background(), []byte("since 1"), 0); !errors.Is(err, srv9p.ErrPermission) {
+	if _, err := h.Write(context.Background(), []byte("since 1"), 0); !errors.Is(err, gig.ErrPermission) {
 		t.Errorf("write to a source without Write: %v", err)
 	}
 	h.Close()
 	if !src.closed {
 		t.Error("Close did not close the source")
+	}
+}
+
+// A reply is read from 0 (9P clients), or from where the command's write
+// ended (a FUSE client reading on the descriptor it wrote with); a longer
+// reply read on from 0 is not shifted.
+func TestCtl_ReplyOffsets(t *testing.T) {
+	h := srv9p.NewCtl(func(_ context.Context, cmd string) (string, error) {
+		return "reply to " + cmd + "\n", nil
+	})
+	ctx := context.Background()
+	// from 0, in small reads past the command's length
+	h.Write(ctx, []byte("cursor\n"), 0)
+	var all string
+	for off := int64(0); ; {
+		s := readString(t, h, 4, off)
+		if s == "" {
+			break
+		}
+		all += s
+		off += int64(len(s))
+	}
+	if all != "reply to cursor\n" {
+		t.Errorf("read from 0: %q", all)
+	}
+	// from where the write ended (7), as a shell's cat <&3 does
+	h.Write(ctx, []byte("cursor\n"), 0)
+	if s := readString(t, h, 100, 7); s != "reply to cursor\n" {
+		t.Errorf("read from the write's end: %q", s)
+	}
+	if s := readString(t, h, 100, 7+16); s != "" {
+		t.Errorf("read past the reply: %q", s)
+	}
+	// a second command on the same descriptor, written after the reply
+	h.Write(ctx, []byte("x\n"), 23)
+	if s := readString(t, h, 100, 25); s != "reply to x\n" {
+		t.Errorf("second command's reply: %q", s)
 	}
 }

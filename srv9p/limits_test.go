@@ -9,6 +9,7 @@ import (
 
 	"9fans.net/go/plan9"
 
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/srv9p"
 )
 
@@ -73,11 +74,11 @@ func TestLimits_Write(t *testing.T) {
 		t.Errorf("write of 100 bytes: %q, %v", got, err)
 	}
 	_, err = fid.WriteAt([]byte(cmd+"!"), 0)
-	if got, want := err.Error(), "too large: write of 101 bytes over the limit of 100"; got != want {
+	if got, want := err.Error(), "limit: write of 101 bytes over the limit of 100"; got != want {
 		t.Errorf("write of 101 bytes: got %q, want %q", got, want)
 	}
-	if !errors.Is(srv9p.ParseError(err.Error()), srv9p.ErrTooLarge) {
-		t.Errorf("ParseError(%q) is not ErrTooLarge", err)
+	if !errors.Is(srv9p.ParseError(err.Error()), gig.ErrLimit) {
+		t.Errorf("ParseError(%q) is not gig.ErrLimit", err)
 	}
 
 	r := ts.dialRaw(t)

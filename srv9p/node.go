@@ -4,6 +4,8 @@ import (
 	"context"
 	"io/fs"
 	"time"
+
+	"gigfs.io/gigfs/gig"
 )
 
 // Info describes a file or a directory: what a 9P stat and qid carry.
@@ -33,7 +35,7 @@ type Info struct {
 //
 // A Node whose Info has fs.ModeDir should implement Dir, any other File.
 type Node interface {
-	// Stat describes the node now. An error (ErrNotExist when the file
+	// Stat describes the node now. An error (gig.ErrNotExist when the file
 	// has gone) fails the request that needed it.
 	Stat(ctx context.Context) (Info, error)
 }
@@ -41,7 +43,7 @@ type Node interface {
 // A Dir is a directory Node.
 type Dir interface {
 	Node
-	// Walk returns the child called name, or ErrNotExist. The server
+	// Walk returns the child called name, or gig.ErrNotExist. The server
 	// handles ".." itself; name is never "", "." or "..", nor contains "/".
 	Walk(ctx context.Context, name string) (Node, error)
 	// List returns the entries of the directory, in a stable order. It is
@@ -138,7 +140,7 @@ func (d *staticDir) Walk(ctx context.Context, name string) (Node, error) {
 			return c, nil
 		}
 	}
-	return nil, ErrNotExist
+	return nil, gig.ErrNotExist
 }
 
 func (d *staticDir) List(ctx context.Context) ([]Info, error) {
@@ -154,7 +156,10 @@ func (d *staticDir) List(ctx context.Context) ([]Info, error) {
 }
 
 // NewFile returns a file with a fixed Info whose Open calls open, for
-// files such as ctl whose stat does not change.
+// files such as ctl whose stat does not change. Its writes are commands or
+// records, not contents, so a truncation (a wstat of length 0, an open
+// with OTRUNC: what a shell's "echo cmd > ctl" sends) is accepted and
+// changes nothing; a read-only one refuses it.
 func NewFile(info Info, open func(ctx context.Context, mode OpenMode) (Handle, error)) File {
 	info.Mode &^= fs.ModeDir
 	return &funcFile{info: info, open: open}
@@ -169,4 +174,13 @@ func (f *funcFile) Stat(context.Context) (Info, error) { return f.info, nil }
 
 func (f *funcFile) Open(ctx context.Context, mode OpenMode) (Handle, error) {
 	return f.open(ctx, mode)
+}
+
+// Truncate accepts a truncation of a writable file and ignores it (see
+// NewFile); a read-only file refuses it.
+func (f *funcFile) Truncate(context.Context) error {
+	if f.info.Mode&0o200 == 0 {
+		return gig.Errorf(gig.ErrPermission, "file cannot be truncated")
+	}
+	return nil
 }

@@ -111,7 +111,7 @@ func TestRaw_Walk(t *testing.T) {
 		t.Errorf("fid 1 after a partial walk in place: %q, want sub", got)
 	}
 	// Rerror only when the first name fails.
-	r.want(walk(0, 2, "nope", "sub"), plan9.Rerror, "file does not exist")
+	r.want(walk(0, 2, "nope", "sub"), plan9.Rerror, "notfound: file does not exist")
 	r.want(stat(2), plan9.Rerror, "unknown fid")
 
 	// ".." goes to the parent, and stays at the root.
@@ -134,7 +134,7 @@ func TestRaw_Walk(t *testing.T) {
 	}
 	r.want(walk(5, 6, "x"), plan9.Rerror, "walk in non-directory")
 	for _, bad := range []string{".", "a/b", ""} {
-		r.want(walk(0, 6, bad), plan9.Rerror, "file does not exist")
+		r.want(walk(0, 6, bad), plan9.Rerror, "notfound: file does not exist")
 	}
 
 	// An open fid cannot be walked.

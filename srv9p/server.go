@@ -16,6 +16,7 @@ import (
 
 	"9fans.net/go/plan9"
 	lib "9fans.net/go/plan9/srv9p"
+	"gigfs.io/gigfs/gig"
 )
 
 // Defaults used for the zero values of Server's fields.
@@ -24,6 +25,14 @@ const (
 	DefaultMaxFids         = 4096             // fids per connection
 	DefaultMaxBlockedReads = 1024             // stream reads in progress per connection
 	DefaultIdleTimeout     = 10 * time.Minute // see Server.IdleTimeout
+
+	DefaultMaxInFlight      = 256                    // requests in flight per connection
+	DefaultMaxPending       = 4 << 20                // bytes of requests and replies pending per connection
+	DefaultMaxUnauth        = 128                    // connections not attached yet
+	DefaultMaxUnauthPerAddr = 16                     // the same, from one address
+	DefaultAuthTimeout      = 10 * time.Second       // see Server.AuthTimeout
+	DefaultAttachDelay      = 100 * time.Millisecond // see Server.AttachDelay
+	DefaultAttachMaxDelay   = 5 * time.Second        // see Server.AttachDelay
 )
 
 // minMsize is the smallest message size a client may ask for; a smaller
@@ -51,7 +60,7 @@ type Server struct {
 	// One more fails with "too many blocked reads".
 	MaxBlockedReads int
 	// MaxWrite, if positive, is the largest write accepted; a larger one
-	// fails with ErrTooLarge, and opens report it as the iounit. Zero means
+	// fails with gig.ErrLimit, and opens report it as the iounit. Zero means
 	// only the message size limits writes.
 	MaxWrite int
 	// IdleTimeout closes a connection that has sent nothing for that long
@@ -59,12 +68,46 @@ type Server struct {
 	// open), or that has not taken a reply for that long. Zero means
 	// DefaultIdleTimeout; negative means never.
 	IdleTimeout time.Duration
+	// MaxInFlight is how many requests of one connection may be in
+	// flight (read and not yet answered; a stream read waiting for a
+	// record does not count, see MaxBlockedReads); zero means
+	// DefaultMaxInFlight. Past it the server reads nothing more from the
+	// connection until a reply has been written (back-pressure). A
+	// connection not attached yet may have 4 in flight.
+	MaxInFlight int
+	// MaxPending is how many bytes of requests in flight and of their
+	// replies (reserved when the request is read: a read's count, or a
+	// small reply) one connection may hold; zero means DefaultMaxPending.
+	// Past it the server reads nothing more from the connection, so a
+	// client that does not take its replies holds at most this much.
+	MaxPending int64
+	// MaxUnauth is how many connections may be open without a successful
+	// attach yet, MaxUnauthPerAddr how many of them from one address (an
+	// IPv4 address, an IPv6 /64; every unix socket peer is one address);
+	// zero means DefaultMaxUnauth, DefaultMaxUnauthPerAddr. A connection
+	// past either is closed at once.
+	MaxUnauth, MaxUnauthPerAddr int
+	// AuthTimeout closes a connection that has not attached within that
+	// long of its start; zero means DefaultAuthTimeout, negative never.
+	AuthTimeout time.Duration
+	// AttachDelay and AttachMaxDelay slow failed attaches per source
+	// address (as MaxUnauthPerAddr counts them): after 5 refused attaches
+	// (bad credential, user or request), the attaches of that address take
+	// turns, AttachDelay apart, doubling with each further failure up to
+	// AttachMaxDelay, whatever connection they come on; one failure is
+	// forgiven every 30 seconds. Other addresses are not delayed. Zero
+	// means DefaultAttachDelay, DefaultAttachMaxDelay; negative turns the
+	// delay off.
+	AttachDelay, AttachMaxDelay time.Duration
 	// Logf logs one line per refused attach, limit reached, failed Close
 	// and broken connection (a *log.Logger's Printf fits). Nil means
 	// log.Printf with prefix "srv9p: ".
 	Logf func(format string, args ...any)
 	// Trace, if not nil, receives a trace of every 9P message.
 	Trace io.Writer
+
+	guardOnce sync.Once
+	g         *guard
 }
 
 // startTime stands for the modification time of files that report none.
@@ -144,17 +187,46 @@ func temporary(err error) bool {
 // released (Handle.Close called).
 func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 	c := &conn{
-		srv:        s,
-		nc:         nc,
-		remote:     nc.RemoteAddr().String(),
-		maxFids:    orDefault(s.MaxFids, DefaultMaxFids),
-		maxBlocked: int64(orDefault(s.MaxBlockedReads, DefaultMaxBlockedReads)),
-		maxWrite:   s.MaxWrite,
-		idle:       s.IdleTimeout,
-		fids:       make(map[*fidState]struct{}),
+		srv:         s,
+		nc:          nc,
+		remote:      nc.RemoteAddr().String(),
+		maxFids:     orDefault(s.MaxFids, DefaultMaxFids),
+		maxBlocked:  int64(orDefault(s.MaxBlockedReads, DefaultMaxBlockedReads)),
+		maxWrite:    s.MaxWrite,
+		maxInFlight: orDefault(s.MaxInFlight, DefaultMaxInFlight),
+		maxPending:  s.MaxPending,
+		idle:        s.IdleTimeout,
+		fids:        make(map[*fidState]struct{}),
 	}
 	if c.idle == 0 {
 		c.idle = DefaultIdleTimeout
+	}
+	if c.maxPending <= 0 {
+		c.maxPending = DefaultMaxPending
+	}
+	c.key = addrKey(c.remote)
+	if !s.admit(c.key) {
+		nc.Close()
+		return
+	}
+	defer func() {
+		if !c.attached.Swap(true) {
+			s.leaveUnauth(c.key)
+		}
+	}()
+	c.flow.init()
+	if d := s.AuthTimeout; d >= 0 {
+		if d == 0 {
+			d = DefaultAuthTimeout
+		}
+		t := time.AfterFunc(d, func() {
+			if !c.attached.Load() {
+				s.limitLog("auth-timeout", "%s: not attached within %v; hanging up", c.remote, d)
+				c.flow.close()
+				nc.Close()
+			}
+		})
+		defer t.Stop()
 	}
 	c.cond = sync.NewCond(&c.mu)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
@@ -162,7 +234,10 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 	c.rmsize.Store(c.srvMsize)
 	c.msize.Store(c.srvMsize)
 
-	stop := context.AfterFunc(ctx, func() { nc.Close() })
+	stop := context.AfterFunc(ctx, func() {
+		c.flow.close()
+		nc.Close()
+	})
 	defer stop()
 	ps := &lib.Server{
 		Msize:  c.srvMsize,
@@ -178,7 +253,9 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 		Wstat:  c.wstat,
 		Clunk:  c.clunk,
 	}
-	ps.Serve(&reader{c: c}, writer{c})
+	c.w = &writer{c: c}
+	ps.Serve(&reader{c: c}, c.w)
+	c.flow.close()
 	nc.Close()
 	c.shutdown()
 }
@@ -193,6 +270,13 @@ type conn struct {
 	maxWrite   int
 	idle       time.Duration
 	srvMsize   uint32
+
+	key         string // the address key of remote (see addrKey)
+	maxInFlight int
+	maxPending  int64
+	flow        flow
+	w           *writer
+	attached    atomic.Bool // an attach has succeeded (or the connection ended)
 
 	// ctx is cancelled when the connection ends; every request context
 	// derives from it.
@@ -223,7 +307,7 @@ func (c *conn) do(rctx context.Context, f func(ctx context.Context) error) (err 
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return nineErr(ErrInterrupted.Error())
+		return nineErr(gig.ErrInterrupted.Error())
 	}
 	c.active++
 	c.mu.Unlock()
@@ -290,11 +374,19 @@ type reader struct {
 }
 
 func (r *reader) Read(p []byte) (int, error) {
-	if len(r.buf) == 0 {
+	for len(r.buf) == 0 {
+		if !r.c.waitRoom() {
+			r.c.hungUp.Store(true)
+			return 0, io.EOF
+		}
 		msg, err := r.c.readMsg()
 		if err != nil {
 			r.c.hungUp.Store(true)
 			return 0, err
+		}
+		r.c.reserve(msg)
+		if r.c.refuse(msg) {
+			continue
 		}
 		r.buf = msg
 	}
@@ -314,7 +406,7 @@ func (c *conn) readMsg() ([]byte, error) {
 	}
 	size := binary.LittleEndian.Uint32(hdr[:])
 	if size < 7 || size > c.srvMsize {
-		c.logf("message of %d bytes; hanging up", size)
+		c.srv.limitLog("msgsize", "%s: message of %d bytes; hanging up", c.remote, size)
 		return nil, errBadMessage
 	}
 	msg := make([]byte, size)
@@ -325,7 +417,7 @@ func (c *conn) readMsg() ([]byte, error) {
 	if msg[4] == plan9.Tversion {
 		c.version(msg)
 	} else if size > c.rmsize.Load() {
-		c.logf("message of %d bytes over msize; hanging up", size)
+		c.srv.limitLog("msgsize", "%s: message of %d bytes over msize; hanging up", c.remote, size)
 		return nil, errBadMessage
 	}
 	return msg, nil
@@ -344,6 +436,10 @@ func (c *conn) version(msg []byte) {
 		if vlen > 0 && len(msg) > 13 {
 			msg[13] = 'x' // not "9P...": the library answers "unknown"
 		}
+		// The library would also take m as its message size, and drop
+		// its own reply if that is too small for it (below 20 bytes):
+		// it sees ours instead, and answers with it.
+		binary.LittleEndian.PutUint32(msg[7:11], c.srvMsize)
 		c.rmsize.Store(0)
 		return
 	}
@@ -377,10 +473,16 @@ func (c *conn) readFull(p []byte) error {
 // writer writes the library's replies. A reply that cannot be written
 // ends the connection; the library is told all went well, so that it does
 // not log to the standard logger.
-type writer struct{ c *conn }
+type writer struct {
+	c  *conn
+	mu sync.Mutex // one message at a time: the library's and refuse's
+}
 
-func (w writer) Write(p []byte) (int, error) {
+func (w *writer) Write(p []byte) (int, error) {
 	c := w.c
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	defer c.replied(p)
 	if c.wfailed.Load() {
 		return len(p), nil
 	}
@@ -392,11 +494,12 @@ func (w writer) Write(p []byte) (int, error) {
 			c.logf("write: %v; hanging up", err)
 		}
 		c.nc.Close()
+		c.flow.close()
 	}
 	return len(p), nil
 }
 
-func (w writer) Close() error { return w.c.nc.Close() }
+func (w *writer) Close() error { return w.c.nc.Close() }
 
 // fidLimit is the error of a walk or attach past MaxFids.
 func (c *conn) fidLimit() error {

@@ -11,6 +11,7 @@ import (
 	"9fans.net/go/plan9"
 	"9fans.net/go/plan9/client"
 
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/srv9p"
 )
 
@@ -25,13 +26,13 @@ func TestServer_Attach(t *testing.T) {
 	defer c.Close()
 
 	_, err = c.Attach(nil, "bob", "wrong-key")
-	if got, want := fmt.Sprint(err), `permission denied: bad credential for "bob"`; got != want {
+	if got, want := fmt.Sprint(err), `permission: bad credential for "bob"`; got != want {
 		t.Errorf("attach with a bad key: got %q, want %q", got, want)
 	}
-	if !errors.Is(srv9p.ParseError(err.Error()), srv9p.ErrPermission) {
-		t.Errorf("ParseError(%q) is not ErrPermission", err)
+	if !errors.Is(srv9p.ParseError(err.Error()), gig.ErrPermission) {
+		t.Errorf("ParseError(%q) is not gig.ErrPermission", err)
 	}
-	if !ts.logs.contains(`attach refused: user "bob": permission denied`) {
+	if !ts.logs.contains(`attach refused: user "bob": permission: bad credential`) {
 		t.Errorf("no log line for the refused attach; logs:\n%s", ts.logs)
 	}
 	if ts.logs.contains("wrong-key") {
@@ -64,9 +65,9 @@ func TestServer_Ctl(t *testing.T) {
 	for _, tc := range []struct{ cmd, reply, err string }{
 		{cmd: "echo hello", reply: "hello\n"},
 		{cmd: "echo again\n", reply: "again\n"},
-		{cmd: "fail two\nlines\tand a tab", err: "two lines and a tab"},
-		{cmd: "missing x", err: `thing "x": file does not exist`},
-		{cmd: "frobnicate", err: `bad request: unknown command "frobnicate"`},
+		{cmd: "fail two\nlines\tand a tab", err: "internal: two lines and a tab"},
+		{cmd: "missing x", err: `notfound: thing "x": file does not exist`},
+		{cmd: "frobnicate", err: `invalid: unknown command "frobnicate"`},
 		{cmd: "big 5000", reply: strings.Repeat("x", 5000)},
 	} {
 		reply, err := ctlRoundTrip(fid, tc.cmd)
@@ -87,6 +88,11 @@ func TestServer_Ctl(t *testing.T) {
 	}
 	if n, err := fid.ReadAt(make([]byte, 10), 0); n != 0 {
 		t.Errorf("read after a failed command: got %d bytes, %v", n, err)
+	}
+	// The server logs a refused write with its reason (a FUSE client
+	// shows the user only EIO), its kind first as on the wire.
+	if want := "user glenda: write /ctl refused: internal: x"; !ts.logs.contains(want) {
+		t.Errorf("log lacks %q:\n%s", want, ts.logs)
 	}
 
 	// Two fids of the same file keep their own replies.
@@ -167,7 +173,7 @@ func TestServer_Stream(t *testing.T) {
 	if got := read(100); got != "r0\n" {
 		t.Errorf("after since 0: got %q", got)
 	}
-	if _, err := fid.Write([]byte("nonsense")); fmt.Sprint(err) != "bad request: want since N" {
+	if _, err := fid.Write([]byte("nonsense")); fmt.Sprint(err) != "invalid: want since N" {
 		t.Errorf("bad control line: got %v", err)
 	}
 }
@@ -275,12 +281,12 @@ func TestServer_OpenModes(t *testing.T) {
 		err  string
 	}{
 		{"static", plan9.OREAD, ""},
-		{"static", plan9.OWRITE, "permission denied"},
-		{"static", plan9.OREAD | plan9.OTRUNC, "permission denied"},
+		{"static", plan9.OWRITE, "permission: permission denied"},
+		{"static", plan9.OREAD | plan9.OTRUNC, "permission: permission denied"},
 		{"sub", plan9.OREAD, ""},
 		{"sub", plan9.OWRITE, "is a directory"},
-		{"counter", plan9.ORDWR | plan9.ORCLOSE, "bad request: remove on close not supported"},
-		{"nothere", plan9.OREAD, "file does not exist"},
+		{"counter", plan9.ORDWR | plan9.ORCLOSE, "invalid: remove on close not supported"},
+		{"nothere", plan9.OREAD, "notfound: file does not exist"},
 	} {
 		fid, err := fsys.Open(tc.name, tc.mode)
 		if fid != nil {
@@ -305,6 +311,16 @@ func TestServer_OpenModes(t *testing.T) {
 	w.Close()
 	if d, err := fsys.Stat("counter"); err != nil || d.Length != 0 {
 		t.Errorf("counter after OTRUNC: %v, %v", d, err)
+	}
+	// A ctl file takes OTRUNC and ignores it: echo cmd > ctl.
+	c, err := fsys.Open("ctl", plan9.ORDWR|plan9.OTRUNC)
+	if err != nil {
+		t.Errorf("ctl with OTRUNC: %v", err)
+	} else {
+		if reply, err := ctlRoundTrip(c, "echo hi"); reply != "hi\n" || err != nil {
+			t.Errorf("ctl opened with OTRUNC: %q, %v", reply, err)
+		}
+		c.Close()
 	}
 	a, err := fsys.Open("appendonly", plan9.OWRITE|plan9.OTRUNC)
 	if err != nil {
@@ -351,13 +367,14 @@ func TestServer_Wstat(t *testing.T) {
 		{"static", dir(func(*plan9.Dir) {}), ""}, // sync
 		{"counter", dir(func(d *plan9.Dir) { d.Length = 0 }), ""},
 		{"appendonly", dir(func(d *plan9.Dir) { d.Length = 0 }), ""},
-		{"static", dir(func(d *plan9.Dir) { d.Length = 0 }), "permission denied: file cannot be truncated"},
-		{"counter", dir(func(d *plan9.Dir) { d.Length = 5 }), "permission denied: wstat can only set length 0"},
-		{"counter", dir(func(d *plan9.Dir) { d.Name = "renamed" }), "permission denied: wstat can only set length 0"},
-		{"counter", dir(func(d *plan9.Dir) { d.Mode = 0600 }), "permission denied: wstat can only set length 0"},
+		{"ctl", dir(func(d *plan9.Dir) { d.Length = 0 }), ""}, // echo cmd > ctl
+		{"static", dir(func(d *plan9.Dir) { d.Length = 0 }), "permission: file cannot be truncated"},
+		{"counter", dir(func(d *plan9.Dir) { d.Length = 5 }), "permission: wstat can only set length 0"},
+		{"counter", dir(func(d *plan9.Dir) { d.Name = "renamed" }), "permission: wstat can only set length 0"},
+		{"counter", dir(func(d *plan9.Dir) { d.Mode = 0600 }), "permission: wstat can only set length 0"},
 		{"counter", dir(func(d *plan9.Dir) { d.Mtime = 12345 }), ""},
 		{"counter", dir(func(d *plan9.Dir) { d.Name = "counter"; d.Mode = 0666 }), ""},
-		{"sub", dir(func(d *plan9.Dir) { d.Length = 0 }), "permission denied: wstat can only set length 0"},
+		{"sub", dir(func(d *plan9.Dir) { d.Length = 0 }), "permission: wstat can only set length 0"},
 	} {
 		err := fsys.Wstat(tc.name, tc.d)
 		if (tc.err == "") != (err == nil) || (err != nil && err.Error() != tc.err) {
@@ -384,7 +401,7 @@ func TestServer_CreateRemove(t *testing.T) {
 		t.Errorf("created file has a directory qid: %v", fid.Qid())
 	}
 	// The fid is open after the create: its handle (NewStatic) refuses writes.
-	if _, err := fid.Write([]byte("x")); fmt.Sprint(err) != "permission denied" {
+	if _, err := fid.Write([]byte("x")); fmt.Sprint(err) != "permission: permission denied" {
 		t.Errorf("write to the created file: got %v, want permission denied", err)
 	}
 	fid.Close()
@@ -396,9 +413,9 @@ func TestServer_CreateRemove(t *testing.T) {
 		perm plan9.Perm
 		err  string
 	}{
-		{"mk/new", 0644, "file already exists"},
-		{"newroot", 0644, "permission denied"},
-		{"mk/sub", plan9.DMDIR | 0755, "permission denied: no subdirectories here"},
+		{"mk/new", 0644, "exists: file already exists"},
+		{"newroot", 0644, "permission: permission denied"},
+		{"mk/sub", plan9.DMDIR | 0755, "permission: no subdirectories here"},
 		{"static/x", 0644, "create in non-directory"},
 	} {
 		f, err := fsys.Create(tc.name, plan9.OREAD, tc.perm)
@@ -415,7 +432,7 @@ func TestServer_CreateRemove(t *testing.T) {
 	if _, err := fsys.Stat("mk/new"); err == nil {
 		t.Error("mk/new is still there after remove")
 	}
-	if err := fsys.Remove("static"); fmt.Sprint(err) != "permission denied" {
+	if err := fsys.Remove("static"); fmt.Sprint(err) != "permission: permission denied" {
 		t.Errorf("remove static: got %v", err)
 	}
 }

@@ -11,12 +11,14 @@ import (
 	"net"
 	"os"
 	"strings"
+
+	"gigfs.io/gigfs/gig"
 )
 
 // ErrUntrusted is the kind of a dial refused because the TLS server's
 // certificate is not trusted: it does not match the pinned fingerprint,
 // or no trusted authority signed it for that host.
-var ErrUntrusted = errors.New("untrusted certificate")
+var ErrUntrusted = gig.Errorf(gig.ErrPermission, "untrusted certificate")
 
 // Trust says how a client verifies a TLS server (a tls!host!port dial
 // string); other networks ignore it. The zero value verifies the server's
@@ -63,7 +65,7 @@ func ParseFingerprint(s string) (string, error) {
 	}
 	t = strings.ToLower(strings.ReplaceAll(t, ":", ""))
 	if b, err := hex.DecodeString(t); err != nil || len(b) != sha256.Size {
-		return "", fmt.Errorf("%w: fingerprint %q: want sha256: and 64 hex digits", ErrBadRequest, clipText(s))
+		return "", fmt.Errorf("%w: fingerprint %q: want sha256: and 64 hex digits", gig.ErrInvalid, clipText(s))
 	}
 	return "sha256:" + t, nil
 }
@@ -83,7 +85,7 @@ func ListenTLS(addr string, cert tls.Certificate) (net.Listener, error) {
 		return nil, err
 	}
 	if network != "tls" {
-		return nil, fmt.Errorf("%w: address %q: want tls!host!port", ErrBadRequest, addr)
+		return nil, fmt.Errorf("%w: address %q: want tls!host!port", gig.ErrInvalid, addr)
 	}
 	l, err := net.Listen("tcp", address)
 	if err != nil {
@@ -163,7 +165,7 @@ func clientTLSConfig(address string, trust Trust) (*tls.Config, error) {
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%w: CA file %s: no PEM certificate in it", ErrBadRequest, trust.CAFile)
+			return nil, fmt.Errorf("%w: CA file %s: no PEM certificate in it", gig.ErrInvalid, trust.CAFile)
 		}
 		cfg.RootCAs = pool
 	}

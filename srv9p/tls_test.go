@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/internal/tlscert"
 	"gigfs.io/gigfs/srv9p"
 )
@@ -25,7 +26,7 @@ func startTLSServer(t *testing.T) (string, *tlscert.Cert) {
 	s := &srv9p.Server{
 		Attach: func(_ context.Context, uname, aname, _ string) (srv9p.Node, error) {
 			if uname != testUser || aname != testKey {
-				return nil, srv9p.ErrPermission
+				return nil, gig.ErrPermission
 			}
 			return tree.root, nil
 		},
@@ -180,8 +181,8 @@ func TestParseFingerprint(t *testing.T) {
 		}
 	}
 	for _, in := range []string{"", "sha256:", "sha256:abcd", "md5:" + strings.Repeat("ab", 32), strings.Repeat("zz", 32)} {
-		if _, err := srv9p.ParseFingerprint(in); !errors.Is(err, srv9p.ErrBadRequest) {
-			t.Errorf("ParseFingerprint(%q): got %v, want ErrBadRequest", in, err)
+		if _, err := srv9p.ParseFingerprint(in); !errors.Is(err, gig.ErrInvalid) {
+			t.Errorf("ParseFingerprint(%q): got %v, want gig.ErrInvalid", in, err)
 		}
 	}
 	if _, _, err := srv9p.ParseAddr("tls!host"); err == nil {

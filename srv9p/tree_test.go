@@ -16,6 +16,7 @@ import (
 	"9fans.net/go/plan9"
 	"9fans.net/go/plan9/client"
 
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/srv9p"
 )
 
@@ -108,18 +109,18 @@ func ctlCmd(ctx context.Context, cmd string) (string, error) {
 	case "fail":
 		return "", errors.New(arg)
 	case "missing":
-		return "", fmt.Errorf("thing %q: %w", arg, srv9p.ErrNotExist)
+		return "", fmt.Errorf("thing %q: %w", arg, gig.ErrNotExist)
 	case "block":
 		<-ctx.Done()
 		return "", ctx.Err()
 	case "big":
 		n, err := strconv.Atoi(arg)
 		if err != nil {
-			return "", fmt.Errorf("%w: big: %v", srv9p.ErrBadRequest, err)
+			return "", gig.Errorf(gig.ErrInvalid, "big: %v", err)
 		}
 		return strings.Repeat("x", n), nil
 	}
-	return "", fmt.Errorf("%w: unknown command %q", srv9p.ErrBadRequest, verb)
+	return "", gig.Errorf(gig.ErrInvalid, "unknown command %q", verb)
 }
 
 // A hub is a log of records that every stream reads from its own position.
@@ -181,7 +182,7 @@ func (s *sub) Write(_ context.Context, p []byte) (int, error) {
 	arg, ok := strings.CutPrefix(strings.TrimSpace(string(p)), "since ")
 	n, err := strconv.Atoi(arg)
 	if !ok || err != nil || n < 0 {
-		return 0, fmt.Errorf("%w: want since N", srv9p.ErrBadRequest)
+		return 0, gig.Errorf(gig.ErrInvalid, "want since N")
 	}
 	s.h.mu.Lock()
 	s.next = n
@@ -206,7 +207,7 @@ func (bigDir) Stat(context.Context) (srv9p.Info, error) {
 func (bigDir) Walk(_ context.Context, name string) (srv9p.Node, error) {
 	i, err := strconv.Atoi(strings.TrimPrefix(name, "f"))
 	if err != nil || i < 0 || i >= bigN || bigName(i) != name {
-		return nil, srv9p.ErrNotExist
+		return nil, gig.ErrNotExist
 	}
 	return srv9p.NewFile(bigInfo(i), func(context.Context, srv9p.OpenMode) (srv9p.Handle, error) {
 		return srv9p.NewStatic([]byte(name)), nil
@@ -303,7 +304,7 @@ func (d *memDir) Walk(_ context.Context, name string) (srv9p.Node, error) {
 	if f, ok := d.files[name]; ok {
 		return f, nil
 	}
-	return nil, srv9p.ErrNotExist
+	return nil, gig.ErrNotExist
 }
 
 func (d *memDir) List(context.Context) ([]srv9p.Info, error) {
@@ -318,12 +319,12 @@ func (d *memDir) List(context.Context) ([]srv9p.Info, error) {
 
 func (d *memDir) Create(_ context.Context, name string, mode fs.FileMode) (srv9p.Node, error) {
 	if mode.IsDir() {
-		return nil, fmt.Errorf("%w: no subdirectories here", srv9p.ErrPermission)
+		return nil, gig.Errorf(gig.ErrPermission, "no subdirectories here")
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if _, ok := d.files[name]; ok {
-		return nil, srv9p.ErrExist
+		return nil, gig.ErrExist
 	}
 	d.gen++
 	f := &memFile{dir: d, name: name, path: d.path<<32 | d.gen, mode: mode}
@@ -339,7 +340,7 @@ func (f *memFile) Stat(context.Context) (srv9p.Info, error) {
 	f.dir.mu.Lock()
 	defer f.dir.mu.Unlock()
 	if f.dir.files[f.name] != f {
-		return srv9p.Info{}, srv9p.ErrNotExist
+		return srv9p.Info{}, gig.ErrNotExist
 	}
 	return f.info(), nil
 }
@@ -352,7 +353,7 @@ func (f *memFile) Remove(context.Context) error {
 	f.dir.mu.Lock()
 	defer f.dir.mu.Unlock()
 	if f.dir.files[f.name] != f {
-		return srv9p.ErrNotExist
+		return gig.ErrNotExist
 	}
 	delete(f.dir.files, f.name)
 	return nil
@@ -395,6 +396,7 @@ const (
 // testServer is a running server of a test tree.
 type testServer struct {
 	addr string
+	srv  *srv9p.Server
 	tree *testTree
 	logs *logBuf
 	stop func() // cancels Serve and waits for it to return
@@ -409,7 +411,7 @@ func startServer(t testing.TB, configure func(*srv9p.Server)) *testServer {
 	s := &srv9p.Server{
 		Attach: func(_ context.Context, uname, aname, _ string) (srv9p.Node, error) {
 			if uname != testUser || aname != testKey {
-				return nil, fmt.Errorf("%w: bad credential for %q", srv9p.ErrPermission, uname)
+				return nil, gig.Errorf(gig.ErrPermission, "bad credential for %q", uname)
 			}
 			return tree.root, nil
 		},
@@ -440,7 +442,7 @@ func startServer(t testing.TB, configure func(*srv9p.Server)) *testServer {
 		})
 	}
 	t.Cleanup(stop)
-	return &testServer{addr: l.Addr().String(), tree: tree, logs: logs, stop: stop}
+	return &testServer{addr: l.Addr().String(), srv: s, tree: tree, logs: logs, stop: stop}
 }
 
 // mount attaches to the server with the 9fans client.

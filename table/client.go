@@ -3,11 +3,13 @@ package table
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
 
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/srv9p"
 )
 
@@ -80,10 +82,20 @@ func (c *Client) SessionList(ctx context.Context) ([]SessionInfo, error) {
 	return list, nil
 }
 
-// SessionRevoke revokes the session id (needs the master).
-func (c *Client) SessionRevoke(ctx context.Context, id string) error {
-	_, err := c.ctl(ctx, "session revoke "+id)
-	return err
+// SessionRevoke revokes the session id (needs the master). The
+// warnings name the stores the table could not tell yet (the session is
+// revoked all the same).
+func (c *Client) SessionRevoke(ctx context.Context, id string) (warnings []string, err error) {
+	reply, err := c.ctl(ctx, "session revoke "+id)
+	if err != nil {
+		return nil, err
+	}
+	for line := range strings.SplitSeq(reply, "\n") {
+		if w, ok := strings.CutPrefix(line, "warning: "); ok {
+			warnings = append(warnings, w)
+		}
+	}
+	return warnings, nil
 }
 
 // StoreAdd adds the store at storeAddr to channel, confirming with the
@@ -125,7 +137,7 @@ func (c *Client) Table(ctx context.Context) (MountTable, error) {
 
 // Channel reads the stores of one channel.
 func (c *Client) Channel(ctx context.Context, channel string) ([]StoreRef, error) {
-	if err := ValidChannel(channel); err != nil {
+	if _, err := gig.ParseChannel(channel); err != nil {
 		return nil, err
 	}
 	b, err := c.c.ReadFile(ctx, "/user/"+c.user+"/channel/"+channel)
@@ -162,9 +174,8 @@ func NewChecker() *Checker { return &Checker{} }
 // fingerprint tableFingerprint if not empty), attached as user with the
 // store's credential `store <storeID> <secret>`, whether token is live for
 // this store, and returns until when its session lasts if unused. A refusal
-// is an error that errors.Is matches with ErrTokenRevoked,
-// ErrTokenExpired, ErrUnknownToken or ErrWrongStore, and with
-// srv9p.ErrPermission; any other error means the table could not say.
+// is an error of kind gig.ErrPermission (its message says why: PROTOCOL.md);
+// any other error means the table could not say.
 func (k *Checker) Check(ctx context.Context, tableAddr, tableFingerprint, storeID, secret, user, token string) (time.Time, error) {
 	if token == "" || strings.ContainsAny(token, "/\x00 ") || token == "." || token == ".." {
 		return time.Time{}, fmt.Errorf("check token: %w", ErrUnknownToken)
@@ -174,14 +185,16 @@ func (k *Checker) Check(ctx context.Context, tableAddr, tableFingerprint, storeI
 	for attempt := 0; attempt < 2; attempt++ {
 		c, fresh, err := k.conn(ctx, key)
 		if err != nil {
-			return time.Time{}, fmt.Errorf("check token: %w", err)
+			// Refused or not, the table did not judge the token: a
+			// refusal here is of the store's own credential.
+			return time.Time{}, fmt.Errorf("check token: %w", gig.Errorf(gig.ErrUnavailable, "%v", err))
 		}
 		b, err := c.ReadFile(ctx, "/user/"+user+"/check/"+token)
 		if err == nil {
 			return parseCheck(b, storeID)
 		}
-		if refusal := checkRefusal(err); refusal != nil {
-			return time.Time{}, fmt.Errorf("check token: %w", refusal)
+		if errors.Is(err, gig.ErrPermission) {
+			return time.Time{}, fmt.Errorf("check token: %w", err)
 		}
 		k.drop(key, c)
 		lastErr = err
@@ -235,18 +248,6 @@ func (k *Checker) Close() error {
 	for key, c := range k.conns {
 		c.Close()
 		delete(k.conns, key)
-	}
-	return nil
-}
-
-// checkRefusal returns the refusal a failed check read carries, or nil.
-// The table's error string ends the message (srv9p.Client keeps it last).
-func checkRefusal(err error) error {
-	msg := err.Error()
-	for _, e := range checkErrors {
-		if strings.HasSuffix(msg, ": "+e.Error()) {
-			return e
-		}
 	}
 	return nil
 }

@@ -83,7 +83,15 @@ func (s *Service) runUserCtl(ctx context.Context, p *Principal, cmd string) (str
 		if len(f) != 3 {
 			return "", badRequest(usageSessionRevoke)
 		}
-		return replyOK, s.RevokeSession(p, f[2])
+		warnings, err := s.RevokeSession(p, f[2])
+		if err != nil {
+			return "", err
+		}
+		reply := replyOK
+		for _, w := range warnings {
+			reply += "warning: " + w + "\n"
+		}
+		return reply, nil
 	case "store add":
 		if len(f) != 5 {
 			return "", badRequest(usageStoreAdd)

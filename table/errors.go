@@ -1,57 +1,43 @@
 package table
 
 import (
-	"errors"
-	"fmt"
-
-	"gigfs.io/gigfs/srv9p"
+	"gigfs.io/gigfs/gig"
 )
 
-// A kindError is an error whose message is what the client reads, and
-// which matches one of srv9p's error kinds with errors.Is.
-type kindError struct {
-	msg  string
-	kind error
-}
-
-func (e *kindError) Error() string { return e.msg }
-func (e *kindError) Unwrap() error { return e.kind }
-
-// The refusals of a store token check, as PROTOCOL.md spells them. Each
-// also matches srv9p.ErrPermission, so that a store can tell a refusal from
-// a table it could not reach without importing this package.
+// The refusals of a store token check, as PROTOCOL.md spells them. Each is
+// of kind gig.ErrPermission, which is all a store needs to tell a refusal
+// from a table it could not reach; the message says which.
 var (
-	ErrTokenRevoked = &kindError{"token revoked", srv9p.ErrPermission}
-	ErrTokenExpired = &kindError{"token expired", srv9p.ErrPermission}
-	ErrUnknownToken = &kindError{"unknown token", srv9p.ErrPermission}
-	ErrWrongStore   = &kindError{"token for another store", srv9p.ErrPermission}
+	ErrTokenRevoked = gig.Errorf(gig.ErrPermission, "token revoked")
+	ErrTokenExpired = gig.Errorf(gig.ErrPermission, "token expired")
+	ErrUnknownToken = gig.Errorf(gig.ErrPermission, "unknown token")
+	ErrWrongStore   = gig.Errorf(gig.ErrPermission, "token for another store")
 )
-
-// checkErrors lists the check refusals, to recognise them in the replies
-// of a remote table.
-var checkErrors = []error{ErrTokenRevoked, ErrTokenExpired, ErrUnknownToken, ErrWrongStore}
 
 // ErrClosed is returned by a Service that has been closed.
-var ErrClosed = &kindError{"table closed", srv9p.ErrClosed}
+var ErrClosed = gig.Errorf(gig.ErrClosed, "table closed")
 
-// badRequest is a malformed command or argument (srv9p.ErrBadRequest).
+// badRequest is a malformed command or argument.
 func badRequest(format string, args ...any) error {
-	return &kindError{fmt.Sprintf(format, args...), srv9p.ErrBadRequest}
+	return gig.Errorf(gig.ErrInvalid, format, args...)
 }
 
-// denied is a refusal (srv9p.ErrPermission); the message says why.
+// denied is a refusal; the message says why.
 func denied(format string, args ...any) error {
-	return &kindError{"permission denied: " + fmt.Sprintf(format, args...), srv9p.ErrPermission}
+	return gig.Errorf(gig.ErrPermission, format, args...)
 }
 
-// notFound is a missing user, session, channel or store (srv9p.ErrNotExist).
+// notFound is a missing user, session, channel or store.
 func notFound(format string, args ...any) error {
-	return &kindError{fmt.Sprintf(format, args...), srv9p.ErrNotExist}
+	return gig.Errorf(gig.ErrNotExist, format, args...)
 }
 
 // isRequestError reports whether err is the client's doing (a bad
-// command, a refusal, a missing name) rather than the table's.
+// command, a refusal, a missing name, a bound) rather than the table's.
 func isRequestError(err error) bool {
-	var ke *kindError
-	return errors.As(err, &ke)
+	switch gig.KindOf(err) {
+	case gig.ErrInvalid, gig.ErrPermission, gig.ErrNotExist, gig.ErrExist, gig.ErrLimit, gig.ErrConflict:
+		return true
+	}
+	return false
 }

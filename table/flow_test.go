@@ -1,6 +1,7 @@
 package table
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -109,7 +110,7 @@ func testFlow(t *testing.T, restart bool) {
 	_, err = readFile(stA, "/user/alice/check/"+idA+"."+sessionID+".forged")
 	wantErr(t, err, "unknown token")
 	_, err = tt.attach("alice", "store "+idA+" "+confB.secret)
-	wantErr(t, err, "permission denied")
+	wantErr(t, err, "permission: ")
 	step()
 
 	// alice lists and revokes the session; both stores are told.
@@ -218,7 +219,7 @@ func TestPrincipal_Lapses(t *testing.T) {
 	_, err = ctl(master, "/user/alice/ctl", "session list")
 	wantErr(t, err, "master changed")
 	_, err = tt.attach("alice", "master "+testMaster)
-	wantErr(t, err, "permission denied")
+	wantErr(t, err, "permission: ")
 	tt.mustAttach("alice", "master a new master!")
 
 	admin := tt.mustAttach("admin", "admin "+testAdmin)
@@ -231,7 +232,7 @@ func TestPrincipal_Lapses(t *testing.T) {
 	}
 	tt.restart()
 	_, err = tt.attach("alice", "master a new master!")
-	wantErr(t, err, "permission denied")
+	wantErr(t, err, "permission: ")
 }
 
 // Setting a master revokes every session and tells the stores.
@@ -286,11 +287,69 @@ func TestRevoke_UnreachableStore(t *testing.T) {
 	tt.stores.down[storeA] = true
 	tt.stores.mu.Unlock()
 	sid, _, _ := strings.Cut(token, ".")
-	mustCtl(t, master, "/user/alice/ctl", "session revoke "+sid)
+	reply := mustCtl(t, master, "/user/alice/ctl", "session revoke "+sid)
+	if want := "ok\nwarning: store " + idA + " at " + storeA + " could not be told"; !strings.HasPrefix(reply, want) {
+		t.Errorf("revoke reply %q, want it to start with %q", reply, want)
+	}
 	if calls := tt.stores.revokeCalls(); len(calls) != 1 || calls[0].addr != storeB {
 		t.Errorf("revoke calls: got %v, want one to %s", calls, storeB)
 	}
 	if !strings.Contains(tt.logs.String(), "on store "+idA) {
 		t.Errorf("no log line for the unreachable store; logs:\n%s", tt.logs)
+	}
+}
+
+// A frozen store (it takes the connection and never answers) does not
+// hold a revocation up: the revoke answers once the session is revoked and
+// the other stores told, naming the frozen store as a warning, and goes on
+// telling it in the background; closing the table ends that.
+func TestRevoke_FrozenStore(t *testing.T) {
+	tt := newTestTable(t, func(c *Config) {
+		c.StoreTimeout = time.Hour // the revoke must not wait for it
+		c.RevokeWait = 10 * time.Millisecond
+	})
+	tt.setUser("alice", testMaster)
+	master := tt.mustAttach("alice", "master "+testMaster)
+	tt.stores.setCode(storeA, "a")
+	tt.stores.setCode(storeB, "b")
+	idA := mustCtl(t, master, "/user/alice/ctl", "store add docs "+storeA+" a")
+	idB := mustCtl(t, master, "/user/alice/ctl", "store add docs "+storeB+" b")
+	token := mustCtl(t, master, "/user/alice/ctl", "session new 1h x")
+	sess := tt.mustAttach("alice", "session "+token)
+	mustCtl(t, sess, "/user/alice/ctl", "store token "+idA)
+	mustCtl(t, sess, "/user/alice/ctl", "store token "+idB)
+	tt.stores.mu.Lock()
+	tt.stores.frozen[storeA] = true
+	tt.stores.mu.Unlock()
+	sid, _, _ := strings.Cut(token, ".")
+	reply := mustCtl(t, master, "/user/alice/ctl", "session revoke "+sid)
+	if want := "ok\nwarning: store " + idA + " at " + storeA + " did not answer within 10ms; still telling it in the background"; !strings.HasPrefix(reply, want) {
+		t.Errorf("revoke reply %q, want it to start with %q", reply, want)
+	}
+	if strings.Contains(reply, idB) {
+		t.Errorf("revoke reply %q names store B, which was told", reply)
+	}
+	if calls := tt.stores.revokeCalls(); len(calls) != 1 || calls[0].addr != storeB {
+		t.Errorf("revoke calls: got %v, want one to %s", calls, storeB)
+	}
+	if _, err := tt.attach("alice", "session "+token); err == nil {
+		t.Error("the revoked session still attaches")
+	}
+	// The table client hands the warning back as such, not as an error.
+	c, err := DialMaster(context.Background(), tt.addr, "alice", testMaster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	tok2, err := c.SessionNew(context.Background(), time.Hour, "y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2 := tt.mustAttach("alice", "session "+tok2)
+	mustCtl(t, s2, "/user/alice/ctl", "store token "+idA)
+	sid2, _, _ := strings.Cut(tok2, ".")
+	warnings, err := c.SessionRevoke(context.Background(), sid2)
+	if err != nil || len(warnings) != 1 || !strings.Contains(warnings[0], "store "+idA) {
+		t.Errorf("SessionRevoke: %q, %v; want one warning naming store %s", warnings, err, idA)
 	}
 }

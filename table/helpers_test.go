@@ -16,6 +16,7 @@ import (
 
 	"9fans.net/go/plan9"
 	"9fans.net/go/plan9/client"
+	"gigfs.io/gigfs/gig"
 )
 
 // testKDF keeps argon2id cheap in tests.
@@ -53,6 +54,7 @@ type fakeStores struct {
 	codes    map[string]string // store addr -> code it accepts
 	down     map[string]bool   // store addr -> unreachable
 	fps      map[string]string // store addr -> fingerprint of its certificate
+	frozen   map[string]bool   // store addr -> accepts but never answers
 	confirms []confirmCall
 	revokes  []revokeCall
 }
@@ -64,7 +66,7 @@ type revokeCall struct {
 }
 
 func newFakeStores() *fakeStores {
-	return &fakeStores{codes: map[string]string{}, down: map[string]bool{}, fps: map[string]string{}}
+	return &fakeStores{codes: map[string]string{}, down: map[string]bool{}, fps: map[string]string{}, frozen: map[string]bool{}}
 }
 
 func (f *fakeStores) setCode(addr, code string) {
@@ -81,7 +83,7 @@ func (f *fakeStores) Confirm(ctx context.Context, cf Confirmation) (string, erro
 		return "", errors.New("connection refused")
 	}
 	if c, ok := f.codes[addr]; !ok || c != cf.Code {
-		return "", errors.New("permission denied: bad code")
+		return "", gig.Errorf(gig.ErrPermission, "bad code")
 	}
 	delete(f.codes, addr)
 	f.confirms = append(f.confirms, confirmCall{addr, cf.User, cf.Code, cf.TableAddr, cf.StoreID, cf.Secret})
@@ -90,6 +92,11 @@ func (f *fakeStores) Confirm(ctx context.Context, cf Confirmation) (string, erro
 
 func (f *fakeStores) Revoke(ctx context.Context, addr, fingerprint, user, secret string, tokens []string) error {
 	f.mu.Lock()
+	if f.frozen[addr] {
+		f.mu.Unlock()
+		<-ctx.Done()
+		return ctx.Err()
+	}
 	defer f.mu.Unlock()
 	if f.down[addr] {
 		return errors.New("connection refused")

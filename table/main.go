@@ -74,7 +74,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, listening func(ad
 	if listening != nil {
 		listening(l.Addr().String())
 	}
-	return daemon.Serve(ctx, logger, l, NewServer(svc), svc.Close)
+	srv := NewServer(svc)
+	fl.Limits.Apply(srv)
+	return daemon.Serve(ctx, logger, l, srv, svc.Close)
 }
 
 const usage = `usage: gig-table [-addr dialstring] [-data dir] [-public-addr dialstring] [-cert file -key file]

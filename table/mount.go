@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"gigfs.io/gigfs/gig"
 )
 
 // userRights checks that p is the user itself (master or session).
@@ -26,7 +28,7 @@ func (s *Service) AddStore(ctx context.Context, p *Principal, channel, storeAddr
 	if err := userRights(p); err != nil {
 		return "", err
 	}
-	if err := ValidChannel(channel); err != nil {
+	if _, err := gig.ParseChannel(channel); err != nil {
 		return "", err
 	}
 	if err := validStoreAddr(storeAddr); err != nil {
@@ -129,6 +131,9 @@ func (s *Service) saveTable(u *user, changed bool) error {
 		u.tab.Version, u.tab.Mtime = version, mtime
 		return err
 	}
+	if changed {
+		u.wakeWaiters()
+	}
 	return nil
 }
 
@@ -139,7 +144,7 @@ func (s *Service) RemoveStore(p *Principal, channel, storeID string) error {
 	if err := userRights(p); err != nil {
 		return err
 	}
-	if err := ValidChannel(channel); err != nil {
+	if _, err := gig.ParseChannel(channel); err != nil {
 		return err
 	}
 	if err := validID("store", storeID); err != nil {
@@ -173,7 +178,7 @@ func (s *Service) RemoveChannel(p *Principal, channel string) error {
 	if err := userRights(p); err != nil {
 		return err
 	}
-	if err := ValidChannel(channel); err != nil {
+	if _, err := gig.ParseChannel(channel); err != nil {
 		return err
 	}
 	u, _, err := s.acquire(p, true)

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"time"
 
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/internal/atomicfile"
 )
 
@@ -188,7 +189,7 @@ func checkTable(t *tableRecord) error {
 		}
 	}
 	for name, c := range t.Channels {
-		if err := ValidChannel(name); err != nil {
+		if _, err := gig.ParseChannel(name); err != nil {
 			return err
 		}
 		if c == nil || len(c.Stores) == 0 {

@@ -55,6 +55,7 @@ const (
 	DefaultAttachDelayMax    = 8 * time.Second
 	DefaultAttachDelayWindow = 15 * time.Minute
 	DefaultStoreTimeout      = 10 * time.Second
+	DefaultRevokeWait        = 2 * time.Second
 	DefaultTombstoneAge      = 7 * 24 * time.Hour
 )
 
@@ -90,6 +91,11 @@ type Config struct {
 	// StoreTimeout bounds each call to Stores; zero means
 	// DefaultStoreTimeout.
 	StoreTimeout time.Duration
+	// RevokeWait is how long a revocation waits for the stores to be told
+	// before it answers; those not told by then are told in the
+	// background (each within StoreTimeout) and named in the answer as a
+	// warning. Zero means DefaultRevokeWait.
+	RevokeWait time.Duration
 	// TombstoneAge is how long revoked and expired sessions are
 	// remembered; zero means DefaultTombstoneAge.
 	TombstoneAge time.Duration
@@ -107,7 +113,15 @@ type Service struct {
 	hashes chan struct{} // bounds concurrent argon2id hashes
 	dummy  masterHash    // hashed for unknown users, so they take as long
 	closed atomic.Bool
-	lock   *os.File // holds the data folder's lock until Close
+
+	// bg is cancelled by Close; revocations still running in the
+	// background (a store slow to answer) use it, counted in bgWG.
+	bg       context.Context
+	bgCancel context.CancelFunc
+	bgMu     sync.Mutex // guards bgWG.Go against Close's Wait
+	bgDone   bool       // Close has begun waiting
+	bgWG     sync.WaitGroup
+	lock     *os.File // holds the data folder's lock until Close
 
 	mu    sync.RWMutex
 	users map[string]*user
@@ -125,6 +139,7 @@ type user struct {
 	rec      userRecord
 	sessions map[string]*session
 	tab      tableRecord
+	tabWake  chan struct{} // closed when tab's version moves (wait.go); nil until waited on
 }
 
 // A session is one session of a user.
@@ -159,6 +174,7 @@ func Open(cfg Config) (*Service, error) {
 	cfg.AttachDelayMax = orDefault(cfg.AttachDelayMax, DefaultAttachDelayMax)
 	cfg.AttachDelayWindow = orDefault(cfg.AttachDelayWindow, DefaultAttachDelayWindow)
 	cfg.StoreTimeout = orDefault(cfg.StoreTimeout, DefaultStoreTimeout)
+	cfg.RevokeWait = orDefault(cfg.RevokeWait, DefaultRevokeWait)
 	cfg.TombstoneAge = orDefault(cfg.TombstoneAge, DefaultTombstoneAge)
 
 	if err := atomicfile.MkdirAll(cfg.DataDir, 0o700); err != nil {
@@ -192,6 +208,7 @@ func open(cfg Config) (*Service, error) {
 		hashes: make(chan struct{}, max(1, runtime.GOMAXPROCS(0))),
 		users:  map[string]*user{},
 	}
+	s.bg, s.bgCancel = context.WithCancel(context.Background())
 	if err := atomicfile.MkdirAll(s.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("table: %w", err)
 	}
@@ -240,7 +257,7 @@ func (s *Service) loadUsers() error {
 				return fmt.Errorf("table: finish removing %s: %w", dir, err)
 			}
 			continue
-		case ValidUser(name) != nil:
+		case !validUser(name):
 			s.logf("table: %s: not a user folder; ignored", dir)
 			continue
 		}
@@ -265,6 +282,11 @@ func (s *Service) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	s.bgCancel()
+	s.bgMu.Lock()
+	s.bgDone = true
+	s.bgMu.Unlock()
+	s.bgWG.Wait()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	now := s.cfg.Now()
@@ -397,7 +419,7 @@ func (s *Service) authenticate(ctx context.Context, uname, aname string) (*Princ
 	if kind != "master" && kind != "session" && kind != "store" {
 		return nil, denied("unknown credential %q: want master, session, store or admin", clip(kind))
 	}
-	if ValidUser(uname) != nil {
+	if !validUser(uname) {
 		return nil, errBadCredential
 	}
 	u := s.user(uname)

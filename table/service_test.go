@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"gigfs.io/gigfs/srv9p"
+	"gigfs.io/gigfs/gig"
 )
 
 func openService(t *testing.T, dir string, clock *fakeClock, stores Stores) *Service {
@@ -93,13 +93,13 @@ func TestService_ErrorKinds(t *testing.T) {
 		err  error
 		kind error
 	}{
-		{s.SetMaster(ctx, "Bad", testMaster), srv9p.ErrBadRequest},
-		{s.RemoveUser("nobody"), srv9p.ErrNotExist},
-		{s.RemoveChannel(m, "nope"), srv9p.ErrNotExist},
-		{s.RevokeSession(m, newID()), srv9p.ErrNotExist},
-		{func() error { _, err := s.StoreToken(m, newID()); return err }(), srv9p.ErrPermission},
-		{func() error { _, err := s.Check(m, "x"); return err }(), srv9p.ErrPermission},
-		{func() error { _, err := s.Authenticate(ctx, "alice", "master nope", "h:1"); return err }(), srv9p.ErrPermission},
+		{s.SetMaster(ctx, "Bad", testMaster), gig.ErrInvalid},
+		{s.RemoveUser("nobody"), gig.ErrNotExist},
+		{s.RemoveChannel(m, "nope"), gig.ErrNotExist},
+		{func() error { _, err := s.RevokeSession(m, newID()); return err }(), gig.ErrNotExist},
+		{func() error { _, err := s.StoreToken(m, newID()); return err }(), gig.ErrPermission},
+		{func() error { _, err := s.Check(m, "x"); return err }(), gig.ErrPermission},
+		{func() error { _, err := s.Authenticate(ctx, "alice", "master nope", "h:1"); return err }(), gig.ErrPermission},
 	} {
 		if !errors.Is(tc.err, tc.kind) {
 			t.Errorf("%v: not %v", tc.err, tc.kind)

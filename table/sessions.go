@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -126,35 +125,36 @@ func (s *Service) Sessions(p *Principal) ([]SessionInfo, error) {
 
 // RevokeSession revokes the session id of p's user (p must hold the
 // master): it is written down, then every store that was given a token of
-// the session is told to drop it. A store that cannot be told is logged
-// and skipped; it refuses the token once its cache bound has passed.
-func (s *Service) RevokeSession(p *Principal, id string) error {
+// the session is told to drop it. It returns once the session is revoked
+// and the stores told, or RevokeWait has passed: the warnings name the
+// stores not told (logged; a store refuses the token anyway once its
+// cache bound has passed). They are not an error: the session is revoked.
+func (s *Service) RevokeSession(p *Principal, id string) (warnings []string, err error) {
 	if p.Kind() != KindMaster {
-		return errNeedMaster
+		return nil, errNeedMaster
 	}
 	if err := validID("session", id); err != nil {
-		return err
+		return nil, err
 	}
 	u, _, err := s.acquire(p, false)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	now := s.cfg.Now()
 	ss := u.sessions[id]
 	if ss == nil || ss.state(now) != nil {
 		u.mu.Unlock()
-		return notFound("no live session %s", id)
+		return nil, notFound("no live session %s", id)
 	}
 	ss.rec.Revoked = now.UnixMilli()
 	if err := u.saveSessions(now, s.cfg.TombstoneAge); err != nil {
 		ss.rec.Revoked = 0
 		u.mu.Unlock()
-		return fmt.Errorf("session revoke: %w", err)
+		return nil, fmt.Errorf("session revoke: %w", err)
 	}
 	revs := s.revocations(u, []*session{ss})
 	u.mu.Unlock()
-	s.notify(u.id, revs)
-	return nil
+	return s.notify(u.id, revs), nil
 }
 
 // StoreToken returns the store token of p's session for the store
@@ -260,22 +260,56 @@ func (s *Service) revocations(u *user, list []*session) []revocation {
 }
 
 // notify tells the stores of user about revoked tokens, all at once, each
-// within StoreTimeout. It returns when every store has answered or timed
-// out; failures are logged and skipped.
-func (s *Service) notify(user string, revs []revocation) {
+// within StoreTimeout. It waits at most RevokeWait, then returns one
+// warning per store not told: failed, or still being told in the
+// background. Failures are logged with their cause; the warnings only say
+// which store (the same words whatever went wrong).
+func (s *Service) notify(user string, revs []revocation) (warnings []string) {
 	if len(revs) == 0 {
-		return
+		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.StoreTimeout)
-	defer cancel()
-	var wg sync.WaitGroup
-	for _, r := range revs {
-		wg.Go(func() {
-			if err := s.cfg.Stores.Revoke(ctx, r.addr, r.fingerprint, user, r.secret, r.tokens); err != nil {
+	type result struct {
+		i   int
+		err error
+	}
+	results := make(chan result, len(revs))
+	s.bgMu.Lock()
+	if s.bgDone {
+		s.bgMu.Unlock()
+		return []string{"the table is closing: no store was told"}
+	}
+	for i, r := range revs {
+		s.bgWG.Go(func() {
+			ctx, cancel := context.WithTimeout(s.bg, s.cfg.StoreTimeout)
+			defer cancel()
+			err := s.cfg.Stores.Revoke(ctx, r.addr, r.fingerprint, user, r.secret, r.tokens)
+			if err != nil {
 				s.logf("table: user %s: revoke %d token(s) on store %s at %s: %v; skipped, the store re-checks within its cache bound",
 					user, len(r.tokens), r.storeID, r.addr, err)
 			}
+			results <- result{i, err}
 		})
 	}
-	wg.Wait()
+	s.bgMu.Unlock()
+	told := make([]bool, len(revs))
+	failed := make([]bool, len(revs))
+	timer := time.NewTimer(s.cfg.RevokeWait)
+	defer timer.Stop()
+	for n := 0; n < len(revs); n++ {
+		select {
+		case res := <-results:
+			told[res.i], failed[res.i] = res.err == nil, res.err != nil
+		case <-timer.C:
+			n = len(revs) // stop waiting
+		}
+	}
+	for i, r := range revs {
+		switch {
+		case failed[i]:
+			warnings = append(warnings, fmt.Sprintf("store %s at %s could not be told; it refuses the token(s) once its cache bound has passed", r.storeID, r.addr))
+		case !told[i]:
+			warnings = append(warnings, fmt.Sprintf("store %s at %s did not answer within %v; still telling it in the background; it refuses the token(s) once its cache bound has passed", r.storeID, r.addr, s.cfg.RevokeWait))
+		}
+	}
+	return warnings
 }

@@ -9,13 +9,14 @@ import (
 	"strconv"
 	"time"
 
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/srv9p"
 )
 
 // NewServer returns a 9P server of svc's trees. An attach (PROTOCOL.md)
 // sees, by credential:
 //
-//	master   /user/<id>/{ctl, table, channel/<channel>}
+//	master   /user/<id>/{ctl, table, tablewait, channel/<channel>}
 //	session  the same; ctl refuses the session commands
 //	store    /user/<id>/check/<store_token>
 //	admin    /admin/ctl
@@ -69,6 +70,7 @@ func (s *Service) root(p *Principal) srv9p.Dir {
 				return s.userCtl(ctx, p, cmd)
 			}),
 			&tableFile{s, p},
+			s.tableWaitFile(p),
 			&channelDir{s, p},
 		}
 	}
@@ -104,7 +106,7 @@ func (f *tableFile) Stat(context.Context) (srv9p.Info, error) {
 // fails past the first only says "not found".) A missing file stays
 // missing.
 func lapsed(name string, mode fs.FileMode, path uint64, err error) (srv9p.Info, error) {
-	if errors.Is(err, srv9p.ErrNotExist) {
+	if errors.Is(err, gig.ErrNotExist) {
 		return srv9p.Info{}, err
 	}
 	return srv9p.Info{Name: name, Mode: mode, Path: path}, nil
@@ -148,11 +150,11 @@ func (d *channelDir) Stat(context.Context) (srv9p.Info, error) {
 }
 
 func (d *channelDir) Walk(_ context.Context, name string) (srv9p.Node, error) {
-	if ValidChannel(name) != nil {
-		return nil, srv9p.ErrNotExist
+	if _, err := gig.ParseChannel(name); err != nil {
+		return nil, gig.ErrNotExist
 	}
 	_, born, _, err := d.s.channel(d.p, name, false)
-	if err != nil && errors.Is(err, srv9p.ErrNotExist) {
+	if err != nil && errors.Is(err, gig.ErrNotExist) {
 		return nil, err
 	}
 	return &channelFile{d.s, d.p, name, born}, nil // if err, the open tells why
@@ -196,7 +198,7 @@ type channelFile struct {
 func (f *channelFile) get(use bool) ([]StoreRef, TableInfo, error) {
 	refs, born, ti, err := f.s.channel(f.p, f.name, use)
 	if err == nil && born != f.born {
-		err = srv9p.ErrNotExist // removed and made again: another file
+		err = gig.ErrNotExist // removed and made again: another file
 	}
 	return refs, ti, err
 }
@@ -249,7 +251,7 @@ func (f *checkFile) Stat(context.Context) (srv9p.Info, error) {
 	switch {
 	case err == nil:
 		info.Length = int64(len(checkJSON(f.p.id, until)))
-	case !isCheckRefusal(err):
+	case !errors.Is(err, gig.ErrPermission):
 		return lapsed(f.token, readMode, info.Path, err)
 	}
 	return info, nil
@@ -261,15 +263,6 @@ func (f *checkFile) Open(context.Context, srv9p.OpenMode) (srv9p.Handle, error) 
 		return nil, err
 	}
 	return srv9p.NewStatic(checkJSON(f.p.id, until)), nil
-}
-
-func isCheckRefusal(err error) bool {
-	for _, e := range checkErrors {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
 }
 
 // checkJSON is the answer of a good check: {"store":"<store_id>","until":<unix ms>}.

@@ -36,7 +36,7 @@ func TestTree_Isolation(t *testing.T) {
 
 	for _, aname := range []string{"session " + token, "master " + testMaster, "store " + id + " " + secret} {
 		_, err := tt.attach("bob", aname)
-		wantErr(t, err, "permission denied")
+		wantErr(t, err, "permission: ")
 	}
 	st := tt.mustAttach("alice", "store "+id+" "+secret)
 	for _, path := range []string{"/user/alice/table", "/user/alice/ctl", "/user/bob/check"} {
@@ -62,19 +62,19 @@ func TestAttach_Refused(t *testing.T) {
 	live := mustCtl(t, master, "/user/alice/ctl", "session new 1h live")
 	_, r, _ := strings.Cut(live, ".")
 	for _, tc := range []struct{ uname, aname, want string }{
-		{"alice", "master wrong master", "permission denied: bad credential"},
-		{"alice", "master", "permission denied: bad credential"},
-		{"nobody", "master " + testMaster, "permission denied: bad credential"},
-		{"Alice", "master " + testMaster, "permission denied: bad credential"},
-		{"alice", "session " + revoked, "permission denied: token revoked"},
-		{"alice", "session " + sid + ".forged.mac", "permission denied: bad credential"},
-		{"alice", "session " + newID() + "." + r, "permission denied: bad credential"},
-		{"alice", "session", "permission denied: bad credential"},
-		{"alice", "store x y", "permission denied: bad credential"},
-		{"alice", "token abc", `permission denied: unknown credential "token"`},
-		{"alice", "", `permission denied: unknown credential ""`},
-		{"admin", "admin wrong", "permission denied: bad admin key"},
-		{"alice", "admin " + testAdmin, "permission denied: bad admin key"},
+		{"alice", "master wrong master", "permission: bad credential"},
+		{"alice", "master", "permission: bad credential"},
+		{"nobody", "master " + testMaster, "permission: bad credential"},
+		{"Alice", "master " + testMaster, "permission: bad credential"},
+		{"alice", "session " + revoked, "permission: token revoked"},
+		{"alice", "session " + sid + ".forged.mac", "permission: bad credential"},
+		{"alice", "session " + newID() + "." + r, "permission: bad credential"},
+		{"alice", "session", "permission: bad credential"},
+		{"alice", "store x y", "permission: bad credential"},
+		{"alice", "token abc", `permission: unknown credential "token"`},
+		{"alice", "", `permission: unknown credential ""`},
+		{"admin", "admin wrong", "permission: bad admin key"},
+		{"alice", "admin " + testAdmin, "permission: bad admin key"},
 	} {
 		if _, err := tt.attach(tc.uname, tc.aname); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 			t.Errorf("attach %s %q: got %v, want %q", tc.uname, tc.aname, err, tc.want)
@@ -82,7 +82,7 @@ func TestAttach_Refused(t *testing.T) {
 	}
 	tt.clock.Advance(61 * 60e9)
 	_, err := tt.attach("alice", "session "+live)
-	wantErr(t, err, "permission denied: token expired")
+	wantErr(t, err, "permission: token expired")
 	logs := tt.logs.String()
 	if n := strings.Count(logs, "attach refused"); n != 14 {
 		t.Errorf("got %d attach refused log lines, want 14:\n%s", n, logs)

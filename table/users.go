@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/internal/atomicfile"
 )
 
@@ -19,7 +20,7 @@ func (s *Service) SetMaster(ctx context.Context, id, master string) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	if err := ValidUser(id); err != nil {
+	if _, err := gig.ParseUser(id); err != nil {
 		return err
 	}
 	if err := validMaster(master); err != nil {
@@ -101,7 +102,7 @@ func (s *Service) RemoveUser(id string) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	if err := ValidUser(id); err != nil {
+	if _, err := gig.ParseUser(id); err != nil {
 		return err
 	}
 	s.mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/srv9p"
 )
 
@@ -28,36 +29,10 @@ const (
 	MaxStoresPerChannel = 64
 )
 
-// ValidUser reports whether id is a user id: 1–64 bytes of [a-z0-9._-],
-// not starting with '.'.
-func ValidUser(id string) error {
-	if id == "" || len(id) > maxUserLen || id[0] == '.' {
-		return badRequest("bad user id %q: want 1-64 bytes of [a-z0-9._-], not starting with '.'", clip(id))
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return badRequest("bad user id %q: want 1-64 bytes of [a-z0-9._-], not starting with '.'", clip(id))
-		}
-	}
-	return nil
-}
-
-// ValidChannel reports whether name is a channel name: 1–255 bytes of
-// UTF-8, no '/', no space, no NUL or other control character, and not "."
-// or "..". (Spaces are refused because ctl commands are split on them.)
-func ValidChannel(name string) error {
-	switch {
-	case name == "" || len(name) > maxChannelLen:
-		return badRequest("bad channel name %q: want 1-255 bytes", clip(name))
-	case name == "." || name == "..":
-		return badRequest("bad channel name %q", name)
-	case !utf8.ValidString(name):
-		return badRequest("bad channel name %q: not utf-8", clip(name))
-	case strings.IndexFunc(name, func(r rune) bool { return r == '/' || unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
-		return badRequest("bad channel name %q: no '/', spaces or control characters", clip(name))
-	}
-	return nil
+// validUser reports whether id is a user id (gig.ParseUser).
+func validUser(id string) bool {
+	_, err := gig.ParseUser(id)
+	return err == nil
 }
 
 // validTimeout checks a session timeout: between a second and max.

@@ -2,6 +2,7 @@ package testscripts
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,7 +20,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"gigfs.io/gigfs/netstore"
+	"gigfs.io/gigfs/netstore/storefs"
 	"gigfs.io/gigfs/srv9p"
 	"gigfs.io/gigfs/table"
 	"gigfs.io/gigfs/tools"
@@ -41,11 +43,16 @@ var programs = map[string]mainFunc{
 	"gig-quickstart": tools.QuickstartMain,
 	"gig-table":      func(args []string, _ io.Reader, _, _ io.Writer) int { return table.Main(args) },
 	"gig-store": func(args []string, _ io.Reader, _, _ io.Writer) int {
-		return netstore.Main(args, table.NewChecker())
+		return storefs.Main(args, table.NewChecker())
 	},
 }
 
-func init() { programs["head1"] = head1 }
+func init() {
+	programs["head1"] = head1
+	programs["tailf"] = tailf
+	programs["tofile"] = tofile
+	programs["ninep-ls"] = ninepLs
+}
 
 func TestMain(m *testing.M) {
 	cmds := map[string]func(){
@@ -225,25 +232,34 @@ func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
 	time.Sleep(d)
 }
 
-// tofileMain runs a program with stdout and stderr going to files.
+// tofileMain runs a program with stdout and stderr going to files; a
+// non-zero exit status is the last line of the stderr file.
 func tofileMain() {
-	if len(os.Args) < 4 {
-		fmt.Fprintln(os.Stderr, "usage: tofile out err prog args...")
-		os.Exit(2)
+	os.Exit(tofile(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// tofile is tofileMain as a program of its own, for pipe.
+func tofile(args []string, stdin io.Reader, _, stderr io.Writer) int {
+	if len(args) < 3 {
+		fmt.Fprintln(stderr, "usage: tofile out err prog args...")
+		return 2
 	}
-	out, err := os.Create(os.Args[1])
+	out, err := os.Create(args[0])
 	check(err)
-	errf, err := os.Create(os.Args[2])
+	errf, err := os.Create(args[1])
 	check(err)
-	f := programs[os.Args[3]]
+	f := programs[args[2]]
 	if f == nil {
-		fmt.Fprintf(os.Stderr, "tofile: unknown program %s\n", os.Args[3])
-		os.Exit(2)
+		fmt.Fprintf(stderr, "tofile: unknown program %s\n", args[2])
+		return 2
 	}
-	code := f(os.Args[4:], os.Stdin, out, errf)
+	code := f(args[3:], stdin, out, errf)
+	if code != 0 {
+		fmt.Fprintf(errf, "tofile: %s: exit status %d\n", args[2], code)
+	}
 	out.Close()
 	errf.Close()
-	os.Exit(code)
+	return code
 }
 
 // pipeMain runs prog1 | prog2 in this process, both stderrs into a file.
@@ -385,4 +401,72 @@ func check(err error) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+}
+
+// tailf copies a file to stdout as it grows, as tail -f does, until a
+// line "EOF" (not copied): a script feeds a long-running program's stdin
+// by rewriting the file with more lines (cp).
+func tailf(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	if len(args) != 1 {
+		fmt.Fprintln(stderr, "usage: tailf file")
+		return 2
+	}
+	done := 0
+	for {
+		b, _ := os.ReadFile(args[0])
+		for {
+			i := strings.IndexByte(string(b[min(done, len(b)):]), '\n')
+			if i < 0 {
+				break
+			}
+			line := string(b[done : done+i+1])
+			done += i + 1
+			if line == "EOF\n" {
+				return 0
+			}
+			if _, err := io.WriteString(stdout, line); err != nil {
+				return 1
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// ninepLs lists a folder of a 9P server, one name a line, sorted, as an
+// anonymous attach (gig-fs): ninep-ls addr path.
+func ninepLs(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	if len(args) != 2 {
+		fmt.Fprintln(stderr, "usage: ninep-ls addr path")
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := srv9p.Dial(ctx, args[0], "none", "")
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	defer c.Close()
+	var names []string
+	err = c.Do(ctx, func() error {
+		fid, err := c.Fsys().Open(args[1], 0)
+		if err != nil {
+			return err
+		}
+		defer fid.Close()
+		ents, err := fid.Dirreadall()
+		for _, e := range ents {
+			names = append(names, e.Name)
+		}
+		return err
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintln(stdout, n)
+	}
+	return 0
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -24,7 +25,7 @@ type testCluster struct {
 
 const testMaster = "correct-horse"
 
-func startCluster(t *testing.T, stores int, channels map[string][]int) *testCluster {
+func startCluster(t testing.TB, stores int, channels map[string][]int) *testCluster {
 	t.Helper()
 	c, err := cluster.Start(t.TempDir(), stores, func(string, ...any) {})
 	if err != nil {
@@ -99,8 +100,10 @@ func TestTools_PushGetLogSync(t *testing.T) {
 	}
 	lines := `{"type":"counter","path":"/n","payload":40}` + "\n" + `{"type":"lww","path":"/s","payload":"x"}` + "\n"
 	r := run(PushMain, lines, tc.args("demo")...)
-	if want := "{\"type\":\"counter\",\"path\":\"/n\",\"value\":42}\n{\"type\":\"lww\",\"path\":\"/s\",\"value\":\"x\"}\n"; r.code != 0 || r.stdout != want {
-		t.Fatalf("push lines: %+v, want stdout %q", r, want)
+	want := regexp.MustCompile(`^\{"type":"counter","path":"/n","sha":"[0-9a-f]{64}","value":42,"stored":true\}\n` +
+		`\{"type":"lww","path":"/s","sha":"[0-9a-f]{64}","value":"x","stored":true\}\n$`)
+	if r.code != 0 || !want.MatchString(r.stdout) {
+		t.Fatalf("push lines: %+v, want stdout %s", r, want)
 	}
 	if r := run(GetMain, "", tc.args("demo", "counter", "/n")...); r.code != 0 || r.stdout != "42\n" {
 		t.Errorf("get: %+v", r)

@@ -89,6 +89,8 @@ type env struct {
 	// shell that handles them itself (Ctrl-C stops a command, not gigsh).
 	releaseSignals func()
 
+	resume gigfs.Cursor // where the client's streams start (gig-watch -since)
+
 	cmdFlags *flag.FlagSet // the parsed flags, for the help text
 	common   bool          // cmdFlags holds the common flags
 
@@ -317,10 +319,15 @@ func (e *env) client() (*gigfs.Client, error) {
 	if e.cl != nil {
 		return e.cl, nil
 	}
-	cfg, err := e.set.clientConfig(e.logf)
+	cfg, err := e.set.clientConfig(e.logf, func(err error) {
+		if err := tableTrouble(err, e.set); err != nil && e.cancel != nil {
+			e.cancel(err)
+		}
+	})
 	if err != nil {
 		return nil, err
 	}
+	cfg.Resume = e.resume
 	cl, err := gigfs.New(cfg)
 	if err != nil {
 		return nil, err
@@ -333,15 +340,9 @@ func (e *env) client() (*gigfs.Client, error) {
 	return cl, nil
 }
 
-// logf logs the client's background work, with -v. A refusal of the
-// table ends the command (see tableTrouble).
+// logf logs the client's background work, with -v.
 func (e *env) logf(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	if e.set != nil && e.set.Table != "" && e.cancel != nil {
-		if err := tableTrouble(msg, e.set); err != nil {
-			e.cancel(err)
-		}
-	}
 	if e.set == nil || !e.set.Verbose {
 		return
 	}

@@ -13,27 +13,27 @@ import (
 	"time"
 
 	"gigfs.io/gigfs"
-	"gigfs.io/gigfs/netstore"
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/srv9p"
-	"gigfs.io/gigfs/table"
 )
 
 // Settings is the configuration of a tool, from flags, the environment
 // and the config file, in that order of precedence.
 type Settings struct {
-	Table    string                        // dial string of the table; empty: no remote table
-	TableFP  string                        // pinned fingerprint of a TLS table's certificate
-	CAFile   string                        // PEM authorities for TLS servers not pinned; empty: system roots
-	User     string                        // user id
-	Session  string                        // session token
-	Master   string                        // the user's master (session and channel management only)
-	Local    map[string][]gigfs.LocalStore // local stores by channel
-	Reducers map[string]string             // type -> built-in name or program
-	Data     string                        // data folder
-	Timeout  time.Duration                 // bound on each call; 0: the client's default
-	Verbose  bool                          // log the client's background work on stderr
-	sources  map[string]string             // setting -> where it came from, for error messages
-	getenv   func(string) string           // os.Getenv, or a test's
+	Table     string                        // dial string of the table; empty: no remote table
+	TableFP   string                        // pinned fingerprint of a TLS table's certificate
+	CAFile    string                        // PEM authorities for TLS servers not pinned; empty: system roots
+	User      string                        // user id
+	Session   string                        // session token
+	Master    string                        // the user's master (session and channel management only)
+	Local     map[string][]gigfs.LocalStore // local stores by channel
+	Reducers  map[string]string             // type -> built-in name or program
+	Data      string                        // data folder
+	Timeout   time.Duration                 // bound on each call; 0: the client's default
+	KeepPaths int                           // unwatched paths kept in memory; 0: the client's default
+	Verbose   bool                          // log the client's background work on stderr
+	sources   map[string]string             // setting -> where it came from, for error messages
+	getenv    func(string) string           // os.Getenv, or a test's
 }
 
 // fileConfig is the config file:
@@ -53,6 +53,7 @@ type fileConfig struct {
 	Reducers   map[string]string `json:"reducers"`
 	Data       string            `json:"data"`
 	Timeout    string            `json:"timeout"`
+	KeepPaths  int               `json:"keep_paths"` // unwatched paths a long-running tool keeps in memory
 }
 
 // commonFlags are the flags every tool takes, with the same names.
@@ -178,7 +179,7 @@ func loadSettings(f *commonFlags, getenv func(string) string) (*Settings, error)
 		s.TableFP = fp
 	}
 	if s.User != "" {
-		if err := table.ValidUser(s.User); err != nil {
+		if _, err := gig.ParseUser(s.User); err != nil {
 			return nil, fmt.Errorf("user from %s: %v", s.sources["user"], err)
 		}
 	}
@@ -218,6 +219,7 @@ func loadSettings(f *commonFlags, getenv func(string) string) (*Settings, error)
 		return nil, fmt.Errorf("-timeout %v: want a positive duration", s.Timeout)
 	}
 
+	s.KeepPaths = fc.KeepPaths
 	for t, spec := range fc.Reducers {
 		s.Reducers[t] = spec
 	}
@@ -225,7 +227,7 @@ func loadSettings(f *commonFlags, getenv func(string) string) (*Settings, error)
 		s.Reducers[t] = spec
 	}
 	for t := range s.Reducers {
-		if err := netstore.CheckSegment(t); err != nil {
+		if err := gig.ParseElement(t); err != nil {
 			return nil, fmt.Errorf("reducer for type %q: %v", t, err)
 		}
 	}
@@ -288,8 +290,10 @@ func resolveStorage(lt map[string][]gigfs.LocalStore, dir string) map[string][]g
 }
 
 // clientConfig is the client's configuration from s.
-func (s *Settings) clientConfig(logf func(string, ...any)) (gigfs.Config, error) {
-	cfg := gigfs.Config{LocalTable: s.Local, CallTimeout: s.Timeout, Logf: logf, OriginDir: s.originDir()}
+// logf logs the client's background work; onTable hears how the table
+// answers (gigfs.Config.OnTable).
+func (s *Settings) clientConfig(logf func(string, ...any), onTable func(error)) (gigfs.Config, error) {
+	cfg := gigfs.Config{LocalTable: s.Local, CallTimeout: s.Timeout, Logf: logf, OnTable: onTable, OriginDir: s.originDir(), KeepPaths: s.KeepPaths}
 	if cfg.OriginDir != "" {
 		if err := os.MkdirAll(cfg.OriginDir, 0o700); err != nil {
 			// No state folder (a read-only home): an origin of this run's own.

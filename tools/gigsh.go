@@ -152,12 +152,12 @@ func (sh *shell) client() (*gigfs.Client, error) {
 	sh.openOnce.Do(func() {
 		var warned sync.Once
 		cfg, err := sh.set.clientConfig(func(format string, args ...any) {
-			msg := fmt.Sprintf(format, args...)
-			if err := tableTrouble(msg, sh.set); err != nil {
-				warned.Do(func() { sh.printf("gigsh: %v\n", err) })
-			}
 			if sh.set.Verbose {
-				sh.printf("gigsh: %s\n", oneLine(msg))
+				sh.printf("gigsh: %s\n", oneLine(fmt.Sprintf(format, args...)))
+			}
+		}, func(err error) {
+			if err := tableTrouble(err, sh.set); err != nil {
+				warned.Do(func() { sh.printf("gigsh: %v\n", err) })
 			}
 		})
 		if err != nil {

@@ -2,10 +2,11 @@ package tools
 
 import (
 	"bytes"
-	"gigfs.io/gigfs"
 	"reflect"
 	"strings"
 	"testing"
+
+	"gigfs.io/gigfs"
 )
 
 func TestSplitWords(t *testing.T) {

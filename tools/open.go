@@ -4,53 +4,47 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"sort"
 	"strings"
 	"time"
 
 	"gigfs.io/gigfs"
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/srv9p"
 	"gigfs.io/gigfs/table"
 )
 
-// tableTrouble reads a line of the client's log for what the table said.
-// The client retries a table that refuses its session as it retries one
-// that is down, and only logs why; a command would see, after a timeout,
-// only that its channel is unknown. So a refusal (an expired or revoked
-// session, a wrong user) is returned at once, and so is a table out of
-// reach when no local store is configured (nothing could answer). The
-// client library has no other way to tell (see the package doc); when the
-// log line changes, explain still finds the reason after the timeout.
-func tableTrouble(msg string, s *Settings) error {
-	// A session refused later, when a store token is asked for: revoked
-	// or expired while the command runs (a watch).
-	if strings.HasPrefix(msg, "gigfs: store ") && strings.Contains(msg, ": store token: ") {
-		if i := strings.Index(msg, "permission denied"); i >= 0 {
-			return fmt.Errorf("table %s refused the session of %s: %s", s.Table, s.User, msg[i:])
-		}
-	}
-	prefix := "gigfs: table " + s.Table + ": "
-	if !strings.HasPrefix(msg, prefix) {
-		return nil
-	}
-	reason := strings.TrimPrefix(msg, prefix)
+// tableTrouble turns what the client says of the table (Config.OnTable)
+// into the error that ends a command: a refusal of the session (expired,
+// revoked, a wrong user), at once, and a table out of reach when no local
+// store is configured (nothing could answer). Other news, nil included,
+// ends nothing.
+func tableTrouble(err error, s *Settings) error {
 	switch {
-	case strings.Contains(reason, "attach ") && strings.Contains(reason, "permission denied"):
-		return fmt.Errorf("table %s refused the session of %s: %s", s.Table, s.User, refusal(errors.New(reason)))
-	case len(s.Local) == 0 && strings.Contains(reason, ": dial "):
-		return fmt.Errorf("the table %s is out of reach and no local store is configured: %s", s.Table, reason)
+	case errors.Is(err, gigfs.ErrTableRefused):
+		return fmt.Errorf("table %s refused the session of %s: %w", s.Table, s.User, cause(err, gigfs.ErrTableRefused))
+	case errors.Is(err, gigfs.ErrTableUnreachable) && len(s.Local) == 0:
+		return fmt.Errorf("the table %s is out of reach and no local store is configured: %w", s.Table, cause(err, gigfs.ErrTableUnreachable))
 	}
 	return nil
 }
 
+// cause is what err wraps besides the sentinel that marks it: the client
+// reports table news as fmt.Errorf("%w: %w", sentinel, cause).
+func cause(err, sentinel error) error {
+	if m, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range m.Unwrap() {
+			if e != sentinel {
+				return e
+			}
+		}
+	}
+	return err
+}
+
 // isNetErr reports whether err is a failure to reach a server rather than
 // its answer.
-func isNetErr(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) || strings.Contains(err.Error(), "connection refused") ||
-		strings.Contains(err.Error(), "EOF") || strings.Contains(err.Error(), "no such file")
-}
+func isNetErr(err error) bool { return errors.Is(err, gig.ErrTransport) }
 
 // refusal is the server's reason in an attach error: the text after
 // "attach <addr> as <user>: ".

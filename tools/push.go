@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"gigfs.io/gigfs"
@@ -27,8 +28,16 @@ the new value. With the channel alone it reads JSON lines from stdin:
 	{"type":T,"path":P,"op":{...}}    mirrors an op made elsewhere, unchanged
 	                                  (the lines gig-watch prints)
 
-and prints one line per input line: {"type","path","value"} for a payload,
-{"type","path","sha","new"} for an op (-q: nothing). So
+and prints one line per input line: {"type","path","sha","value","stored"}
+for a payload, {"type","path","sha","new","stored"} for an op (-q:
+nothing). "stored" is true once a store durably holds the op (a remote
+store, or an on-disk local one), false while it is pending: held only by
+this process (or an in-memory store), gone if it is killed. A pending op
+that a store takes before gig-push exits gets a second line,
+{"type","path","sha","stored":true}. A line read from gig-watch carries
+a "cursor"; gig-push's line for it repeats it while no op is pending,
+that is once every op read so far is stored: a mirror killed and started
+again with gig-watch -since <the last cursor printed> loses nothing. So
 
 	gig-watch a | gig-push b
 
@@ -73,7 +82,10 @@ type pusher struct {
 	out     lineWriter
 	touched map[pathID]bool
 	order   []pathID
-	pending map[pathID]bool
+	pending map[pathID][]string // paths with ops no store durably holds: their shas
+	cursor  string              // the cursor of the last gig-watch line read
+
+	fromStdin bool // pushing the lines of stdin
 
 	// unread counts the pushes not made because no store answered a
 	// read of their path within -wait; waitUntil ends the retries (one
@@ -113,11 +125,12 @@ func runPush(e *env, args []string) error {
 		return err
 	}
 	p := &pusher{e: e, cl: cl, channel: rest[0], wait: *wait, quiet: *quiet, out: lineWriter{w: e.stdout},
-		touched: make(map[pathID]bool), pending: make(map[pathID]bool)}
+		touched: make(map[pathID]bool), pending: make(map[pathID][]string)}
 	var runErr error
 	if len(rest) == 4 {
 		runErr = p.one(rest[1], rest[2], payload)
 	} else {
+		p.fromStdin = true
 		runErr = p.lines()
 	}
 	if ferr := p.flush(); runErr == nil {
@@ -137,42 +150,49 @@ func parsePayload(s string) (json.RawMessage, error) {
 // one pushes one payload and prints the new value.
 func (p *pusher) one(typ, path string, payload json.RawMessage) error {
 	p.e.note(p.channel, typ, path)
-	var v json.RawMessage
+	var a gigfs.Ack
 	err := p.retry(func() (err error) {
-		v, err = p.cl.Push(p.e.ctx, p.channel, typ, path, payload)
+		a, err = p.cl.PushAck(p.e.ctx, p.channel, typ, path, payload)
 		return err
 	})
-	if err := p.done(typ, path, err); err != nil {
+	if _, err := p.done(typ, path, a.Op.Sha, a.Stored, err); err != nil {
 		return err
 	}
-	if v == nil {
+	if a.Value == nil {
 		return nil // not made: no store answered (see flush)
 	}
-	return p.out.raw(v)
+	return p.out.raw(a.Value)
 }
 
-// done records a push to (typ, path) and its outcome: an op accepted by a
-// store, or pending. Any other error means the op was not made (a payload
-// the reducer refuses, an unknown channel) and is returned.
-func (p *pusher) done(typ, path string, err error) error {
+// done records a push of the op sha to (typ, path) and its outcome: stored
+// by a store, or pending. Any other error means the op was not made (a
+// payload the reducer refuses, an unknown channel) and is returned. It
+// reports whether the op is stored.
+func (p *pusher) done(typ, path, sha string, stored bool, err error) (bool, error) {
 	k := pathID{typ, path}
 	switch {
 	case err == nil:
 	case errors.Is(err, gigfs.ErrPending):
-		p.pending[k] = true
+		stored = false
 	case errors.Is(err, gigfs.ErrNoAnswer) && p.e.ctx.Err() == nil:
 		// No store answered a read of the path: no op was made.
 		p.unread++
 		p.unreadErr = err
-		return nil
+		return false, nil
 	default:
-		return p.e.explain(err, p.channel)
+		return false, p.e.explain(err, p.channel)
+	}
+	if stored && slices.Contains(p.pending[k], sha) {
+		stored = false // the client holds it from our own pending push
+	}
+	if !stored && !slices.Contains(p.pending[k], sha) {
+		p.pending[k] = append(p.pending[k], sha)
 	}
 	if !p.touched[k] {
 		p.touched[k] = true
 		p.order = append(p.order, k)
 	}
-	return nil
+	return stored, nil
 }
 
 // pushLine is one line of gig-push's input and of gig-watch's output.
@@ -181,6 +201,9 @@ type pushLine struct {
 	Path    string          `json:"path"`
 	Op      json.RawMessage `json:"op,omitempty"`
 	Payload json.RawMessage `json:"payload,omitempty"`
+	// Cursor is where a channel-wide gig-watch was after this op; gig-push
+	// echoes it once the op is stored, to resume a mirror from.
+	Cursor string `json:"cursor,omitempty"`
 }
 
 // lines pushes the JSON lines of stdin until EOF or the end of the
@@ -293,42 +316,68 @@ func (p *pusher) pushLine(b []byte) error {
 			return fmt.Errorf("op: %v", err)
 		}
 		p.e.note(p.channel, pl.Type, pl.Path)
-		var isNew bool
+		var isNew, stored bool
 		err = p.retry(func() (err error) {
-			isNew, err = p.cl.PushOp(p.e.ctx, p.channel, pl.Type, pl.Path, o)
+			isNew, stored, err = p.cl.PushOpAck(p.e.ctx, p.channel, pl.Type, pl.Path, o)
 			return err
 		})
 		if errors.Is(err, gigfs.ErrNoAnswer) {
-			return p.done(pl.Type, pl.Path, err)
+			_, err := p.done(pl.Type, pl.Path, o.Sha, false, err)
+			return err
 		}
-		if err := p.done(pl.Type, pl.Path, err); err != nil {
+		stored, err = p.done(pl.Type, pl.Path, o.Sha, stored, err)
+		if err != nil {
 			return err
 		}
 		if p.quiet {
 			return nil
 		}
-		return p.out.write(struct {
-			Type string `json:"type"`
-			Path string `json:"path"`
-			Sha  string `json:"sha"`
-			New  bool   `json:"new"`
-		}{pl.Type, pl.Path, o.Sha, isNew})
+		if pl.Cursor != "" {
+			p.cursor = pl.Cursor
+		}
+		l := opAckLine{Type: pl.Type, Path: pl.Path, Sha: o.Sha, New: &isNew, Stored: stored}
+		if len(p.pending) == 0 {
+			// Every op read so far is stored: a mirror can resume here.
+			l.Cursor = p.cursor
+		}
+		return p.out.write(l)
 	case pl.Payload != nil:
 		p.e.note(p.channel, pl.Type, pl.Path)
-		var v json.RawMessage
+		var a gigfs.Ack
 		err := p.retry(func() (err error) {
-			v, err = p.cl.Push(p.e.ctx, p.channel, pl.Type, pl.Path, pl.Payload)
+			a, err = p.cl.PushAck(p.e.ctx, p.channel, pl.Type, pl.Path, pl.Payload)
 			return err
 		})
-		if err := p.done(pl.Type, pl.Path, err); err != nil || v == nil {
+		stored, err := p.done(pl.Type, pl.Path, a.Op.Sha, a.Stored, err)
+		if err != nil || a.Value == nil {
 			return err
 		}
 		if p.quiet {
 			return nil
 		}
-		return p.out.write(valueLine{Type: pl.Type, Path: pl.Path, Value: v})
+		return p.out.write(valueAckLine{Type: pl.Type, Path: pl.Path, Sha: a.Op.Sha, Value: a.Value, Stored: stored})
 	}
 	return fmt.Errorf(`no "payload" and no "op"`)
+}
+
+// opAckLine is gig-push's line for an op: mirrored (New set), or a
+// pending op that a store took later.
+type opAckLine struct {
+	Type   string `json:"type"`
+	Path   string `json:"path"`
+	Sha    string `json:"sha"`
+	New    *bool  `json:"new,omitempty"`
+	Stored bool   `json:"stored"`
+	Cursor string `json:"cursor,omitempty"`
+}
+
+// valueAckLine is gig-push's line for a payload read from stdin.
+type valueAckLine struct {
+	Type   string          `json:"type"`
+	Path   string          `json:"path"`
+	Sha    string          `json:"sha"`
+	Value  json.RawMessage `json:"value"`
+	Stored bool            `json:"stored"`
 }
 
 // flush syncs the paths pushed to, so that every store that answers has
@@ -348,10 +397,12 @@ func (p *pusher) flush() error {
 			rep, err := p.cl.Sync(ctx, p.channel, k.typ, k.path, false)
 			cancel()
 			if err == nil && held(rep) {
-				delete(p.pending, k)
+				if err := p.nowStored(k); err != nil {
+					return err
+				}
 				break
 			}
-			if !p.pending[k] || time.Now().After(deadline) || p.e.ctx.Err() != nil {
+			if len(p.pending[k]) == 0 || time.Now().After(deadline) || p.e.ctx.Err() != nil {
 				break
 			}
 			if !p.waitSaid {
@@ -420,11 +471,36 @@ func (p *pusher) retry(push func() error) error {
 // retryInterval is how often gig-push tries again while it waits.
 const retryInterval = 200 * time.Millisecond
 
-// held reports whether a store answered a sync and took every op it
-// lacked: it holds all the client has.
+// nowStored records that a store holds every op of k, and prints a line
+// for each op of k that was pending (stdin mode).
+func (p *pusher) nowStored(k pathID) error {
+	shas := p.pending[k]
+	delete(p.pending, k)
+	if p.quiet || !p.fromStdin {
+		return nil
+	}
+	for i, sha := range shas {
+		l := opAckLine{Type: k.typ, Path: k.path, Sha: sha, Stored: true}
+		if i == len(shas)-1 && len(p.pending) == 0 {
+			l.Cursor = p.cursor
+		}
+		if err := p.out.write(l); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// held reports whether a durable store (any store, in a channel of
+// in-memory stores only) answered a sync and took every op it lacked: it
+// holds all the client has.
 func held(rep gigfs.SyncReport) bool {
+	anyDurable := false
 	for _, s := range rep.Stores {
-		if s.Answered && s.Err == "" && len(s.Refused) == 0 {
+		anyDurable = anyDurable || s.Durable
+	}
+	for _, s := range rep.Stores {
+		if s.Answered && s.Err == "" && len(s.Refused) == 0 && (s.Durable || !anyDurable) {
 			return true
 		}
 	}

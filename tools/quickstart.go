@@ -20,10 +20,12 @@ import (
 	"time"
 
 	"gigfs.io/gigfs"
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/internal/adminkey"
 	"gigfs.io/gigfs/internal/atomicfile"
 	"gigfs.io/gigfs/internal/tlscert"
 	"gigfs.io/gigfs/netstore"
+	"gigfs.io/gigfs/netstore/storefs"
 	"gigfs.io/gigfs/srv9p"
 	"gigfs.io/gigfs/table"
 )
@@ -119,10 +121,10 @@ func runQuickstart(e *env, args []string) error {
 	if fs.NArg() > 0 {
 		return usageErr("unexpected argument %q", fs.Arg(0))
 	}
-	if err := table.ValidUser(*user); err != nil {
+	if _, err := gig.ParseUser(*user); err != nil {
 		return err
 	}
-	if err := table.ValidChannel(*channel); err != nil {
+	if _, err := gig.ParseChannel(*channel); err != nil {
 		return err
 	}
 	dir, err := filepath.Abs(*data)
@@ -244,7 +246,7 @@ func (q *quickstart) start() error {
 			return err
 		}
 		q.keys[addr] = key
-		q.serve(&srv9p.Server{Attach: (&netstore.Tree{S: svc, AdminKey: key}).Attach, Logf: logf}, l, func() { svc.Close() })
+		q.serve(&srv9p.Server{Attach: (&storefs.Tree{S: svc, AdminKey: key}).Attach, Logf: logf}, l, func() { svc.Close() })
 		q.say("store on %s, data in %s%s", addr, rel(sdir), fpNote(fp))
 	}
 	return nil

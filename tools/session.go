@@ -135,7 +135,11 @@ func runSession(e *env, args []string) error {
 		return nil
 	default: // revoke
 		id, _, _ := strings.Cut(args[0], ".") // a token starts with its session id
-		return tc.SessionRevoke(ctx, id)
+		warnings, err := tc.SessionRevoke(ctx, id)
+		for _, w := range warnings {
+			fmt.Fprintf(e.stderr, "%s: warning: %s\n", e.name(), w)
+		}
+		return err
 	}
 }
 

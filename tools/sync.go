@@ -9,7 +9,7 @@ import (
 
 var syncCmd = &command{
 	name:    "sync",
-	args:    "[-prune] <channel> <type> <path>...",
+	args:    "[-prune] <channel> [<type> <path>...]",
 	summary: "compare and repair the stores of paths",
 	shell:   true,
 	help: `Sync reads the oplog of each path from every store of the channel, pushes
@@ -18,7 +18,13 @@ to each store the ops it lacks, and prints one line per path:
 	{"channel":C,"type":T,"path":P,"agreed":true,"pruned":false,
 	 "stores":[{"store":S,"answered":true,"had":3,"copied":1},...]}
 
-"agreed" is true when every store answered and all now hold the same ops;
+With the channel alone it syncs every path its stores hold, with a
+progress bar on stderr when stderr is a terminal, and ends with a one-line
+summary on stderr.
+
+"agreed" is true when every store answered and all now hold the same log
+(after the checkpoint, when one was pushed: a checkpoint that some stores
+did not take leaves them different, and gig-sync says so);
 "had" counts the records a store held, "copied" those it lacked and took;
 "refused" lists ops a store refused. When they agree and the tail since
 the last checkpoint is long or old enough (always, with -prune), it pushes
@@ -29,7 +35,10 @@ stores did not agree.
 Example:
 
 	$ gig-sync -prune demo counter /visits
-	{"channel":"demo","type":"counter","path":"/visits","agreed":true,"pruned":true,"checkpoint":"9f2c…","stores":[…]}`,
+	{"channel":"demo","type":"counter","path":"/visits","agreed":true,"pruned":true,"checkpoint":"9f2c…","stores":[…]}
+	$ gig-sync demo
+	…one line per path…
+	gig-sync: channel demo: 12 paths: 12 agreed, 0 not; 3 records copied, 1 pruned`,
 	run: runSync,
 }
 
@@ -64,34 +73,67 @@ func runSync(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(rest) < 3 {
-		return usageErr("want <channel> <type> <path>..., got %s", count(len(rest), "argument"))
+	if len(rest) == 2 || len(rest) == 0 {
+		return usageErr("want <channel> [<type> <path>...], got %s", count(len(rest), "argument"))
 	}
-	channel, typ := rest[0], rest[1]
+	channel := rest[0]
 	cl, err := e.client()
 	if err != nil {
 		return err
 	}
+	var paths []gigfs.TypePath
+	whole := len(rest) == 1
+	if whole {
+		if paths, err = cl.Paths(e.ctx, channel); err != nil {
+			return e.explain(err, channel)
+		}
+	} else {
+		for _, path := range rest[2:] {
+			paths = append(paths, gigfs.TypePath{Type: rest[1], Path: path})
+		}
+	}
+	bar := newProgress(e, whole, len(paths))
 	lw := lineWriter{w: e.stdout}
-	disagree := 0
-	for _, path := range rest[2:] {
-		e.note(channel, typ, path)
-		rep, err := cl.Sync(e.ctx, channel, typ, path, *prune)
+	disagree, copied, pruned := 0, 0, 0
+	for i, tp := range paths {
+		if e.ctx.Err() != nil {
+			bar.done()
+			return e.ctx.Err()
+		}
+		e.note(channel, tp.Type, tp.Path)
+		rep, err := cl.Sync(e.ctx, channel, tp.Type, tp.Path, *prune)
+		bar.set(i + 1)
 		if err != nil && len(rep.Stores) == 0 {
+			bar.done()
 			return e.explain(err, channel)
 		}
 		if err := lw.write(syncLineOf(rep)); err != nil {
+			bar.done()
 			return err
 		}
 		if err != nil {
-			return fmt.Errorf("%s %s: %v", typ, path, err)
+			bar.done()
+			return fmt.Errorf("%s %s: %v", tp.Type, tp.Path, err)
 		}
 		if !rep.Agreed {
 			disagree++
 		}
+		if rep.Pruned != "" {
+			pruned++
+		}
+		for _, s := range rep.Stores {
+			copied += s.Copied
+		}
+	}
+	bar.done()
+	if whole {
+		e.errMu.Lock()
+		fmt.Fprintf(e.stderr, "%s: channel %s: %d paths: %d agreed, %d not; %d records copied, %d pruned\n",
+			e.name(), channel, len(paths), len(paths)-disagree, disagree, copied, pruned)
+		e.errMu.Unlock()
 	}
 	if disagree > 0 {
-		return &exitErr{exitDisagree, fmt.Errorf("the stores of %d of %s do not agree", disagree, count(len(rest)-2, "path"))}
+		return &exitErr{exitDisagree, fmt.Errorf("the stores of %d of %s do not agree", disagree, count(len(paths), "path"))}
 	}
 	return nil
 }

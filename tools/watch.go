@@ -12,16 +12,27 @@ import (
 
 var watchCmd = &command{
 	name:    "watch",
-	args:    "<channel> | -values <channel> <type> <path>...",
+	args:    "[-all | -since <cursor>] <channel> | -values <channel> <type> <path>...",
 	summary: "print the ops new on a channel, or the value changes of paths",
 	shell:   true,
 	help: `Watch prints, one JSON line each, the ops that are new to the client on
 any path of a channel, written by anyone, as push lines:
 
-	{"type":T,"path":P,"op":{"date":..,"origin":..,"seq":..,"sha":..,"payload":..}}
+	{"type":T,"path":P,"op":{"date":..,"origin":..,"seq":..,"sha":..,"payload":..},"cursor":C}
 
 which gig-push reads: gig-watch a | gig-push b mirrors channel a into b.
-Each op is printed once, whichever stores it comes from.
+Each op is printed once, whichever stores it comes from. With -all it
+first prints every op the stores hold (since their checkpoints), so that
+gig-watch -all a | gig-push b copies a's history (ops b has are no-ops).
+
+"cursor" says where the watch is in the streams of every remote store of
+the channel; -since <cursor> starts a new watch there, missing nothing (a
+store that can no longer serve it, restarted or too far behind, has the
+channel replayed; an op may come twice, a mirror's push of it is a
+no-op). gig-push echoes the cursor of the lines it has stored, so a
+mirror resumes from the last cursor its output shows. The cursor "all"
+(given while a -all replay runs) means -all. On exit, gig-watch prints
+"cursor <C>" on stderr.
 
 With -values, or given a type and paths after the channel, it prints the
 value of each path given, then every change of it, local or remote, once
@@ -64,6 +75,8 @@ func runWatch(e *env, args []string) error {
 	values := fs.Bool("values", false, "print the value changes of the paths given, not ops")
 	n := fs.Int("n", 0, "stop after this many lines (0: no limit)")
 	dur := fs.Duration("for", 0, "stop after this long (0: until interrupted)")
+	all := fs.Bool("all", false, "first print every op the stores hold")
+	since := fs.String("since", "", "resume from a cursor printed earlier")
 	rest, err := e.parseMixed(fs, args)
 	if err != nil {
 		return err
@@ -78,6 +91,20 @@ func runWatch(e *env, args []string) error {
 		return usageErr("want <channel>, or <channel> <type> <path>... for values")
 	case *n < 0 || *dur < 0:
 		return usageErr("-n and -for must not be negative")
+	case *values && (*all || *since != ""):
+		return usageErr("-all and -since are for a channel-wide watch, not -values")
+	case *all && *since != "":
+		return usageErr("-all or -since, not both")
+	case e.sh != nil && *since != "":
+		return usageErr("in gigsh, watch takes no -since (the shell's client is already following the stores)")
+	}
+	if *since != "" {
+		cu, isAll, err := gigfs.ParseCursor(*since)
+		if err != nil {
+			return usageErr("-since: %v", err)
+		}
+		*all = isAll
+		e.resume = cu
 	}
 	cl, err := e.client()
 	if err != nil {
@@ -106,7 +133,7 @@ func runWatch(e *env, args []string) error {
 	if *values {
 		return watchValues(ctx, e, cl, w, begin, rest[0], rest[1], rest[2:])
 	}
-	return watchOps(ctx, e, cl, w, begin, rest[0])
+	return watchOps(ctx, e, cl, w, begin, rest[0], *all)
 }
 
 // limitWriter writes lines until max (if not 0) have been written.
@@ -125,11 +152,19 @@ func (w *limitWriter) write(v any) (bool, error) {
 	return w.max > 0 && w.count >= w.max, nil
 }
 
-func watchOps(ctx context.Context, e *env, cl *gigfs.Client, w *limitWriter, begin func(), channel string) error {
-	events, err := cl.WatchOps(ctx, channel)
+func watchOps(ctx context.Context, e *env, cl *gigfs.Client, w *limitWriter, begin func(), channel string, all bool) error {
+	events, err := cl.WatchOpsFrom(ctx, channel, gigfs.WatchOptions{All: all})
 	if err != nil {
 		return e.explain(err, channel)
 	}
+	last := ""
+	defer func() {
+		if last != "" && e.sh == nil {
+			e.errMu.Lock()
+			fmt.Fprintf(e.stderr, "%s: cursor %s\n", e.name(), last)
+			e.errMu.Unlock()
+		}
+	}()
 	pctx, pcancel := context.WithTimeout(ctx, 2*e.set.callTimeout())
 	_, perr := cl.Log(pctx, channel, probeType, probePath)
 	pcancel()
@@ -141,7 +176,8 @@ func watchOps(ctx context.Context, e *env, cl *gigfs.Client, w *limitWriter, beg
 	begin()
 	for ev := range events {
 		e.note(channel, ev.Type, ev.Path)
-		done, err := w.write(pushLine{Type: ev.Type, Path: ev.Path, Op: ev.Op.AppendJSON(nil)})
+		last = ev.Cursor
+		done, err := w.write(pushLine{Type: ev.Type, Path: ev.Path, Op: ev.Op.AppendJSON(nil), Cursor: ev.Cursor})
 		if err != nil || done {
 			return err
 		}

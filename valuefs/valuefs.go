@@ -11,7 +11,6 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
-	"fmt"
 	"hash/crc32"
 	"hash/fnv"
 	"io/fs"
@@ -20,7 +19,7 @@ import (
 	"time"
 
 	"gigfs.io/gigfs"
-	"gigfs.io/gigfs/netstore"
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/srv9p"
 )
 
@@ -50,7 +49,7 @@ func NewServer(fsys *FS) *srv9p.Server {
 
 func (f *FS) attach(_ context.Context, _, aname, _ string) (srv9p.Node, error) {
 	if f.Key != "" && subtle.ConstantTimeCompare([]byte(aname), []byte("key "+f.Key)) != 1 {
-		return nil, srv9p.ErrPermission
+		return nil, gig.ErrPermission
 	}
 	return &rootDir{f: f}, nil
 }
@@ -118,7 +117,7 @@ func (d *rootDir) Walk(ctx context.Context, name string) (srv9p.Node, error) {
 			return &dir{f: d.f, channel: ch}, nil
 		}
 	}
-	return nil, srv9p.ErrNotExist
+	return nil, gig.ErrNotExist
 }
 
 func (d *rootDir) List(ctx context.Context) ([]srv9p.Info, error) {
@@ -202,7 +201,7 @@ func (d *dir) Walk(ctx context.Context, name string) (srv9p.Node, error) {
 			return d.child(name, false), nil
 		}
 	}
-	return nil, srv9p.ErrNotExist
+	return nil, gig.ErrNotExist
 }
 
 func (d *dir) List(ctx context.Context) ([]srv9p.Info, error) {
@@ -227,11 +226,11 @@ func (d *dir) List(ctx context.Context) ([]srv9p.Info, error) {
 // Create makes a type folder, a folder of paths, or a value file (a path
 // with no op yet: it reads as the reducer's value of an empty oplog).
 func (d *dir) Create(_ context.Context, name string, mode fs.FileMode) (srv9p.Node, error) {
-	if err := netstore.CheckSegment(name); err != nil {
+	if err := gig.ParseElement(name); err != nil {
 		return nil, err
 	}
 	if d.typ == "" && !mode.IsDir() {
-		return nil, fmt.Errorf("%w: make a folder for the type first: /<channel>/<type>/<path>", srv9p.ErrPermission)
+		return nil, gig.Errorf(gig.ErrPermission, "make a folder for the type first: /<channel>/<type>/<path>")
 	}
 	n := d.child(name, mode.IsDir())
 	switch n := n.(type) {
@@ -323,12 +322,12 @@ func (h *valueHandle) Write(ctx context.Context, p []byte, _ int64) (int, error)
 	}
 	if len(data) > 1<<20 {
 		h.partial = nil
-		return 0, fmt.Errorf("%w: line longer than 1 MiB", srv9p.ErrTooLarge)
+		return 0, gig.Errorf(gig.ErrLimit, "line longer than 1 MiB")
 	}
 	h.partial = append([]byte(nil), data...)
 	for _, l := range lines {
 		if !json.Valid(l) {
-			return 0, fmt.Errorf("%w: not JSON: %.60s", srv9p.ErrBadRequest, l)
+			return 0, gig.Errorf(gig.ErrInvalid, "not JSON: %.60s", l)
 		}
 		if _, err := h.v.f.C.Push(ctx, h.v.channel, h.v.typ, h.v.path, json.RawMessage(l)); err != nil {
 			return 0, err
@@ -377,7 +376,7 @@ func (ev *events) Next(ctx context.Context) ([]byte, error) {
 	select {
 	case op, ok := <-ev.ops:
 		if !ok {
-			return nil, srv9p.ErrClosed
+			return nil, gig.ErrClosed
 		}
 		val, err := ev.e.f.C.Get(ctx, op.Channel, op.Type, op.Path)
 		if err != nil {

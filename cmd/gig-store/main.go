@@ -10,8 +10,8 @@ package main
 import (
 	"os"
 
-	"gigfs.io/gigfs/netstore"
+	"gigfs.io/gigfs/netstore/storefs"
 	"gigfs.io/gigfs/table"
 )
 
-func main() { os.Exit(netstore.Main(os.Args[1:], table.NewChecker())) }
+func main() { os.Exit(storefs.Main(os.Args[1:], table.NewChecker())) }

@@ -439,7 +439,7 @@ func (e *env) fill(ctx context.Context, path string, n int) error {
 			return err
 		}
 		for _, r := range res {
-			if r.Outcome != oplog.Accepted {
+			if r.Outcome() != oplog.Accepted {
 				return fmt.Errorf("fill: %v", r)
 			}
 		}

@@ -6,6 +6,7 @@ package cluster
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -13,8 +14,10 @@ import (
 	"sync"
 	"time"
 
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/internal/tlscert"
 	"gigfs.io/gigfs/netstore"
+	"gigfs.io/gigfs/netstore/storefs"
 	"gigfs.io/gigfs/srv9p"
 	"gigfs.io/gigfs/table"
 )
@@ -179,7 +182,7 @@ func (s *Store) Start() error {
 		return err
 	}
 	s.Addr, s.FP, s.svc = addr, fp, svc
-	stop := serve(&srv9p.Server{Attach: (&netstore.Tree{S: svc, AdminKey: StoreKey}).Attach, Logf: s.c.Logf}, l)
+	stop := serve(&srv9p.Server{Attach: (&storefs.Tree{S: svc, AdminKey: StoreKey}).Attach, Logf: s.c.Logf}, l)
 	s.stop = func() { stop(); svc.Close() }
 	return nil
 }
@@ -239,7 +242,7 @@ func (c *Cluster) AddStore(ctx context.Context, id, master, channel string, s *S
 	}
 	defer adm.Close()
 	reply, err := adm.Ctl(ctx, "/admin/ctl", "user add "+id)
-	if err != nil && strings.Contains(err.Error(), "exists") {
+	if errors.Is(err, gig.ErrExist) {
 		reply, err = adm.Ctl(ctx, "/admin/ctl", "user code "+id)
 	}
 	if err != nil {

@@ -37,11 +37,12 @@ func DefaultData() string {
 
 // Flags are the flags every server takes.
 type Flags struct {
-	Set  *flag.FlagSet
-	Addr string
-	Data string
-	Cert string // -cert: PEM certificate for tls!host!port
-	Key  string // -key: its PEM key
+	Set    *flag.FlagSet
+	Addr   string
+	Data   string
+	Cert   string  // -cert: PEM certificate for tls!host!port
+	Key    string  // -key: its PEM key
+	Limits *Limits // the limit flags; Limits.Apply sets them on a server
 	// Stdout gets the help (-h) and the version (-version); os.Stdout
 	// unless set. Usage errors go to the stderr of NewFlags.
 	Stdout io.Writer
@@ -67,6 +68,7 @@ func NewFlags(name, defaultAddr, help string, stderr io.Writer) *Flags {
 	f.Set.StringVar(&f.Cert, "cert", "", "TLS certificate (PEM) for a tls!host!port -addr (default: a self-signed one made in the data folder)")
 	f.Set.StringVar(&f.Key, "key", "", "the TLS certificate's key (PEM), with -cert")
 	f.Set.BoolVar(&f.version, "version", false, "print the version and exit")
+	f.Limits = addLimitFlags(f.Set)
 	return f
 }
 

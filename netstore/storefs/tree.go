@@ -1,17 +1,18 @@
-package netstore
+package storefs
 
 import (
 	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"io/fs"
 	"strings"
 	"sync"
 
+	"gigfs.io/gigfs/gig"
+	"gigfs.io/gigfs/netstore"
 	"gigfs.io/gigfs/oplog"
 	"gigfs.io/gigfs/srv9p"
 )
@@ -26,9 +27,9 @@ import (
 //
 // A connection sees only its own user.
 
-// Tree serves a Service over 9P.
+// Tree serves a netstore.Service over 9P.
 type Tree struct {
-	S        *Service
+	S        *netstore.Service
 	AdminKey string // the key of "admin <key>" attaches; empty refuses them
 }
 
@@ -38,7 +39,7 @@ func (t *Tree) Attach(ctx context.Context, uname, aname, _ string) (srv9p.Node, 
 	kind, cred, _ := strings.Cut(aname, " ")
 	if kind == "admin" {
 		if uname != "admin" || t.AdminKey == "" || subtle.ConstantTimeCompare([]byte(cred), []byte(t.AdminKey)) != 1 {
-			return nil, srv9p.ErrPermission
+			return nil, gig.ErrPermission
 		}
 		return srv9p.NewDir(srv9p.Info{Mode: 0o500, Path: qpath("", "/")},
 			srv9p.NewDir(srv9p.Info{Name: "admin", Mode: 0o500, Path: qpath("", "/admin")},
@@ -46,16 +47,17 @@ func (t *Tree) Attach(ctx context.Context, uname, aname, _ string) (srv9p.Node, 
 					return srv9p.NewCtl(t.adminCtl), nil
 				}))), nil
 	}
-	if err := CheckUser(uname); err != nil {
+	if _, err := gig.ParseUser(uname); err != nil {
 		return nil, err
 	}
 	var children []srv9p.Node
+	var auth func(context.Context) error // the token's check, for token attaches
 	switch kind {
 	case "token":
 		// The token is checked at attach and again at every open and
 		// stream event (from the cache, which a revocation clears), so a
 		// revoked or expired token stops working on live connections too.
-		auth := func(ctx context.Context) error { return t.S.Authenticate(ctx, uname, cred) }
+		auth = func(ctx context.Context) error { return t.S.Authenticate(ctx, uname, cred) }
 		if err := auth(ctx); err != nil {
 			return nil, err
 		}
@@ -77,11 +79,10 @@ func (t *Tree) Attach(ctx context.Context, uname, aname, _ string) (srv9p.Node, 
 				if err := auth(ctx); err != nil {
 					return nil, err
 				}
-				c, err := t.S.Stream(uname)
+				c, err := t.S.Stream(uname, auth)
 				if err != nil {
 					return nil, err
 				}
-				c.auth = auth
 				return srv9p.NewStream(c), nil
 			}),
 		}
@@ -92,7 +93,7 @@ func (t *Tree) Attach(ctx context.Context, uname, aname, _ string) (srv9p.Node, 
 		children = []srv9p.Node{t.ctlFile(uname, func(_ context.Context, cmd string) (string, error) {
 			f := strings.Fields(cmd)
 			if len(f) != 2 || f[0] != "revoke" {
-				return "", fmt.Errorf("%w: usage: revoke <store_token>", srv9p.ErrBadRequest)
+				return "", gig.Errorf(gig.ErrInvalid, "usage: revoke <store_token>")
 			}
 			return "ok", t.S.Revoke(uname, f[1])
 		})}
@@ -103,7 +104,7 @@ func (t *Tree) Attach(ctx context.Context, uname, aname, _ string) (srv9p.Node, 
 		children = []srv9p.Node{t.ctlFile(uname, func(_ context.Context, cmd string) (string, error) {
 			f := strings.Fields(cmd)
 			if len(f) != 4 && len(f) != 5 || f[0] != "confirm" {
-				return "", fmt.Errorf("%w: usage: confirm <table_addr> <store_id> <secret> [<table_fingerprint>]", srv9p.ErrBadRequest)
+				return "", gig.Errorf(gig.ErrInvalid, "usage: confirm <table_addr> <store_id> <secret> [<table_fingerprint>]")
 			}
 			fp := ""
 			if len(f) == 5 {
@@ -112,11 +113,48 @@ func (t *Tree) Attach(ctx context.Context, uname, aname, _ string) (srv9p.Node, 
 			return "ok", t.S.ConfirmPinned(uname, cred, f[1], fp, f[2], f[3])
 		})}
 	default:
-		return nil, fmt.Errorf("%w: aname must be \"token <store_token>\", \"table <secret>\", \"confirm <code>\" or \"admin <key>\"", srv9p.ErrPermission)
+		return nil, gig.Errorf(gig.ErrPermission, "aname must be \"token <store_token>\", \"table <secret>\", \"confirm <code>\" or \"admin <key>\"")
 	}
-	home := srv9p.NewDir(srv9p.Info{Name: uname, Mode: 0o700, Path: qpath(uname, "/home")}, children...)
-	users := srv9p.NewDir(srv9p.Info{Name: "user", Mode: 0o500, Path: qpath(uname, "/user")}, home)
-	return srv9p.NewDir(srv9p.Info{Mode: 0o500, Path: qpath(uname, "/")}, users), nil
+	home := guard(srv9p.NewDir(srv9p.Info{Name: uname, Mode: 0o700, Path: qpath(uname, "/home")}, children...), auth)
+	users := guard(srv9p.NewDir(srv9p.Info{Name: "user", Mode: 0o500, Path: qpath(uname, "/user")}, home), auth)
+	return guard(srv9p.NewDir(srv9p.Info{Mode: 0o500, Path: qpath(uname, "/")}, users), auth), nil
+}
+
+// guard makes d check auth (if not nil) before each walk, stat and
+// listing, so that a connection whose token is revoked gets the refusal
+// from its first step (a walk from the root fails whole, with the reason,
+// instead of stopping short as "not found").
+func guard(d srv9p.Dir, auth func(context.Context) error) srv9p.Dir {
+	if auth == nil {
+		return d
+	}
+	return &guardedDir{d, auth}
+}
+
+type guardedDir struct {
+	srv9p.Dir
+	auth func(context.Context) error
+}
+
+func (g *guardedDir) Stat(ctx context.Context) (srv9p.Info, error) {
+	if err := g.auth(ctx); err != nil {
+		return srv9p.Info{}, err
+	}
+	return g.Dir.Stat(ctx)
+}
+
+func (g *guardedDir) Walk(ctx context.Context, name string) (srv9p.Node, error) {
+	if err := g.auth(ctx); err != nil {
+		return nil, err
+	}
+	return g.Dir.Walk(ctx, name)
+}
+
+func (g *guardedDir) List(ctx context.Context) ([]srv9p.Info, error) {
+	if err := g.auth(ctx); err != nil {
+		return nil, err
+	}
+	return g.Dir.List(ctx)
 }
 
 func (t *Tree) ctlFile(user string, fn srv9p.CtlFunc) srv9p.Node {
@@ -131,13 +169,13 @@ func (t *Tree) userCtl(user string) srv9p.CtlFunc {
 	return func(_ context.Context, cmd string) (string, error) {
 		switch strings.TrimSpace(cmd) {
 		case "cursor":
-			u, err := t.S.user(user)
+			epoch, seq, err := t.S.Cursor(user)
 			if err != nil {
 				return "", err
 			}
-			return fmt.Sprintf("%s %d\n", u.hub.epoch, u.hub.head()), nil
+			return fmt.Sprintf("%s %d\n", epoch, seq), nil
 		}
-		return "", fmt.Errorf("%w: unknown command %q; try cursor", srv9p.ErrBadRequest, firstField(cmd))
+		return "", gig.Errorf(gig.ErrInvalid, "unknown command %q; try cursor", firstField(cmd))
 	}
 }
 
@@ -157,7 +195,7 @@ func (t *Tree) adminCtl(_ context.Context, cmd string) (string, error) {
 		}
 		return b.String(), nil
 	}
-	return "", fmt.Errorf("%w: usage: user add <id> | user code <id> | user list", srv9p.ErrBadRequest)
+	return "", gig.Errorf(gig.ErrInvalid, "usage: user add <id> | user code <id> | user list")
 }
 
 func firstField(s string) string {
@@ -193,7 +231,16 @@ func (d *oplogDir) name() string {
 	return d.segs[len(d.segs)-1]
 }
 
-func (d *oplogDir) Stat(context.Context) (srv9p.Info, error) {
+// Stat checks the connection's token, as List does: a revoked token
+// loses walks, stats and listings too, not only opens.
+func (d *oplogDir) Stat(ctx context.Context) (srv9p.Info, error) {
+	if err := d.auth(ctx); err != nil {
+		return srv9p.Info{}, err
+	}
+	return d.info()
+}
+
+func (d *oplogDir) info() (srv9p.Info, error) {
 	return srv9p.Info{Name: d.name(), Mode: fs.ModeDir | 0o700, Path: qpath(d.user, "/oplog/"+strings.Join(d.segs, "/"))}, nil
 }
 
@@ -209,15 +256,18 @@ func (d *oplogDir) Walk(_ context.Context, name string) (srv9p.Node, error) {
 	segs := append(append([]string(nil), d.segs...), name)
 	dir, err := d.t.S.Kind(d.user, segs)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, srv9p.ErrNotExist)
+		return nil, fmt.Errorf("%s: %w", name, gig.ErrNotExist)
 	}
 	if !dir && len(d.segs) == 0 {
-		return nil, fmt.Errorf("%s: %w", name, srv9p.ErrNotExist)
+		return nil, fmt.Errorf("%s: %w", name, gig.ErrNotExist)
 	}
 	return d.child(name, dir), nil
 }
 
 func (d *oplogDir) List(ctx context.Context) ([]srv9p.Info, error) {
+	if err := d.auth(ctx); err != nil {
+		return nil, err
+	}
 	ents, err := d.t.S.List(d.user, d.segs)
 	if err != nil {
 		return nil, err
@@ -227,7 +277,7 @@ func (d *oplogDir) List(ctx context.Context) ([]srv9p.Info, error) {
 		if !e.Dir && len(d.segs) == 0 {
 			continue
 		}
-		info, err := d.child(e.Name, e.Dir).Stat(ctx)
+		info, err := d.child(e.Name, e.Dir).(interface{ info() (srv9p.Info, error) }).info()
 		if err != nil {
 			continue
 		}
@@ -241,12 +291,12 @@ func (d *oplogDir) Create(ctx context.Context, name string, mode fs.FileMode) (s
 	if err := d.auth(ctx); err != nil {
 		return nil, err
 	}
-	if err := CheckSegment(name); err != nil {
+	if err := gig.ParseElement(name); err != nil {
 		return nil, err
 	}
 	segs := append(append([]string(nil), d.segs...), name)
 	if _, err := d.t.S.Kind(d.user, segs); err == nil {
-		return nil, srv9p.ErrExist
+		return nil, gig.ErrExist
 	}
 	if mode.IsDir() {
 		if err := d.t.S.Mkdir(d.user, segs); err != nil {
@@ -255,7 +305,7 @@ func (d *oplogDir) Create(ctx context.Context, name string, mode fs.FileMode) (s
 		return d.child(name, true), nil
 	}
 	if len(d.segs) == 0 {
-		return nil, fmt.Errorf("%w: make a folder for the type first; oplogs live in /oplog/<type>/", srv9p.ErrPermission)
+		return nil, gig.Errorf(gig.ErrPermission, "make a folder for the type first; oplogs live in /oplog/<type>/")
 	}
 	f := d.child(name, false).(*oplogFile)
 	if err := d.t.S.Create(d.user, f.typ, f.path); err != nil {
@@ -273,7 +323,15 @@ type oplogFile struct {
 	auth func(context.Context) error
 }
 
-func (f *oplogFile) Stat(context.Context) (srv9p.Info, error) {
+// Stat checks the connection's token (see oplogDir.Stat).
+func (f *oplogFile) Stat(ctx context.Context) (srv9p.Info, error) {
+	if err := f.auth(ctx); err != nil {
+		return srv9p.Info{}, err
+	}
+	return f.info()
+}
+
+func (f *oplogFile) info() (srv9p.Info, error) {
 	data, ver, err := f.t.S.Read(f.user, f.typ, f.path)
 	if err != nil {
 		return srv9p.Info{}, err
@@ -283,7 +341,7 @@ func (f *oplogFile) Stat(context.Context) (srv9p.Info, error) {
 		Mode:    fs.ModeAppend | 0o600,
 		Length:  int64(len(data)),
 		Path:    qpath(f.user, "/oplog/"+f.typ+f.path),
-		Version: f.t.S.verBase + uint32(ver),
+		Version: uint32(ver),
 	}, nil
 }
 
@@ -339,18 +397,18 @@ func (h *oplogHandle) Write(ctx context.Context, p []byte, _ int64) (int, error)
 	if len(lines) == 0 {
 		return len(p), nil
 	}
-	var recs []Record
+	var recs []netstore.Record
 	var idx []int // line numbers of recs
-	var firstBad string
+	var firstBad error
 	for i, line := range lines {
 		o, err := oplog.Decode(line)
 		if err != nil {
-			if firstBad == "" {
-				firstBad = fmt.Sprintf("line %d refused: %v", i+1, err)
+			if firstBad == nil {
+				firstBad = fmt.Errorf("line %d refused: %w", i+1, oplog.Refusal(err).Err())
 			}
 			continue
 		}
-		recs = append(recs, Record{Type: h.f.typ, Path: h.f.path, Op: o})
+		recs = append(recs, netstore.Record{Type: h.f.typ, Path: h.f.path, Op: o})
 		idx = append(idx, i+1)
 	}
 	res, err := h.f.t.S.Push(ctx, h.f.user, recs)
@@ -358,12 +416,12 @@ func (h *oplogHandle) Write(ctx context.Context, p []byte, _ int64) (int, error)
 		return 0, err
 	}
 	for i, r := range res {
-		if r.Outcome == oplog.Refused && firstBad == "" {
-			firstBad = fmt.Sprintf("line %d refused: %s", idx[i], r.Reason)
+		if err := r.Err(); err != nil && firstBad == nil {
+			firstBad = fmt.Errorf("line %d refused: %w", idx[i], err)
 		}
 	}
-	if firstBad != "" {
-		return 0, errors.New(firstBad)
+	if firstBad != nil {
+		return 0, firstBad
 	}
 	return len(p), nil
 }
@@ -372,9 +430,9 @@ func (h *oplogHandle) Close() error { return nil }
 
 // pushHandle is /user/<id>/push: write JSON lines {"type":T,"path":P,"op":{...}}
 // (stream events are accepted as they are), read one result line per input
-// line: "accepted", "no-op: <why>" or "refused: <why>".
+// line: a result code's word, then ": <why>" (oplog.Result.String).
 type pushHandle struct {
-	s    *Service
+	s    *netstore.Service
 	user string
 	auth func(context.Context) error // the connection's token, checked per write
 
@@ -395,12 +453,12 @@ func (h *pushHandle) Write(ctx context.Context, p []byte, _ int64) (int, error) 
 		return 0, err
 	}
 	replies := make([]string, len(lines))
-	var recs []Record
+	var recs []netstore.Record
 	var idx []int
 	for i, line := range lines {
-		r, err := DecodeRecord(line)
+		r, err := netstore.DecodeRecord(line)
 		if err != nil {
-			replies[i] = "refused: " + err.Error()
+			replies[i] = oplog.Refusal(err).String()
 			continue
 		}
 		recs = append(recs, r)
@@ -438,9 +496,9 @@ func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
 // value (echo -n, or a client that writes one op per write) ends that line.
 type lineBuffer struct{ partial []byte }
 
-// maxLine bounds a line: the largest op plus room for a push record's type
-// and path.
-const maxLine = oplog.MaxOpSize + 2*MaxPathLen
+// maxLine bounds a line: the largest record (a checkpoint) plus room for
+// a push record's type and path.
+const maxLine = oplog.MaxLineSize + 2*gig.MaxPathLen
 
 func (b *lineBuffer) add(p []byte) ([][]byte, error) {
 	data := append(b.partial, p...)
@@ -455,14 +513,20 @@ func (b *lineBuffer) add(p []byte) ([][]byte, error) {
 		}
 		data = data[i+1:]
 	}
-	if t := bytes.TrimSpace(data); len(t) > 0 && json.Valid(t) {
+	// Only a line ending as an op does is worth validating: a long line
+	// arriving in many writes is not validated at each.
+	if t := bytes.TrimSpace(data); len(t) > 0 && t[len(t)-1] == '}' && json.Valid(t) {
 		lines = append(lines, t)
 		data = nil
 	}
 	if len(data) > maxLine {
 		b.partial = nil
-		return nil, fmt.Errorf("%w: line longer than %d bytes", srv9p.ErrTooLarge, maxLine)
+		return nil, gig.Errorf(gig.ErrLimit, "line longer than %d bytes", maxLine)
 	}
-	b.partial = append([]byte(nil), data...)
+	if len(lines) == 0 {
+		b.partial = data // nothing refers to it: keep growing it in place
+	} else {
+		b.partial = append([]byte(nil), data...)
+	}
 	return lines, nil
 }

@@ -1,4 +1,4 @@
-package netstore
+package remote
 
 import (
 	"bufio"
@@ -9,10 +9,10 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 
-	"9fans.net/go/plan9"
-	"9fans.net/go/plan9/client"
-
+	"gigfs.io/gigfs/gig"
+	"gigfs.io/gigfs/netstore"
 	"gigfs.io/gigfs/oplog"
 	"gigfs.io/gigfs/srv9p"
 )
@@ -24,7 +24,8 @@ type Remote struct {
 	Addr string
 	User string
 	c    *srv9p.Client
-	push *client.Fid // the push file, kept open between pushes; used in c.Do only
+	mu   sync.Mutex        // guards push
+	push *srv9p.ClientFile // the push file, kept open between pushes
 }
 
 // Dial connects to the store at addr as user, with a store token.
@@ -46,11 +47,11 @@ func (r *Remote) home() string { return "/user/" + r.User }
 
 // oplogPath is the file of the oplog (typ, path) in the store's tree.
 func (r *Remote) oplogPath(typ, path string) (string, error) {
-	path, err := checkKey(typ, path)
+	_, p, err := gig.ParseTypePath(typ, path)
 	if err != nil {
 		return "", err
 	}
-	return r.home() + "/oplog/" + typ + path, nil
+	return r.home() + "/oplog/" + typ + string(p), nil
 }
 
 // Read reads the oplog (typ, path) and checks every record. An oplog the
@@ -79,48 +80,51 @@ func ParseLog(data []byte) (*oplog.Log, error) {
 // Push sends records to the store and returns one result per record. The
 // records go in writes of whole lines on one fid of the push file, each
 // write's results read back before the next.
-func (r *Remote) Push(ctx context.Context, recs []Record) ([]oplog.Result, error) {
-	res := make([]oplog.Result, 0, len(recs))
-	err := r.c.Do(ctx, func() error {
-		if r.push == nil {
-			fid, err := r.c.Fsys().Open(r.home()+"/push", plan9.ORDWR)
-			if err != nil {
-				return err
-			}
-			r.push = fid
+func (r *Remote) Push(ctx context.Context, recs []netstore.Record) ([]oplog.Result, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.push == nil {
+		f, err := r.c.Open(ctx, r.home()+"/push")
+		if err != nil {
+			return nil, fmt.Errorf("push: %w", err)
 		}
-		fid := r.push
-		var buf []byte
-		n := 0 // records in buf
-		flush := func() error {
-			if n == 0 {
-				return nil
-			}
-			got, err := pushChunk(fid, buf, n)
-			res = append(res, got...)
-			buf, n = buf[:0], 0
+		r.push = f
+	}
+	res := make([]oplog.Result, 0, len(recs))
+	var buf []byte
+	n := 0 // records in buf
+	flush := func() error {
+		if n == 0 {
+			return nil
+		}
+		reply, err := r.push.Exchange(ctx, buf, pushChunkSize)
+		if err != nil {
 			return err
 		}
-		for i := range recs {
-			line := AppendRecord(nil, &recs[i])
-			if len(buf)+len(line)+1 > pushChunkSize {
-				if err := flush(); err != nil {
-					return err
-				}
-			}
-			buf = append(append(buf, line...), '\n')
-			n++
-		}
-		err := flush()
-		if err != nil {
-			// Results of this call may be cut short: open a fresh fid next
-			// time rather than reuse one in an unknown state.
-			r.push.Close()
-			r.push = nil
-		}
+		got, err := parseResults(reply, n)
+		res = append(res, got...)
+		buf, n = buf[:0], 0
 		return err
-	})
+	}
+	var err error
+	for i := range recs {
+		line := netstore.AppendRecord(nil, &recs[i])
+		if len(buf)+len(line)+1 > pushChunkSize {
+			if err = flush(); err != nil {
+				break
+			}
+		}
+		buf = append(append(buf, line...), '\n')
+		n++
+	}
+	if err == nil {
+		err = flush()
+	}
 	if err != nil {
+		// Results of this call may be cut short: open a fresh fid next
+		// time rather than reuse one in an unknown state.
+		r.push.Close()
+		r.push = nil
 		return res, fmt.Errorf("push: %w", err)
 	}
 	return res, nil
@@ -130,19 +134,8 @@ func (r *Remote) Push(ctx context.Context, recs []Record) ([]oplog.Result, error
 // than it goes alone, in several writes.
 const pushChunkSize = 32 << 10
 
-// pushChunk writes n records and reads their results.
-func pushChunk(fid *client.Fid, buf []byte, n int) ([]oplog.Result, error) {
-	for len(buf) > 0 {
-		k := min(len(buf), pushChunkSize)
-		if _, err := fid.WriteAt(buf[:k], 0); err != nil {
-			return nil, err
-		}
-		buf = buf[k:]
-	}
-	reply, err := srv9p.ReadAll(fid)
-	if err != nil {
-		return nil, err
-	}
+// parseResults parses the result lines of n records.
+func parseResults(reply []byte, n int) ([]oplog.Result, error) {
 	res := make([]oplog.Result, 0, n)
 	sc := bufio.NewScanner(bytes.NewReader(reply))
 	for sc.Scan() {
@@ -153,7 +146,7 @@ func pushChunk(fid *client.Fid, buf []byte, n int) ([]oplog.Result, error) {
 		res = append(res, r)
 	}
 	if len(res) != n {
-		return nil, fmt.Errorf("%d results for %d records", len(res), n)
+		return nil, gig.Errorf(gig.ErrInternal, "%d results for %d records", len(res), n)
 	}
 	return res, nil
 }
@@ -183,13 +176,14 @@ func (r *Remote) Close() error { return r.c.Close() }
 // blocked read ends only when an event comes or the connection closes.
 type StreamReader struct {
 	c   *srv9p.Client
-	fid *client.Fid
+	f   *srv9p.ClientFile
 	buf []byte
 }
 
 // OpenStream connects to the store's stream. With a non-empty epoch it
-// resumes after seq; a cursor the store cannot serve is an error wrapping
-// ErrStreamEpoch or ErrStreamTooOld (by message), and the caller re-reads.
+// resumes after seq; a cursor the store cannot serve is an error of kind
+// gig.ErrNotExist (netstore.ErrStreamEpoch, ErrStreamTooOld), and the
+// caller re-reads.
 func OpenStream(ctx context.Context, addr, user, token, epoch string, seq uint64) (*StreamReader, error) {
 	return OpenStreamTrust(ctx, addr, srv9p.Trust{}, user, token, epoch, seq)
 }
@@ -200,40 +194,46 @@ func OpenStreamTrust(ctx context.Context, addr string, trust srv9p.Trust, user, 
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", addr, err)
 	}
-	var fid *client.Fid
-	err = c.Do(ctx, func() error {
-		var err error
-		if fid, err = c.Fsys().Open("/user/"+user+"/stream", plan9.ORDWR); err != nil {
-			return err
-		}
-		if epoch != "" {
-			_, err = fid.Write([]byte(fmt.Sprintf("since %s %d\n", epoch, seq)))
-		}
-		return err
-	})
+	f, err := c.Open(ctx, "/user/"+user+"/stream")
+	if err == nil && epoch != "" {
+		err = f.Write(ctx, []byte(fmt.Sprintf("since %s %d\n", epoch, seq)))
+	}
 	if err != nil {
 		c.Close()
 		return nil, fmt.Errorf("stream: %w", err)
 	}
-	return &StreamReader{c: c, fid: fid, buf: make([]byte, 2*oplog.MaxOpSize)}, nil
+	return &StreamReader{c: c, f: f, buf: make([]byte, 2*oplog.MaxOpSize)}, nil
 }
+
+// maxEvent bounds a stream event: the largest record and its type and path.
+const maxEvent = oplog.MaxLineSize + 2*gig.MaxPathLen + 256
 
 // Next blocks until the next event. Close the reader (from another
 // goroutine, or by cancelling ctx) to end a blocked Next.
-func (s *StreamReader) Next(ctx context.Context) (Event, error) {
-	var n int
-	err := s.c.Do(ctx, func() error {
-		var err error
-		n, err = s.fid.Read(s.buf)
-		return err
-	})
-	if err != nil {
-		return Event{}, fmt.Errorf("stream: %w", err)
+func (s *StreamReader) Next(ctx context.Context) (netstore.Event, error) {
+	// An event ends with a newline; one larger than a read (a checkpoint
+	// of many origins) comes in several.
+	var ev []byte
+	for len(ev) == 0 || ev[len(ev)-1] != '\n' {
+		n, err := s.f.Read(ctx, s.buf)
+		if err != nil {
+			return netstore.Event{}, fmt.Errorf("stream: %w", err)
+		}
+		if n == 0 {
+			if len(ev) == 0 {
+				return netstore.Event{}, io.EOF
+			}
+			break
+		}
+		if len(ev) == 0 && s.buf[n-1] == '\n' {
+			return netstore.ParseEvent(s.buf[:n]) // the common case: one read, no copy
+		}
+		if len(ev)+n > maxEvent {
+			return netstore.Event{}, fmt.Errorf("stream: event longer than %d bytes", maxEvent)
+		}
+		ev = append(ev, s.buf[:n]...)
 	}
-	if n == 0 {
-		return Event{}, io.EOF
-	}
-	return ParseEvent(s.buf[:n])
+	return netstore.ParseEvent(ev)
 }
 
 // Close hangs up.
@@ -242,65 +242,50 @@ func (s *StreamReader) Close() error { return s.c.Close() }
 // isNotExist reports whether err says a file is missing, as the server
 // says it or as the 9P client reports a failed walk.
 func isNotExist(err error) bool {
-	return errors.Is(srv9p.ParseError(err.Error()), srv9p.ErrNotExist) || strings.HasSuffix(err.Error(), " not found")
+	return errors.Is(err, gig.ErrNotExist)
 }
 
 // List lists the oplogs below a folder of the user's tree: segs are the
 // type and the first elements of the path ("counter", "chan"). It returns
 // the paths of the oplogs below it, relative to it, each starting with "/".
+// A folder the store does not have lists as empty.
 func (r *Remote) List(ctx context.Context, segs []string) ([]string, error) {
 	var out []string
-	err := r.c.Do(ctx, func() error {
-		var walk func(dir, rel string) error
-		walk = func(dir, rel string) error {
-			fid, err := r.c.Fsys().Open(dir, plan9.OREAD)
-			if err != nil {
-				if isNotExist(err) {
-					return nil
-				}
-				return err
+	var walk func(dir, rel string) error
+	walk = func(dir, rel string) error {
+		ents, err := r.c.ReadDir(ctx, dir)
+		if err != nil {
+			if isNotExist(err) {
+				return nil
 			}
-			ents, err := fid.Dirreadall()
-			fid.Close()
-			if err != nil {
-				return err
-			}
-			for _, e := range ents {
-				if e.Mode&plan9.DMDIR != 0 {
-					if err := walk(dir+"/"+e.Name, rel+"/"+e.Name); err != nil {
-						return err
-					}
-					continue
-				}
-				out = append(out, rel+"/"+e.Name)
-			}
-			return nil
+			return err
 		}
-		return walk(r.home()+"/oplog/"+strings.Join(segs, "/"), "")
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", strings.Join(segs, "/"), err)
+		for _, e := range ents {
+			if e.Dir {
+				if err := walk(dir+"/"+e.Name, rel+"/"+e.Name); err != nil {
+					return err
+				}
+				continue
+			}
+			out = append(out, rel+"/"+e.Name)
+		}
+		return nil
+	}
+	if err := walk(r.home()+"/oplog/"+strings.Join(segs, "/"), ""); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
 
 // Types lists the types the user's oplogs have on the store.
 func (r *Remote) Types(ctx context.Context) ([]string, error) {
-	var out []string
-	err := r.c.Do(ctx, func() error {
-		fid, err := r.c.Fsys().Open(r.home()+"/oplog", plan9.OREAD)
-		if err != nil {
-			return err
-		}
-		defer fid.Close()
-		ents, err := fid.Dirreadall()
-		for _, e := range ents {
-			out = append(out, e.Name)
-		}
-		return err
-	})
+	ents, err := r.c.ReadDir(ctx, r.home()+"/oplog")
 	if err != nil {
-		return nil, fmt.Errorf("list types: %w", err)
+		return nil, err
+	}
+	out := make([]string, len(ents))
+	for i, e := range ents {
+		out[i] = e.Name
 	}
 	return out, nil
 }

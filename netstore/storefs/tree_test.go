@@ -1,4 +1,4 @@
-package netstore
+package storefs
 
 import (
 	"bytes"
@@ -11,11 +11,13 @@ import (
 
 	"9fans.net/go/plan9"
 
+	"gigfs.io/gigfs/netstore"
+	"gigfs.io/gigfs/netstore/remote"
 	"gigfs.io/gigfs/oplog"
 )
 
 func TestTree_WriteAndReadOplog(t *testing.T) {
-	ts := startStore(t, Config{})
+	ts := startStore(t, netstore.Config{})
 	token := ts.user("alice")
 	fs := ts.mustMount("alice", "token "+token)
 
@@ -74,24 +76,24 @@ func TestTree_WriteAndReadOplog(t *testing.T) {
 }
 
 func TestTree_PushFile(t *testing.T) {
-	ts := startStore(t, Config{})
+	ts := startStore(t, netstore.Config{})
 	fs := ts.mustMount("bob", "token "+ts.user("bob"))
 	a := op(t, "o", 1, `{"add":"x"}`)
 	bad := op(t, "o", 2, `1`)
 	bad.Payload = []byte(`2`) // sha no longer matches
 	in := pushLines(
-		Record{Type: "set", Path: "/deep/er/path", Op: a},
-		Record{Type: "set", Path: "/deep/er/path", Op: a},
-		Record{Type: "lww", Path: "other", Op: op(t, "o", 1, `null`)},
-		Record{Type: "set", Path: "/p", Op: bad},
-		Record{Type: "set", Path: "/../etc", Op: op(t, "o", 1, `1`)},
+		netstore.Record{Type: "set", Path: "/deep/er/path", Op: a},
+		netstore.Record{Type: "set", Path: "/deep/er/path", Op: a},
+		netstore.Record{Type: "lww", Path: "other", Op: op(t, "o", 1, `null`)},
+		netstore.Record{Type: "set", Path: "/p", Op: bad},
+		netstore.Record{Type: "set", Path: "/../etc", Op: op(t, "o", 1, `1`)},
 	) + "{not json\n"
 	reply, err := ctl(fs, "/user/bob/push", in)
 	if err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSuffix(reply, "\n"), "\n")
-	want := []string{"accepted", "no-op: already present", "accepted", "refused: sha mismatch", "refused: bad name", "refused: malformed op"}
+	want := []string{"accepted", "duplicate: already present", "accepted", "invalid: sha mismatch", "invalid: bad path", "invalid: malformed op"}
 	if len(lines) != len(want) {
 		t.Fatalf("reply:\n%s", reply)
 	}
@@ -108,21 +110,21 @@ func TestTree_PushFile(t *testing.T) {
 // Bad paths are refused: "..", empty segments, names over 255 bytes, NUL,
 // control characters.
 func TestTree_BadPaths(t *testing.T) {
-	ts := startStore(t, Config{})
+	ts := startStore(t, netstore.Config{})
 	fs := ts.mustMount("carol", "token "+ts.user("carol"))
 	bad := []string{"/../x", "/a/../b", "/a//b", "", "/", "/" + strings.Repeat("n", 256), "/a\x00b", "/a\x01b", "/a\nb", "/.hidden", "/a/./b"}
 	for _, p := range bad {
-		reply, err := ctl(fs, "/user/carol/push", pushLines(Record{Type: "lww", Path: p, Op: op(t, "o", 1, `1`)}))
+		reply, err := ctl(fs, "/user/carol/push", pushLines(netstore.Record{Type: "lww", Path: p, Op: op(t, "o", 1, `1`)}))
 		if err != nil {
 			t.Fatalf("%q: %v", p, err)
 		}
-		if !strings.HasPrefix(reply, "refused: bad name") {
-			t.Errorf("path %q: %q, want refused: bad name", p, reply)
+		if !strings.HasPrefix(reply, "invalid: bad path") {
+			t.Errorf("path %q: %q, want invalid: bad path", p, reply)
 		}
 	}
 	for _, typ := range []string{"..", "", "a/b", strings.Repeat("t", 256)} {
-		reply, _ := ctl(fs, "/user/carol/push", pushLines(Record{Type: typ, Path: "/x", Op: op(t, "o", 1, `1`)}))
-		if !strings.HasPrefix(reply, "refused: type: bad name") {
+		reply, _ := ctl(fs, "/user/carol/push", pushLines(netstore.Record{Type: typ, Path: "/x", Op: op(t, "o", 1, `1`)}))
+		if !strings.HasPrefix(reply, "invalid: bad type") {
 			t.Errorf("type %q: %q", typ, reply)
 		}
 	}
@@ -135,15 +137,15 @@ func TestTree_BadPaths(t *testing.T) {
 		t.Fatalf("root after bad pushes: %v %v", ents, err)
 	}
 	// A path through an oplog is refused.
-	ctl(fs, "/user/carol/push", pushLines(Record{Type: "lww", Path: "/f", Op: op(t, "o", 1, `1`)}))
-	reply, _ := ctl(fs, "/user/carol/push", pushLines(Record{Type: "lww", Path: "/f/g", Op: op(t, "o", 1, `1`)}))
-	if !strings.HasPrefix(reply, "refused:") || !strings.Contains(reply, "not a folder") {
+	ctl(fs, "/user/carol/push", pushLines(netstore.Record{Type: "lww", Path: "/f", Op: op(t, "o", 1, `1`)}))
+	reply, _ := ctl(fs, "/user/carol/push", pushLines(netstore.Record{Type: "lww", Path: "/f/g", Op: op(t, "o", 1, `1`)}))
+	if !strings.HasPrefix(reply, "invalid:") || !strings.Contains(reply, "not a folder") {
 		t.Fatalf("path through an oplog: %q", reply)
 	}
 }
 
 func TestTree_OversizedWrite(t *testing.T) {
-	ts := startStore(t, Config{})
+	ts := startStore(t, netstore.Config{})
 	fs := ts.mustMount("dan", "token "+ts.user("dan"))
 	fid, err := fs.Open("/user/dan/push", plan9.ORDWR)
 	if err != nil {
@@ -155,7 +157,7 @@ func TestTree_OversizedWrite(t *testing.T) {
 	for i := 0; i < 2*maxLine/len(chunk) && werr == nil; i++ {
 		_, werr = fid.Write(chunk)
 	}
-	if werr == nil || !strings.Contains(werr.Error(), "too large") {
+	if werr == nil || !strings.HasPrefix(werr.Error(), "limit: ") {
 		t.Fatalf("write of a %d-byte line: %v", 2*maxLine, werr)
 	}
 	// An op over the op size limit is refused on its own line.
@@ -177,7 +179,7 @@ func TestTree_OversizedWrite(t *testing.T) {
 		n, _ := f.ReadAt(r, 0)
 		return string(r[:n]), nil
 	}()
-	if err != nil || !strings.HasPrefix(reply, "refused:") || !strings.Contains(reply, "too large") {
+	if err != nil || !strings.HasPrefix(reply, "limit: op too large") {
 		t.Fatalf("oversized op: %q, %v", reply, err)
 	}
 }
@@ -185,12 +187,12 @@ func TestTree_OversizedWrite(t *testing.T) {
 // A refused write leaves the path usable for the next writer: no lock or
 // state is left behind on any error path.
 func TestTree_RefusedWriteLeavesPathUsable(t *testing.T) {
-	ts := startStore(t, Config{})
+	ts := startStore(t, netstore.Config{})
 	token := ts.user("erin")
 	fs1 := ts.mustMount("erin", "token "+token)
 	fs2 := ts.mustMount("erin", "token "+token)
 	good := op(t, "o", 1, `1`)
-	if reply, _ := ctl(fs1, "/user/erin/push", pushLines(Record{Type: "counter", Path: "/x", Op: good})); reply != "accepted\n" {
+	if reply, _ := ctl(fs1, "/user/erin/push", pushLines(netstore.Record{Type: "counter", Path: "/x", Op: good})); reply != "accepted\n" {
 		t.Fatalf("first push: %q", reply)
 	}
 	forged := op(t, "o", 2, `1`)
@@ -222,7 +224,7 @@ func TestTree_RefusedWriteLeavesPathUsable(t *testing.T) {
 }
 
 func TestTree_UsersIsolated(t *testing.T) {
-	ts := startStore(t, Config{})
+	ts := startStore(t, netstore.Config{})
 	ta := ts.user("ann")
 	tb := ts.user("ben")
 	fa := ts.mustMount("ann", "token "+ta)
@@ -245,7 +247,7 @@ func TestTree_UsersIsolated(t *testing.T) {
 
 func TestTree_AttachRefused(t *testing.T) {
 	now := time.Now()
-	ts := startStore(t, Config{Now: func() time.Time { return now }, CheckTimeout: 200 * time.Millisecond})
+	ts := startStore(t, netstore.Config{Now: func() time.Time { return now }, CheckTimeout: 200 * time.Millisecond})
 	token := ts.user("fay")
 	expired := testStoreID + ".old.mac"
 	ts.table.set("fay", expired, time.Time{})
@@ -257,8 +259,8 @@ func TestTree_AttachRefused(t *testing.T) {
 		{"fay", token, "aname must be"},
 		{"fay", "table wrong-secret", "bad table secret"},
 		{"fay", "confirm wrong-code", "bad or expired confirmation code"},
-		{"admin", "admin wrong", "permission denied"},
-		{"FAY", "token " + token, "bad name"},
+		{"admin", "admin wrong", "permission"},
+		{"FAY", "token " + token, "invalid: bad user id"},
 	}
 	for _, c := range cases {
 		_, err := ts.mount(c.uname, c.aname)
@@ -289,7 +291,7 @@ func TestTree_TokenCacheAndRevocation(t *testing.T) {
 	now := time.Now()
 	clk := func() time.Time { <-mu; defer func() { mu <- struct{}{} }(); return now }
 	advance := func(d time.Duration) { <-mu; now = now.Add(d); mu <- struct{}{} }
-	ts := startStore(t, Config{Now: clk, TokenCacheTTL: 30 * time.Second})
+	ts := startStore(t, netstore.Config{Now: clk, TokenCacheTTL: 30 * time.Second})
 	token := ts.user("gus")
 	ts.mustMount("gus", "token "+token)
 	calls := ts.table.calls
@@ -323,7 +325,7 @@ func TestTree_TokenCacheAndRevocation(t *testing.T) {
 }
 
 func TestTree_AdminAndConfirm(t *testing.T) {
-	ts := startStore(t, Config{})
+	ts := startStore(t, netstore.Config{})
 	adm := ts.mustMount("admin", "admin "+testAdminKey)
 	reply, err := ctl(adm, "/admin/ctl", "user add hal")
 	if err != nil || !strings.HasPrefix(reply, "code ") {
@@ -356,13 +358,13 @@ func TestTree_AdminAndConfirm(t *testing.T) {
 	ts.mustMount("hal", "token "+token)
 	// Restart: users and their tables survive.
 	ts.stop()
-	ts2 := startStore(t, Config{Dir: ts.dir})
+	ts2 := startStore(t, netstore.Config{Dir: ts.dir})
 	ts2.table.set("hal", token, time.Now().Add(time.Hour))
 	ts2.mustMount("hal", "token "+token)
 }
 
 func TestTree_Stream(t *testing.T) {
-	ts := startStore(t, Config{StreamBuffer: 8})
+	ts := startStore(t, netstore.Config{StreamBuffer: 8})
 	token := ts.user("ida")
 	reader := ts.mustMount("ida", "token "+token)
 	writer := ts.mustMount("ida", "token "+token)
@@ -370,7 +372,7 @@ func TestTree_Stream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	events := make(chan Event, 100)
+	events := make(chan netstore.Event, 100)
 	errs := make(chan error, 1)
 	go func() {
 		buf := make([]byte, 1<<20)
@@ -380,7 +382,7 @@ func TestTree_Stream(t *testing.T) {
 				errs <- err
 				return
 			}
-			ev, err := ParseEvent(buf[:n])
+			ev, err := netstore.ParseEvent(buf[:n])
 			if err != nil {
 				errs <- err
 				return
@@ -390,13 +392,13 @@ func TestTree_Stream(t *testing.T) {
 	}()
 	ops := []oplog.Op{op(t, "w", 1, `1`), op(t, "w", 2, `2`), op(t, "w", 3, `3`)}
 	for _, o := range ops {
-		if reply, _ := ctl(writer, "/user/ida/push", pushLines(Record{Type: "counter", Path: "/s", Op: o})); reply != "accepted\n" {
+		if reply, _ := ctl(writer, "/user/ida/push", pushLines(netstore.Record{Type: "counter", Path: "/s", Op: o})); reply != "accepted\n" {
 			t.Fatalf("push: %q", reply)
 		}
 	}
 	// A no-op is not an event.
-	ctl(writer, "/user/ida/push", pushLines(Record{Type: "counter", Path: "/s", Op: ops[0]}))
-	var last Event
+	ctl(writer, "/user/ida/push", pushLines(netstore.Record{Type: "counter", Path: "/s", Op: ops[0]}))
+	var last netstore.Event
 	for i := range ops {
 		select {
 		case ev := <-events:
@@ -411,7 +413,7 @@ func TestTree_Stream(t *testing.T) {
 			t.Fatalf("event %d did not arrive", i)
 		}
 	}
-	ctl(writer, "/user/ida/push", pushLines(Record{Type: "counter", Path: "/t", Op: op(t, "w", 1, `4`)}))
+	ctl(writer, "/user/ida/push", pushLines(netstore.Record{Type: "counter", Path: "/t", Op: op(t, "w", 1, `4`)}))
 	select {
 	case ev := <-events:
 		if ev.Path != "/t" {
@@ -423,7 +425,7 @@ func TestTree_Stream(t *testing.T) {
 
 	// Resume after a disconnect: events pushed meanwhile come first.
 	missed := op(t, "w", 4, `5`)
-	ctl(writer, "/user/ida/push", pushLines(Record{Type: "counter", Path: "/s", Op: missed}))
+	ctl(writer, "/user/ida/push", pushLines(netstore.Record{Type: "counter", Path: "/s", Op: missed}))
 	r2 := ts.mustMount("ida", "token "+token)
 	f2, _ := r2.Open("/user/ida/stream", plan9.ORDWR)
 	if _, err := f2.Write([]byte(fmt.Sprintf("since %s %d\n", last.Epoch, last.Seq))); err != nil {
@@ -434,7 +436,7 @@ func TestTree_Stream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ev, _ := ParseEvent(buf[:n]); ev.Seq != last.Seq+1 || ev.Path != "/t" {
+	if ev, _ := netstore.ParseEvent(buf[:n]); ev.Seq != last.Seq+1 || ev.Path != "/t" {
 		t.Fatalf("resumed at %+v, want seq %d", ev, last.Seq+1)
 	}
 	// Another epoch, a cursor too old, a cursor from the future: explicit errors.
@@ -449,7 +451,7 @@ func TestTree_Stream(t *testing.T) {
 		}
 	}
 	for i := 2; i <= 20; i++ { // overflow the 8-event buffer
-		ctl(writer, "/user/ida/push", pushLines(Record{Type: "counter", Path: "/u", Op: op(t, "w", uint64(i), `1`)}))
+		ctl(writer, "/user/ida/push", pushLines(netstore.Record{Type: "counter", Path: "/u", Op: op(t, "w", uint64(i), `1`)}))
 	}
 	if _, err := f2.Write([]byte(fmt.Sprintf("since %s 1", last.Epoch))); err == nil || !strings.Contains(err.Error(), "too old") {
 		t.Errorf("old cursor: %v", err)
@@ -465,10 +467,10 @@ func TestTree_Stream(t *testing.T) {
 
 // The remote client speaks the same tree.
 func TestRemote(t *testing.T) {
-	ts := startStore(t, Config{})
+	ts := startStore(t, netstore.Config{})
 	token := ts.user("jo")
 	ctx := context.Background()
-	r, err := Dial(ctx, ts.addr, "jo", token)
+	r, err := remote.Dial(ctx, ts.addr, "jo", token)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -477,16 +479,16 @@ func TestRemote(t *testing.T) {
 	if err != nil || l.Len() != 1 {
 		t.Fatalf("read of a missing oplog: %v, %v", l, err)
 	}
-	var recs []Record
+	var recs []netstore.Record
 	for i := 1; i <= 2000; i++ { // more than one write of the push file
-		recs = append(recs, Record{Type: "counter", Path: "/n", Op: op(t, "r", uint64(i), `1`)})
+		recs = append(recs, netstore.Record{Type: "counter", Path: "/n", Op: op(t, "r", uint64(i), `1`)})
 	}
 	res, err := r.Push(ctx, recs)
 	if err != nil || len(res) != 2000 {
 		t.Fatalf("push: %d results, %v", len(res), err)
 	}
 	for i, x := range res {
-		if x.Outcome != oplog.Accepted {
+		if x.Outcome() != oplog.Accepted {
 			t.Fatalf("record %d: %v", i, x)
 		}
 	}
@@ -498,7 +500,7 @@ func TestRemote(t *testing.T) {
 	if err != nil || epoch != ts.svc.Epoch() || seq != 2000 {
 		t.Fatalf("cursor %q %d %v; store epoch %q", epoch, seq, err, ts.svc.Epoch())
 	}
-	sr, err := OpenStream(ctx, ts.addr, "jo", token, epoch, seq-1)
+	sr, err := remote.OpenStream(ctx, ts.addr, "jo", token, epoch, seq-1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -518,7 +520,7 @@ func TestRemote(t *testing.T) {
 // A revocation also stops connections attached before it: opens and stream
 // events check the token again.
 func TestTree_RevocationStopsLiveConnections(t *testing.T) {
-	ts := startStore(t, Config{})
+	ts := startStore(t, netstore.Config{})
 	token := ts.user("liv")
 	live := ts.mustMount("liv", "token "+token)
 	sfid, err := live.Open("/user/liv/stream", plan9.OREAD)
@@ -533,14 +535,14 @@ func TestTree_RevocationStopsLiveConnections(t *testing.T) {
 	if _, err := ctl(tf, "/user/liv/ctl", "revoke "+token); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ctl(live, "/user/liv/push", pushLines(Record{Type: "lww", Path: "/x", Op: op(t, "o", 1, `1`)})); err == nil || !strings.Contains(err.Error(), "revoked") {
+	if _, err := ctl(live, "/user/liv/push", pushLines(netstore.Record{Type: "lww", Path: "/x", Op: op(t, "o", 1, `1`)})); err == nil || !strings.Contains(err.Error(), "revoked") {
 		t.Fatalf("push on a connection whose token was revoked: %v", err)
 	}
-	if _, err := pfid.Write([]byte(pushLines(Record{Type: "lww", Path: "/z", Op: op(t, "o", 3, `3`)}))); err == nil || !strings.Contains(err.Error(), "revoked") {
+	if _, err := pfid.Write([]byte(pushLines(netstore.Record{Type: "lww", Path: "/z", Op: op(t, "o", 3, `3`)}))); err == nil || !strings.Contains(err.Error(), "revoked") {
 		t.Fatalf("write on a push fid opened before the revocation: %v", err)
 	}
 	// An op accepted afterwards is not delivered on the revoked stream.
-	if _, err := ts.svc.Push(context.Background(), "liv", []Record{{Type: "lww", Path: "/y", Op: op(t, "o", 2, `2`)}}); err != nil {
+	if _, err := ts.svc.Push(context.Background(), "liv", []netstore.Record{{Type: "lww", Path: "/y", Op: op(t, "o", 2, `2`)}}); err != nil {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 4096)
@@ -550,15 +552,15 @@ func TestTree_RevocationStopsLiveConnections(t *testing.T) {
 }
 
 func TestRemote_ListAndTypes(t *testing.T) {
-	ts := startStore(t, Config{})
+	ts := startStore(t, netstore.Config{})
 	token := ts.user("lia")
 	ctx := context.Background()
-	r, err := Dial(ctx, ts.addr, "lia", token)
+	r, err := remote.Dial(ctx, ts.addr, "lia", token)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if _, err := r.Push(ctx, []Record{
+	if _, err := r.Push(ctx, []netstore.Record{
 		{Type: "lww", Path: "/ch/a", Op: op(t, "o", 1, `1`)},
 		{Type: "lww", Path: "/ch/b/c", Op: op(t, "o", 1, `1`)},
 		{Type: "set", Path: "/other/x", Op: op(t, "o", 1, `{"add":1}`)},
@@ -575,5 +577,48 @@ func TestRemote_ListAndTypes(t *testing.T) {
 	}
 	if paths, err := r.List(ctx, []string{"set", "ch"}); err != nil || len(paths) != 0 {
 		t.Fatalf("a folder that does not exist: %v %v", paths, err)
+	}
+}
+
+// A revocation cuts listing and stat too: a connection attached before it
+// can no longer walk to an oplog, stat one, or read a folder it had open
+// (its next read from offset 0 lists again), and learns nothing of names,
+// lengths or versions.
+func TestTree_RevocationStopsListingAndStat(t *testing.T) {
+	ts := startStore(t, netstore.Config{})
+	token := ts.user("lis")
+	if _, err := ts.svc.Push(context.Background(), "lis", []netstore.Record{{Type: "lww", Path: "/ch/x", Op: op(t, "o", 1, `1`)}}); err != nil {
+		t.Fatal(err)
+	}
+	live := ts.mustMount("lis", "token "+token)
+	dfid, err := live.Open("/user/lis/oplog/lww/ch", plan9.OREAD)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dfid.Close()
+	if ents, err := dfid.Dirreadall(); err != nil || len(ents) != 1 || ents[0].Name != "x" {
+		t.Fatalf("listing before the revocation: %v %v", ents, err)
+	}
+	if _, err := live.Stat("/user/lis/oplog/lww/ch/x"); err != nil {
+		t.Fatalf("stat before the revocation: %v", err)
+	}
+	tf := ts.mustMount("lis", "table "+testSecret)
+	if _, err := ctl(tf, "/user/lis/ctl", "revoke "+token); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"/user/lis/oplog/lww/ch/x", "/user/lis/oplog/lww/ch", "/user/lis/oplog"} {
+		if d, err := live.Stat(name); err == nil || !strings.Contains(err.Error(), "revoked") {
+			t.Errorf("stat %s after the revocation: %v, %v; want a revoked error", name, d, err)
+		}
+	}
+	if d, err := dfid.Stat(); err == nil || !strings.Contains(err.Error(), "revoked") {
+		t.Errorf("stat of a fid walked before the revocation: %v, %v; want a revoked error", d, err)
+	}
+	buf := make([]byte, 8192)
+	if n, err := dfid.ReadAt(buf, 0); err == nil || !strings.Contains(err.Error(), "revoked") {
+		t.Errorf("re-reading a folder opened before the revocation: %d bytes, %v; want a revoked error", n, err)
+	}
+	if _, err := live.Open("/user/lis/oplog/lww", plan9.OREAD); err == nil || !strings.Contains(err.Error(), "revoked") {
+		t.Errorf("open a folder after the revocation: %v", err)
 	}
 }

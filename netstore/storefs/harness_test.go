@@ -1,8 +1,7 @@
-package netstore
+package storefs
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net"
 	"strings"
@@ -13,6 +12,8 @@ import (
 	"9fans.net/go/plan9"
 	"9fans.net/go/plan9/client"
 
+	"gigfs.io/gigfs/gig"
+	"gigfs.io/gigfs/netstore"
 	"gigfs.io/gigfs/oplog"
 	"gigfs.io/gigfs/srv9p"
 )
@@ -40,11 +41,11 @@ func (f *fakeTable) Check(ctx context.Context, tableAddr, tableFingerprint, stor
 		return time.Time{}, ctx.Err()
 	}
 	if storeID != testStoreID || secret != testSecret {
-		return time.Time{}, errors.New("bad store credential")
+		return time.Time{}, gig.Errorf(gig.ErrUnavailable, "bad store credential")
 	}
 	until, ok := f.tokens[user+" "+token]
 	if !ok {
-		return time.Time{}, errors.New("unknown token")
+		return time.Time{}, gig.Errorf(gig.ErrPermission, "unknown token")
 	}
 	return until, nil
 }
@@ -65,14 +66,14 @@ func (f *fakeTable) set(user, token string, until time.Time) {
 // testStore is a store served over 9P on loopback for one test.
 type testStore struct {
 	t     testing.TB
-	svc   *Service
+	svc   *netstore.Service
 	table *fakeTable
 	addr  string
 	dir   string
 	stop  func()
 }
 
-func startStore(tb testing.TB, cfg Config) *testStore {
+func startStore(tb testing.TB, cfg netstore.Config) *testStore {
 	tb.Helper()
 	if cfg.Dir == "" {
 		cfg.Dir = tb.TempDir()
@@ -82,7 +83,7 @@ func startStore(tb testing.TB, cfg Config) *testStore {
 		cfg.Checker = ft
 	}
 	cfg.Logf = tb.Logf
-	svc, err := Open(cfg)
+	svc, err := netstore.Open(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -206,10 +207,10 @@ func opLines(ops ...oplog.Op) string {
 	return string(b)
 }
 
-func pushLines(recs ...Record) string {
+func pushLines(recs ...netstore.Record) string {
 	var b []byte
 	for i := range recs {
-		b = AppendRecord(b, &recs[i])
+		b = netstore.AppendRecord(b, &recs[i])
 		b = append(b, '\n')
 	}
 	return string(b)

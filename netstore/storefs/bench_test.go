@@ -1,4 +1,4 @@
-package netstore
+package storefs
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"gigfs.io/gigfs/netstore"
+	"gigfs.io/gigfs/netstore/remote"
 	"gigfs.io/gigfs/oplog"
 )
 
@@ -20,12 +22,12 @@ func BenchmarkPush9P(b *testing.B) {
 		for _, shared := range []bool{true, false} {
 			name := fmt.Sprintf("conns=%d/one-oplog=%v", conns, shared)
 			b.Run(name, func(b *testing.B) {
-				ts := startStore(b, Config{})
+				ts := startStore(b, netstore.Config{})
 				token := ts.user("bench")
 				ctx := context.Background()
-				remotes := make([]*Remote, conns)
+				remotes := make([]*remote.Remote, conns)
 				for i := range remotes {
-					r, err := Dial(ctx, ts.addr, "bench", token)
+					r, err := remote.Dial(ctx, ts.addr, "bench", token)
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -46,8 +48,8 @@ func BenchmarkPush9P(b *testing.B) {
 						}
 						for seq := uint64(1); next.Add(1) <= int64(b.N); seq++ {
 							o, _ := oplog.NewOp(clk.Date(), fmt.Sprintf("c%d", c), seq, []byte(`{"add":1}`))
-							res, err := remotes[c].Push(ctx, []Record{{Type: "counter", Path: path, Op: o}})
-							if err != nil || res[0].Outcome != oplog.Accepted {
+							res, err := remotes[c].Push(ctx, []netstore.Record{{Type: "counter", Path: path, Op: o}})
+							if err != nil || res[0].Outcome() != oplog.Accepted {
 								b.Errorf("push: %v %v", res, err)
 								return
 							}
@@ -57,7 +59,7 @@ func BenchmarkPush9P(b *testing.B) {
 				wg.Wait()
 				b.StopTimer()
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
-				b.ReportMetric(float64(ts.svc.wal.j.Syncs())/float64(b.N), "fsyncs/op")
+				b.ReportMetric(float64(ts.svc.Syncs())/float64(b.N), "fsyncs/op")
 			})
 		}
 	}
@@ -66,15 +68,15 @@ func BenchmarkPush9P(b *testing.B) {
 // BenchmarkStreamLatency measures the time from a push being sent to its
 // event arriving on another connection's stream.
 func BenchmarkStreamLatency(b *testing.B) {
-	ts := startStore(b, Config{})
+	ts := startStore(b, netstore.Config{})
 	token := ts.user("bench")
 	ctx := context.Background()
-	w, err := Dial(ctx, ts.addr, "bench", token)
+	w, err := remote.Dial(ctx, ts.addr, "bench", token)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer w.Close()
-	sr, err := OpenStream(ctx, ts.addr, "bench", token, "", 0)
+	sr, err := remote.OpenStream(ctx, ts.addr, "bench", token, "", 0)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -87,7 +89,7 @@ func BenchmarkStreamLatency(b *testing.B) {
 		start := time.Now()
 		got := make(chan error, 1)
 		go func() { _, err := sr.Next(ctx); got <- err }()
-		if _, err := w.Push(ctx, []Record{{Type: "counter", Path: "/lat", Op: o}}); err != nil {
+		if _, err := w.Push(ctx, []netstore.Record{{Type: "counter", Path: "/lat", Op: o}}); err != nil {
 			b.Fatal(err)
 		}
 		if err := <-got; err != nil {

@@ -1,4 +1,4 @@
-package netstore
+package storefs
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"gigfs.io/gigfs/internal/adminkey"
 	"gigfs.io/gigfs/internal/daemon"
+	"gigfs.io/gigfs/netstore"
 	"gigfs.io/gigfs/oplog"
 	"gigfs.io/gigfs/srv9p"
 )
@@ -24,7 +25,7 @@ const DefaultAddr = "tcp!127.0.0.1!5641"
 // table client's.
 //
 //	gig-store [-addr tcp!127.0.0.1!5641] [-data $GIGFS_DATA]
-func Main(args []string, checker TokenChecker) int {
+func Main(args []string, checker netstore.TokenChecker) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return run(ctx, args, os.Stderr, checker, nil)
@@ -32,12 +33,12 @@ func Main(args []string, checker TokenChecker) int {
 
 // run is Main with its context, its error output, and a callback told the
 // address once the store listens (for tests).
-func run(ctx context.Context, args []string, stderr io.Writer, checker TokenChecker, listening func(addr string)) int {
+func run(ctx context.Context, args []string, stderr io.Writer, checker netstore.TokenChecker, listening func(addr string)) int {
 	logger := log.New(stderr, "gig-store: ", log.LstdFlags)
 	fl := daemon.NewFlags("gig-store", DefaultAddr, usage, stderr)
 	horizon := fl.Set.Duration("date-horizon", oplog.DefaultHorizon, "refuse ops dated further ahead of this store's clock")
-	flushEvery := fl.Set.Duration("flush-interval", DefaultFlushInterval, "how often the oplogs' files are brought up to date from the write-ahead log")
-	walMax := fl.Set.Int64("wal-max", DefaultWALMaxBytes, "bytes of write-ahead log past which a flush starts at once")
+	flushEvery := fl.Set.Duration("flush-interval", netstore.DefaultFlushInterval, "how often the oplogs' files are brought up to date from the write-ahead log")
+	walMax := fl.Set.Int64("wal-max", netstore.DefaultWALMaxBytes, "bytes of write-ahead log past which a flush starts at once")
 	if status, ok := fl.Parse(args, logger); !ok {
 		return status
 	}
@@ -52,7 +53,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker TokenChec
 		logger.Print(err)
 		return daemon.ExitError
 	}
-	svc, err := Open(Config{Dir: fl.Data, Checker: checker, DateHorizon: *horizon, FlushInterval: *flushEvery, WALMaxBytes: *walMax, Logf: logger.Printf})
+	svc, err := netstore.Open(netstore.Config{Dir: fl.Data, Checker: checker, DateHorizon: *horizon, FlushInterval: *flushEvery, WALMaxBytes: *walMax, Logf: logger.Printf})
 	if err != nil {
 		logger.Print(err)
 		return daemon.ExitError
@@ -69,6 +70,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker TokenChec
 		listening(l.Addr().String())
 	}
 	srv := &srv9p.Server{Attach: (&Tree{S: svc, AdminKey: key}).Attach, Logf: logger.Printf}
+	fl.Limits.Apply(srv)
 	return daemon.Serve(ctx, logger, l, srv, svc.Close)
 }
 

@@ -1,4 +1,4 @@
-package netstore
+package storefs
 
 import (
 	"bytes"
@@ -7,8 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"gigfs.io/gigfs/internal/adminkey"
 	"time"
+
+	"gigfs.io/gigfs/internal/adminkey"
 )
 
 func TestMain_ServesAndShutsDownCleanly(t *testing.T) {

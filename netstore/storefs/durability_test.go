@@ -1,4 +1,4 @@
-package netstore
+package storefs
 
 import (
 	"bufio"
@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"gigfs.io/gigfs/netstore"
+	"gigfs.io/gigfs/netstore/remote"
 	"gigfs.io/gigfs/oplog"
 	"gigfs.io/gigfs/srv9p"
 )
@@ -33,7 +35,7 @@ const crashToken = testStoreID + ".crash.mac"
 func serveForCrashTest(dir string) int {
 	ft := &fakeTable{}
 	ft.set("kim", crashToken, time.Now().Add(time.Hour))
-	svc, err := Open(Config{Dir: dir, Checker: ft})
+	svc, err := netstore.Open(netstore.Config{Dir: dir, Checker: ft})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -90,13 +92,13 @@ func TestStore_SIGKILLKeepsAcknowledgedOps(t *testing.T) {
 
 	const writers = 16
 	var mu sync.Mutex
-	acked := make(map[string]Record) // sha -> record
+	acked := make(map[string]netstore.Record) // sha -> record
 	var wg sync.WaitGroup
 	for w := 0; w < writers; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			r, err := Dial(ctx, addr, "kim", crashToken)
+			r, err := remote.Dial(ctx, addr, "kim", crashToken)
 			if err != nil {
 				t.Errorf("writer %d: %v", w, err)
 				return
@@ -106,12 +108,12 @@ func TestStore_SIGKILLKeepsAcknowledgedOps(t *testing.T) {
 			origin := fmt.Sprintf("writer%d", w)
 			for seq := uint64(1); ; seq++ {
 				o, _ := oplog.NewOp(clk.Date(), origin, seq, []byte(fmt.Sprint(seq)))
-				rec := Record{Type: "counter", Path: fmt.Sprintf("/w%d/p%d", w, seq%8), Op: o}
-				res, err := r.Push(ctx, []Record{rec})
+				rec := netstore.Record{Type: "counter", Path: fmt.Sprintf("/w%d/p%d", w, seq%8), Op: o}
+				res, err := r.Push(ctx, []netstore.Record{rec})
 				if err != nil {
 					return // the store died
 				}
-				if res[0].Outcome != oplog.Accepted {
+				if res[0].Outcome() != oplog.Accepted {
 					t.Errorf("writer %d: %v", w, res[0])
 					return
 				}
@@ -141,7 +143,7 @@ func TestStore_SIGKILLKeepsAcknowledgedOps(t *testing.T) {
 
 	cmd2, addr2 := startStoreProcess(t, dir)
 	defer func() { cmd2.Process.Kill(); cmd2.Wait() }()
-	r, err := Dial(ctx, addr2, "kim", crashToken)
+	r, err := remote.Dial(ctx, addr2, "kim", crashToken)
 	if err != nil {
 		t.Fatal(err)
 	}

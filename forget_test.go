@@ -1,0 +1,93 @@
+package gigfs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// A long-running client keeps at most KeepPaths unwatched paths in memory:
+// the least recently used are dropped once a store holds all they have,
+// and read again when used; watched paths and paths with an op no store
+// took are kept.
+func TestClient_DropsUnwatchedPaths(t *testing.T) {
+	w := newWorld(t, 1)
+	cfg := w.config()
+	cfg.KeepPaths = 10
+	cfg.CallTimeout = 300 * time.Millisecond
+	cfg.ReadWait = 50 * time.Millisecond
+	cfg.LocalTable = map[string][]LocalStore{"d": {{InMemory: true}}} // paths never dropped: nothing durable holds them
+	c := w.client(cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := c.Watch(ctx, "c", "counter", "/watched"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 40; i++ {
+		mustPush(t, c, "c", "counter", fmt.Sprintf("/p%d", i), "1")
+	}
+	// An op no store took: the store is away.
+	w.proxies[0].Cut()
+	pctx, pcancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	if _, err := c.Push(pctx, "c", "counter", "/p0", json.RawMessage(`10`)); !errors.Is(err, ErrPending) {
+		t.Fatalf("push with the store away: %v", err)
+	}
+	pcancel()
+	has := func(path string) bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		_, ok := c.paths[pathKey{"c", "counter", path}]
+		return ok
+	}
+	// A path just loaded is kept a while (a push may be between its load
+	// and its merge): new paths are loaded, each making forgetting run,
+	// once the one before is past that while.
+	window := 2*cfg.CallTimeout + cfg.ReadWait
+	probe, last := 0, time.Time{}
+	eventually(t, 20*time.Second, func() error {
+		if time.Since(last) > window {
+			probe++
+			last = time.Now()
+			mustGet(t, c, "d", "counter", fmt.Sprintf("/probe%d", probe))
+		}
+		c.mu.Lock()
+		n := 0
+		for k := range c.paths {
+			if k.channel == "c" {
+				n++
+			}
+		}
+		c.mu.Unlock()
+		if n > 2 {
+			return fmt.Errorf("%d paths of channel c in memory, want 2 (the watched one, the one with an op no store has)", n)
+		}
+		return nil
+	})
+	if !has("/p0") {
+		t.Fatal("a path with an op no store has was dropped")
+	}
+	w.proxies[0].Heal()
+	if !has("/watched") {
+		t.Fatal("a watched path was dropped")
+	}
+	eventually(t, 10*time.Second, func() error { // the store reconnects
+		got, err := c.Get(context.Background(), "c", "counter", "/p7")
+		if err == nil && string(got) != "1" {
+			t.Fatalf("a dropped path reads %s after a reload, want 1", got)
+		}
+		return err
+	})
+	// Once the store is back, the op reaches it.
+	eventually(t, 10*time.Second, func() error {
+		if _, err := c.Sync(context.Background(), "c", "counter", "/p0", false); err != nil {
+			return err
+		}
+		if got := mustGet(t, c, "c", "counter", "/p0"); got != "11" {
+			return fmt.Errorf("/p0 reads %s, want 11", got)
+		}
+		return nil
+	})
+}

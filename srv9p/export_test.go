@@ -1,0 +1,13 @@
+package srv9p
+
+// Held returns how many connections of s are paused by back-pressure:
+// not read from until they take their replies.
+func Held(s *Server) int { return int(s.guard().held.Load()) }
+
+// Unauth returns how many connections of s have not attached yet.
+func Unauth(s *Server) int {
+	g := s.guard()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.unauth
+}

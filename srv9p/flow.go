@@ -1,0 +1,160 @@
+package srv9p
+
+import (
+	"encoding/binary"
+	"sync"
+
+	"9fans.net/go/plan9"
+)
+
+// Flow control of one connection.
+//
+// The reader counts every request it hands the library, and the writer
+// every reply: a request is in flight from the moment it is read until
+// its reply is written. Each request also reserves bytes: its own size and
+// the reply it may get (a read: its count; anything else: smallReply).
+// Before reading the next message from the network, the reader waits until
+// the connection has fewer than MaxInFlight requests in flight and holds
+// fewer than MaxPendingBytes: past either, the server reads nothing more
+// from the connection (back-pressure; the client's writes then block in
+// its kernel buffers), and a client that does not take its replies holds at
+// most those bounds. A read that blocks in a stream (beginBlock) leaves
+// the count while it waits, since it is bounded by MaxBlockedReads, so
+// that blocked reads never keep a connection from sending the Tflush that
+// ends them.
+//
+// Every request gets exactly one reply from the library (a flushed one
+// too, before its Rflush), except a reply too large for msize, which the
+// library drops: none of ours is (errors are cut to maxErrorLen, stats
+// checked in conn.stat), so the counts cannot drift.
+type flow struct {
+	mu       sync.Mutex
+	cond     *sync.Cond
+	inflight int
+	bytes    int64
+	res      map[uint16][]int64 // reservations by tag, in order
+	closed   bool
+	bitten   bool // the limit has been logged for this connection
+}
+
+// smallReply is what a request other than a read reserves for its reply:
+// an Rerror of maxErrorLen bytes fits, so does a stat of short names.
+const smallReply = 9 + maxErrorLen + 56
+
+// unauthInFlight bounds the requests in flight of a connection that has
+// not attached yet, whatever MaxInFlight says: before an attach nothing
+// but Tversion, Tauth, Tattach and Tflush is of use.
+const unauthInFlight = 4
+
+func (f *flow) init() {
+	f.cond = sync.NewCond(&f.mu)
+	f.res = make(map[uint16][]int64)
+}
+
+// close wakes a reader waiting for room, for good.
+func (f *flow) close() {
+	f.mu.Lock()
+	f.closed = true
+	f.cond.Broadcast()
+	f.mu.Unlock()
+}
+
+// waitRoom blocks until the connection may read one more request, and
+// logs once per connection when it has to wait. It returns false once the
+// flow is closed.
+func (c *conn) waitRoom() bool {
+	f := &c.flow
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for !f.closed {
+		max := c.maxInFlight
+		if !c.attached.Load() {
+			max = min(max, unauthInFlight)
+		}
+		full := f.inflight >= max
+		if !full && (f.bytes == 0 || f.bytes < c.maxPending) {
+			return true
+		}
+		c.srv.guard().held.Add(1)
+		if !f.bitten {
+			f.bitten = true
+			what := "requests in flight"
+			if !full {
+				what = "bytes of requests and replies pending"
+			}
+			c.srv.limitLog("flow", "%s: %d requests in flight (limit %d), %d bytes pending (limit %d): %s; not reading from it until it takes its replies",
+				c.remote, f.inflight, max, f.bytes, c.maxPending, what)
+		}
+		f.cond.Wait()
+		c.srv.guard().held.Add(-1)
+	}
+	return false
+}
+
+// reserve counts the request msg as in flight.
+func (c *conn) reserve(msg []byte) {
+	typ := msg[4]
+	tag := binary.LittleEndian.Uint16(msg[5:7])
+	n := int64(len(msg)) + smallReply
+	if typ == plan9.Tread && len(msg) >= 23 {
+		count := int64(binary.LittleEndian.Uint32(msg[19:23]))
+		n = int64(len(msg)) + plan9.IOHDRSZ + min(count, int64(c.msize.Load())-plan9.IOHDRSZ)
+	}
+	f := &c.flow
+	f.mu.Lock()
+	f.inflight++
+	f.bytes += n
+	f.res[tag] = append(f.res[tag], n)
+	f.mu.Unlock()
+}
+
+// replied counts the reply msg as written: its request leaves the flight.
+func (c *conn) replied(msg []byte) {
+	if len(msg) < 7 {
+		return
+	}
+	tag := binary.LittleEndian.Uint16(msg[5:7])
+	f := &c.flow
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r := f.res[tag]
+	if len(r) == 0 {
+		return
+	}
+	n := r[0]
+	if len(r) == 1 {
+		delete(f.res, tag)
+	} else {
+		f.res[tag] = r[1:]
+	}
+	f.inflight--
+	f.bytes -= n
+	f.cond.Broadcast()
+}
+
+// park takes a read that is about to block, and reserved n bytes, out of
+// the flight; unpark puts it back before its reply.
+func (c *conn) park(n int64) {
+	f := &c.flow
+	f.mu.Lock()
+	f.inflight--
+	f.bytes -= n
+	f.cond.Broadcast()
+	f.mu.Unlock()
+}
+
+func (c *conn) unpark(n int64) {
+	f := &c.flow
+	f.mu.Lock()
+	f.inflight++
+	f.bytes += n
+	f.mu.Unlock()
+}
+
+// pending returns the requests in flight and the bytes they reserve.
+func (c *conn) pending() (int, int64) {
+	f := &c.flow
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.inflight, f.bytes
+}
