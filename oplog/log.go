@@ -505,7 +505,7 @@ func decodeShared(line []byte, origins map[string]string) (Op, error) {
 		return Op{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(line), MaxLineSize)
 	}
 	o, ok := decodeFast(line, origins)
-	if !ok {
+	if !ok || o.Sha == "" {
 		return decodeSlow(line, true)
 	}
 	return o, o.Check()
