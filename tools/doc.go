@@ -12,6 +12,7 @@
 //	gig-watch   <channel>                            print the ops new to the client, as push lines
 //	gig-watch   -values <channel> <type> <path>...   print the value changes of paths
 //	gig-log     <channel> <type> <path>              print the oplog, JSON lines
+//	gig-ls      [-l] <channel> [<prefix>]            list the paths of a channel with their types
 //	gig-sync    [-prune] <channel> <type> <path>...  compare and repair the stores, one report per path
 //	gig-session new|list|revoke                      manage sessions (needs the master)
 //	gig-channel add|remove|list                      manage the mount table
