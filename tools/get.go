@@ -10,8 +10,8 @@ import (
 
 var getCmd = &command{
 	name:    "get",
-	args:    "[-at <time>] <channel> <type> <path>",
-	summary: "print the value of a path (-at: as it was then)",
+	args:    "<channel> <type> <path>",
+	summary: "print the value of a path",
 	shell:   true,
 	help: `Get prints the value of the oplog (channel, type, path): its stores'
 oplogs merged and reduced with the type's reducer, as one line of JSON. A

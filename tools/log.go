@@ -7,7 +7,7 @@ import (
 
 var logCmd = &command{
 	name:    "log",
-	args:    "[-since <time>] [-until <time>] [-time] <channel> <type> <path>",
+	args:    "<channel> <type> <path>",
 	summary: "print the oplog of a path, JSON lines",
 	shell:   true,
 	help: `Log prints the oplog of (channel, type, path), merged from its stores,
