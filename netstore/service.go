@@ -110,6 +110,10 @@ type Config struct {
 	// WALMaxBytes is the size of the write-ahead log past which a flush
 	// starts at once. Zero means DefaultWALMaxBytes.
 	WALMaxBytes int64
+	// CallLog is how many calls per user the user's calls file shows
+	// (calls.go); the file on disk holds at most twice that. Zero means
+	// DefaultCallLog.
+	CallLog int
 	// Now replaces time.Now (for tests).
 	Now func() time.Time
 	// Logf logs one line per error; nil means log.Printf.
@@ -130,6 +134,7 @@ type Service struct {
 	mu     sync.Mutex
 	users  map[string]*user
 	tokens tokenCache
+	calls  callLogs
 	closed bool
 
 	futureLogged atomic.Int64 // unix ms of the last log line of a refused future date
@@ -180,6 +185,9 @@ func Open(cfg Config) (*Service, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.CallLog <= 0 {
+		cfg.CallLog = DefaultCallLog
 	}
 	if cfg.FlushInterval == 0 {
 		cfg.FlushInterval = DefaultFlushInterval
@@ -520,6 +528,7 @@ func (s *Service) Close() error {
 	if err := s.closeLogs(); err != nil && first == nil {
 		first = err
 	}
+	s.calls.close()
 	if err := s.lock.Close(); err != nil && first == nil {
 		first = err
 	}
