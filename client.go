@@ -379,61 +379,6 @@ func (c *Client) Channels() []string {
 	return out
 }
 
-// Paths lists the oplogs of a channel: the union of what its stores that
-// answer hold and what the client has loaded, sorted.
-func (c *Client) Paths(ctx context.Context, channel string) ([]TypePath, error) {
-	stores, err := c.stores(ctx, channel)
-	if err != nil {
-		return nil, err
-	}
-	seen := make(map[TypePath]bool)
-	c.mu.Lock()
-	for k := range c.paths {
-		if k.channel == channel {
-			seen[TypePath{k.typ, k.path}] = true
-		}
-	}
-	c.mu.Unlock()
-	type answer struct {
-		list []TypePath
-		err  error
-	}
-	answers := make(chan answer, len(stores))
-	for _, s := range stores {
-		go func() {
-			cctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
-			defer cancel()
-			l, err := s.list(cctx, channel)
-			answers <- answer{l, err}
-		}()
-	}
-	answered := 0
-	for range stores {
-		a := <-answers
-		if a.err != nil {
-			continue
-		}
-		answered++
-		for _, tp := range a.list {
-			seen[tp] = true
-		}
-	}
-	if answered == 0 && len(seen) == 0 {
-		return nil, fmt.Errorf("%w for channel %s", ErrNoAnswer, channel)
-	}
-	out := make([]TypePath, 0, len(seen))
-	for tp := range seen {
-		out = append(out, tp)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Type != out[j].Type {
-			return out[i].Type < out[j].Type
-		}
-		return out[i].Path < out[j].Path
-	})
-	return out, nil
-}
-
 // storeUp is called when a remote store (re)connects: sync every loaded
 // path of its channels, and every oplog of those channels that an on-disk
 // local store holds (ops written offline).
@@ -466,7 +411,7 @@ func (c *Client) syncChannel(channel string) {
 	locals := append([]store(nil), c.local[channel]...)
 	c.mu.Unlock()
 	for _, s := range locals {
-		list, err := s.list(c.ctx, channel)
+		list, err := s.list(c.ctx, channel, "")
 		if err != nil {
 			c.cfg.Logf("gigfs: %s: %v", s.name(), err)
 		}

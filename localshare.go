@@ -495,7 +495,7 @@ func (s *sharedStore) catchUp(channel string, from int64, loaded map[pathKey]boo
 	c := s.c
 	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.CallTimeout)
 	defer cancel()
-	list, err := s.list(ctx, channel)
+	list, err := s.list(ctx, channel, "")
 	if err != nil {
 		c.cfg.Logf("gigfs: %s: catching up channel %s: %v", s.name(), channel, err)
 		return
@@ -592,27 +592,14 @@ func (s *sharedStore) push(ctx context.Context, recs []netstore.Record) ([]oplog
 	return res, err
 }
 
-func (s *sharedStore) list(ctx context.Context, channel string) ([]TypePath, error) {
+func (s *sharedStore) list(ctx context.Context, channel, dir string) ([]TypePath, error) {
 	var out []TypePath
 	err := s.call(ctx, func(d *diskStore) (err error) {
-		out, err = d.list(ctx, channel)
+		out, err = d.list(ctx, channel, dir)
 		return err
-	}, func(r *remote.Remote) error {
-		out = nil
-		types, err := r.Types(ctx)
-		if err != nil {
-			return err
-		}
-		for _, typ := range types {
-			paths, err := r.List(ctx, []string{typ, channel})
-			if err != nil {
-				return err
-			}
-			for _, p := range paths {
-				out = append(out, TypePath{typ, p})
-			}
-		}
-		return nil
+	}, func(r *remote.Remote) (err error) {
+		out, err = listRemote(ctx, r, channel, dir)
+		return err
 	})
 	return out, err
 }

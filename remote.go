@@ -98,28 +98,16 @@ func (rs *remoteStore) push(ctx context.Context, recs []netstore.Record) ([]oplo
 	return res, err
 }
 
-func (rs *remoteStore) list(ctx context.Context, channel string) ([]TypePath, error) {
+func (rs *remoteStore) list(ctx context.Context, channel, dir string) ([]TypePath, error) {
 	r := rs.firstConn(ctx)
 	if r == nil {
 		return nil, errOffline
 	}
-	types, err := r.Types(ctx)
+	out, err := listRemote(ctx, r, channel, dir)
 	if err != nil {
 		rs.fail(r, err)
-		return nil, err
 	}
-	var out []TypePath
-	for _, typ := range types {
-		paths, err := r.List(ctx, []string{typ, channel})
-		if err != nil {
-			rs.fail(r, err)
-			return nil, err
-		}
-		for _, p := range paths {
-			out = append(out, TypePath{typ, p})
-		}
-	}
-	return out, nil
+	return out, err
 }
 
 // fail hangs up a connection whose call failed for want of a working

@@ -22,9 +22,10 @@ type store interface {
 	// push merges records and returns one result per record once the
 	// accepted ones are durable.
 	push(ctx context.Context, recs []netstore.Record) ([]oplog.Result, error)
-	// list returns the oplogs of a channel the store holds: (type, path),
-	// paths relative to the channel.
-	list(ctx context.Context, channel string) ([]TypePath, error)
+	// list returns the oplogs of a channel the store holds below dir (""
+	// for all, else a clean folder path "/a/b"): (type, path), paths
+	// relative to the channel. It answers from names: no oplog is read.
+	list(ctx context.Context, channel, dir string) ([]TypePath, error)
 	// close releases the store.
 	close() error
 }
@@ -80,12 +81,12 @@ func (m *memStore) push(_ context.Context, recs []netstore.Record) ([]oplog.Resu
 
 func (m *memStore) close() error { return nil }
 
-func (m *memStore) list(_ context.Context, channel string) ([]TypePath, error) {
+func (m *memStore) list(_ context.Context, channel, dir string) ([]TypePath, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []TypePath
 	for k := range m.logs {
-		if rest, ok := strings.CutPrefix(k[1], "/"+channel+"/"); ok {
+		if rest, ok := strings.CutPrefix(k[1], "/"+channel+"/"); ok && strings.HasPrefix("/"+rest, dir+"/") {
 			out = append(out, TypePath{k[0], "/" + rest})
 		}
 	}
@@ -116,7 +117,7 @@ func (d *diskStore) push(ctx context.Context, recs []netstore.Record) ([]oplog.R
 
 func (d *diskStore) close() error { return d.svc.Close() }
 
-func (d *diskStore) list(_ context.Context, channel string) ([]TypePath, error) {
+func (d *diskStore) list(_ context.Context, channel, dir string) ([]TypePath, error) {
 	types, err := d.svc.List(localUser, nil)
 	if err != nil {
 		return nil, err
@@ -144,10 +145,11 @@ func (d *diskStore) list(_ context.Context, channel string) ([]TypePath, error) 
 		if !t.Dir {
 			continue
 		}
-		if dir, err := d.svc.Kind(localUser, []string{t.Name, channel}); err != nil || !dir {
+		segs := folderSegs(t.Name, channel, dir)
+		if isDir, err := d.svc.Kind(localUser, segs); err != nil || !isDir {
 			continue // no oplog of this channel has this type
 		}
-		if err := walk([]string{t.Name, channel}); err != nil {
+		if err := walk(segs); err != nil {
 			return nil, err
 		}
 	}

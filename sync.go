@@ -21,6 +21,9 @@ type SyncReport struct {
 	Agreed bool
 	// Pruned is the sha of the checkpoint the sync inserted, if any.
 	Pruned string
+	// TakenBack lists the shas of the client's ops that every store
+	// answered and refused: the client took them back (see ErrRefused).
+	TakenBack []string `json:",omitempty"`
 }
 
 // StoreReport is one store's part in a sync.
@@ -151,6 +154,8 @@ func (c *Client) sync(ctx context.Context, p *pathState, forcePrune bool) (SyncR
 		}
 	}
 	var incomparable atomic.Bool
+	var refusedMu sync.Mutex
+	refusedBy := make(map[string]int) // sha of an op -> stores that refused it
 	var wg sync.WaitGroup
 	for i, s := range stores {
 		if logs[i].err != nil {
@@ -185,11 +190,28 @@ func (c *Client) sync(ctx context.Context, p *pathState, forcePrune bool) (SyncR
 					incomparable.Store(true)
 				default:
 					sr.Refused = append(sr.Refused, fmt.Sprintf("%.12s: %s", lack[j].Op.Sha, r.Reason))
+					if lack[j].Op.Kind() == oplog.KindOp && r.Code.Final() {
+						refusedMu.Lock()
+						refusedBy[lack[j].Op.Sha]++
+						refusedMu.Unlock()
+					}
 				}
 			}
 		}(&rep.Stores[i])
 	}
 	wg.Wait()
+	if all {
+		// An op every store answered and refused is never accepted: take
+		// it back rather than send it at every sync.
+		for _, o := range snap.Ops() {
+			if refusedBy[o.Sha] == len(stores) {
+				if err := c.takeBack(p, o); err != nil {
+					c.cfg.Logf("gigfs: sync %s: take back a refused op: %v", p.key, err)
+				}
+				rep.TakenBack = append(rep.TakenBack, o.Sha)
+			}
+		}
+	}
 	for i, sr := range rep.Stores {
 		if sr.Err != "" || len(sr.Refused) > 0 {
 			agreed = false

@@ -206,7 +206,7 @@ func (s *Service) pushJournaled(ctx context.Context, u *user, order []logKey, gr
 		for _, st := range done {
 			for _, i := range st.idx {
 				if res[i].Outcome() == oplog.Accepted {
-					res[i] = oplog.Result{Code: oplog.CodeLimit, Reason: "not durable: the write-ahead log failed"}
+					res[i] = oplog.Result{Code: oplog.CodeFailed, Reason: "not durable: the write-ahead log failed"}
 				}
 			}
 		}

@@ -69,7 +69,7 @@ func (d *DiskLog) Merge(ops []Op) ([]Result, error) {
 		res[i] = d.log.Merge(ops[i])
 		switch res[i].Outcome() {
 		case Accepted:
-			lines = ops[i].AppendJSON(lines)
+			lines = ops[i].appendStored(lines)
 			lines = append(lines, '\n')
 			d.version++
 			d.onDisk++
@@ -106,7 +106,7 @@ func (d *DiskLog) Compact() error {
 		defer d.mu.Unlock()
 		d.onDisk = d.log.Len()
 		d.unflushed = nil // the rewrite holds them
-		return d.log.AppendJSONLines(nil)
+		return d.log.appendStoredLines(nil)
 	})
 }
 
@@ -153,7 +153,7 @@ func (d *DiskLog) Close() error {
 // nothing of this call was acknowledged.
 func (d *DiskLog) MergeJournaled(ops []Op, journal func(lines []byte) (Ticket, error)) ([]Result, Ticket, error) {
 	res := make([]Result, len(ops))
-	var lines []byte
+	var lines, stored []byte
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for i := range ops {
@@ -161,6 +161,7 @@ func (d *DiskLog) MergeJournaled(ops []Op, journal func(lines []byte) (Ticket, e
 		if res[i].Outcome() == Accepted {
 			lines = ops[i].AppendJSON(lines)
 			lines = append(lines, '\n')
+			stored = append(ops[i].appendStored(stored), '\n')
 			d.version++
 		}
 	}
@@ -168,7 +169,7 @@ func (d *DiskLog) MergeJournaled(ops []Op, journal func(lines []byte) (Ticket, e
 	if err != nil {
 		return nil, Ticket{}, err
 	}
-	d.unflushed = append(d.unflushed, lines...)
+	d.unflushed = append(d.unflushed, stored...)
 	return res, t, nil
 }
 

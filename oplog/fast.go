@@ -16,8 +16,9 @@ import (
 // order, spaces, escapes in strings, a checkpoint) goes the general way, so
 // both accept and refuse exactly the same lines.
 
-// decodeFast decodes line if it has the fixed shape of an op. The payload
-// aliases line. ok is false when the line is not in that shape; the caller
+// decodeFast decodes line if it has the fixed shape of an op, or that
+// shape without the sha (a log file's record: Sha is then empty). The
+// payload aliases line. ok is false when the line is not in that shape; the caller
 // then decodes it the general way.
 // origins, if not nil, interns origin names.
 func decodeFast(line []byte, origins map[string]string) (o Op, ok bool) {
@@ -44,13 +45,12 @@ func decodeFast(line []byte, origins map[string]string) (o Op, ok bool) {
 	if o.Seq, b, ok = fastUint(b); !ok {
 		return Op{}, false
 	}
-	if b, ok = cutPrefix(b, `,"sha":"`); !ok {
-		return Op{}, false
-	}
 	var sha []byte
-	if sha, b, ok = fastField(b); !ok {
-		return Op{}, false
-	}
+	if rest, ok := cutPrefix(b, `,"sha":"`); ok {
+		if sha, b, ok = fastField(rest); !ok || len(sha) == 0 {
+			return Op{}, false
+		}
+	} // else a record of a log file, without its sha (see appendStored)
 	if b, ok = cutPrefix(b, `,"payload":`); !ok {
 		return Op{}, false
 	}

@@ -210,10 +210,19 @@ func TestDiskLog_CompactionAndReload(t *testing.T) {
 
 // The on-disk format is pinned by a golden file: a change of format is a
 // visible, deliberate change (go test -run Golden -update rewrites it).
+// v1.log is the first format (records with their sha) and is never
+// rewritten: old files still load. v2.log is the current one (records
+// without their sha, see appendStored).
 func TestFile_Golden(t *testing.T) {
-	golden := filepath.Join("testdata", "v1.log")
-	want := filepath.Join("testdata", "v1.jsonl")
-	if *update {
+	for _, v := range []string{"v1", "v2"} {
+		t.Run(v, func(t *testing.T) { testGolden(t, v) })
+	}
+}
+
+func testGolden(t *testing.T, v string) {
+	golden := filepath.Join("testdata", v+".log")
+	want := filepath.Join("testdata", v+".jsonl")
+	if *update && v != "v1" {
 		os.Remove(golden)
 		d, err := OpenDiskLog(golden)
 		if err != nil {
@@ -243,6 +252,11 @@ func TestFile_Golden(t *testing.T) {
 	}
 	if v, _ := Reduce(Set, d.Snapshot()); string(v) != `["y"]` {
 		t.Fatalf("value %s", v)
+	}
+	var recs []byte
+	readFrames(data, func(r []byte) error { recs = append(recs, r...); return nil })
+	if v == "v2" && (len(recs) == 0 || bytes.Contains(recs, []byte(`"sha"`))) {
+		t.Errorf("the current format keeps shas on disk")
 	}
 }
 

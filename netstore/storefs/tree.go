@@ -69,6 +69,7 @@ func (t *Tree) Attach(ctx context.Context, uname, aname, _ string) (srv9p.Node, 
 				return srv9p.NewCtl(t.userCtl(uname)), nil
 			}),
 			&oplogDir{t: t, user: uname, auth: auth},
+			&namesDir{t: t, user: uname, auth: auth},
 			srv9p.NewFile(srv9p.Info{Name: "push", Mode: 0o600, Path: qpath(uname, "/push")}, func(ctx context.Context, _ srv9p.OpenMode) (srv9p.Handle, error) {
 				if err := auth(ctx); err != nil {
 					return nil, err
