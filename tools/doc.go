@@ -7,11 +7,11 @@
 // gigsh runs as its command xxx with the shell's client. One file holds
 // each tool, with its help text and an example.
 //
-//	gig-get     <channel> <type> <path>              print the value
+//	gig-get     [-at time] <channel> <type> <path>   print the value (-at: as it was then)
 //	gig-push    <channel> [<type> <path> <payload>]  push a payload, or JSON lines from stdin
 //	gig-watch   <channel>                            print the ops new to the client, as push lines
 //	gig-watch   -values <channel> <type> <path>...   print the value changes of paths
-//	gig-log     <channel> <type> <path>              print the oplog, JSON lines
+//	gig-log     [-since t] [-until t] <ch> <t> <p>   print the oplog, JSON lines
 //	gig-ls      [-l] <channel> [<prefix>]            list the paths of a channel with their types
 //	gig-sync    [-prune] <channel> <type> <path>...  compare and repair the stores, one report per path
 //	gig-session new|list|revoke                      manage sessions (needs the master)

@@ -8,7 +8,7 @@ import (
 
 var lsCmd = &command{
 	name:    "ls",
-	args:    "[-l] [-time] <channel> [<prefix>]",
+	args:    "<channel> [<prefix>]",
 	summary: "list the paths of a channel with their types, JSON lines",
 	shell:   true,
 	help: `Ls lists the oplogs of a channel, sorted by type then path, one JSON line
