@@ -114,6 +114,10 @@ type Config struct {
 	// (calls.go); the file on disk holds at most twice that. Zero means
 	// DefaultCallLog.
 	CallLog int
+	// AllowUnixTable lets confirm name a table on a unix socket
+	// (unix!/path); otherwise the store dials only TCP and TLS addresses
+	// of one machine (srv9p.CheckPeerAddr) to check tokens.
+	AllowUnixTable bool
 	// Now replaces time.Now (for tests).
 	Now func() time.Time
 	// Logf logs one line per error; nil means log.Printf.
@@ -428,6 +432,9 @@ func (s *Service) ConfirmPinned(id, code, tableAddr, tableFingerprint, storeID, 
 	}
 	if strings.ContainsAny(storeID, ". \t\n") {
 		return fmt.Errorf("bad store id %q", storeID)
+	}
+	if err := srv9p.CheckPeerAddr(tableAddr, s.cfg.AllowUnixTable); err != nil {
+		return fmt.Errorf("confirm: the table's address: %w", err)
 	}
 	u, err := s.user(id)
 	if err != nil {
