@@ -3,8 +3,10 @@ package gigfs
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"gigfs.io/gigfs/netstore"
 	"gigfs.io/gigfs/oplog"
@@ -12,7 +14,9 @@ import (
 
 // A store holds oplogs for the client: a local one in memory or on disk, or
 // a remote store over 9P. Paths here are store paths ("/"+channel+path).
-// Every kind passes the same conformance tests (stores_test.go).
+// Every kind passes the same conformance tests (stores_test.go: empty
+// reads, each result code, covered echoes, superseded and incomparable
+// checkpoints, bad names, listing order, reopening).
 type store interface {
 	// name identifies the store in reports and logs.
 	name() string
@@ -24,7 +28,8 @@ type store interface {
 	push(ctx context.Context, recs []netstore.Record) ([]oplog.Result, error)
 	// list returns the oplogs of a channel the store holds below dir (""
 	// for all, else a clean folder path "/a/b"): (type, path), paths
-	// relative to the channel. It answers from names: no oplog is read.
+	// relative to the channel, in sortTypePaths order. It answers from
+	// names: no oplog is read.
 	list(ctx context.Context, channel, dir string) ([]TypePath, error)
 	// close releases the store.
 	close() error
@@ -64,6 +69,10 @@ func (m *memStore) push(_ context.Context, recs []netstore.Record) ([]oplog.Resu
 	res := make([]oplog.Result, len(recs))
 	for i, r := range recs {
 		path, err := checkPath(r.Type, r.Path)
+		if err == nil {
+			// The bound an on-disk local store and gig-store keep too.
+			err = oplog.CheckHorizon(&r.Op, time.Now().UnixMilli(), oplog.DefaultHorizon)
+		}
 		if err != nil {
 			res[i] = oplog.Refusal(err)
 			continue
@@ -90,7 +99,20 @@ func (m *memStore) list(_ context.Context, channel, dir string) ([]TypePath, err
 			out = append(out, TypePath{k[0], "/" + rest})
 		}
 	}
+	sortTypePaths(out)
 	return out, nil
+}
+
+// sortTypePaths puts oplog names in the order every store lists them: by
+// type, then by path element by element (a folder's oplogs before the
+// next name: "/a/b" before "/a-b"), the order of a walk of sorted folders.
+func sortTypePaths(tps []TypePath) {
+	slices.SortFunc(tps, func(a, b TypePath) int {
+		if c := strings.Compare(a.Type, b.Type); c != 0 {
+			return c
+		}
+		return slices.Compare(strings.Split(a.Path, "/"), strings.Split(b.Path, "/"))
+	})
 }
 
 // localUser is the one user of an on-disk local store.

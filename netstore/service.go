@@ -117,6 +117,14 @@ type Config struct {
 	// write-ahead log, may take it over (until the next flush). Zero means
 	// DefaultMemBudget; negative, no budget.
 	MemBudget int64
+	// CallLog is how many calls per user the user's calls file shows
+	// (calls.go); the file on disk holds at most twice that. Zero means
+	// DefaultCallLog.
+	CallLog int
+	// AllowUnixTable lets confirm name a table on a unix socket
+	// (unix!/path); otherwise the store dials only TCP and TLS addresses
+	// of one machine (srv9p.CheckPeerAddr) to check tokens.
+	AllowUnixTable bool
 	// Now replaces time.Now (for tests).
 	Now func() time.Time
 	// Logf logs one line per error; nil means log.Printf.
@@ -138,6 +146,7 @@ type Service struct {
 	mu     sync.Mutex
 	users  map[string]*user
 	tokens tokenCache
+	calls  callLogs
 	closed bool
 
 	futureLogged atomic.Int64 // unix ms of the last log line of a refused future date
@@ -190,6 +199,9 @@ func Open(cfg Config) (*Service, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.CallLog <= 0 {
+		cfg.CallLog = DefaultCallLog
 	}
 	if cfg.FlushInterval == 0 {
 		cfg.FlushInterval = DefaultFlushInterval
@@ -435,6 +447,9 @@ func (s *Service) ConfirmPinned(id, code, tableAddr, tableFingerprint, storeID, 
 	if strings.ContainsAny(storeID, ". \t\n") {
 		return fmt.Errorf("bad store id %q", storeID)
 	}
+	if err := srv9p.CheckPeerAddr(tableAddr, s.cfg.AllowUnixTable); err != nil {
+		return fmt.Errorf("confirm: the table's address: %w", err)
+	}
 	u, err := s.user(id)
 	if err != nil {
 		return err
@@ -534,6 +549,7 @@ func (s *Service) Close() error {
 	if err := s.closeLogs(); err != nil && first == nil {
 		first = err
 	}
+	s.calls.close()
 	if err := s.lock.Close(); err != nil && first == nil {
 		first = err
 	}
