@@ -480,7 +480,7 @@ func TestServer_ManyBlockedReads(t *testing.T) {
 	defer ctl2.Close()
 	// Both connections answer: a starved one would block here (a test
 	// never times; BenchmarkCtlRoundTrip measures).
-	for _, fid := range []*client.Fid{ctl, ctl2} {
+	for i, fid := range []*client.Fid{ctl, ctl2} {
 		for j := range 10 {
 			want := fmt.Sprintf("conn%d-%d", i, j)
 			if got, err := ctlRoundTrip(fid, "echo "+want); got != want+"\n" || err != nil {
