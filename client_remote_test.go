@@ -177,16 +177,43 @@ func TestFailure_DoubleCountOnEcho(t *testing.T) {
 }
 
 // Failure mode "two clients, same payload, same millisecond": two ops.
+// Both ops are made, with the same date and payload, before either client
+// can see the other's (the store is cut off), so neither clock moves past
+// the other's op; the store then takes both.
 func TestFailure_SamePayloadSameMillisecondTwoClients(t *testing.T) {
 	w := newWorld(t, 1)
 	a, b := w.client(w.config()), w.client(w.config())
 	frozen := time.UnixMilli(time.Now().UnixMilli()) // within the stores' date horizon
 	a.clock.Now = func() time.Time { return frozen }
 	b.clock.Now = func() time.Time { return frozen }
-	mustPush(t, a, "c", "counter", "/same", "1")
-	mustPush(t, b, "c", "counter", "/same", "1")
-	eventually(t, 5*time.Second, func() error {
+	for _, c := range []*Client{a, b} {
+		if got := mustGet(t, c, "c", "counter", "/same"); got != "null" && got != "0" {
+			t.Fatalf("value %s before any push", got)
+		}
+	}
+	w.proxies[0].Cut()
+	var ops []oplog.Op
+	for _, c := range []*Client{a, b} {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		ack, err := c.PushAck(ctx, "c", "counter", "/same", json.RawMessage("1"))
+		cancel()
+		if err != nil && !errors.Is(err, ErrPending) {
+			t.Fatal(err)
+		}
+		ops = append(ops, ack.Op)
+	}
+	if ops[0].Date != ops[1].Date || string(ops[0].Payload) != string(ops[1].Payload) {
+		t.Fatalf("the ops differ in date or payload: %+v %+v", ops[0], ops[1])
+	}
+	if ops[0].Sha == ops[1].Sha {
+		t.Fatalf("two clients' ops have the same sha %s", ops[0].Sha)
+	}
+	w.proxies[0].Heal()
+	eventually(t, 10*time.Second, func() error {
 		for _, c := range []*Client{a, b} {
+			if _, err := c.Sync(context.Background(), "c", "counter", "/same", false); err != nil {
+				return err
+			}
 			if got := mustGet(t, c, "c", "counter", "/same"); got != "2" {
 				return fmt.Errorf("value %s, want 2", got)
 			}

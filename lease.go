@@ -72,6 +72,9 @@ type leaseLine struct {
 	Seq     uint64    `json:"seq,omitempty"`
 	Op      *oplog.Op `json:"op,omitempty"`
 	Acked   uint64    `json:"acked,omitempty"`
+	// Dropped: every store refused the op of this seq; the client took it
+	// back, and the seq is free again if it was the last one used.
+	Dropped uint64 `json:"dropped,omitempty"`
 }
 
 // maxLeaseSlots bounds the slots a folder may have: past it, a client
@@ -160,6 +163,9 @@ func (l *lease) load() error {
 		}
 		if ln.Acked != 0 {
 			delete(lp.pending, ln.Acked)
+		}
+		if ln.Dropped != 0 {
+			lp.release(ln.Dropped)
 		}
 	}
 	if l.origin == "" {
@@ -266,6 +272,34 @@ func (l *lease) ack(k pathKey, seq uint64) {
 	line, _ := json.Marshal(leaseLine{Channel: k.channel, Type: k.typ, Path: k.path, Acked: seq})
 	if err := l.append(append(line, '\n'), false); err != nil {
 		l.logf("gigfs: origin lease %s: %v", l.journalPath(), err)
+	}
+}
+
+// drop notes that every store refused the op (k, seq) and the client took
+// it back: it is no longer pending, and its seq is used again by the next
+// op unless a later one was made meanwhile (then the origin's seqs on k
+// keep a gap, and checkpoints cover its ops only up to it). Fsynced like
+// record: a lost drop would send the refused op again.
+func (l *lease) drop(k pathKey, seq uint64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lp, ok := l.paths[k]
+	if l.closed || !ok {
+		return nil
+	}
+	line, _ := json.Marshal(leaseLine{Channel: k.channel, Type: k.typ, Path: k.path, Dropped: seq})
+	if err := l.append(append(line, '\n'), true); err != nil {
+		return fmt.Errorf("origin lease %s: %w", l.journalPath(), err)
+	}
+	lp.release(seq)
+	return nil
+}
+
+// release forgets the op of seq and frees the seq if it was the last.
+func (lp *leasePath) release(seq uint64) {
+	delete(lp.pending, seq)
+	if lp.seq == seq {
+		lp.seq--
 	}
 }
 

@@ -389,3 +389,57 @@ func TestLease_MemoryOnlyChannelNotLeased(t *testing.T) {
 		c.Close()
 	}
 }
+
+// An op every store refused is dropped from the lease: not pending (a
+// later run does not send it), and its seq is used again when it was the
+// last one, so the origin's seqs keep no gap; the journal says the same
+// to the next holder, compacted or not.
+func TestLease_DropFreesTheLastSeq(t *testing.T) {
+	leases := filepath.Join(t.TempDir(), "leases")
+	l, err := acquireLease(leases, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := pathKey{"c", "counter", "/d"}
+	mk := func(seq uint64) oplog.Op {
+		o, _ := oplog.NewOp(1000+int64(seq), l.origin, seq, json.RawMessage(`1`))
+		return o
+	}
+	if err := l.record(k, mk(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.drop(k, 1); err != nil {
+		t.Fatal(err)
+	}
+	if l.nextSeq(k) != 1 || len(l.pending(k)) != 0 {
+		t.Fatalf("after dropping the last op: next seq %d, pending %d; want 1, 0", l.nextSeq(k), len(l.pending(k)))
+	}
+	// Two in flight, the first refused: its seq cannot be used again.
+	l.record(k, mk(1))
+	l.record(k, mk(2))
+	l.drop(k, 1)
+	check := func(when string) {
+		t.Helper()
+		if p := l.pending(k); l.nextSeq(k) != 3 || len(p) != 1 || p[0].Seq != 2 {
+			t.Fatalf("%s: next seq %d, pending %v; want 3, [seq 2]", when, l.nextSeq(k), p)
+		}
+	}
+	check("after dropping the first of two")
+	l.close()
+	if l, err = acquireLease(leases, t.Logf); err != nil {
+		t.Fatal(err)
+	}
+	check("read back from the journal")
+	l.mu.Lock()
+	err = l.rewrite()
+	l.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.close()
+	if l, err = acquireLease(leases, t.Logf); err != nil {
+		t.Fatal(err)
+	}
+	check("read back after compaction")
+	l.close()
+}

@@ -147,7 +147,7 @@ func (p *pathState) readAll(ctx context.Context) (ok, agreed bool) {
 		go func() {
 			cctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
 			defer cancel()
-			l, err := s.read(cctx, p.key.typ, storePath(p.key.channel, p.key.path))
+			l, err := s.Read(cctx, p.key.typ, storePath(p.key.channel, p.key.path))
 			results <- readResult{l, err}
 		}()
 	}
@@ -206,6 +206,24 @@ func hasData(l *oplog.Log) bool {
 }
 
 var initialSha = oplog.Initial().Sha
+
+// mergeOp merges one op into the state, as merge does, and returns what
+// the log made of it. The clock does not observe the op: the caller has
+// it observe the op once a store takes it (an op every store refuses, too
+// far in the future for them, must not date the client's next ops).
+func (p *pathState) mergeOp(o oplog.Op) oplog.Result {
+	p.mu.Lock()
+	r := p.log.Merge(o)
+	if r.Outcome() == oplog.Accepted {
+		p.ver++
+		p.revalue(&o)
+	}
+	p.mu.Unlock()
+	if r.Outcome() == oplog.Accepted {
+		p.c.publishOp(p.key, o)
+	}
+	return r
+}
 
 // merge merges records into the state and reports whether the log changed.
 // When the value changes, watchers hear of it once; cause is the op behind

@@ -14,6 +14,14 @@ import (
 // in the client and will be sent again when a store comes back.
 var ErrPending = errors.New("not yet accepted by any store")
 
+// ErrRefused reports an op that every store of the channel answered and
+// refused (an op over a store's date horizon or size bound, an (origin,
+// seq) taken by another op): it will never be accepted, so the client
+// takes it back: its log and the path's value are as they were before
+// it, and it is not sent again. The error also wraps the first store's
+// refusal, whose kind (gig.KindOf: invalid, limit, conflict) says why.
+var ErrRefused = errors.New("refused by every store")
+
 // Push applies payload to (channel, typ, path) at once and returns the new
 // value once one store of the channel, local or remote, has durably
 // accepted the op. If none has when ctx ends or every store failed, it
@@ -81,6 +89,9 @@ func (c *Client) PushAck(ctx context.Context, channel, typ, path string, payload
 	c.publishOp(p.key, o)
 
 	stored, err := c.deliver(ctx, p, stores, o)
+	if errors.Is(err, ErrRefused) {
+		return Ack{Op: o}, err
+	}
 	if c.pruneDue(p) {
 		c.scheduleSync(p, c.cfg.SyncDelay)
 	}
@@ -93,34 +104,36 @@ func (c *Client) PushAck(ctx context.Context, channel, typ, path string, payload
 // stored, nil error). The others go on in the
 // background; a store that fails leaves the path to be synced when it
 // comes back.
-func (c *Client) deliver(ctx context.Context, p *pathState, stores []store, o oplog.Op) (stored bool, err error) {
+func (c *Client) deliver(ctx context.Context, p *pathState, stores []Store, o oplog.Op) (stored bool, err error) {
 	rec := []netstore.Record{{Type: p.key.typ, Path: storePath(p.key.channel, p.key.path), Op: o}}
 	type answer struct {
-		s   store
-		err error
+		s       Store
+		err     error
+		refused bool // the store answered: it will not take the op
 	}
 	answers := make(chan answer, len(stores))
 	for _, s := range stores {
 		if !c.startDelivery() {
-			answers <- answer{s, ErrClosed}
+			answers <- answer{s, ErrClosed, false}
 			continue
 		}
 		ok := c.spawn(func() {
 			defer c.inflight.Done()
 			cctx, cancel := context.WithTimeout(c.ctx, c.cfg.CallTimeout)
 			defer cancel()
-			res, err := s.push(cctx, rec)
+			res, err := s.Push(cctx, rec)
+			var refused bool // for good: not a failure to store it now
 			if err == nil && res[0].Outcome() == oplog.Refused {
-				err = fmt.Errorf("refused: %s", res[0].Reason)
+				err, refused = res[0].Err(), res[0].Code.Final()
 			}
 			if err == nil {
 				c.accepted(p, s, o)
 			}
-			answers <- answer{s, err}
+			answers <- answer{s, err, refused}
 		})
 		if !ok {
 			c.inflight.Done()
-			answers <- answer{s, ErrClosed}
+			answers <- answer{s, ErrClosed, false}
 		}
 	}
 	anyDurable := false
@@ -128,6 +141,7 @@ func (c *Client) deliver(ctx context.Context, p *pathState, stores []store, o op
 		anyDurable = anyDurable || durable(s)
 	}
 	var errs []error
+	refusals := 0
 	volatile := false // an in-memory store took it
 	for range stores {
 		select {
@@ -139,7 +153,10 @@ func (c *Client) deliver(ctx context.Context, p *pathState, stores []store, o op
 				volatile = true
 				continue
 			}
-			errs = append(errs, fmt.Errorf("%s: %w", a.s.name(), a.err))
+			if a.refused {
+				refusals++
+			}
+			errs = append(errs, fmt.Errorf("%s: %w", a.s.Name(), a.err))
 		case <-ctx.Done():
 			if volatile {
 				return false, nil
@@ -150,13 +167,39 @@ func (c *Client) deliver(ctx context.Context, p *pathState, stores []store, o op
 	if volatile {
 		return false, nil
 	}
+	if refusals == len(stores) {
+		// Every store answered, and none took it: none holds it, and
+		// none ever will.
+		if err := c.takeBack(p, o); err != nil {
+			c.cfg.Logf("gigfs: push %s: take back a refused op: %v", p.key, err)
+		}
+		return false, fmt.Errorf("push %s: %w: %w", p.key, ErrRefused, errs[0])
+	}
 	return false, fmt.Errorf("push %s: %w: %w", p.key, ErrPending, errors.Join(errs...))
+}
+
+// takeBack removes from p the op o that every store refused: the value is
+// again what it was without it, and the lease forgets it (its seq is free
+// again when it was the last one used).
+func (c *Client) takeBack(p *pathState, o oplog.Op) error {
+	p.mu.Lock()
+	if p.log.Drop(&o) {
+		p.ver++
+		p.revalue(nil)
+	}
+	p.mu.Unlock()
+	if c.lease != nil && o.Origin == c.origin {
+		return c.lease.drop(p.key, o.Seq)
+	}
+	return nil
 }
 
 // PushOp merges an op made elsewhere (read from another channel's watch,
 // say) into (channel, typ, path), keeping its date, origin and sha, and
 // sends it to the channel's stores as Push does. It reports whether the op
 // was new to the client; pushing an op the client already holds is a no-op.
+// An op whose (origin, seq) another op holds, in the client or in every
+// store, is refused: the error wraps ErrRefused and a gig.ErrConflict.
 func (c *Client) PushOp(ctx context.Context, channel, typ, path string, o oplog.Op) (bool, error) {
 	isNew, _, err := c.PushOpAck(ctx, channel, typ, path, o)
 	return isNew, err
@@ -186,10 +229,19 @@ func (c *Client) PushOpAck(ctx context.Context, channel, typ, path string, o opl
 	if err != nil {
 		return false, false, err
 	}
-	if !p.merge([]oplog.Op{o}, &o) {
+	switch r := p.mergeOp(o); r.Outcome() {
+	case oplog.NoOp:
 		return false, true, nil
+	case oplog.Refused:
+		// Another op holds its (origin, seq): the client refuses it as a
+		// store would, and no store is asked.
+		return false, false, fmt.Errorf("push op to %s %s %s: %w: %w", channel, typ, path, ErrRefused, r.Err())
 	}
 	stored, err = c.deliver(ctx, p, stores, o)
+	if errors.Is(err, ErrRefused) {
+		return false, false, err
+	}
+	c.observe(&o)
 	if c.pruneDue(p) {
 		c.scheduleSync(p, c.cfg.SyncDelay)
 	}

@@ -21,6 +21,9 @@ type SyncReport struct {
 	Agreed bool
 	// Pruned is the sha of the checkpoint the sync inserted, if any.
 	Pruned string
+	// TakenBack lists the shas of the client's ops that every store
+	// answered and refused: the client took them back (see ErrRefused).
+	TakenBack []string `json:",omitempty"`
 }
 
 // StoreReport is one store's part in a sync.
@@ -124,7 +127,7 @@ func (c *Client) sync(ctx context.Context, p *pathState, forcePrune bool) (SyncR
 	rep.Stores = make([]StoreReport, len(stores))
 	all := true
 	for i, s := range stores {
-		rep.Stores[i].Store = s.name()
+		rep.Stores[i].Store = s.Name()
 		rep.Stores[i].Durable = durable(s)
 		if logs[i].err != nil {
 			rep.Stores[i].Err = logs[i].err.Error()
@@ -151,6 +154,8 @@ func (c *Client) sync(ctx context.Context, p *pathState, forcePrune bool) (SyncR
 		}
 	}
 	var incomparable atomic.Bool
+	var refusedMu sync.Mutex
+	refusedBy := make(map[string]int) // sha of an op -> stores that refused it
 	var wg sync.WaitGroup
 	for i, s := range stores {
 		if logs[i].err != nil {
@@ -170,7 +175,7 @@ func (c *Client) sync(ctx context.Context, p *pathState, forcePrune bool) (SyncR
 			defer wg.Done()
 			cctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
 			defer cancel()
-			res, err := s.push(cctx, lack)
+			res, err := s.Push(cctx, lack)
 			if err != nil {
 				sr.Err = err.Error()
 				return
@@ -185,11 +190,28 @@ func (c *Client) sync(ctx context.Context, p *pathState, forcePrune bool) (SyncR
 					incomparable.Store(true)
 				default:
 					sr.Refused = append(sr.Refused, fmt.Sprintf("%.12s: %s", lack[j].Op.Sha, r.Reason))
+					if lack[j].Op.Kind() == oplog.KindOp && r.Code.Final() {
+						refusedMu.Lock()
+						refusedBy[lack[j].Op.Sha]++
+						refusedMu.Unlock()
+					}
 				}
 			}
 		}(&rep.Stores[i])
 	}
 	wg.Wait()
+	if all {
+		// An op every store answered and refused is never accepted: take
+		// it back rather than send it at every sync.
+		for _, o := range snap.Ops() {
+			if refusedBy[o.Sha] == len(stores) {
+				if err := c.takeBack(p, o); err != nil {
+					c.cfg.Logf("gigfs: sync %s: take back a refused op: %v", p.key, err)
+				}
+				rep.TakenBack = append(rep.TakenBack, o.Sha)
+			}
+		}
+	}
 	for i, sr := range rep.Stores {
 		if sr.Err != "" || len(sr.Refused) > 0 {
 			agreed = false
@@ -230,7 +252,7 @@ func (c *Client) sync(ctx context.Context, p *pathState, forcePrune bool) (SyncR
 
 // sameLogs reads an oplog from every store and reports whether all
 // answered and hold the same records.
-func (c *Client) sameLogs(ctx context.Context, stores []store, typ, spath string) bool {
+func (c *Client) sameLogs(ctx context.Context, stores []Store, typ, spath string) bool {
 	logs := c.readStores(ctx, stores, typ, spath)
 	var first map[string]bool
 	for i := range logs {
@@ -277,7 +299,7 @@ func (c *Client) knowsAllStores() bool {
 // is not cut short by ctx or by Close (which waits for it): a checkpoint
 // half pushed leaves stores that differ. It returns the checkpoint's sha
 // (empty if none was made) and how many stores took it.
-func (c *Client) prune(ctx context.Context, p *pathState, snap *oplog.Log, stores []store, logs []readResult) (string, int, error) {
+func (c *Client) prune(ctx context.Context, p *pathState, snap *oplog.Log, stores []Store, logs []readResult) (string, int, error) {
 	f, ok := c.reg.Lookup(p.key.typ)
 	if !ok {
 		return "", 0, nil // no reducer: the value cannot be computed, so no checkpoint
@@ -306,14 +328,14 @@ func (c *Client) prune(ctx context.Context, p *pathState, snap *oplog.Log, store
 		wg.Go(func() {
 			cctx, cancel := context.WithTimeout(base, c.cfg.CallTimeout)
 			defer cancel()
-			res, err := s.push(cctx, rec)
+			res, err := s.Push(cctx, rec)
 			if err == nil && res[0].Outcome() == oplog.Refused {
 				err = fmt.Errorf("checkpoint refused: %s", res[0].Reason)
 			}
 			if err != nil {
 				// Stores that took it prune; the others get it at the next
 				// sync. Nothing is lost either way.
-				c.cfg.Logf("gigfs: prune %s on %s: %v", p.key, s.name(), err)
+				c.cfg.Logf("gigfs: prune %s on %s: %v", p.key, s.Name(), err)
 				return
 			}
 			took.Add(1)
@@ -333,7 +355,7 @@ func isIncomparable(r oplog.Result) bool {
 }
 
 // readStores reads one oplog from every store, concurrently.
-func (c *Client) readStores(ctx context.Context, stores []store, typ, spath string) []readResult {
+func (c *Client) readStores(ctx context.Context, stores []Store, typ, spath string) []readResult {
 	out := make([]readResult, len(stores))
 	var wg sync.WaitGroup
 	for i, s := range stores {
@@ -342,7 +364,7 @@ func (c *Client) readStores(ctx context.Context, stores []store, typ, spath stri
 			defer wg.Done()
 			cctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
 			defer cancel()
-			l, err := s.read(cctx, typ, spath)
+			l, err := s.Read(cctx, typ, spath)
 			out[i] = readResult{log: l, err: err}
 		}()
 	}

@@ -1,10 +1,11 @@
 package oplog
 
 import (
-	"errors"
 	"fmt"
 	"sync"
 	"time"
+
+	"gigfs.io/gigfs/gig"
 )
 
 // DefaultHorizon is how far in the future an op's date may be: stores
@@ -13,7 +14,7 @@ const DefaultHorizon = 24 * time.Hour
 
 // ErrFuture reports an op dated past a horizon: further in the future than
 // a store accepts, or than a clock moves to.
-var ErrFuture = errors.New("date too far in the future")
+var ErrFuture = gig.Errorf(gig.ErrLimit, "date too far in the future")
 
 // CheckHorizon returns an error wrapping ErrFuture, naming the horizon, if
 // o is dated more than horizon after now (milliseconds since the epoch). A

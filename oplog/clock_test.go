@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gigfs.io/gigfs/gig"
 )
 
 // A clock with a horizon never moves to a date past it: one op dated in
@@ -35,7 +37,7 @@ func TestCheckHorizon_NamesTheBound(t *testing.T) {
 	now := int64(1_700_000_000_000)
 	far := mustOp(t, math.MaxInt64, "a", 1, `1`)
 	err := CheckHorizon(&far, now, 24*time.Hour)
-	if !errors.Is(err, ErrFuture) || !strings.Contains(err.Error(), "horizon of 24h0m0s") {
+	if !errors.Is(err, ErrFuture) || !errors.Is(err, gig.ErrLimit) || !strings.Contains(err.Error(), "horizon of 24h0m0s") {
 		t.Fatalf("got %v, want ErrFuture naming the 24h horizon", err)
 	}
 	near := mustOp(t, now+time.Hour.Milliseconds(), "a", 1, `1`)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"slices"
 	"sort"
@@ -64,10 +65,14 @@ const (
 	CodeInvalid
 	// CodeLimit (refused): the record is over a bound (size, date horizon).
 	CodeLimit
+	// CodeFailed (refused, for now): the store could not store the record
+	// (a disk failure); nothing of it is acknowledged; sending it again
+	// may work. The only refusal that is not final.
+	CodeFailed
 	numCodes
 )
 
-var codeWords = [numCodes]string{"accepted", "duplicate", "covered", "superseded", "seq-taken", "incomparable", "invalid", "limit"}
+var codeWords = [numCodes]string{"accepted", "duplicate", "covered", "superseded", "seq-taken", "incomparable", "invalid", "limit", "failed"}
 
 // String returns the code's word.
 func (c Code) String() string {
@@ -90,7 +95,8 @@ func (c Code) Outcome() Outcome {
 
 // Kind is the error kind of a refusal: gig.ErrConflict for a record that
 // contradicts the log, gig.ErrInvalid or gig.ErrLimit for one that is bad
-// in itself; nil for the other codes.
+// in itself, gig.ErrUnavailable for one the store failed to store; nil for
+// the other codes.
 func (c Code) Kind() *gig.Kind {
 	switch c {
 	case CodeSeqTaken, CodeIncomparable:
@@ -99,9 +105,15 @@ func (c Code) Kind() *gig.Kind {
 		return gig.ErrInvalid
 	case CodeLimit:
 		return gig.ErrLimit
+	case CodeFailed:
+		return gig.ErrUnavailable
 	}
 	return nil
 }
+
+// Final reports whether the code is the store's last word on the record:
+// every code but CodeFailed.
+func (c Code) Final() bool { return c != CodeFailed }
 
 // Result is the answer to merging one record: its code and, but for an
 // accepted record, why.
@@ -127,10 +139,20 @@ func (r Result) Err() error {
 }
 
 // Refusal returns the result of a record refused for err: CodeLimit for an
-// error of kind gig.ErrLimit, else CodeInvalid.
+// error of kind gig.ErrLimit, CodeInvalid for one of kind gig.ErrInvalid
+// or without a kind of its own (a decoding error), CodeFailed for the
+// store's own failures (gig.ErrInternal from an io/fs error, unavailable).
 func Refusal(err error) Result {
-	if errors.Is(err, gig.ErrLimit) {
+	switch gig.KindOf(err) {
+	case gig.ErrLimit:
 		return Result{CodeLimit, err.Error()}
+	case gig.ErrUnavailable, gig.ErrTransport, gig.ErrTimeout, gig.ErrInterrupted, gig.ErrClosed:
+		return Result{CodeFailed, err.Error()}
+	case gig.ErrInternal:
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return Result{CodeFailed, err.Error()}
+		}
 	}
 	return Result{CodeInvalid, err.Error()}
 }
@@ -269,6 +291,28 @@ func (l *Log) Has(o *Op) bool {
 		return true
 	}
 	return l.bySeq[originSeq{o.Origin, o.Seq}] == o.Sha
+}
+
+// Drop removes the op o from the log and reports whether the log held it.
+// It is for a client taking back an op that every store refused, so that
+// no store holds it: a record stores have must never be dropped, since
+// the next merge would bring it back. A checkpoint is never dropped.
+func (l *Log) Drop(o *Op) bool {
+	if o.Kind() != KindOp {
+		return false
+	}
+	key := originSeq{o.Origin, o.Seq}
+	if l.bySeq[key] != o.Sha {
+		return false
+	}
+	delete(l.bySeq, key)
+	for i := range l.ops {
+		if l.ops[i].Sha == o.Sha {
+			l.ops = slices.Delete(l.ops, i, i+1)
+			break
+		}
+	}
+	return true
 }
 
 // Records returns the checkpoint followed by the ops, in log order.

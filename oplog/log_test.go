@@ -1,11 +1,16 @@
 package oplog
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+
+	"gigfs.io/gigfs/gig"
 )
 
 // history is a random but realistic set of records on one path: ops from
@@ -352,5 +357,67 @@ func TestLog_HasEqualCoverageCheckpoint(t *testing.T) {
 	l.Merge(large)
 	if !l.Has(&small) {
 		t.Fatal("a superseded checkpoint is lacking")
+	}
+}
+
+// Drop takes back an op no store holds: the log is then what it would be
+// had the op never been merged, and the (origin, seq) is free again.
+func TestLog_Drop(t *testing.T) {
+	a, b, c := mustOp(t, 1000, "o", 1, "1"), mustOp(t, 1001, "o", 2, "10"), mustOp(t, 1002, "p", 1, "100")
+	l, want := NewLog(), NewLog()
+	for _, o := range []Op{a, b, c} {
+		l.Merge(o)
+	}
+	want.Merge(a)
+	want.Merge(c)
+	if !l.Drop(&b) {
+		t.Fatal("Drop of a held op reported false")
+	}
+	if got, w := string(l.AppendJSONLines(nil)), string(want.AppendJSONLines(nil)); got != w {
+		t.Fatalf("after Drop:\n%s\nwant\n%s", got, w)
+	}
+	if l.Has(&b) || l.Drop(&b) {
+		t.Fatal("the dropped op is still there")
+	}
+	other := mustOp(t, 1003, "o", 2, "7") // the seq b held
+	if r := l.Merge(other); r.Code != CodeAccepted {
+		t.Fatalf("an op on the freed seq: %v", r)
+	}
+	if v, err := Reduce(Counter, l); err != nil || string(v) != "108" {
+		t.Fatalf("value %s, %v; want 108", v, err)
+	}
+	// A checkpoint is never dropped; nor an op of the same seq with
+	// another sha.
+	cp, _, _ := l.Fold(Counter, 1004, "f")
+	if l.Drop(&cp) || l.Drop(&b) {
+		t.Fatal("dropped what the log does not hold as an op")
+	}
+}
+
+// Refusal gives a refused record the code its error's kind calls for,
+// and only a failure to store it is not final.
+func TestRefusal_Codes(t *testing.T) {
+	for _, c := range []struct {
+		err   error
+		code  Code
+		final bool
+	}{
+		{ErrMalformed, CodeInvalid, true},
+		{fmt.Errorf("decode: %w", errors.New("bad json")), CodeInvalid, true},
+		{ErrTooLarge, CodeLimit, true},
+		{ErrFuture, CodeLimit, true},
+		{&fs.PathError{Op: "open", Path: "/x", Err: syscall.EIO}, CodeFailed, false},
+		{gig.Errorf(gig.ErrUnavailable, "wal"), CodeFailed, false},
+	} {
+		r := Refusal(c.err)
+		if r.Code != c.code || r.Code.Final() != c.final || r.Outcome() != Refused {
+			t.Errorf("Refusal(%v) = %v (final %v), want %v", c.err, r, r.Code.Final(), c.code)
+		}
+		if back, err := ParseResult(r.String()); err != nil || back != r {
+			t.Errorf("ParseResult(%q) = %v, %v", r.String(), back, err)
+		}
+		if err := r.Err(); gig.KindOf(err) != r.Code.Kind() {
+			t.Errorf("%v: Err has kind %v, want %v", r, gig.KindOf(err), r.Code.Kind())
+		}
 	}
 }

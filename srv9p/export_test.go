@@ -11,3 +11,7 @@ func Unauth(s *Server) int {
 	defer g.mu.Unlock()
 	return g.unauth
 }
+
+// AttachWaiting returns how many attaches to s wait for their address's
+// turn (the per-address attach delay).
+func AttachWaiting(s *Server) int { return int(s.guard().turning.Load()) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -31,7 +32,8 @@ type guard struct {
 	addrs    map[string]*addrState
 	logs     map[string]*logState
 
-	held atomic.Int64 // connections whose reading is paused (see waitRoom)
+	held    atomic.Int64 // connections whose reading is paused (see waitRoom)
+	turning atomic.Int64 // attaches waiting for their turn (see attachTurn)
 }
 
 type addrState struct {
@@ -132,6 +134,8 @@ func (s *Server) leaveUnauth(key string) {
 // attachDelay returns the delay between attaches of an address that has
 // failed fails times.
 func (s *Server) attachDelay(fails float64) time.Duration {
+	// A failure is forgiven whole: one forgiven in part still counts.
+	fails = math.Ceil(fails)
 	if fails < attachFreeFails {
 		return 0
 	}
@@ -182,6 +186,8 @@ func (s *Server) attachTurn(ctx context.Context, key string) error {
 	a.next = start.Add(d)
 	g.mu.Unlock()
 	if wait := start.Sub(now); wait > 0 {
+		g.turning.Add(1)
+		defer g.turning.Add(-1)
 		t := time.NewTimer(wait)
 		defer t.Stop()
 		select {
@@ -217,7 +223,7 @@ func (s *Server) attachFailed(key string) {
 	// the address takes to be forgiven: they are capped.
 	before := s.attachDelay(a.fails)
 	a.fails = min(a.fails+1, s.maxFails())
-	after, n := s.attachDelay(a.fails), int(a.fails)
+	after, n := s.attachDelay(a.fails), int(math.Ceil(a.fails))
 	g.mu.Unlock()
 	if before == 0 && after > 0 {
 		s.limitLog("attach-delay", "%s: %d failed attaches: its attaches now take turns, %v apart, growing to at most %v",

@@ -193,3 +193,19 @@ func clipText(s string) string {
 	}
 	return s
 }
+
+// DialTLS connects to the dial string addr, which must be tls!host!port,
+// and verifies the server as trust says. It returns the connection after
+// the handshake and the fingerprint of the server's certificate. It is
+// the transport of Dial, for programs that carry 9P themselves (a tunnel
+// for a 9P client that speaks no TLS).
+func DialTLS(ctx context.Context, addr string, trust Trust) (net.Conn, string, error) {
+	if !IsTLS(addr) {
+		return nil, "", fmt.Errorf("%w: address %q: want tls!host!port", gig.ErrInvalid, addr)
+	}
+	nc, fp, err := dialConn(ctx, addr, trust)
+	if err != nil {
+		return nil, "", classify(err)
+	}
+	return nc, fp, nil
+}

@@ -142,11 +142,17 @@ type fakeStore9P struct {
 
 func startFakeStore(t *testing.T, code string) *fakeStore9P {
 	t.Helper()
-	fs := &fakeStore9P{code: code}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startFakeStoreOn(t, l, code)
+}
+
+// startFakeStoreOn serves a fakeStore9P on l.
+func startFakeStoreOn(t *testing.T, l net.Listener, code string) *fakeStore9P {
+	t.Helper()
+	fs := &fakeStore9P{code: code}
 	fs.addr = l.Addr().String()
 	srv := &srv9p.Server{Logf: t.Logf, Attach: fs.attach}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -189,7 +195,7 @@ func TestNinePStores(t *testing.T) {
 	tt.setUser("alice", testMaster)
 	m := tt.mustAttach("alice", "master "+testMaster)
 	_, err := ctl(m, "/user/alice/ctl", "store add docs "+store.addr+" wrong-code")
-	wantErr(t, err, "store add: confirm with "+store.addr)
+	wantErr(t, err, "store add: the store at "+store.addr+" refused the confirmation code")
 	id := mustCtl(t, m, "/user/alice/ctl", "store add docs "+store.addr+" the-code")
 	token := mustCtl(t, m, "/user/alice/ctl", "session new 1h x")
 	tok := mustCtl(t, tt.mustAttach("alice", "session "+token), "/user/alice/ctl", "store token "+id)

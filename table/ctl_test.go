@@ -47,7 +47,7 @@ func TestCtl_BadCommands(t *testing.T) {
 		{"master", "store add .. " + storeB + " good-b", `bad channel ".."`},
 		{"master", "store add docs nowhere good-b", `bad store address "nowhere"`},
 		{"master", "store add docs tcp!h good-b", `bad store address "tcp!h"`},
-		{"master", "store add docs " + storeB + " wrong", "store add: confirm with " + storeB + ": bad code"},
+		{"master", "store add docs " + storeB + " wrong", "store add: the store at " + storeB + " refused the confirmation code"},
 		{"master", "store add docs " + storeB + " good-b extra", usageStoreAdd},
 		{"master", "store remove docs", usageStoreRemove},
 		{"master", "store remove nochan " + id, `no channel "nochan"`},

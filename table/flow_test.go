@@ -50,7 +50,7 @@ func testFlow(t *testing.T, restart bool) {
 	tt.stores.setCode(storeA, "code-a")
 	tt.stores.setCode(storeB, "code-b")
 	_, err := ctl(sess, ctlPath, "store add docs "+storeA+" wrong-code")
-	wantErr(t, err, "bad code")
+	wantErr(t, err, "refused the confirmation code")
 	idA := mustCtl(t, sess, ctlPath, "store add docs "+storeA+" code-a")
 	confA := tt.stores.lastConfirm(t)
 	want := confirmCall{storeA, "alice", "code-a", tt.cfg.TableAddr, idA, confA.secret}

@@ -36,6 +36,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, listening func(ad
 	logger := log.New(stderr, "gig-table: ", log.LstdFlags)
 	fl := daemon.NewFlags("gig-table", DefaultAddr, usage, stderr)
 	public := fl.Set.String("public-addr", "", "the table's address given to stores to check tokens with (default: -addr)")
+	allowUnix := fl.Set.Bool("allow-unix-stores", false, "let store add take unix!/path store addresses (the default when -addr is a unix socket)")
 	if status, ok := fl.Parse(args, logger); !ok {
 		return status
 	}
@@ -62,6 +63,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, listening func(ad
 		DataDir:          fl.Data,
 		TableAddr:        *public,
 		TableFingerprint: fp,
+		AllowUnixStores:  *allowUnix || isUnix(fl.Addr),
 		AdminKey:         key,
 		Logf:             logger.Printf,
 	})
@@ -79,13 +81,16 @@ func run(ctx context.Context, args []string, stderr io.Writer, listening func(ad
 	return daemon.Serve(ctx, logger, l, srv, svc.Close)
 }
 
-const usage = `usage: gig-table [-addr dialstring] [-data dir] [-public-addr dialstring] [-cert file -key file]
+const usage = `usage: gig-table [-addr dialstring] [-data dir] [-public-addr dialstring] [-cert file -key file] [-allow-unix-stores]
 
 Serves the GiG.fs table over 9P2000: users and their masters, sessions,
 store tokens and the mount table of each user (which stores serve which
 channel). The admin key is made on first start in <data>/admin.key (mode
 0600); gig-admin uses it to add users. Stores check tokens by dialling
-the table at -public-addr. It runs until SIGINT or SIGTERM, then exits 0.
+the table at -public-addr. The table dials only store addresses of the
+form tcp!host!port, tls!host!port or host:port (one machine, a numeric
+port); unix!/path too with -allow-unix-stores, or when -addr is a unix
+socket. It runs until SIGINT or SIGTERM, then exits 0.
 
 Example:
 
@@ -113,4 +118,11 @@ func publicAddr(addr string, la net.Addr) string {
 		return "tls!" + host + "!" + strconv.Itoa(ta.Port)
 	}
 	return "tcp!" + host + "!" + strconv.Itoa(ta.Port)
+}
+
+// isUnix reports whether the dial string addr is a unix socket: a table
+// only this machine reaches dials stores on unix sockets too.
+func isUnix(addr string) bool {
+	network, _, err := srv9p.ParseAddr(addr)
+	return err == nil && network == "unix"
 }

@@ -2,6 +2,7 @@ package table
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"gigfs.io/gigfs/gig"
+	"gigfs.io/gigfs/srv9p"
 )
 
 // userRights checks that p is the user itself (master or session).
@@ -31,7 +33,7 @@ func (s *Service) AddStore(ctx context.Context, p *Principal, channel, storeAddr
 	if _, err := gig.ParseChannel(channel); err != nil {
 		return "", err
 	}
-	if err := validStoreAddr(storeAddr); err != nil {
+	if err := checkStoreAddr(storeAddr, s.cfg.AllowUnixStores); err != nil {
 		return "", err
 	}
 	if err := validCode(code); err != nil {
@@ -80,7 +82,7 @@ func (s *Service) AddStore(ctx context.Context, p *Principal, channel, storeAddr
 	})
 	cancel()
 	if err != nil {
-		return "", fmt.Errorf("store add: confirm with %s: %w", storeAddr, err)
+		return "", s.confirmFailed(u.id, storeAddr, err)
 	}
 
 	u, _, err = s.acquire(p, false)
@@ -114,6 +116,23 @@ func (s *Service) AddStore(ctx context.Context, p *Principal, channel, storeAddr
 	}
 	return storeID, nil
 }
+
+// confirmFailed is the error of a store add whose confirmation failed. The
+// user learns only whether a store refused the code; every other failure
+// (no such host, a closed, silent or non-9P port, a TLS handshake, a store
+// that would not confirm) is the same neutral error, so that store add
+// cannot be used to scan the table's network. The cause is logged.
+func (s *Service) confirmFailed(user, storeAddr string, err error) error {
+	s.logf("store add for %s: confirm with %s: %v", user, storeAddr, err)
+	if errors.Is(err, gig.ErrPermission) && !errors.Is(err, srv9p.ErrUntrusted) {
+		return gig.Errorf(gig.ErrPermission, "store add: the store at %s refused the confirmation code", storeAddr)
+	}
+	return gig.Errorf(gig.ErrUnavailable, "store add: %s: %s", storeAddr, errConfirmUnreached)
+}
+
+// errConfirmUnreached is the neutral text of every failed confirmation
+// but a refused code (see confirmFailed).
+const errConfirmUnreached = "no store confirmed there (unreachable, not a GiG.fs store, or it failed; the table's log says why)"
 
 func (c *channelRecord) has(storeID string) bool {
 	return slices.ContainsFunc(c.Stores, func(r StoreRef) bool { return r.StoreID == storeID })

@@ -70,6 +70,10 @@ type Config struct {
 	// (srv9p.Fingerprint), given to stores in confirm so that they pin it
 	// when they dial TableAddr; empty if the table does not serve TLS.
 	TableFingerprint string
+	// AllowUnixStores lets store add take unix socket addresses
+	// (unix!/path); otherwise the table dials only TCP and TLS addresses
+	// of one machine (srv9p.CheckPeerAddr).
+	AllowUnixStores bool
 	// AdminKey is the credential of the `admin <key>` attach; empty
 	// refuses every admin attach.
 	AdminKey string

@@ -52,7 +52,8 @@ func parseTimeout(s string, max time.Duration) (time.Duration, error) {
 	return d, validTimeout(d, max)
 }
 
-// validStoreAddr checks a store's dial string.
+// validStoreAddr checks the form of a store's dial string, as stored.
+// What store add accepts is narrower: see checkStoreAddr.
 func validStoreAddr(addr string) error {
 	if len(addr) > maxAddrLen || hasSpaceOrControl(addr) {
 		return badRequest("bad store address %q", clip(addr))
@@ -112,4 +113,16 @@ func clip(s string) string {
 		cut--
 	}
 	return s[:cut] + "..."
+}
+
+// checkStoreAddr checks a store address given to store add: what the
+// table will dial (srv9p.CheckPeerAddr; unix sockets only if allowUnix).
+func checkStoreAddr(addr string, allowUnix bool) error {
+	if err := validStoreAddr(addr); err != nil {
+		return err
+	}
+	if err := srv9p.CheckPeerAddr(addr, allowUnix); err != nil {
+		return badRequest("bad store address: %w", err)
+	}
+	return nil
 }

@@ -42,6 +42,7 @@ const (
 	exitUsage    = 2
 	exitPending  = 3
 	exitDisagree = 4
+	exitRefused  = 5
 )
 
 // exitErr carries an exit status other than 1.

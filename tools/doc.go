@@ -7,12 +7,14 @@
 // gigsh runs as its command xxx with the shell's client. One file holds
 // each tool, with its help text and an example.
 //
-//	gig-get     <channel> <type> <path>              print the value
+//	gig-get     [-at time] <channel> <type> <path>   print the value (-at: as it was then)
 //	gig-push    <channel> [<type> <path> <payload>]  push a payload, or JSON lines from stdin
 //	gig-watch   <channel>                            print the ops new to the client, as push lines
 //	gig-watch   -values <channel> <type> <path>...   print the value changes of paths
-//	gig-log     <channel> <type> <path>              print the oplog, JSON lines
+//	gig-log     [-since t] [-until t] <ch> <t> <p>   print the oplog, JSON lines
+//	gig-ls      [-l] <channel> [<prefix>]            list the paths of a channel with their types
 //	gig-sync    [-prune] <channel> <type> <path>...  compare and repair the stores, one report per path
+//	gig-calls   [-of session_id] <channel>           the user's call log on each store of the channel
 //	gig-session new|list|revoke                      manage sessions (needs the master)
 //	gig-channel add|remove|list                      manage the mount table
 //	gig-admin   <ctl command...>                     talk to a server's /admin/ctl (admin key)
@@ -74,6 +76,9 @@
 //	   (or it was not even made: no store answered a read of its path)
 //	4  gig-sync: the stores of some path do not agree (a store did not
 //	   answer or refused an op)
+//	5  gig-push: every store answered and refused the op (over a store's
+//	   date horizon or size bound, its (origin, seq) held by another op):
+//	   it is never accepted, so the client took it back
 //
 // gigsh exits with the status of its last command (exit n: n), and with 0
 // when Ctrl-D ends an interactive session.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 
-	"gigfs.io/gigfs/srv9p"
 	"gigfs.io/gigfs/valuefs"
 )
 
@@ -21,6 +20,12 @@ Mount it with any 9P client. It runs until SIGINT or SIGTERM.
 mount9p (FUSE, from github.com/knusbaum/go9p) takes host:port or a unix
 socket path, and cannot append to a file it creates in the same call:
 create the file first (: >> file), then append.
+
+With -addr tls!host!port it serves 9P over TLS, with -cert and -cert-key,
+else a self-signed certificate made on first start in the state folder
+(<data>/gig-fs, else $XDG_STATE_HOME/gigfs/gig-fs, else
+~/.local/state/gigfs/gig-fs); it prints the fingerprint for clients to
+pin. mount9p speaks no TLS: reach it through gig-tunnel.
 
 Example:
 
@@ -40,8 +45,10 @@ func FsMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 func runFs(e *env, args []string) error {
 	fs := e.flags()
-	addr := fs.String("addr", "tcp!127.0.0.1!5650", "listen on this dial string (tcp!host!port, unix!/path or host:port)")
+	addr := fs.String("addr", "tcp!127.0.0.1!5650", "listen on this dial string (tcp!host!port, tls!host!port, unix!/path or host:port)")
 	key := fs.String("key", "", "if set, attaches must give the aname \"key <key>\"")
+	certFile := fs.String("cert", "", "with tls!host!port: the certificate, PEM (default: a self-signed one in the state folder)")
+	keyFile := fs.String("cert-key", "", "with -cert: its private key, PEM")
 	rest, err := e.parse(fs, args)
 	if err != nil {
 		return err
@@ -53,7 +60,7 @@ func runFs(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	l, err := srv9p.Listen(*addr)
+	l, err := e.listenFs(*addr, *certFile, *keyFile)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", *addr, err)
 	}

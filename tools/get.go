@@ -1,6 +1,8 @@
 package tools
 
 import (
+	"encoding/json"
+	"flag"
 	"io"
 
 	"gigfs.io/gigfs"
@@ -15,10 +17,17 @@ var getCmd = &command{
 oplogs merged and reduced with the type's reducer, as one line of JSON. A
 path nobody wrote has the value null.
 
+With -at <time> (RFC 3339, or unix milliseconds) it prints the value as it
+was then: the checkpoint and the ops dated at or before it. History is
+kept since the last checkpoint; a time before it is an error that says
+so, with the checkpoint's date.
+
 Example:
 
 	$ gig-get demo lww /greeting
 	"hello"
+	$ gig-get -at 2026-12-02T09:00:00Z demo lww /greeting
+	"good morning"
 	$ gig-get -reducer score=./max.py demo score /alice
 	42`,
 	run: runGet,
@@ -30,11 +39,22 @@ func GetMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 func runGet(e *env, args []string) error {
-	cl, channel, typ, path, err := e.onePath(args)
+	fs := e.flags()
+	at := fs.String("at", "", "the value as it was at this time (RFC 3339 or unix ms)")
+	cl, channel, typ, path, err := e.onePathFlags(fs, args)
 	if err != nil {
 		return err
 	}
-	v, err := cl.Get(e.ctx, channel, typ, path)
+	var v json.RawMessage
+	if *at != "" {
+		var ms int64
+		if ms, err = parseTime("at", *at); err != nil {
+			return err
+		}
+		v, err = cl.GetAt(e.ctx, channel, typ, path, ms)
+	} else {
+		v, err = cl.Get(e.ctx, channel, typ, path)
+	}
 	if err != nil {
 		return e.explain(err, channel)
 	}
@@ -45,7 +65,12 @@ func runGet(e *env, args []string) error {
 // onePath parses the arguments of a command on one path, <channel> <type>
 // <path> (flags before or after), and opens the client.
 func (e *env) onePath(args []string) (cl *gigfs.Client, channel, typ, path string, err error) {
-	rest, err := e.parseMixed(e.flags(), args)
+	return e.onePathFlags(e.flags(), args)
+}
+
+// onePathFlags is onePath with the command's own flags in fs.
+func (e *env) onePathFlags(fs *flag.FlagSet, args []string) (cl *gigfs.Client, channel, typ, path string, err error) {
+	rest, err := e.parseMixed(fs, args)
 	if err != nil {
 		return nil, "", "", "", err
 	}

@@ -63,7 +63,7 @@ var shellCommands map[string]*command
 
 func init() {
 	shellCommands = make(map[string]*command)
-	for _, c := range []*command{getCmd, pushCmd, watchCmd, syncCmd, logCmd, sessionCmd, channelCmd, adminCmd} {
+	for _, c := range []*command{getCmd, pushCmd, watchCmd, syncCmd, logCmd, lsCmd, callsCmd, sessionCmd, channelCmd, adminCmd} {
 		shellCommands[c.name] = c
 	}
 }
@@ -596,6 +596,10 @@ func (sh *shell) complete(line string, pos int) (head string, completions []stri
 		cands = []string{"new", "list", "revoke"}
 	case args[0] == "channel" && len(args) == 1:
 		cands = []string{"add", "remove", "list"}
+	case args[0] == "ls" && len(args) == 1:
+		cands = sh.knownChannels()
+	case args[0] == "ls" && len(args) == 2:
+		return head, sh.pathCompletions(args[1], "", prefix, nil), tail
 	case !pathCommands[args[0]]:
 	case len(args) == 1:
 		cands = sh.knownChannels()
@@ -611,6 +615,7 @@ func (sh *shell) complete(line string, pos int) (head string, completions []stri
 			cands = append(cands, p)
 		}
 		sh.mu.Unlock()
+		return head, sh.pathCompletions(args[1], args[2], prefix, cands), tail
 	}
 	sort.Strings(cands)
 	for _, c := range cands {

@@ -50,7 +50,10 @@ gig-push syncs the paths it pushed to so that every store that answers
 has them. An op that no store accepted
 within -wait is pending: gig-push says so and exits with status 3 (the op
 is lost unless the channel has an on-disk local store, which would have
-accepted it). In gigsh, -wait is 0 by default: the shell's client keeps a
+accepted it). An op that every store answered and refused (over a
+store's date horizon, an (origin, seq) another op holds) is never
+accepted: the client takes it back and gig-push exits with status 5.
+In gigsh, -wait is 0 by default: the shell's client keeps a
 pending op and sends it when a store comes back. A bad input line is
 reported on stderr with its number and skipped; gig-push then exits with
 status 1.
@@ -174,6 +177,9 @@ func (p *pusher) done(typ, path, sha string, stored bool, err error) (bool, erro
 	case err == nil:
 	case errors.Is(err, gigfs.ErrPending):
 		stored = false
+	case errors.Is(err, gigfs.ErrRefused):
+		// Never accepted, taken back by the client: not pending.
+		return false, &exitErr{exitRefused, err}
 	case errors.Is(err, gigfs.ErrNoAnswer) && p.e.ctx.Err() == nil:
 		// No store answered a read of the path: no op was made.
 		p.unread++
@@ -234,7 +240,7 @@ func (p *pusher) lines() error {
 			}
 		}
 	}()
-	n, bad := 0, 0
+	n, bad, refused := 0, 0, 0
 	for {
 		var l line
 		var ok bool
@@ -259,10 +265,16 @@ func (p *pusher) lines() error {
 				return err
 			}
 			bad++
+			if errors.Is(err, gigfs.ErrRefused) {
+				refused++
+			}
 			p.e.errMu.Lock()
 			fmt.Fprintf(p.e.stderr, "%s: line %d: %s\n", p.e.name(), l.no, oneLine(err.Error()))
 			p.e.errMu.Unlock()
 		}
+	}
+	if refused > 0 {
+		return &exitErr{exitRefused, fmt.Errorf("%d of %s not pushed, %d of them refused by every store", bad, count(n, "line"), refused)}
 	}
 	if bad > 0 {
 		return fmt.Errorf("%d of %s not pushed", bad, count(n, "line"))

@@ -216,7 +216,8 @@ func (q *quickstart) start() error {
 	}
 	q.tabAddr = publicAddr(q.tabAddr, l.Addr())
 	q.fps[q.tabAddr] = fp
-	svc, err := table.Open(table.Config{DataDir: tdir, TableAddr: q.tabAddr, TableFingerprint: fp, AdminKey: key,
+	// AllowUnixStores: the quickstart adds only its own stores, which -stores may put on unix sockets.
+	svc, err := table.Open(table.Config{DataDir: tdir, TableAddr: q.tabAddr, TableFingerprint: fp, AdminKey: key, AllowUnixStores: true,
 		Logf: prefixed(q.logger, "table: ")})
 	if err != nil {
 		l.Close()
@@ -240,7 +241,7 @@ func (q *quickstart) start() error {
 		q.stores[i] = addr
 		q.fps[addr] = fp
 		logf := prefixed(q.logger, fmt.Sprintf("store%d: ", i+1))
-		svc, err := netstore.Open(netstore.Config{Dir: sdir, Checker: table.NewChecker(), Logf: logf})
+		svc, err := netstore.Open(netstore.Config{Dir: sdir, Checker: table.NewChecker(), AllowUnixTable: true, Logf: logf})
 		if err != nil {
 			l.Close()
 			return err

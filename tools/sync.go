@@ -26,7 +26,9 @@ summary on stderr.
 (after the checkpoint, when one was pushed: a checkpoint that some stores
 did not take leaves them different, and gig-sync says so);
 "had" counts the records a store held, "copied" those it lacked and took;
-"refused" lists ops a store refused. When they agree and the tail since
+"refused" lists ops a store refused; "taken_back" lists the ops every
+store answered and refused, which the client takes back (they are never
+accepted, so they are not sent again). When they agree and the tail since
 the last checkpoint is long or old enough (always, with -prune), it pushes
 a checkpoint covering exactly the agreed ops: "pruned" is true and
 "checkpoint" is its sha. Gig-sync exits with status 4 when some path's
@@ -54,6 +56,7 @@ type syncLine struct {
 	Agreed     bool        `json:"agreed"`
 	Pruned     bool        `json:"pruned"`
 	Checkpoint string      `json:"checkpoint,omitempty"`
+	TakenBack  []string    `json:"taken_back,omitempty"`
 	Stores     []storeLine `json:"stores"`
 }
 
@@ -140,7 +143,7 @@ func runSync(e *env, args []string) error {
 
 func syncLineOf(rep gigfs.SyncReport) syncLine {
 	l := syncLine{Channel: rep.Channel, Type: rep.Type, Path: rep.Path, Agreed: rep.Agreed,
-		Pruned: rep.Pruned != "", Checkpoint: rep.Pruned, Stores: []storeLine{}}
+		Pruned: rep.Pruned != "", Checkpoint: rep.Pruned, TakenBack: rep.TakenBack, Stores: []storeLine{}}
 	for _, s := range rep.Stores {
 		l.Stores = append(l.Stores, storeLine{Store: s.Store, Answered: s.Answered, Had: s.Had,
 			Copied: s.Copied, Refused: s.Refused, Error: s.Err})

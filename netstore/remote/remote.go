@@ -274,7 +274,8 @@ func isNotExist(err error) bool {
 // List lists the oplogs below a folder of the user's tree: segs are the
 // type and the first elements of the path ("counter", "chan"). It returns
 // the paths of the oplogs below it, relative to it, each starting with "/".
-// A folder the store does not have lists as empty.
+// A folder the store does not have lists as empty. It reads the store's
+// names/ tree, so the store opens none of the oplogs it lists.
 func (r *Remote) List(ctx context.Context, segs []string) ([]string, error) {
 	var out []string
 	var walk func(dir, rel string) error
@@ -297,7 +298,7 @@ func (r *Remote) List(ctx context.Context, segs []string) ([]string, error) {
 		}
 		return nil
 	}
-	if err := walk(r.home()+"/oplog/"+strings.Join(segs, "/"), ""); err != nil {
+	if err := walk(r.home()+"/names/"+strings.Join(segs, "/"), ""); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -314,4 +315,9 @@ func (r *Remote) Types(ctx context.Context) ([]string, error) {
 		out[i] = e.Name
 	}
 	return out, nil
+}
+
+// Calls reads the user's call log on the store (netstore.Call lines).
+func (r *Remote) Calls(ctx context.Context) ([]byte, error) {
+	return r.c.ReadFile(ctx, r.home()+"/calls")
 }

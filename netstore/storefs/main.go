@@ -39,11 +39,20 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker netstore.
 	horizon := fl.Set.Duration("date-horizon", oplog.DefaultHorizon, "refuse ops dated further ahead of this store's clock")
 	flushEvery := fl.Set.Duration("flush-interval", netstore.DefaultFlushInterval, "how often the oplogs' files are brought up to date from the write-ahead log")
 	walMax := fl.Set.Int64("wal-max", netstore.DefaultWALMaxBytes, "bytes of write-ahead log past which a flush starts at once")
+	mem := fl.Set.Int64("mem", netstore.DefaultMemBudget, "bytes of oplogs kept in memory; colder ones are dropped and read again from disk when used")
+	callLog := fl.Set.Int("call-log", netstore.DefaultCallLog, "calls per user kept in the user's call log (/user/<id>/calls)")
+	allowUnix := fl.Set.Bool("allow-unix-table", false, "let a confirm name a table on a unix socket (the default when -addr is a unix socket)")
 	if status, ok := fl.Parse(args, logger); !ok {
 		return status
 	}
 	if *horizon <= 0 {
 		return fl.Fail("-date-horizon %v: want a positive duration", *horizon)
+	}
+	if *mem <= 0 {
+		return fl.Fail("-mem %d: want a positive number of bytes", *mem)
+	}
+	if *callLog <= 0 {
+		return fl.Fail("-call-log %d: want a positive count", *callLog)
 	}
 	if *flushEvery <= 0 || *walMax <= 0 {
 		return fl.Fail("-flush-interval %v, -wal-max %d: want positive values", *flushEvery, *walMax)
@@ -53,7 +62,8 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker netstore.
 		logger.Print(err)
 		return daemon.ExitError
 	}
-	svc, err := netstore.Open(netstore.Config{Dir: fl.Data, Checker: checker, DateHorizon: *horizon, FlushInterval: *flushEvery, WALMaxBytes: *walMax, Logf: logger.Printf})
+	svc, err := netstore.Open(netstore.Config{Dir: fl.Data, Checker: checker, DateHorizon: *horizon, FlushInterval: *flushEvery, WALMaxBytes: *walMax,
+		MemBudget: *mem, CallLog: *callLog, AllowUnixTable: *allowUnix || isUnix(fl.Addr), Logf: logger.Printf})
 	if err != nil {
 		logger.Print(err)
 		return daemon.ExitError
@@ -74,18 +84,27 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker netstore.
 	return daemon.Serve(ctx, logger, l, srv, svc.Close)
 }
 
-const usage = `usage: gig-store [-addr dialstring] [-data dir] [-date-horizon 24h] [-flush-interval 1s] [-wal-max bytes] [-cert file -key file]
+const usage = `usage: gig-store [-addr dialstring] [-data dir] [-date-horizon 24h] [-flush-interval 1s] [-wal-max bytes] [-mem bytes] [-call-log 1000] [-cert file -key file] [-allow-unix-table]
 
 Serves a GiG.fs store over 9P2000: per user, oplogs on disk and the
 stream of accepted ops. The admin key is made on first start in
 <data>/admin.key (mode 0600). The store's admin adds a user with gig-admin
 (or by attaching as "admin" with aname "admin <key>" and writing
 "user add <id>" to /admin/ctl); the reply is the confirmation code the
-user gives the table (gig-channel add). It runs until SIGINT or SIGTERM,
-then exits 0.
+user gives the table (gig-channel add). The store checks tokens with the
+table the confirm names, which must be tcp!host!port, tls!host!port or
+host:port (unix!/path too with -allow-unix-table, or when -addr is a unix
+socket). It runs until SIGINT or SIGTERM, then exits 0.
 
 Example:
 
 	gig-store -addr 'tcp!127.0.0.1!5641' -data ./store-data &
 	gig-admin -addr 'tcp!127.0.0.1!5641' -data ./store-data user add alice
 `
+
+// isUnix reports whether the dial string addr is a unix socket: a store
+// only this machine reaches may check tokens with a table on one too.
+func isUnix(addr string) bool {
+	network, _, err := srv9p.ParseAddr(addr)
+	return err == nil && network == "unix"
+}
