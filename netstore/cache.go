@@ -259,23 +259,6 @@ func (c *oplogCache) unpin(e *logEntry) {
 	c.trim()
 }
 
-// forget drops an entry from the cache at once, pinned or not, and closes
-// it (after a failed write: the next use loads the oplog again from what
-// the disk holds).
-func (c *oplogCache) forget(e *logEntry) {
-	c.mu.Lock()
-	if c.m[e.key] == e {
-		delete(c.m, e.key)
-		c.bytes -= e.cost
-		if e.elem != nil {
-			c.idle.Remove(e.elem)
-			e.elem = nil
-		}
-	}
-	c.mu.Unlock()
-	e.d.Close()
-}
-
 // trim evicts idle oplogs while the cache is over its budget, and logs it
 // (at most once a minute). Pinned oplogs over the budget are those with
 // records not yet in their file, or in use: it asks for a flush.
