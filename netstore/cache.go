@@ -323,22 +323,6 @@ func (c *oplogCache) closeAll() error {
 	return first
 }
 
-// cached calls fn with the entry of (typ, path) if it is loaded, pinned
-// meanwhile, and reports whether it was.
-func (c *oplogCache) cached(u *user, typ, path string, fn func(e *logEntry)) bool {
-	c.mu.Lock()
-	e, ok := c.m[cacheKey{u, typ, path}]
-	if !ok || e.ready != nil || c.closed {
-		c.mu.Unlock()
-		return false
-	}
-	c.pinLocked(e)
-	c.mu.Unlock()
-	defer c.unpin(e)
-	fn(e)
-	return true
-}
-
 // open opens the oplog (typ, path) of u if it exists on disk, or creates
 // it when create is set. A missing oplog is an error wrapping
 // fs.ErrNotExist.
