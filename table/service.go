@@ -40,8 +40,12 @@ type Stores interface {
 // A Confirmation is what the table tells a store being added.
 type Confirmation struct {
 	StoreAddr string // the store's dial string
-	User      string // the user it is added for
-	Code      string // the store's one-time code, from its admin
+	// StoreFingerprint, if set, is the certificate the user expects the
+	// store to show (srv9p.Trust.Fingerprint); empty, the table takes the
+	// one it shows (the code vouches for it: trust on first use).
+	StoreFingerprint string
+	User             string // the user it is added for
+	Code             string // the store's one-time code, from its admin
 	// TableAddr and TableFingerprint are where the store reaches this
 	// table to check tokens, and its certificate ("" without TLS).
 	TableAddr, TableFingerprint string
