@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"gigfs.io/gigfs/srv9p"
 	"gigfs.io/gigfs/table"
 )
 
@@ -94,7 +95,10 @@ func runChannel(e *env, args []string) error {
 	case "add":
 		fp := ""
 		if len(args) == 4 {
-			fp = args[3]
+			// As openssl prints it too ("sha256 Fingerprint=AB:CD:..."), one word on the wire.
+			if fp, err = srv9p.ParseFingerprint(args[3]); err != nil {
+				return usageErr("%v", err)
+			}
 		}
 		id, err := tc.StoreAddPinned(ctx, args[0], args[1], args[2], fp)
 		if err != nil {
