@@ -297,7 +297,7 @@ func TestFUSE_Mount9p(t *testing.T) {
 	a := home + "/oplog/counter/a"
 
 	t.Run("ls", func(t *testing.T) {
-		if got := m.mustSh(t, "ls "+home); got != "ctl\nnames\noplog\npush\nstream\n" {
+		if got := m.mustSh(t, "ls "+home); got != "calls\nctl\nnames\noplog\npush\nstream\n" {
 			t.Errorf("ls %s: %q", home, got)
 		}
 		if got := m.mustSh(t, "ls "+home+"/oplog"); got != "counter\nlww\n" {
@@ -580,7 +580,7 @@ func TestFUSE_StreamInterrupt(t *testing.T) {
 	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGINT {
 		t.Fatalf("cat after SIGINT and an op: %v (stdout %q)", err, out.String())
 	}
-	if got := m.mustSh(t, "ls user/alice"); got != "ctl\nnames\noplog\npush\nstream\n" {
+	if got := m.mustSh(t, "ls user/alice"); got != "calls\nctl\nnames\noplog\npush\nstream\n" {
 		t.Fatalf("ls after the interrupted read: %q", got)
 	}
 }

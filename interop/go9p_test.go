@@ -123,7 +123,7 @@ func TestGo9p_WalkStatList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := names(home), []string{"ctl", "names", "oplog", "push", "stream"}; !slices.Equal(got, want) {
+	if got, want := names(home), []string{"calls", "ctl", "names", "oplog", "push", "stream"}; !slices.Equal(got, want) {
 		t.Fatalf("ls /user/alice: %v, want %v", got, want)
 	}
 	if users, err := c.Readdir("/user"); err != nil || !slices.Equal(names(users), []string{"alice"}) {

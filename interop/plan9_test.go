@@ -375,7 +375,7 @@ func TestPlan9_PartialWalks(t *testing.T) {
 	}
 	rest := r.rpc(&plan9.Fcall{Type: plan9.Tread, Fid: 4, Offset: uint64(len(first.Data)), Count: 4096}, plan9.Rread)
 	more, err := unpackDirs(rest.Data)
-	if err != nil || len(ents)+len(more) != 5 { // ctl, names, oplog, push, stream
+	if err != nil || len(ents)+len(more) != 6 { // calls, ctl, names, oplog, push, stream
 		t.Fatalf("/user/alice in two reads: %v then %v (%v)", ents, more, err)
 	}
 }

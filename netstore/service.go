@@ -110,6 +110,17 @@ type Config struct {
 	// WALMaxBytes is the size of the write-ahead log past which a flush
 	// starts at once. Zero means DefaultWALMaxBytes.
 	WALMaxBytes int64
+	// MemBudget is how many bytes of oplogs the store keeps in memory:
+	// past it, the least recently used oplogs that no request holds and
+	// whose records are all in their files are dropped from memory, and
+	// loaded again on demand. Oplogs in use, or with records only in the
+	// write-ahead log, may take it over (until the next flush). Zero means
+	// DefaultMemBudget; negative, no budget.
+	MemBudget int64
+	// CallLog is how many calls per user the user's calls file shows
+	// (calls.go); the file on disk holds at most twice that. Zero means
+	// DefaultCallLog.
+	CallLog int
 	// AllowUnixTable lets confirm name a table on a unix socket
 	// (unix!/path); otherwise the store dials only TCP and TLS addresses
 	// of one machine (srv9p.CheckPeerAddr) to check tokens.
@@ -131,9 +142,11 @@ type Service struct {
 
 	lock   *os.File // holds the data folder's lock
 	wal    *storeWAL
+	cache  *oplogCache
 	mu     sync.Mutex
 	users  map[string]*user
 	tokens tokenCache
+	calls  callLogs
 	closed bool
 
 	futureLogged atomic.Int64 // unix ms of the last log line of a refused future date
@@ -157,9 +170,11 @@ type user struct {
 	hub  *hub
 	logf func(format string, args ...any)
 
+	cache    *oplogCache
+	createMu sync.Mutex // one oplog creation at a time (user.open)
+
 	mu   sync.Mutex
 	meta meta
-	logs map[logKey]*logEntry
 }
 
 // Open opens the store whose data is in cfg.Dir, creating it if needed.
@@ -185,6 +200,9 @@ func Open(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.CallLog <= 0 {
+		cfg.CallLog = DefaultCallLog
+	}
 	if cfg.FlushInterval == 0 {
 		cfg.FlushInterval = DefaultFlushInterval
 	}
@@ -193,6 +211,9 @@ func Open(cfg Config) (*Service, error) {
 	}
 	if cfg.Logf == nil {
 		cfg.Logf = log.Printf
+	}
+	if cfg.MemBudget == 0 {
+		cfg.MemBudget = DefaultMemBudget
 	}
 	// The lock comes first: two processes opening a new folder at once
 	// must not both make a salt (one of them would write where the other
@@ -210,6 +231,7 @@ func Open(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	s := &Service{cfg: cfg, root: root, epoch: randomHex(8), users: make(map[string]*user), lock: lock}
+	s.cache = newCache(cfg.MemBudget, cfg.Logf)
 	var vb [4]byte
 	rand.Read(vb[:])
 	s.verBase = uint32(vb[0])<<24 | uint32(vb[1])<<16 | uint32(vb[2])<<8 | uint32(vb[3])
@@ -271,7 +293,7 @@ func saltDir(dir string) (string, error) {
 
 func (s *Service) loadUser(id string) (*user, error) {
 	dir := filepath.Join(s.root, id)
-	u := &user{id: id, dir: dir, logs: make(map[logKey]*logEntry), logf: s.cfg.Logf}
+	u := &user{id: id, dir: dir, cache: s.cache, logf: s.cfg.Logf}
 	b, err := os.ReadFile(filepath.Join(dir, "store.json"))
 	if err != nil {
 		return nil, fmt.Errorf("user %s: %w", id, err)
@@ -343,7 +365,7 @@ func (s *Service) AddUser(id string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("add user %s: %w", id, err)
 	}
-	u := &user{id: id, dir: dir, hub: hub, logs: make(map[logKey]*logEntry), logf: s.cfg.Logf}
+	u := &user{id: id, dir: dir, hub: hub, cache: s.cache, logf: s.cfg.Logf}
 	code, err := s.newCode(u)
 	if err != nil {
 		hub.close()
@@ -527,6 +549,7 @@ func (s *Service) Close() error {
 	if err := s.closeLogs(); err != nil && first == nil {
 		first = err
 	}
+	s.calls.close()
 	if err := s.lock.Close(); err != nil && first == nil {
 		first = err
 	}
@@ -535,18 +558,10 @@ func (s *Service) Close() error {
 
 // closeLogs closes every open oplog.
 func (s *Service) closeLogs() error {
+	first := s.cache.closeAll()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var first error
 	for _, u := range s.users {
-		u.mu.Lock()
-		for _, d := range u.logs {
-			if err := d.d.Close(); err != nil && first == nil {
-				first = err
-			}
-		}
-		u.logs = nil
-		u.mu.Unlock()
 		u.hub.close()
 	}
 	return first

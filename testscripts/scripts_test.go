@@ -36,6 +36,7 @@ var programs = map[string]mainFunc{
 	"gig-sync":       tools.SyncMain,
 	"gig-log":        tools.LogMain,
 	"gig-ls":         tools.LsMain,
+	"gig-calls":      tools.CallsMain,
 	"gig-session":    tools.SessionMain,
 	"gig-channel":    tools.ChannelMain,
 	"gig-admin":      tools.AdminMain,

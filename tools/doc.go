@@ -14,6 +14,7 @@
 //	gig-log     [-since t] [-until t] <ch> <t> <p>   print the oplog, JSON lines
 //	gig-ls      [-l] <channel> [<prefix>]            list the paths of a channel with their types
 //	gig-sync    [-prune] <channel> <type> <path>...  compare and repair the stores, one report per path
+//	gig-calls   [-of session_id] <channel>           the user's call log on each store of the channel
 //	gig-session new|list|revoke                      manage sessions (needs the master)
 //	gig-channel add|remove|list                      manage the mount table
 //	gig-admin   <ctl command...>                     talk to a server's /admin/ctl (admin key)

@@ -290,3 +290,8 @@ func (r *Remote) Types(ctx context.Context) ([]string, error) {
 	}
 	return out, nil
 }
+
+// Calls reads the user's call log on the store (netstore.Call lines).
+func (r *Remote) Calls(ctx context.Context) ([]byte, error) {
+	return r.c.ReadFile(ctx, r.home()+"/calls")
+}

@@ -58,9 +58,12 @@ func (t *Tree) Attach(ctx context.Context, uname, aname, _ string) (srv9p.Node, 
 		// stream event (from the cache, which a revocation clears), so a
 		// revoked or expired token stops working on live connections too.
 		auth = func(ctx context.Context) error { return t.S.Authenticate(ctx, uname, cred) }
+		sess := netstore.SessionOf(cred)
 		if err := auth(ctx); err != nil {
+			t.logRefused(uname, sess, "attach", err)
 			return nil, err
 		}
+		t.S.LogCall(uname, netstore.Call{Session: sess, Call: "attach", Result: "ok"})
 		children = []srv9p.Node{
 			srv9p.NewFile(srv9p.Info{Name: "ctl", Mode: 0o600, Path: qpath(uname, "/ctl")}, func(ctx context.Context, _ srv9p.OpenMode) (srv9p.Handle, error) {
 				if err := auth(ctx); err != nil {
@@ -68,22 +71,26 @@ func (t *Tree) Attach(ctx context.Context, uname, aname, _ string) (srv9p.Node, 
 				}
 				return srv9p.NewCtl(t.userCtl(uname)), nil
 			}),
-			&oplogDir{t: t, user: uname, auth: auth},
+			&oplogDir{t: t, user: uname, sess: sess, auth: auth},
 			&namesDir{t: t, user: uname, auth: auth},
+			t.callsFile(uname, auth),
 			srv9p.NewFile(srv9p.Info{Name: "push", Mode: 0o600, Path: qpath(uname, "/push")}, func(ctx context.Context, _ srv9p.OpenMode) (srv9p.Handle, error) {
 				if err := auth(ctx); err != nil {
+					t.logRefused(uname, sess, "push", err)
 					return nil, err
 				}
-				return &pushHandle{s: t.S, user: uname, auth: auth}, nil
+				return &pushHandle{t: t, s: t.S, user: uname, sess: sess, auth: auth}, nil
 			}),
 			srv9p.NewFile(srv9p.Info{Name: "stream", Mode: 0o600, Path: qpath(uname, "/stream")}, func(ctx context.Context, _ srv9p.OpenMode) (srv9p.Handle, error) {
 				if err := auth(ctx); err != nil {
+					t.logRefused(uname, sess, "stream", err)
 					return nil, err
 				}
 				c, err := t.S.Stream(uname, auth)
 				if err != nil {
 					return nil, err
 				}
+				t.S.LogCall(uname, netstore.Call{Session: sess, Call: "stream", Result: "ok"})
 				return srv9p.NewStream(c), nil
 			}),
 		}
@@ -96,7 +103,11 @@ func (t *Tree) Attach(ctx context.Context, uname, aname, _ string) (srv9p.Node, 
 			if len(f) != 2 || f[0] != "revoke" {
 				return "", gig.Errorf(gig.ErrInvalid, "usage: revoke <store_token>")
 			}
-			return "ok", t.S.Revoke(uname, f[1])
+			if err := t.S.Revoke(uname, f[1]); err != nil {
+				return "", err
+			}
+			t.S.LogCall(uname, netstore.Call{Session: netstore.SessionOf(f[1]), Call: "revoke", Result: "ok (by the table)"})
+			return "ok", nil
 		})}
 	case "confirm":
 		if err := t.S.CheckCode(uname, cred); err != nil {
@@ -221,6 +232,7 @@ func qpath(user, path string) uint64 {
 type oplogDir struct {
 	t    *Tree
 	user string
+	sess string // the session of the connection's token (call log)
 	segs []string
 	auth func(context.Context) error // checks the connection's token
 }
@@ -248,9 +260,9 @@ func (d *oplogDir) info() (srv9p.Info, error) {
 func (d *oplogDir) child(name string, dir bool) srv9p.Node {
 	segs := append(append([]string(nil), d.segs...), name)
 	if dir {
-		return &oplogDir{t: d.t, user: d.user, segs: segs, auth: d.auth}
+		return &oplogDir{t: d.t, user: d.user, sess: d.sess, segs: segs, auth: d.auth}
 	}
-	return &oplogFile{t: d.t, user: d.user, typ: segs[0], path: "/" + strings.Join(segs[1:], "/"), auth: d.auth}
+	return &oplogFile{t: d.t, user: d.user, sess: d.sess, typ: segs[0], path: "/" + strings.Join(segs[1:], "/"), auth: d.auth}
 }
 
 func (d *oplogDir) Walk(_ context.Context, name string) (srv9p.Node, error) {
@@ -278,9 +290,12 @@ func (d *oplogDir) List(ctx context.Context) ([]srv9p.Info, error) {
 		if !e.Dir && len(d.segs) == 0 {
 			continue
 		}
-		info, err := d.child(e.Name, e.Dir).(interface{ info() (srv9p.Info, error) }).info()
-		if err != nil {
-			continue
+		var info srv9p.Info
+		switch c := d.child(e.Name, e.Dir).(type) {
+		case *oplogFile:
+			info = c.listInfo()
+		case *oplogDir:
+			info, _ = c.info()
 		}
 		out = append(out, info)
 	}
@@ -319,6 +334,7 @@ func (d *oplogDir) Create(ctx context.Context, name string, mode fs.FileMode) (s
 type oplogFile struct {
 	t    *Tree
 	user string
+	sess string
 	typ  string
 	path string
 	auth func(context.Context) error
@@ -330,6 +346,17 @@ func (f *oplogFile) Stat(ctx context.Context) (srv9p.Info, error) {
 		return srv9p.Info{}, err
 	}
 	return f.info()
+}
+
+// listInfo is the oplog's entry in its folder's listing, from its name
+// alone: length and version 0, so that listing a folder loads none of its
+// oplogs (a stat of the file gives them).
+func (f *oplogFile) listInfo() srv9p.Info {
+	return srv9p.Info{
+		Name: f.path[strings.LastIndexByte(f.path, '/')+1:],
+		Mode: fs.ModeAppend | 0o600,
+		Path: qpath(f.user, "/oplog/"+f.typ+f.path),
+	}
 }
 
 func (f *oplogFile) info() (srv9p.Info, error) {
@@ -387,6 +414,7 @@ func (h *oplogHandle) Read(ctx context.Context, p []byte, off int64) (int, error
 // write fails naming the first refused line; the others are merged.
 func (h *oplogHandle) Write(ctx context.Context, p []byte, _ int64) (int, error) {
 	if err := h.f.auth(ctx); err != nil {
+		h.f.t.logRefused(h.f.user, h.f.sess, "write", err)
 		return 0, err
 	}
 	h.mu.Lock()
@@ -401,12 +429,14 @@ func (h *oplogHandle) Write(ctx context.Context, p []byte, _ int64) (int, error)
 	var recs []netstore.Record
 	var idx []int // line numbers of recs
 	var firstBad error
+	var results []string // for the call log
 	for i, line := range lines {
 		o, err := oplog.Decode(line)
 		if err != nil {
 			if firstBad == nil {
 				firstBad = fmt.Errorf("line %d refused: %w", i+1, oplog.Refusal(err).Err())
 			}
+			results = append(results, oplog.Refusal(err).String())
 			continue
 		}
 		recs = append(recs, netstore.Record{Type: h.f.typ, Path: h.f.path, Op: o})
@@ -414,13 +444,16 @@ func (h *oplogHandle) Write(ctx context.Context, p []byte, _ int64) (int, error)
 	}
 	res, err := h.f.t.S.Push(ctx, h.f.user, recs)
 	if err != nil {
+		h.f.t.logRefused(h.f.user, h.f.sess, "write", err)
 		return 0, err
 	}
 	for i, r := range res {
+		results = append(results, r.String())
 		if err := r.Err(); err != nil && firstBad == nil {
 			firstBad = fmt.Errorf("line %d refused: %w", idx[i], err)
 		}
 	}
+	h.f.t.logWrite(h.f.user, h.f.sess, "write", recs, results)
 	if firstBad != nil {
 		return 0, firstBad
 	}
@@ -433,8 +466,10 @@ func (h *oplogHandle) Close() error { return nil }
 // (stream events are accepted as they are), read one result line per input
 // line: a result code's word, then ": <why>" (oplog.Result.String).
 type pushHandle struct {
+	t    *Tree
 	s    *netstore.Service
 	user string
+	sess string                      // the session of the connection's token (call log)
 	auth func(context.Context) error // the connection's token, checked per write
 
 	mu    sync.Mutex
@@ -444,6 +479,7 @@ type pushHandle struct {
 
 func (h *pushHandle) Write(ctx context.Context, p []byte, _ int64) (int, error) {
 	if err := h.auth(ctx); err != nil {
+		h.t.logRefused(h.user, h.sess, "push", err)
 		return 0, err
 	}
 	h.mu.Lock()
@@ -467,11 +503,13 @@ func (h *pushHandle) Write(ctx context.Context, p []byte, _ int64) (int, error) 
 	}
 	res, err := h.s.Push(ctx, h.user, recs)
 	if err != nil {
+		h.t.logRefused(h.user, h.sess, "push", err)
 		return 0, err
 	}
 	for j, r := range res {
 		replies[idx[j]] = r.String()
 	}
+	h.t.logWrite(h.user, h.sess, "push", recs, replies)
 	for _, r := range replies {
 		h.reply = append(h.reply, oneLine(r)...)
 		h.reply = append(h.reply, '\n')

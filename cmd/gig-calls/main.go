@@ -1,0 +1,11 @@
+// Command gig-calls is the GiG.fs tool of that name; gig-calls -h says what it
+// does (the code is in package tools, shared with gigsh).
+package main
+
+import (
+	"os"
+
+	"gigfs.io/gigfs/tools"
+)
+
+func main() { os.Exit(tools.CallsMain(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
