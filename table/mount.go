@@ -52,7 +52,7 @@ func (s *Service) AddStorePinned(ctx context.Context, p *Principal, channel, sto
 			return "", badRequest("bad store fingerprint: %w", err)
 		}
 		if !srv9p.IsTLS(storeAddr) {
-			return "", badRequest("a store fingerprint needs a tls!host!port address, not %q", clip(storeAddr))
+			return "", badRequest("a store fingerprint needs a tls!host!port address, not %q", gig.Clip(storeAddr))
 		}
 		fp = pinned
 	}
