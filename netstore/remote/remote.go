@@ -295,3 +295,11 @@ func (r *Remote) Types(ctx context.Context) ([]string, error) {
 func (r *Remote) Calls(ctx context.Context) ([]byte, error) {
 	return r.c.ReadFile(ctx, r.home()+"/calls")
 }
+
+// Ping makes one round trip to the store (a stat of the user's folder).
+func (r *Remote) Ping(ctx context.Context) error {
+	return r.c.Do(ctx, func() error {
+		_, err := r.c.Fsys().Stat(r.home())
+		return err
+	})
+}
