@@ -62,7 +62,7 @@ func (c *Client) Calls(ctx context.Context, channel string) ([]StoreCalls, error
 		cctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
 		b, err := cr.calls(cctx)
 		cancel()
-		out = append(out, StoreCalls{Store: s.name(), Calls: b, Err: err})
+		out = append(out, StoreCalls{Store: s.Name(), Calls: b, Err: err})
 	}
 	return out, nil
 }

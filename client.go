@@ -66,7 +66,7 @@ type Client struct {
 	refreshMu sync.Mutex    // one refresh of the mount table at a time
 
 	mu        sync.Mutex
-	local     map[string][]store  // channel -> local stores
+	local     map[string][]Store  // channel -> local stores
 	remote    map[string][]string // channel -> remote store ids
 	remotes   map[string]*remoteStore
 	disk      map[string]*sharedStore // by storage path, shared by channels
@@ -87,7 +87,7 @@ func New(cfg Config) (*Client, error) {
 		cfg:      cfg,
 		origin:   cfg.Origin,
 		tableSet: make(chan struct{}),
-		local:    make(map[string][]store),
+		local:    make(map[string][]Store),
 		remote:   make(map[string][]string),
 		remotes:  make(map[string]*remoteStore),
 		disk:     make(map[string]*sharedStore),
@@ -257,7 +257,7 @@ func (c *Client) setMountTable(mt table.MountTable) {
 	c.mu.Unlock()
 	c.tableOnce.Do(func() { close(c.tableSet) })
 	for _, rs := range stop {
-		rs.close()
+		rs.Close()
 	}
 	if closed {
 		return
@@ -327,7 +327,15 @@ func (c *Client) storeToken(ctx context.Context, storeID string) (string, error)
 // table has been read it waits for it (within ctx and a call timeout), so
 // that the local stores alone do not answer for a channel that remote
 // stores serve too; past that wait it goes on with what it knows.
-func (c *Client) stores(ctx context.Context, channel string) ([]store, error) {
+// Stores returns the stores of a channel, local first, as the client uses
+// them: for a tool that asks each store on its own (status, listing). It
+// waits for the remote table as reads do. The stores belong to the client:
+// do not close them.
+func (c *Client) Stores(ctx context.Context, channel string) ([]Store, error) {
+	return c.stores(ctx, channel)
+}
+
+func (c *Client) stores(ctx context.Context, channel string) ([]Store, error) {
 	if _, err := gig.ParseChannel(channel); err != nil {
 		return nil, err
 	}
@@ -341,13 +349,13 @@ func (c *Client) stores(ctx context.Context, channel string) ([]store, error) {
 }
 
 // storesOf returns the stores the client knows for a channel.
-func (c *Client) storesOf(channel string) ([]store, error) {
+func (c *Client) storesOf(channel string) ([]Store, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		return nil, ErrClosed
 	}
-	out := append([]store(nil), c.local[channel]...)
+	out := append([]Store(nil), c.local[channel]...)
 	for _, id := range c.remote[channel] {
 		out = append(out, c.remotes[id])
 	}
@@ -408,12 +416,12 @@ func (c *Client) syncChannel(channel string) {
 			keys[k] = true
 		}
 	}
-	locals := append([]store(nil), c.local[channel]...)
+	locals := append([]Store(nil), c.local[channel]...)
 	c.mu.Unlock()
 	for _, s := range locals {
-		list, err := s.list(c.ctx, channel, "")
+		list, err := s.List(c.ctx, channel, "")
 		if err != nil {
-			c.cfg.Logf("gigfs: %s: %v", s.name(), err)
+			c.cfg.Logf("gigfs: %s: %v", s.Name(), err)
 		}
 		for _, tp := range list {
 			keys[pathKey{channel, tp.Type, tp.Path}] = true
@@ -425,14 +433,14 @@ func (c *Client) syncChannel(channel string) {
 }
 
 // storeEvent handles an op from a store's stream.
-func (c *Client) storeEvent(rs store, ev netstore.Event) {
+func (c *Client) storeEvent(rs Store, ev netstore.Event) {
 	channel, path, ok := splitStorePath(ev.Path)
 	if !ok {
 		return
 	}
 	o, err := oplog.Decode(ev.Op)
 	if err != nil {
-		c.cfg.Logf("gigfs: %s: bad op in stream: %v", rs.name(), err)
+		c.cfg.Logf("gigfs: %s: bad op in stream: %v", rs.Name(), err)
 		return
 	}
 	c.observe(&o)
@@ -520,7 +528,7 @@ func (c *Client) Close() error {
 	c.mu.Unlock()
 	c.cancel()
 	for _, rs := range remotes {
-		rs.close()
+		rs.Close()
 	}
 	c.wg.Wait()
 	c.tableMu.Lock()
@@ -533,7 +541,7 @@ func (c *Client) Close() error {
 		first = c.lease.close()
 	}
 	for _, d := range c.disk {
-		if err := d.close(); err != nil && first == nil {
+		if err := d.Close(); err != nil && first == nil {
 			first = err
 		}
 	}

@@ -45,7 +45,7 @@ func TestClient_ClockIgnoresFarFutureDates(t *testing.T) {
 	}
 	before := time.Now().UnixMilli()
 	mustPush(t, c, "c", "counter", "/n", "1")
-	l, _ := s.read(ctx, "counter", "/c/n")
+	l, _ := s.Read(ctx, "counter", "/c/n")
 	for _, o := range l.Ops() {
 		if o.Origin == c.Origin() && (o.Date < before || o.Date > time.Now().UnixMilli()+1000) {
 			t.Fatalf("the client's op is dated %d, want about %d", o.Date, before)

@@ -102,7 +102,7 @@ func (c *Client) List(ctx context.Context, channel, prefix string) ([]TypePath, 
 		go func() {
 			cctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
 			defer cancel()
-			l, err := s.list(cctx, channel, dir)
+			l, err := s.List(cctx, channel, dir)
 			answers <- answer{l, err}
 		}()
 	}

@@ -195,7 +195,7 @@ func (s *sharedStore) serve() error {
 		// Taking over from a server whose stream this process followed:
 		// go on where it left off (the stream is kept in the folder).
 		if err := cur.Since(epoch, seq); err != nil {
-			s.c.cfg.Logf("gigfs: %s: %v", s.name(), err)
+			s.c.cfg.Logf("gigfs: %s: %v", s.Name(), err)
 		}
 	}
 	if err := os.Remove(s.sock); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -400,7 +400,7 @@ func (s *sharedStore) followLocal(ctx context.Context, cur *netstore.Cursor) {
 			continue
 		}
 		if err != nil {
-			s.c.cfg.Logf("gigfs: %s: stream: %v", s.name(), err)
+			s.c.cfg.Logf("gigfs: %s: stream: %v", s.Name(), err)
 			return
 		}
 		ev, err := netstore.ParseEvent(line)
@@ -443,7 +443,7 @@ func (s *sharedStore) fail(r *remote.Remote, err error) {
 	s.r, s.sr = nil, nil
 	s.up = make(chan struct{})
 	s.mu.Unlock()
-	s.c.cfg.Logf("gigfs: %s: %v; reconnecting", s.name(), err)
+	s.c.cfg.Logf("gigfs: %s: %v; reconnecting", s.Name(), err)
 	r.Close()
 	if sr != nil {
 		sr.Close()
@@ -460,7 +460,7 @@ func (s *sharedStore) resync(since time.Time) {
 	var chans []string
 	for ch, stores := range c.local {
 		for _, st := range stores {
-			if st == store(s) {
+			if st == Store(s) {
 				chans = append(chans, ch)
 			}
 		}
@@ -495,9 +495,9 @@ func (s *sharedStore) catchUp(channel string, from int64, loaded map[pathKey]boo
 	c := s.c
 	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.CallTimeout)
 	defer cancel()
-	list, err := s.list(ctx, channel, "")
+	list, err := s.List(ctx, channel, "")
 	if err != nil {
-		c.cfg.Logf("gigfs: %s: catching up channel %s: %v", s.name(), channel, err)
+		c.cfg.Logf("gigfs: %s: catching up channel %s: %v", s.Name(), channel, err)
 		return
 	}
 	for _, tp := range list {
@@ -505,9 +505,9 @@ func (s *sharedStore) catchUp(channel string, from int64, loaded map[pathKey]boo
 		if loaded[k] {
 			continue
 		}
-		l, err := s.read(ctx, tp.Type, storePath(channel, tp.Path))
+		l, err := s.Read(ctx, tp.Type, storePath(channel, tp.Path))
 		if err != nil {
-			c.cfg.Logf("gigfs: %s: catching up %s: %v", s.name(), k, err)
+			c.cfg.Logf("gigfs: %s: catching up %s: %v", s.Name(), k, err)
 			continue
 		}
 		for _, o := range l.Ops() {
@@ -537,7 +537,7 @@ func (c *Client) publishOpSince(k pathKey, o oplog.Op) {
 	}
 }
 
-func (s *sharedStore) name() string { return "local:" + s.dir }
+func (s *sharedStore) Name() string { return "local:" + s.dir }
 
 // call runs one call: in-process while this process serves, else on the
 // connection to the serving process, made again after a hang-up (once the
@@ -568,7 +568,7 @@ func (s *sharedStore) call(ctx context.Context, local func(*diskStore) error, re
 	}
 }
 
-func (s *sharedStore) read(ctx context.Context, typ, spath string) (*oplog.Log, error) {
+func (s *sharedStore) Read(ctx context.Context, typ, spath string) (*oplog.Log, error) {
 	var l *oplog.Log
 	err := s.call(ctx, func(d *diskStore) (err error) {
 		l, err = d.read(ctx, typ, spath)
@@ -580,7 +580,7 @@ func (s *sharedStore) read(ctx context.Context, typ, spath string) (*oplog.Log, 
 	return l, err
 }
 
-func (s *sharedStore) push(ctx context.Context, recs []netstore.Record) ([]oplog.Result, error) {
+func (s *sharedStore) Push(ctx context.Context, recs []netstore.Record) ([]oplog.Result, error) {
 	var res []oplog.Result
 	err := s.call(ctx, func(d *diskStore) (err error) {
 		res, err = d.push(ctx, recs)
@@ -592,7 +592,7 @@ func (s *sharedStore) push(ctx context.Context, recs []netstore.Record) ([]oplog
 	return res, err
 }
 
-func (s *sharedStore) list(ctx context.Context, channel, dir string) ([]TypePath, error) {
+func (s *sharedStore) List(ctx context.Context, channel, dir string) ([]TypePath, error) {
 	var out []TypePath
 	err := s.call(ctx, func(d *diskStore) (err error) {
 		out, err = d.list(ctx, channel, dir)
@@ -604,9 +604,9 @@ func (s *sharedStore) list(ctx context.Context, channel, dir string) ([]TypePath
 	return out, err
 }
 
-// close stops serving (the socket goes, then the lock: another process
+// Close stops serving (the socket goes, then the lock: another process
 // takes over) or hangs up.
-func (s *sharedStore) close() error {
+func (s *sharedStore) Close() error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()

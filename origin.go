@@ -11,7 +11,7 @@ import (
 // this run's own (ops only in memory die with the run; the lease's seqs,
 // continued in a fresh memory store, would start after a gap that never
 // fills, and nothing there could ever be pruned).
-func (c *Client) originFor(stores []store) string {
+func (c *Client) originFor(stores []Store) string {
 	if c.lease == nil {
 		return c.origin
 	}
@@ -48,14 +48,14 @@ func (c *Client) made(p *pathState, o oplog.Op) error {
 
 // durable reports whether a store keeps what it accepts past the
 // process: a remote store or an on-disk one, not a store in memory.
-func durable(s store) bool {
+func durable(s Store) bool {
 	_, mem := s.(*memStore)
 	return !mem
 }
 
 // accepted notes that the store s took (or already had) the client's op
 // o of p: once a durable store holds it, the lease need not send it again.
-func (c *Client) accepted(p *pathState, s store, o oplog.Op) {
+func (c *Client) accepted(p *pathState, s Store, o oplog.Op) {
 	if durable(s) {
 		p.mu.Lock()
 		if p.heldIf != 0 && p.heldIf == p.ver && p.log.Has(&o) {
@@ -71,7 +71,7 @@ func (c *Client) accepted(p *pathState, s store, o oplog.Op) {
 // held notes, after a sync, which of the lease's pending ops of p a
 // durable store now holds (every op of snap, for a store that answered
 // and took all it lacked).
-func (c *Client) held(p *pathState, s store, snap *oplog.Log) {
+func (c *Client) held(p *pathState, s Store, snap *oplog.Log) {
 	if c.lease == nil || !durable(s) {
 		return
 	}

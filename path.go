@@ -147,7 +147,7 @@ func (p *pathState) readAll(ctx context.Context) (ok, agreed bool) {
 		go func() {
 			cctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
 			defer cancel()
-			l, err := s.read(cctx, p.key.typ, storePath(p.key.channel, p.key.path))
+			l, err := s.Read(cctx, p.key.typ, storePath(p.key.channel, p.key.path))
 			results <- readResult{l, err}
 		}()
 	}

@@ -104,10 +104,10 @@ func (c *Client) PushAck(ctx context.Context, channel, typ, path string, payload
 // stored, nil error). The others go on in the
 // background; a store that fails leaves the path to be synced when it
 // comes back.
-func (c *Client) deliver(ctx context.Context, p *pathState, stores []store, o oplog.Op) (stored bool, err error) {
+func (c *Client) deliver(ctx context.Context, p *pathState, stores []Store, o oplog.Op) (stored bool, err error) {
 	rec := []netstore.Record{{Type: p.key.typ, Path: storePath(p.key.channel, p.key.path), Op: o}}
 	type answer struct {
-		s       store
+		s       Store
 		err     error
 		refused bool // the store answered: it will not take the op
 	}
@@ -121,7 +121,7 @@ func (c *Client) deliver(ctx context.Context, p *pathState, stores []store, o op
 			defer c.inflight.Done()
 			cctx, cancel := context.WithTimeout(c.ctx, c.cfg.CallTimeout)
 			defer cancel()
-			res, err := s.push(cctx, rec)
+			res, err := s.Push(cctx, rec)
 			var refused bool // for good: not a failure to store it now
 			if err == nil && res[0].Outcome() == oplog.Refused {
 				err, refused = res[0].Err(), res[0].Code.Final()
@@ -156,7 +156,7 @@ func (c *Client) deliver(ctx context.Context, p *pathState, stores []store, o op
 			if a.refused {
 				refusals++
 			}
-			errs = append(errs, fmt.Errorf("%s: %w", a.s.name(), a.err))
+			errs = append(errs, fmt.Errorf("%s: %w", a.s.Name(), a.err))
 		case <-ctx.Done():
 			if volatile {
 				return false, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -28,6 +29,7 @@ func TestFailure_RefusedOpIsTakenBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	dials := w.proxies[0].Accepted() + w.proxies[1].Accepted()
 	isNew, stored, err := c.PushOpAck(ctx, "c", "counter", "/n", late)
 	if !errors.Is(err, ErrRefused) || errors.Is(err, ErrPending) || gig.KindOf(err) != gig.ErrLimit {
 		t.Fatalf("push of an op every store refuses: %v (kind %v); want ErrRefused of kind limit", err, gig.KindOf(err))
@@ -37,6 +39,12 @@ func TestFailure_RefusedOpIsTakenBack(t *testing.T) {
 	}
 	if got := mustGet(t, c, "c", "counter", "/n"); got != "1" {
 		t.Fatalf("value %s after the refusal, want 1: the op was not taken back", got)
+	}
+
+	// A refusal is the store's answer, not a broken connection: the
+	// client hung up on no store (issue 11's reconnect storm).
+	if now := w.proxies[0].Accepted() + w.proxies[1].Accepted(); now != dials {
+		t.Fatalf("the client dialled the stores %d more times after a refusal", now-dials)
 	}
 
 	// The refused op did not move the clock: the next op is dated now,
@@ -88,5 +96,33 @@ func TestFailure_ConflictingMirroredOp(t *testing.T) {
 
 	if l := w.storeLog(0, "counter", "/m"); l.Has(&other) || !l.Has(&first) {
 		t.Fatal("the store holds the conflicting op, or lacks the first")
+	}
+}
+
+// Failure mode "reconnect storm": a store's error answer (a name it
+// refuses, as a store once refused a channel the table accepted) leaves
+// the connection up; only a broken connection makes the client hang up
+// and redial, which would drop the stream of every channel on the store.
+func TestFailure_ErrorAnswerKeepsTheConnection(t *testing.T) {
+	w := newWorld(t, 1)
+	c := w.client(w.config())
+	ctx := context.Background()
+	mustPush(t, c, "c", "counter", "/a", "1")
+	ss, err := c.Stores(ctx, "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dials := w.proxies[0].Accepted()
+	for i := 0; i < 20; i++ {
+		_, err := ss[0].Read(ctx, "counter", fmt.Sprintf("/.d/x%d", i))
+		if !errors.Is(err, gig.ErrInvalid) {
+			t.Fatalf("read of a bad name: %v, want an ErrInvalid", err)
+		}
+	}
+	if now := w.proxies[0].Accepted(); now != dials {
+		t.Fatalf("%d redials after error answers", now-dials)
+	}
+	if got := mustGet(t, c, "c", "counter", "/a"); got != "1" {
+		t.Fatalf("value %s", got)
 	}
 }

@@ -54,7 +54,7 @@ func newRemoteStore(c *Client, id, addr, fingerprint string) *remoteStore {
 	return rs
 }
 
-func (rs *remoteStore) name() string { return "store " + rs.id + " at " + rs.addr }
+func (rs *remoteStore) Name() string { return "store " + rs.id + " at " + rs.addr }
 
 func (rs *remoteStore) conn() *remote.Remote {
 	rs.mu.Lock()
@@ -74,7 +74,7 @@ func (rs *remoteStore) firstConn(ctx context.Context) *remote.Remote {
 	return rs.conn()
 }
 
-func (rs *remoteStore) read(ctx context.Context, typ, spath string) (*oplog.Log, error) {
+func (rs *remoteStore) Read(ctx context.Context, typ, spath string) (*oplog.Log, error) {
 	r := rs.firstConn(ctx)
 	if r == nil {
 		return nil, errOffline
@@ -86,7 +86,7 @@ func (rs *remoteStore) read(ctx context.Context, typ, spath string) (*oplog.Log,
 	return l, err
 }
 
-func (rs *remoteStore) push(ctx context.Context, recs []netstore.Record) ([]oplog.Result, error) {
+func (rs *remoteStore) Push(ctx context.Context, recs []netstore.Record) ([]oplog.Result, error) {
 	r := rs.conn()
 	if r == nil {
 		return nil, errOffline
@@ -98,7 +98,7 @@ func (rs *remoteStore) push(ctx context.Context, recs []netstore.Record) ([]oplo
 	return res, err
 }
 
-func (rs *remoteStore) list(ctx context.Context, channel, dir string) ([]TypePath, error) {
+func (rs *remoteStore) List(ctx context.Context, channel, dir string) ([]TypePath, error) {
 	r := rs.firstConn(ctx)
 	if r == nil {
 		return nil, errOffline
@@ -131,7 +131,7 @@ func (rs *remoteStore) hangup(r *remote.Remote, err error) {
 	rs.r = nil
 	sr := rs.sr
 	rs.mu.Unlock()
-	rs.c.cfg.Logf("gigfs: %s: %v", rs.name(), err)
+	rs.c.cfg.Logf("gigfs: %s: %v", rs.Name(), err)
 	r.Close()
 	if sr != nil {
 		sr.Close()
@@ -145,9 +145,9 @@ func connLost(err error) bool {
 	return errors.Is(err, gig.ErrTransport) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
-// close hangs up for good: the client closes, or the store left the
+// Close hangs up for good: the client closes, or the store left the
 // mount table. The run loop ends.
-func (rs *remoteStore) close() error {
+func (rs *remoteStore) Close() error {
 	rs.mu.Lock()
 	rs.closed = true
 	if rs.stop != nil {
@@ -204,7 +204,7 @@ func (rs *remoteStore) run(ctx context.Context) {
 		}
 		rs.mu.Unlock()
 		if err != nil {
-			rs.c.cfg.Logf("gigfs: %s: %v", rs.name(), err)
+			rs.c.cfg.Logf("gigfs: %s: %v", rs.Name(), err)
 			wait()
 			continue
 		}

@@ -12,27 +12,48 @@ import (
 	"gigfs.io/gigfs/oplog"
 )
 
-// A store holds oplogs for the client: a local one in memory or on disk, or
-// a remote store over 9P. Paths here are store paths ("/"+channel+path).
-// Every kind passes the same conformance tests (stores_test.go: empty
-// reads, each result code, covered echoes, superseded and incomparable
-// checkpoints, bad names, listing order, reopening).
-type store interface {
-	// name identifies the store in reports and logs.
-	name() string
-	// read returns a copy of the oplog (an empty log if the store has
+// A Store holds oplogs for the client: a local one in memory or on disk,
+// or a remote store over 9P (Client.Stores returns those of a channel).
+// Paths here are store paths ("/"+channel+path). Every kind passes the same
+// conformance suite (stores_test.go: empty reads, each result code,
+// covered echoes, superseded and incomparable checkpoints, bad names,
+// listing order, reopening). A store's stream of what it accepts is the
+// client's business (Client.Watch); netstore.Cursor and remote.OpenStream
+// are the streams of an on-disk and of a remote store.
+type Store interface {
+	// Name identifies the store in reports and logs.
+	Name() string
+	LogReader
+	Pusher
+	Lister
+	// Close releases the store.
+	Close() error
+}
+
+// A LogReader reads oplogs.
+type LogReader interface {
+	// Read returns a copy of the oplog (an empty log if the store has
 	// none).
-	read(ctx context.Context, typ, spath string) (*oplog.Log, error)
-	// push merges records and returns one result per record once the
-	// accepted ones are durable.
-	push(ctx context.Context, recs []netstore.Record) ([]oplog.Result, error)
-	// list returns the oplogs of a channel the store holds below dir (""
+	Read(ctx context.Context, typ, spath string) (*oplog.Log, error)
+}
+
+// A Pusher takes records.
+type Pusher interface {
+	// Push merges records and returns one result per record, in order,
+	// once the accepted ones are durable. A record with a bad type or path
+	// is refused on its own (oplog.CodeInvalid); an error means the push
+	// as a whole failed, and what the results do not say accepted was not
+	// acknowledged.
+	Push(ctx context.Context, recs []netstore.Record) ([]oplog.Result, error)
+}
+
+// A Lister lists oplogs from their names.
+type Lister interface {
+	// List returns the oplogs of a channel the store holds below dir (""
 	// for all, else a clean folder path "/a/b"): (type, path), paths
-	// relative to the channel, in sortTypePaths order. It answers from
-	// names: no oplog is read.
-	list(ctx context.Context, channel, dir string) ([]TypePath, error)
-	// close releases the store.
-	close() error
+	// relative to the channel, by type and then path element by element
+	// (sortTypePaths). It answers from names: no oplog is read.
+	List(ctx context.Context, channel, dir string) ([]TypePath, error)
 }
 
 // A TypePath names an oplog of a channel.
@@ -52,9 +73,9 @@ func newMemStore(id string) *memStore {
 	return &memStore{id: id, logs: make(map[[2]string]*oplog.Log)}
 }
 
-func (m *memStore) name() string { return m.id }
+func (m *memStore) Name() string { return m.id }
 
-func (m *memStore) read(_ context.Context, typ, spath string) (*oplog.Log, error) {
+func (m *memStore) Read(_ context.Context, typ, spath string) (*oplog.Log, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if l, ok := m.logs[[2]string{typ, spath}]; ok {
@@ -63,7 +84,7 @@ func (m *memStore) read(_ context.Context, typ, spath string) (*oplog.Log, error
 	return oplog.NewLog(), nil
 }
 
-func (m *memStore) push(_ context.Context, recs []netstore.Record) ([]oplog.Result, error) {
+func (m *memStore) Push(_ context.Context, recs []netstore.Record) ([]oplog.Result, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	res := make([]oplog.Result, len(recs))
@@ -88,9 +109,9 @@ func (m *memStore) push(_ context.Context, recs []netstore.Record) ([]oplog.Resu
 	return res, nil
 }
 
-func (m *memStore) close() error { return nil }
+func (m *memStore) Close() error { return nil }
 
-func (m *memStore) list(_ context.Context, channel, dir string) ([]TypePath, error) {
+func (m *memStore) List(_ context.Context, channel, dir string) ([]TypePath, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []TypePath

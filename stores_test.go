@@ -49,7 +49,7 @@ func TestStores_Conformance(t *testing.T) {
 }
 
 // oneStore opens a client on cfg and returns the one store of channel "c".
-func oneStore(t *testing.T, cfg Config) store {
+func oneStore(t *testing.T, cfg Config) Store {
 	t.Helper()
 	c := mustClient(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -59,8 +59,8 @@ func oneStore(t *testing.T, cfg Config) store {
 		t.Fatalf("stores of c: %d, %v", len(ss), err)
 	}
 	// A read waits for a remote store's first connection.
-	if _, err := ss[0].read(ctx, "counter", "/c/none"); err != nil {
-		t.Fatalf("first read from %s: %v", ss[0].name(), err)
+	if _, err := ss[0].Read(ctx, "counter", "/c/none"); err != nil {
+		t.Fatalf("first read from %s: %v", ss[0].Name(), err)
 	}
 	return ss[0]
 }
@@ -75,26 +75,26 @@ func conformOp(t *testing.T, date int64, origin string, seq uint64, payload stri
 }
 
 // pushOne pushes one record to spath and returns its result.
-func pushOne(t *testing.T, s store, typ, spath string, o oplog.Op) oplog.Result {
+func pushOne(t *testing.T, s Store, typ, spath string, o oplog.Op) oplog.Result {
 	t.Helper()
-	res, err := s.push(context.Background(), []netstore.Record{{Type: typ, Path: spath, Op: o}})
+	res, err := s.Push(context.Background(), []netstore.Record{{Type: typ, Path: spath, Op: o}})
 	if err != nil || len(res) != 1 {
-		t.Fatalf("push to %s: %v, %v", s.name(), res, err)
+		t.Fatalf("push to %s: %v, %v", s.Name(), res, err)
 	}
 	return res[0]
 }
 
-func readLog(t *testing.T, s store, typ, spath string) *oplog.Log {
+func readLog(t *testing.T, s Store, typ, spath string) *oplog.Log {
 	t.Helper()
-	l, err := s.read(context.Background(), typ, spath)
+	l, err := s.Read(context.Background(), typ, spath)
 	if err != nil {
-		t.Fatalf("read %s %s from %s: %v", typ, spath, s.name(), err)
+		t.Fatalf("read %s %s from %s: %v", typ, spath, s.Name(), err)
 	}
 	return l
 }
 
 // conformResults: an empty read, and each result code.
-func conformResults(t *testing.T, s store) {
+func conformResults(t *testing.T, s Store) {
 	const typ, spath = "counter", "/c/r"
 	if l := readLog(t, s, typ, spath); l.Len() != 1 || l.Base().Sha != oplog.Initial().Sha {
 		t.Fatalf("a path never pushed reads as %d records of base %.12s, want the empty log", l.Len(), l.Base().Sha)
@@ -145,7 +145,7 @@ func conformResults(t *testing.T, s store) {
 
 // conformNames: a record with a bad type or path is refused as invalid, on
 // its own; the others of the push are taken.
-func conformNames(t *testing.T, s store) {
+func conformNames(t *testing.T, s Store) {
 	o := conformOp(t, time.Now().UnixMilli(), "n", 1, "1")
 	recs := []netstore.Record{
 		{Type: ".hidden", Path: "/c/x", Op: o},
@@ -155,7 +155,7 @@ func conformNames(t *testing.T, s store) {
 		{Type: "counter", Path: "/c/x\n", Op: o},
 		{Type: "counter", Path: "/c/ok", Op: o},
 	}
-	res, err := s.push(context.Background(), recs)
+	res, err := s.Push(context.Background(), recs)
 	if err != nil || len(res) != len(recs) {
 		t.Fatalf("push: %v, %v", res, err)
 	}
@@ -167,7 +167,7 @@ func conformNames(t *testing.T, s store) {
 	if r := res[len(res)-1]; r.Code != oplog.CodeAccepted {
 		t.Errorf("the good record of the push: %v", r)
 	}
-	if got, err := s.list(context.Background(), "c", ""); err != nil || len(got) != 1 {
+	if got, err := s.List(context.Background(), "c", ""); err != nil || len(got) != 1 {
 		t.Errorf("refused records made oplogs: %v, %v", got, err)
 	}
 }
@@ -175,7 +175,7 @@ func conformNames(t *testing.T, s store) {
 // conformListing: list names every oplog of a channel below a folder, in
 // one order (by type, then path element by element), and nothing of
 // other channels.
-func conformListing(t *testing.T, s store) {
+func conformListing(t *testing.T, s Store) {
 	now := time.Now().UnixMilli()
 	var pushed []TypePath
 	for i, tp := range []TypePath{
@@ -191,16 +191,16 @@ func conformListing(t *testing.T, s store) {
 	pushOne(t, s, "counter", storePath("other", "/a/b"), conformOp(t, now, "l", 99, "1"))
 
 	sortTypePaths(pushed)
-	got, err := s.list(context.Background(), "c", "")
+	got, err := s.List(context.Background(), "c", "")
 	if err != nil || !slices.Equal(got, pushed) {
 		t.Errorf("list c:\n got %v, %v\nwant %v", got, err, pushed)
 	}
-	got, err = s.list(context.Background(), "c", "/a")
+	got, err = s.List(context.Background(), "c", "/a")
 	want := []TypePath{{"counter", "/a/b"}, {"counter", "/a/c/d"}, {"set", "/a/b"}}
 	if err != nil || !slices.Equal(got, want) {
 		t.Errorf("list c /a:\n got %v, %v\nwant %v", got, err, want)
 	}
-	if got, err := s.list(context.Background(), "c", "/none"); err != nil || len(got) != 0 {
+	if got, err := s.List(context.Background(), "c", "/none"); err != nil || len(got) != 0 {
 		t.Errorf("list of a folder with no oplog: %v, %v", got, err)
 	}
 }
@@ -212,7 +212,7 @@ func conformReopen(t *testing.T, cfg Config) {
 	if r := pushOne(t, s, "counter", "/c/reopen", o); r.Code != oplog.CodeAccepted {
 		t.Fatalf("push: %v", r)
 	}
-	s.close()
+	s.Close()
 	again := oneStore(t, cfg)
 	if l := readLog(t, again, "counter", "/c/reopen"); !l.Has(&o) {
 		t.Fatal("the op is gone once the store is opened again")

@@ -127,7 +127,7 @@ func (c *Client) sync(ctx context.Context, p *pathState, forcePrune bool) (SyncR
 	rep.Stores = make([]StoreReport, len(stores))
 	all := true
 	for i, s := range stores {
-		rep.Stores[i].Store = s.name()
+		rep.Stores[i].Store = s.Name()
 		rep.Stores[i].Durable = durable(s)
 		if logs[i].err != nil {
 			rep.Stores[i].Err = logs[i].err.Error()
@@ -175,7 +175,7 @@ func (c *Client) sync(ctx context.Context, p *pathState, forcePrune bool) (SyncR
 			defer wg.Done()
 			cctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
 			defer cancel()
-			res, err := s.push(cctx, lack)
+			res, err := s.Push(cctx, lack)
 			if err != nil {
 				sr.Err = err.Error()
 				return
@@ -252,7 +252,7 @@ func (c *Client) sync(ctx context.Context, p *pathState, forcePrune bool) (SyncR
 
 // sameLogs reads an oplog from every store and reports whether all
 // answered and hold the same records.
-func (c *Client) sameLogs(ctx context.Context, stores []store, typ, spath string) bool {
+func (c *Client) sameLogs(ctx context.Context, stores []Store, typ, spath string) bool {
 	logs := c.readStores(ctx, stores, typ, spath)
 	var first map[string]bool
 	for i := range logs {
@@ -299,7 +299,7 @@ func (c *Client) knowsAllStores() bool {
 // is not cut short by ctx or by Close (which waits for it): a checkpoint
 // half pushed leaves stores that differ. It returns the checkpoint's sha
 // (empty if none was made) and how many stores took it.
-func (c *Client) prune(ctx context.Context, p *pathState, snap *oplog.Log, stores []store, logs []readResult) (string, int, error) {
+func (c *Client) prune(ctx context.Context, p *pathState, snap *oplog.Log, stores []Store, logs []readResult) (string, int, error) {
 	f, ok := c.reg.Lookup(p.key.typ)
 	if !ok {
 		return "", 0, nil // no reducer: the value cannot be computed, so no checkpoint
@@ -328,14 +328,14 @@ func (c *Client) prune(ctx context.Context, p *pathState, snap *oplog.Log, store
 		wg.Go(func() {
 			cctx, cancel := context.WithTimeout(base, c.cfg.CallTimeout)
 			defer cancel()
-			res, err := s.push(cctx, rec)
+			res, err := s.Push(cctx, rec)
 			if err == nil && res[0].Outcome() == oplog.Refused {
 				err = fmt.Errorf("checkpoint refused: %s", res[0].Reason)
 			}
 			if err != nil {
 				// Stores that took it prune; the others get it at the next
 				// sync. Nothing is lost either way.
-				c.cfg.Logf("gigfs: prune %s on %s: %v", p.key, s.name(), err)
+				c.cfg.Logf("gigfs: prune %s on %s: %v", p.key, s.Name(), err)
 				return
 			}
 			took.Add(1)
@@ -355,7 +355,7 @@ func isIncomparable(r oplog.Result) bool {
 }
 
 // readStores reads one oplog from every store, concurrently.
-func (c *Client) readStores(ctx context.Context, stores []store, typ, spath string) []readResult {
+func (c *Client) readStores(ctx context.Context, stores []Store, typ, spath string) []readResult {
 	out := make([]readResult, len(stores))
 	var wg sync.WaitGroup
 	for i, s := range stores {
@@ -364,7 +364,7 @@ func (c *Client) readStores(ctx context.Context, stores []store, typ, spath stri
 			defer wg.Done()
 			cctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
 			defer cancel()
-			l, err := s.read(cctx, typ, spath)
+			l, err := s.Read(cctx, typ, spath)
 			out[i] = readResult{log: l, err: err}
 		}()
 	}

@@ -13,7 +13,7 @@ import (
 // of a sync would leave it.
 type noCheckpoints struct{ *memStore }
 
-func (s noCheckpoints) push(ctx context.Context, recs []netstore.Record) ([]oplog.Result, error) {
+func (s noCheckpoints) Push(ctx context.Context, recs []netstore.Record) ([]oplog.Result, error) {
 	res := make([]oplog.Result, len(recs))
 	var ops []netstore.Record
 	var at []int
@@ -24,7 +24,7 @@ func (s noCheckpoints) push(ctx context.Context, recs []netstore.Record) ([]oplo
 		}
 		ops, at = append(ops, r), append(at, i)
 	}
-	got, err := s.memStore.push(ctx, ops)
+	got, err := s.memStore.Push(ctx, ops)
 	for j, r := range got {
 		res[at[j]] = r
 	}

@@ -179,7 +179,7 @@ func (c *Client) streamLost(rs *remoteStore) {
 	}
 	c.mu.Unlock()
 	for _, j := range jobs {
-		c.cfg.Logf("gigfs: %s could not resume its stream: replaying channel %s to its watchers", rs.name(), j.channel)
+		c.cfg.Logf("gigfs: %s could not resume its stream: replaying channel %s to its watchers", rs.Name(), j.channel)
 		for _, s := range j.subs {
 			s.setHold(s.lastCursor())
 		}

@@ -11,8 +11,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	"gigfs.io/gigfs/gig"
@@ -27,30 +25,6 @@ type Record struct {
 	Op   oplog.Op
 }
 
-// logEntry is an open oplog and a cache of its JSON lines, made on demand
-// and kept while the log does not change.
-type logEntry struct {
-	d *oplog.DiskLog
-
-	mu  sync.Mutex
-	ver uint64
-	enc []byte // nil until read
-}
-
-// encoded returns the log as JSON lines and its version.
-func (e *logEntry) encoded() ([]byte, uint64) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var ver uint64
-	e.d.View(func(l *oplog.Log, v uint64) {
-		ver = v
-		if e.enc == nil || e.ver != v {
-			e.enc, e.ver = l.AppendJSONLines(nil), v
-		}
-	})
-	return e.enc, ver
-}
-
 // file returns where the oplog (typ, path) of u lives on disk.
 func (u *user) file(typ, path string) string {
 	return filepath.Join(u.dir, "root", typ, filepath.FromSlash(strings.TrimPrefix(path, "/")))
@@ -62,43 +36,10 @@ func checkKey(typ, path string) (string, error) {
 	return string(p), err
 }
 
-// log returns the open oplog (typ, path) of u, opening it if it exists on
-// disk, or creating it when create is set. A missing oplog is an error
-// wrapping fs.ErrNotExist.
+// log returns the oplog (typ, path) of u, pinned: the caller unpins it
+// (u.cache.unpin). See user.open for create and the errors.
 func (u *user) log(typ, path string, create bool) (*logEntry, error) {
-	k := logKey{typ, path}
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if u.logs == nil {
-		return nil, errors.New("store closed")
-	}
-	if e, ok := u.logs[k]; ok {
-		return e, nil
-	}
-	name := u.file(typ, path)
-	fi, err := os.Stat(name)
-	switch {
-	case err == nil && fi.IsDir():
-		return nil, fmt.Errorf("%s %s is a folder of oplogs, not an oplog", typ, path)
-	case errors.Is(err, fs.ErrNotExist) && !create:
-		return nil, fmt.Errorf("%w: %s %s: %w", ErrNoOplog, typ, path, fs.ErrNotExist)
-	case errors.Is(err, fs.ErrNotExist):
-		if err := u.mkdirs(filepath.Dir(name)); err != nil {
-			return nil, fmt.Errorf("%s %s: %w", typ, path, err)
-		}
-	case errors.Is(err, syscall.ENOTDIR):
-		return nil, fmt.Errorf("%s %s: a parent is an oplog, not a folder", typ, path)
-	case err != nil:
-		return nil, fmt.Errorf("%s %s: %w", typ, path, err)
-	}
-	d, err := oplog.OpenDiskLog(name)
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", typ, path, err)
-	}
-	d.Logf = u.logf
-	e := &logEntry{d: d}
-	u.logs[k] = e
-	return e, nil
+	return u.cache.get(u, typ, path, create)
 }
 
 // mkdirs makes the folders of an oplog's parent, refusing to go through an
@@ -119,17 +60,6 @@ func (u *user) mkdirs(dir string) error {
 	return atomicfile.MkdirAll(dir, 0o700)
 }
 
-// drop closes and forgets an oplog after a failed write, so that the next
-// use loads it again from what the disk holds.
-func (u *user) drop(typ, path string, e *logEntry) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if u.logs[logKey{typ, path}] == e {
-		delete(u.logs, logKey{typ, path})
-	}
-	e.d.Close()
-}
-
 // Read returns the oplog (typ, path) of a user as JSON lines, checkpoint
 // first, and its version, which moves on every change and differs across
 // runs of the store (a qid version a client may cache by).
@@ -145,7 +75,8 @@ func (s *Service) Read(id, typ, path string) ([]byte, uint64, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	data, ver := e.encoded()
+	defer u.cache.unpin(e)
+	data, ver := e.encoded(u.cache)
 	return data, uint64(s.verBase) + ver, nil
 }
 
@@ -166,6 +97,7 @@ func (s *Service) Log(id, typ, path string) (*oplog.Log, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer u.cache.unpin(e)
 	return e.d.Snapshot(), nil
 }
 
@@ -284,8 +216,12 @@ func (s *Service) Create(id, typ, path string) error {
 	if path, err = checkKey(typ, path); err != nil {
 		return err
 	}
-	_, err = u.log(typ, path, true)
-	return err
+	e, err := u.log(typ, path, true)
+	if err != nil {
+		return err
+	}
+	u.cache.unpin(e)
+	return nil
 }
 
 // DecodeRecord parses one line of /user/<id>/push: a JSON object with the

@@ -110,6 +110,13 @@ type Config struct {
 	// WALMaxBytes is the size of the write-ahead log past which a flush
 	// starts at once. Zero means DefaultWALMaxBytes.
 	WALMaxBytes int64
+	// MemBudget is how many bytes of oplogs the store keeps in memory:
+	// past it, the least recently used oplogs that no request holds and
+	// whose records are all in their files are dropped from memory, and
+	// loaded again on demand. Oplogs in use, or with records only in the
+	// write-ahead log, may take it over (until the next flush). Zero means
+	// DefaultMemBudget; negative, no budget.
+	MemBudget int64
 	// CallLog is how many calls per user the user's calls file shows
 	// (calls.go); the file on disk holds at most twice that. Zero means
 	// DefaultCallLog.
@@ -135,6 +142,7 @@ type Service struct {
 
 	lock   *os.File // holds the data folder's lock
 	wal    *storeWAL
+	cache  *oplogCache
 	mu     sync.Mutex
 	users  map[string]*user
 	tokens tokenCache
@@ -162,9 +170,11 @@ type user struct {
 	hub  *hub
 	logf func(format string, args ...any)
 
+	cache    *oplogCache
+	createMu sync.Mutex // one oplog creation at a time (user.open)
+
 	mu   sync.Mutex
 	meta meta
-	logs map[logKey]*logEntry
 }
 
 // Open opens the store whose data is in cfg.Dir, creating it if needed.
@@ -202,6 +212,9 @@ func Open(cfg Config) (*Service, error) {
 	if cfg.Logf == nil {
 		cfg.Logf = log.Printf
 	}
+	if cfg.MemBudget == 0 {
+		cfg.MemBudget = DefaultMemBudget
+	}
 	// The lock comes first: two processes opening a new folder at once
 	// must not both make a salt (one of them would write where the other
 	// never reads).
@@ -218,6 +231,7 @@ func Open(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	s := &Service{cfg: cfg, root: root, epoch: randomHex(8), users: make(map[string]*user), lock: lock}
+	s.cache = newCache(cfg.MemBudget, cfg.Logf)
 	var vb [4]byte
 	rand.Read(vb[:])
 	s.verBase = uint32(vb[0])<<24 | uint32(vb[1])<<16 | uint32(vb[2])<<8 | uint32(vb[3])
@@ -279,7 +293,7 @@ func saltDir(dir string) (string, error) {
 
 func (s *Service) loadUser(id string) (*user, error) {
 	dir := filepath.Join(s.root, id)
-	u := &user{id: id, dir: dir, logs: make(map[logKey]*logEntry), logf: s.cfg.Logf}
+	u := &user{id: id, dir: dir, cache: s.cache, logf: s.cfg.Logf}
 	b, err := os.ReadFile(filepath.Join(dir, "store.json"))
 	if err != nil {
 		return nil, fmt.Errorf("user %s: %w", id, err)
@@ -351,7 +365,7 @@ func (s *Service) AddUser(id string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("add user %s: %w", id, err)
 	}
-	u := &user{id: id, dir: dir, hub: hub, logs: make(map[logKey]*logEntry), logf: s.cfg.Logf}
+	u := &user{id: id, dir: dir, hub: hub, cache: s.cache, logf: s.cfg.Logf}
 	code, err := s.newCode(u)
 	if err != nil {
 		hub.close()
@@ -544,18 +558,10 @@ func (s *Service) Close() error {
 
 // closeLogs closes every open oplog.
 func (s *Service) closeLogs() error {
+	first := s.cache.closeAll()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var first error
 	for _, u := range s.users {
-		u.mu.Lock()
-		for _, d := range u.logs {
-			if err := d.d.Close(); err != nil && first == nil {
-				first = err
-			}
-		}
-		u.logs = nil
-		u.mu.Unlock()
 		u.hub.close()
 	}
 	return first

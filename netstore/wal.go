@@ -123,7 +123,9 @@ func (s *Service) openWAL() error {
 			j.Close()
 			return fmt.Errorf("replay journal: %s %s: %w", k.typ, k.path, err)
 		}
-		if _, err := e.d.Merge(pending[k]); err != nil {
+		_, err = e.d.Merge(pending[k])
+		u.cache.unpin(e)
+		if err != nil {
 			j.Close()
 			return fmt.Errorf("replay journal: %s %s: %w", k.typ, k.path, err)
 		}
@@ -144,6 +146,7 @@ func (s *Service) openWAL() error {
 		done:     make(chan struct{}),
 	}
 	s.wal = w
+	s.cache.flush = w.flushSoon
 	go w.run()
 	return nil
 }
@@ -185,6 +188,7 @@ func (s *Service) pushJournaled(ctx context.Context, u *user, order []logKey, gr
 			s.wal.markDirty(e, u)
 			return s.wal.j.Enqueue(walBody(u.id, k.typ, k.path, lines))
 		})
+		u.cache.unpin(e)
 		if err != nil {
 			s.cfg.Logf("store: user %s: %s %s: %v", u.id, k.typ, k.path, err)
 			return fmt.Errorf("%s %s: %w", k.typ, k.path, err)
@@ -222,10 +226,18 @@ func (s *Service) pushJournaled(ctx context.Context, u *user, order []logKey, gr
 	return ctx.Err()
 }
 
+// markDirty notes that an oplog has records in the log only, and pins it
+// in the store's cache until a flush puts them in its file: an evicted
+// oplog is loaded again from its file, which must hold them all. The
+// caller holds a pin of e.
 func (w *storeWAL) markDirty(e *logEntry, u *user) {
 	w.mu.Lock()
+	_, had := w.dirty[e]
 	w.dirty[e] = u
 	w.mu.Unlock()
+	if !had {
+		u.cache.pin(e)
+	}
 }
 
 func (w *storeWAL) flushSoon() {
@@ -270,11 +282,21 @@ func (w *storeWAL) flush() error {
 	w.dirty = make(map[*logEntry]*user)
 	w.mu.Unlock()
 	var first error
-	for e := range dirty {
-		if err := e.d.Flush(); err != nil && first == nil {
-			first = err
-			w.markDirty(e, dirty[e]) // again next time
+	for e, u := range dirty {
+		if err := e.d.Flush(); err != nil {
+			if first == nil {
+				first = err
+			}
+			w.mu.Lock()
+			_, had := w.dirty[e]
+			w.dirty[e] = u // again next time, with its pin
+			w.mu.Unlock()
+			if had {
+				u.cache.unpin(e)
+			}
+			continue
 		}
+		u.cache.unpin(e)
 	}
 	if first != nil {
 		return first

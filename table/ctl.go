@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+
+	"gigfs.io/gigfs/gig"
 )
 
 // Usage lines of the ctl commands, also their errors when misused.
@@ -212,5 +214,5 @@ func unknownCommand(cmd string) error {
 			v = f[0]
 		}
 	}
-	return badRequest("unknown command %q", clip(v))
+	return badRequest("unknown command %q", gig.Clip(v))
 }

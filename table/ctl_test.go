@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/srv9p"
 )
 
@@ -88,12 +89,12 @@ func TestCtl_BadCommands(t *testing.T) {
 		}
 		reply, err := ctl(fsys, path, tc.cmd)
 		if err == nil {
-			t.Errorf("%s %q: got reply %q, want error %q", tc.who, clip(tc.cmd), reply, tc.want)
+			t.Errorf("%s %q: got reply %q, want error %q", tc.who, gig.Clip(tc.cmd), reply, tc.want)
 			continue
 		}
 		// The message after the kind's word (checked in TestService_ErrorKinds).
 		if msg := srv9p.ParseError(err.Error()).Error(); !strings.HasPrefix(msg, tc.want) || strings.Contains(msg, "\n") {
-			t.Errorf("%s %q: got error %q, want %q", tc.who, clip(tc.cmd), msg, tc.want)
+			t.Errorf("%s %q: got error %q, want %q", tc.who, gig.Clip(tc.cmd), msg, tc.want)
 		}
 	}
 	if after := snapshot(t, tt.dir); !maps.Equal(before, after) {

@@ -314,7 +314,7 @@ func (s *Service) channel(p *Principal, channel string, use bool) ([]StoreRef, u
 	defer u.mu.Unlock()
 	c := u.tab.Channels[channel]
 	if c == nil {
-		return nil, 0, TableInfo{}, notFound("no channel %q", clip(channel))
+		return nil, 0, TableInfo{}, notFound("no channel %q", gig.Clip(channel))
 	}
 	return u.refs(c), c.Born, u.tabInfo(), nil
 }

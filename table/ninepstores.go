@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/srv9p"
 )
 
@@ -33,7 +34,7 @@ func (NinePStores) Confirm(ctx context.Context, cf Confirmation) (string, error)
 		return "", err
 	}
 	if reply != "ok" {
-		return "", fmt.Errorf("store answered %q to confirm, want ok", clip(reply))
+		return "", fmt.Errorf("store answered %q to confirm, want ok", gig.Clip(reply))
 	}
 	return c.Fingerprint(), nil
 }

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/internal/atomicfile"
 	"gigfs.io/gigfs/internal/filelock"
 )
@@ -424,7 +425,7 @@ func (s *Service) authenticate(ctx context.Context, uname, aname string) (*Princ
 		return &Principal{kind: KindAdmin, user: "admin"}, nil
 	}
 	if kind != "master" && kind != "session" && kind != "store" {
-		return nil, denied("unknown credential %q: want master, session, store or admin", clip(kind))
+		return nil, denied("unknown credential %q: want master, session, store or admin", gig.Clip(kind))
 	}
 	if !validUser(uname) {
 		return nil, errBadCredential

@@ -13,10 +13,19 @@ type Proxy struct {
 	target string
 	l      net.Listener
 
-	mu    sync.Mutex
-	cut   bool
-	delay time.Duration
-	conns map[net.Conn]bool
+	mu       sync.Mutex
+	cut      bool
+	delay    time.Duration
+	conns    map[net.Conn]bool
+	accepted int // connections passed on, ever
+}
+
+// Accepted returns how many connections the proxy has passed on: a
+// client that hangs up and redials shows here.
+func (p *Proxy) Accepted() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.accepted
 }
 
 // SetDelay makes the proxy hold every chunk of data for d before passing it
@@ -57,6 +66,7 @@ func (p *Proxy) accept() {
 			continue
 		}
 		p.conns[in], p.conns[out] = true, true
+		p.accepted++
 		p.mu.Unlock()
 		go p.pipe(in, out)
 		go p.pipe(out, in)

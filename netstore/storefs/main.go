@@ -40,6 +40,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker netstore.
 	horizon := fl.Set.Duration("date-horizon", oplog.DefaultHorizon, "refuse ops dated further ahead of this store's clock")
 	flushEvery := fl.Set.Duration("flush-interval", netstore.DefaultFlushInterval, "how often the oplogs' files are brought up to date from the write-ahead log")
 	walMax := fl.Set.Int64("wal-max", netstore.DefaultWALMaxBytes, "bytes of write-ahead log past which a flush starts at once")
+	mem := fl.Set.Int64("mem", netstore.DefaultMemBudget, "bytes of oplogs kept in memory; colder ones are dropped and read again from disk when used")
 	callLog := fl.Set.Int("call-log", netstore.DefaultCallLog, "calls per user kept in the user's call log (/user/<id>/calls)")
 	allowUnix := fl.Set.Bool("allow-unix-table", false, "let a confirm name a table on a unix socket (the default when -addr is a unix socket)")
 	if status, ok := fl.Parse(args, logger); !ok {
@@ -47,6 +48,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker netstore.
 	}
 	if *horizon <= 0 {
 		return fl.Fail("-date-horizon %v: want a positive duration", *horizon)
+	}
+	if *mem <= 0 {
+		return fl.Fail("-mem %d: want a positive number of bytes", *mem)
 	}
 	if *callLog <= 0 {
 		return fl.Fail("-call-log %d: want a positive count", *callLog)
@@ -60,7 +64,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker netstore.
 		return daemon.ExitError
 	}
 	svc, err := netstore.Open(netstore.Config{Dir: fl.Data, Checker: checker, DateHorizon: *horizon, FlushInterval: *flushEvery, WALMaxBytes: *walMax,
-		CallLog: *callLog, AllowUnixTable: *allowUnix || isUnix(fl.Addr), Logf: logger.Printf})
+		MemBudget: *mem, CallLog: *callLog, AllowUnixTable: *allowUnix || isUnix(fl.Addr), Logf: logger.Printf})
 	if err != nil {
 		logger.Print(err)
 		return daemon.ExitError
@@ -83,7 +87,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker netstore.
 	return daemon.Serve(ctx, logger, l, srv, svc.Close)
 }
 
-const usage = `usage: gig-store [-addr dialstring] [-data dir] [-date-horizon 24h] [-flush-interval 1s] [-wal-max bytes] [-call-log 1000] [-cert file -key file] [-allow-unix-table]
+const usage = `usage: gig-store [-addr dialstring] [-data dir] [-date-horizon 24h] [-flush-interval 1s] [-wal-max bytes] [-mem bytes] [-call-log 1000] [-cert file -key file] [-allow-unix-table]
 
 Serves a GiG.fs store over 9P2000: per user, oplogs on disk and the
 stream of accepted ops. The admin key is made on first start in

@@ -299,9 +299,12 @@ func (d *oplogDir) List(ctx context.Context) ([]srv9p.Info, error) {
 		if !e.Dir && len(d.segs) == 0 {
 			continue
 		}
-		info, err := d.child(e.Name, e.Dir).(interface{ info() (srv9p.Info, error) }).info()
-		if err != nil {
-			continue
+		var info srv9p.Info
+		switch c := d.child(e.Name, e.Dir).(type) {
+		case *oplogFile:
+			info = c.listInfo()
+		case *oplogDir:
+			info, _ = c.info()
 		}
 		out = append(out, info)
 	}
@@ -352,6 +355,17 @@ func (f *oplogFile) Stat(ctx context.Context) (srv9p.Info, error) {
 		return srv9p.Info{}, err
 	}
 	return f.info()
+}
+
+// listInfo is the oplog's entry in its folder's listing, from its name
+// alone: length and version 0, so that listing a folder loads none of its
+// oplogs (a stat of the file gives them).
+func (f *oplogFile) listInfo() srv9p.Info {
+	return srv9p.Info{
+		Name: f.path[strings.LastIndexByte(f.path, '/')+1:],
+		Mode: fs.ModeAppend | 0o600,
+		Path: qpath(f.user, "/oplog/"+f.typ+f.path),
+	}
 }
 
 func (f *oplogFile) info() (srv9p.Info, error) {

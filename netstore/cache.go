@@ -1,0 +1,345 @@
+package netstore
+
+import (
+	"container/list"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"gigfs.io/gigfs/gig"
+	"gigfs.io/gigfs/oplog"
+)
+
+// DefaultMemBudget is how many bytes of oplogs a store keeps in memory
+// (Config.MemBudget, gig-store -mem).
+const DefaultMemBudget = 256 << 20
+
+// Estimates of what an oplog costs in memory beyond the bytes of its
+// records (calibrated with BenchmarkStoreManyPaths: the structs, the
+// maps and the slices behind them).
+const (
+	entryOverhead = 1024 // the entry, its DiskLog, File, Log, map and list cells
+	opOverhead    = 160  // an Op, its place in the log's slice and seq index
+	coverOverhead = 48   // one origin of a checkpoint's covers
+)
+
+// The oplog cache of a store holds the oplogs in memory, across users,
+// within a budget of bytes. An oplog in use is pinned: by each request
+// that holds it, and by the write-ahead log while it has records not yet
+// in its file. Only an oplog nobody pins is evicted (least recently used
+// first): its file then holds every record it has, so loading it again
+// gives the same log. Locks: an entry's DiskLog lock may be held when
+// taking the cache's (MergeJournaled marks the log dirty), never the
+// reverse.
+type oplogCache struct {
+	budget int64 // <= 0: none
+	logf   func(format string, args ...any)
+	flush  func() // asks the write-ahead log to flush soon (pinned oplogs over budget)
+
+	mu     sync.Mutex
+	m      map[cacheKey]*logEntry
+	idle   list.List // of *logEntry with no pins, most recently used first
+	bytes  int64     // estimated cost of the loaded entries
+	closed bool
+
+	stamp   atomic.Uint64 // moves on every load and change: qid versions
+	loads   atomic.Int64
+	evicted atomic.Int64
+	logged  atomic.Int64 // unix ms of the last log line about the budget
+}
+
+type cacheKey struct {
+	u         *user
+	typ, path string
+}
+
+// logEntry is an open oplog and a cache of its JSON lines, made on demand
+// and kept while the log does not change.
+type logEntry struct {
+	d   *oplog.DiskLog
+	key cacheKey
+
+	// Under the cache's lock.
+	ready chan struct{} // closed when loaded; nil once loaded
+	pins  int
+	elem  *list.Element // in idle when pins == 0
+	cost  int64         // as counted in the cache's bytes
+
+	mu      sync.Mutex
+	ver     uint64 // DiskLog version that enc and stamp are of
+	stamp   uint64 // qid version of ver
+	enc     []byte // nil until read
+	costVer uint64 // DiskLog version and enc size the cost was taken at
+	costEnc int
+	costOK  bool
+}
+
+func newCache(budget int64, logf func(string, ...any)) *oplogCache {
+	return &oplogCache{budget: budget, logf: logf, m: make(map[cacheKey]*logEntry)}
+}
+
+// encoded returns the log as JSON lines and its version, which moves on
+// every change and never repeats for the same oplog in a run of the store,
+// even when it was evicted and loaded again.
+func (e *logEntry) encoded(c *oplogCache) ([]byte, uint64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.d.View(func(l *oplog.Log, v uint64) {
+		if e.enc == nil || e.ver != v {
+			e.enc = l.AppendJSONLines(nil)
+			if e.ver != v {
+				e.stamp = c.stamp.Add(1)
+			}
+			e.ver = v
+		}
+	})
+	return e.enc, e.stamp
+}
+
+// measure returns the entry's estimated cost in memory.
+func (e *logEntry) measure() int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var cost int64
+	e.d.View(func(l *oplog.Log, v uint64) {
+		if e.costOK && e.costVer == v && e.costEnc == len(e.enc) {
+			cost = -1
+			return
+		}
+		e.costVer, e.costEnc, e.costOK = v, len(e.enc), true
+		cost = entryOverhead + int64(cap(e.enc))
+		b := l.Base()
+		cost += opCost(&b)
+		ops := l.Ops()
+		for i := range ops {
+			cost += opCost(&ops[i])
+		}
+	})
+	return cost
+}
+
+func opCost(o *oplog.Op) int64 {
+	n := int64(opOverhead + len(o.Origin) + len(o.Sha) + len(o.Payload) + len(o.Value))
+	for k := range o.Covers {
+		n += int64(len(k) + coverOverhead)
+	}
+	return n
+}
+
+// get returns the oplog (typ, path) of u, pinned (the caller unpins it),
+// loading it from disk if needed; see user.open for create and the errors.
+func (c *oplogCache) get(u *user, typ, path string, create bool) (*logEntry, error) {
+	k := cacheKey{u, typ, path}
+	c.mu.Lock()
+	for {
+		if c.closed {
+			c.mu.Unlock()
+			return nil, gig.Errorf(gig.ErrClosed, "store closed")
+		}
+		e, ok := c.m[k]
+		if !ok {
+			break
+		}
+		if e.ready != nil { // another request is loading it
+			ch := e.ready
+			c.mu.Unlock()
+			<-ch
+			c.mu.Lock()
+			continue
+		}
+		c.pinLocked(e)
+		c.mu.Unlock()
+		return e, nil
+	}
+	e := &logEntry{key: k, ready: make(chan struct{}), pins: 1}
+	c.m[k] = e
+	c.mu.Unlock()
+
+	d, err := u.open(typ, path, create)
+
+	c.mu.Lock()
+	close(e.ready)
+	e.ready = nil
+	if err != nil || c.closed {
+		delete(c.m, k)
+		c.mu.Unlock()
+		if err == nil {
+			d.Close()
+			err = gig.Errorf(gig.ErrClosed, "store closed")
+		}
+		return nil, err
+	}
+	e.d = d
+	e.stamp = c.stamp.Add(1)
+	c.mu.Unlock()
+	c.loads.Add(1)
+	return e, nil
+}
+
+// pin pins an entry some pin already holds (the write-ahead log's).
+func (c *oplogCache) pin(e *logEntry) {
+	c.mu.Lock()
+	c.pinLocked(e)
+	c.mu.Unlock()
+}
+
+func (c *oplogCache) pinLocked(e *logEntry) {
+	if e.pins == 0 && e.elem != nil {
+		c.idle.Remove(e.elem)
+		e.elem = nil
+	}
+	e.pins++
+}
+
+// unpin drops a pin; an oplog with none left may be evicted, least
+// recently used first, while the cache is over its budget.
+func (c *oplogCache) unpin(e *logEntry) {
+	cost := e.measure()
+	c.mu.Lock()
+	if cost >= 0 && c.m[e.key] == e {
+		c.bytes += cost - e.cost
+		e.cost = cost
+	}
+	e.pins--
+	if e.pins == 0 && c.m[e.key] == e && !c.closed {
+		e.elem = c.idle.PushFront(e)
+	}
+	c.mu.Unlock()
+	c.trim()
+}
+
+// forget drops an entry from the cache at once, pinned or not, and closes
+// it (after a failed write: the next use loads the oplog again from what
+// the disk holds).
+func (c *oplogCache) forget(e *logEntry) {
+	c.mu.Lock()
+	if c.m[e.key] == e {
+		delete(c.m, e.key)
+		c.bytes -= e.cost
+		if e.elem != nil {
+			c.idle.Remove(e.elem)
+			e.elem = nil
+		}
+	}
+	c.mu.Unlock()
+	e.d.Close()
+}
+
+// trim evicts idle oplogs while the cache is over its budget, and logs it
+// (at most once a minute). Pinned oplogs over the budget are those with
+// records not yet in their file, or in use: it asks for a flush.
+func (c *oplogCache) trim() {
+	if c.budget <= 0 {
+		return
+	}
+	c.mu.Lock()
+	if c.bytes <= c.budget {
+		c.mu.Unlock()
+		return
+	}
+	var victims []*logEntry
+	for c.bytes > c.budget && c.idle.Len() > 0 {
+		e := c.idle.Remove(c.idle.Back()).(*logEntry)
+		e.elem = nil
+		delete(c.m, e.key)
+		c.bytes -= e.cost
+		victims = append(victims, e)
+	}
+	over, open, bytes := c.bytes > c.budget, len(c.m), c.bytes
+	c.mu.Unlock()
+	for _, e := range victims {
+		// Nothing pins it: no request holds it and its file has every
+		// record (Close writes nothing).
+		if err := e.d.Close(); err != nil {
+			c.logf("store: user %s: %s %s: close of an evicted oplog: %v", e.key.u.id, e.key.typ, e.key.path, err)
+		}
+	}
+	c.evicted.Add(int64(len(victims)))
+	if over && c.flush != nil {
+		c.flush()
+	}
+	now := time.Now().UnixMilli()
+	if last := c.logged.Load(); now-last >= time.Minute.Milliseconds() && c.logged.CompareAndSwap(last, now) {
+		c.logf("store: memory budget (-mem %d) reached: %d cold oplogs dropped from memory, %d open, ~%d bytes (they load again on demand)", c.budget, len(victims), open, bytes)
+	}
+}
+
+// closeAll closes every oplog; later gets fail.
+func (c *oplogCache) closeAll() error {
+	c.mu.Lock()
+	c.closed = true
+	var all []*logEntry
+	for _, e := range c.m {
+		if e.ready == nil {
+			all = append(all, e)
+		}
+	}
+	c.m = make(map[cacheKey]*logEntry)
+	c.idle.Init()
+	c.bytes = 0
+	c.mu.Unlock()
+	var first error
+	for _, e := range all {
+		if err := e.d.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// cached calls fn with the entry of (typ, path) if it is loaded, pinned
+// meanwhile, and reports whether it was.
+func (c *oplogCache) cached(u *user, typ, path string, fn func(e *logEntry)) bool {
+	c.mu.Lock()
+	e, ok := c.m[cacheKey{u, typ, path}]
+	if !ok || e.ready != nil || c.closed {
+		c.mu.Unlock()
+		return false
+	}
+	c.pinLocked(e)
+	c.mu.Unlock()
+	defer c.unpin(e)
+	fn(e)
+	return true
+}
+
+// open opens the oplog (typ, path) of u if it exists on disk, or creates
+// it when create is set. A missing oplog is an error wrapping
+// fs.ErrNotExist.
+func (u *user) open(typ, path string, create bool) (*oplog.DiskLog, error) {
+	name := u.file(typ, path)
+	fi, err := os.Stat(name)
+	if errors.Is(err, fs.ErrNotExist) && create {
+		// Folders are made one creation at a time, so that two creations
+		// never race for a name as a folder and as an oplog.
+		u.createMu.Lock()
+		defer u.createMu.Unlock()
+		fi, err = os.Stat(name)
+	}
+	switch {
+	case err == nil && fi.IsDir():
+		return nil, fmt.Errorf("%s %s is a folder of oplogs, not an oplog", typ, path)
+	case errors.Is(err, fs.ErrNotExist) && !create:
+		return nil, fmt.Errorf("%w: %s %s: %w", ErrNoOplog, typ, path, fs.ErrNotExist)
+	case errors.Is(err, fs.ErrNotExist):
+		if err := u.mkdirs(filepath.Dir(name)); err != nil {
+			return nil, fmt.Errorf("%s %s: %w", typ, path, err)
+		}
+	case errors.Is(err, syscall.ENOTDIR):
+		return nil, fmt.Errorf("%s %s: a parent is an oplog, not a folder", typ, path)
+	case err != nil:
+		return nil, fmt.Errorf("%s %s: %w", typ, path, err)
+	}
+	d, err := oplog.OpenDiskLog(name)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", typ, path, err)
+	}
+	d.Logf = u.logf
+	return d, nil
+}
