@@ -30,7 +30,7 @@ func (c *Client) StoreStates(ctx context.Context, channel string) ([]StoreState,
 	}
 	out := make([]StoreState, 0, len(stores))
 	for _, s := range stores {
-		st := StoreState{Channel: channel, Store: s.name()}
+		st := StoreState{Channel: channel, Store: s.Name()}
 		rs, ok := s.(*remoteStore)
 		if !ok {
 			st.Local, st.Up = true, true
