@@ -644,4 +644,3 @@ func (lb *lockedBuffer) changed() <-chan struct{} {
 	}
 	return lb.sig
 }
-
