@@ -22,8 +22,9 @@ var adminCmd = &command{
 key (-key file, else admin.key in the -data folder, else in $GIGFS_DATA),
 writes one command to /admin/ctl and prints the reply. -addr is the
 server's address (default: the table's, -table or $GIGFS_TABLE); a server
-that refuses connections is tried again for up to -timeout, so that it can
-be started in the background just before. A TLS
+that refuses connections, or whose -data folder has no admin key yet, is
+waited for up to -timeout, so that it can be started in the background
+just before. A TLS
 server (tls!host!port) is verified with -fingerprint, else the fingerprint
 of the certificate in the -data folder, else as the table is (-ca,
 -table-fingerprint).
@@ -83,6 +84,9 @@ func runAdmin(e *env, args []string) error {
 	}
 	if a == "" {
 		return errors.New("no server address: set -addr (or -table or GIGFS_TABLE for the table)")
+	}
+	if *keyFile == "" && dataDir != "" {
+		waitKeyFile(e.ctx, adminkey.Path(dataDir), e.set.callTimeout())
 	}
 	key, err := loadAdminKey(*keyFile, dataDir)
 	if err != nil {

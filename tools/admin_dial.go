@@ -3,6 +3,7 @@ package tools
 import (
 	"context"
 	"errors"
+	"os"
 	"syscall"
 	"time"
 
@@ -31,3 +32,19 @@ func dialStarting(ctx context.Context, wait time.Duration, addr string, trust sr
 // notListening reports whether a dial failed because nothing listens
 // there (yet).
 func notListening(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }
+
+// waitKeyFile waits, for up to wait (and within ctx), for a server that is
+// starting to make its admin key file (written whole, atomically).
+func waitKeyFile(ctx context.Context, name string, wait time.Duration) {
+	deadline := time.Now().Add(wait)
+	for {
+		if _, err := os.Stat(name); !errors.Is(err, os.ErrNotExist) || time.Now().After(deadline) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
