@@ -80,3 +80,22 @@ func BenchmarkConverge10k(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// BenchmarkRemote_ChangeSeen measures how soon a watch sees a push made
+// by another client through a remote store on loopback: one op is one
+// push acknowledged and seen.
+func BenchmarkRemote_ChangeSeen(b *testing.B) {
+	w := newWorld(b, 1)
+	a, c := w.client(w.config()), w.client(w.config())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	mustPush(b, a, "c", "counter", "/seen", "0")
+	ch, err := c.Watch(ctx, "c", "counter", "/seen")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		mustPush(b, a, "c", "counter", "/seen", "1")
+		<-ch
+	}
+}

@@ -139,10 +139,11 @@ func (rs *remoteStore) hangup(r *remote.Remote, err error) {
 }
 
 // connLost reports whether a call's error means its connection is gone: a
-// transport failure, or a context that ended during the call (srv9p.Client
-// then hangs up).
+// transport failure. A call whose context ended flushed its own request
+// and left the connection up for the others (srv9p.Mux); a store that
+// answers nothing, not even the flush, is hung up by the Mux itself.
 func connLost(err error) bool {
-	return errors.Is(err, gig.ErrTransport) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+	return errors.Is(err, gig.ErrTransport)
 }
 
 // Close hangs up for good: the client closes, or the store left the

@@ -54,7 +54,7 @@ func ParseUser(s string) (User, error) {
 		bad = !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-')
 	}
 	if bad {
-		return "", Errorf(ErrInvalid, "bad user id %q: want 1 to %d bytes of a-z 0-9 . _ -, not starting with '.'", clip(s), MaxUserLen)
+		return "", Errorf(ErrInvalid, "bad user id %q: want 1 to %d bytes of a-z 0-9 . _ -, not starting with '.'", Clip(s), MaxUserLen)
 	}
 	return User(s), nil
 }
@@ -65,7 +65,7 @@ func ParseChannel(s string) (Channel, error) {
 		return "", err
 	}
 	if strings.IndexFunc(s, unicode.IsSpace) >= 0 {
-		return "", Errorf(ErrInvalid, "bad channel %q: holds a space", clip(s))
+		return "", Errorf(ErrInvalid, "bad channel %q: holds a space", Clip(s))
 	}
 	return Channel(s), nil
 }
@@ -104,7 +104,7 @@ func PathElements(s string) ([]string, error) {
 	}
 	for _, e := range segs {
 		if why := elementFault(e); why != "" {
-			return nil, Errorf(ErrInvalid, "bad path %q: element%s", clip(s), why)
+			return nil, Errorf(ErrInvalid, "bad path %q: element%s", Clip(s), why)
 		}
 	}
 	return segs, nil
@@ -135,20 +135,21 @@ func elementFault(s string) string {
 	case len(s) > MaxNameLen:
 		return fmt.Sprintf(": %d bytes, limit %d", len(s), MaxNameLen)
 	case s[0] == '.':
-		return fmt.Sprintf(" %q: starts with '.'", clip(s))
+		return fmt.Sprintf(" %q: starts with '.'", Clip(s))
 	case !utf8.ValidString(s):
-		return fmt.Sprintf(" %q: not UTF-8", clip(s))
+		return fmt.Sprintf(" %q: not UTF-8", Clip(s))
 	}
 	for _, r := range s {
 		if r == '/' || unicode.IsControl(r) {
-			return fmt.Sprintf(" %q: holds '/' or a control character", clip(s))
+			return fmt.Sprintf(" %q: holds '/' or a control character", Clip(s))
 		}
 	}
 	return ""
 }
 
-// clip shortens s for an error message.
-func clip(s string) string {
+// Clip shortens s to at most 64 bytes (and "...") for an error message,
+// cutting at a rune boundary.
+func Clip(s string) string {
 	const n = 64
 	if len(s) <= n {
 		return s

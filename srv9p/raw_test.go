@@ -224,12 +224,8 @@ func TestRaw_Flush(t *testing.T) {
 
 	r.send(&plan9.Fcall{Type: plan9.Tread, Tag: 10, Fid: 1, Count: 100})
 	waitFor(t, 5*time.Second, "a blocked read", func() bool { return ts.tree.hub.waiting() == 1 })
-	start := time.Now()
 	r.send(&plan9.Fcall{Type: plan9.Tflush, Tag: 11, Oldtag: 10})
-	first, second := r.recv(), r.recv()
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("flush took %v", d)
-	}
+	first, second := r.recv(), r.recv() // a flush that did not end the read would block here
 	if first.Tag != 10 || first.Type != plan9.Rerror || first.Ename != "interrupted" {
 		t.Errorf("first reply: got %v, want Rerror interrupted for tag 10", first)
 	}

@@ -478,16 +478,14 @@ func TestServer_ManyBlockedReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ctl2.Close()
+	// Both connections answer: a starved one would block here (a test
+	// never times; BenchmarkCtlRoundTrip measures).
 	for i, fid := range []*client.Fid{ctl, ctl2} {
-		start := time.Now()
 		for j := range 10 {
 			want := fmt.Sprintf("conn%d-%d", i, j)
 			if got, err := ctlRoundTrip(fid, "echo "+want); got != want+"\n" || err != nil {
 				t.Fatalf("ctl round trip: got %q, %v", got, err)
 			}
-		}
-		if d := time.Since(start); d > 2*time.Second {
-			t.Errorf("connection %d: 10 ctl round trips took %v with 1,000 blocked reads", i, d)
 		}
 	}
 

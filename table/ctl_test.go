@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/srv9p"
 )
 
@@ -48,7 +49,8 @@ func TestCtl_BadCommands(t *testing.T) {
 		{"master", "store add docs nowhere good-b", `bad store address "nowhere"`},
 		{"master", "store add docs tcp!h good-b", `bad store address "tcp!h"`},
 		{"master", "store add docs " + storeB + " wrong", "store add: the store at " + storeB + " refused the confirmation code"},
-		{"master", "store add docs " + storeB + " good-b extra", usageStoreAdd},
+		{"master", "store add docs " + storeB + " good-b extra", "bad store fingerprint"},
+		{"master", "store add docs " + storeB + " good-b extra more", usageStoreAdd},
 		{"master", "store remove docs", usageStoreRemove},
 		{"master", "store remove nochan " + id, `no channel "nochan"`},
 		{"master", "store remove docs " + other, "no store " + other + ` in channel "docs"`},
@@ -88,12 +90,12 @@ func TestCtl_BadCommands(t *testing.T) {
 		}
 		reply, err := ctl(fsys, path, tc.cmd)
 		if err == nil {
-			t.Errorf("%s %q: got reply %q, want error %q", tc.who, clip(tc.cmd), reply, tc.want)
+			t.Errorf("%s %q: got reply %q, want error %q", tc.who, gig.Clip(tc.cmd), reply, tc.want)
 			continue
 		}
 		// The message after the kind's word (checked in TestService_ErrorKinds).
 		if msg := srv9p.ParseError(err.Error()).Error(); !strings.HasPrefix(msg, tc.want) || strings.Contains(msg, "\n") {
-			t.Errorf("%s %q: got error %q, want %q", tc.who, clip(tc.cmd), msg, tc.want)
+			t.Errorf("%s %q: got error %q, want %q", tc.who, gig.Clip(tc.cmd), msg, tc.want)
 		}
 	}
 	if after := snapshot(t, tt.dir); !maps.Equal(before, after) {

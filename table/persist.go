@@ -161,7 +161,7 @@ func loadUser(dir, id string, now time.Time) (u *user, ok bool, err error) {
 func checkSession(r sessionRecord) error {
 	switch {
 	case validID("session", r.ID) != nil:
-		return fmt.Errorf("bad session id %q", clip(r.ID))
+		return fmt.Errorf("bad session id %q", gig.Clip(r.ID))
 	case len(r.Hash) != 64:
 		return fmt.Errorf("session %s: bad hash", r.ID)
 	case r.TimeoutMs <= 0:
@@ -169,7 +169,7 @@ func checkSession(r sessionRecord) error {
 	}
 	for _, s := range r.Stores {
 		if validID("store", s) != nil {
-			return fmt.Errorf("session %s: bad store id %q", r.ID, clip(s))
+			return fmt.Errorf("session %s: bad store id %q", r.ID, gig.Clip(s))
 		}
 	}
 	return nil
@@ -185,7 +185,7 @@ func checkTable(t *tableRecord) error {
 	}
 	for id, s := range t.Stores {
 		if s == nil || validID("store", id) != nil || validStoreAddr(s.Addr) != nil || len(s.Secret) != 2*secretLen {
-			return fmt.Errorf("bad store %q", clip(id))
+			return fmt.Errorf("bad store %q", gig.Clip(id))
 		}
 	}
 	for name, c := range t.Channels {
@@ -198,7 +198,7 @@ func checkTable(t *tableRecord) error {
 		for _, ref := range c.Stores {
 			s := t.Stores[ref.StoreID]
 			if s == nil || s.Addr != ref.StoreAddr {
-				return fmt.Errorf("channel %q: store %q not in the stores", name, clip(ref.StoreID))
+				return fmt.Errorf("channel %q: store %q not in the stores", name, gig.Clip(ref.StoreID))
 			}
 		}
 	}

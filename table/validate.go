@@ -47,7 +47,7 @@ func validTimeout(d, max time.Duration) error {
 func parseTimeout(s string, max time.Duration) (time.Duration, error) {
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		return 0, badRequest("bad timeout %q: want a duration such as 90m or 24h", clip(s))
+		return 0, badRequest("bad timeout %q: want a duration such as 90m or 24h", gig.Clip(s))
 	}
 	return d, validTimeout(d, max)
 }
@@ -56,10 +56,10 @@ func parseTimeout(s string, max time.Duration) (time.Duration, error) {
 // What store add accepts is narrower: see checkStoreAddr.
 func validStoreAddr(addr string) error {
 	if len(addr) > maxAddrLen || hasSpaceOrControl(addr) {
-		return badRequest("bad store address %q", clip(addr))
+		return badRequest("bad store address %q", gig.Clip(addr))
 	}
 	if _, _, err := srv9p.ParseAddr(addr); err != nil {
-		return badRequest("bad store address %q: want tcp!host!port, unix!/path or host:port", clip(addr))
+		return badRequest("bad store address %q: want tcp!host!port, unix!/path or host:port", gig.Clip(addr))
 	}
 	return nil
 }
@@ -93,26 +93,13 @@ func validCode(c string) error {
 // validID checks a session or store id as the table makes them: a uuid.
 func validID(what, id string) error {
 	if len(id) != 36 || strings.Trim(id, "0123456789abcdef-") != "" {
-		return badRequest("bad %s id %q", what, clip(id))
+		return badRequest("bad %s id %q", what, gig.Clip(id))
 	}
 	return nil
 }
 
 func hasSpaceOrControl(s string) bool {
 	return strings.IndexFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0
-}
-
-// clip shortens s for an error message.
-func clip(s string) string {
-	const n = 64
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "..."
 }
 
 // checkStoreAddr checks a store address given to store add: what the

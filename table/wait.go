@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/srv9p"
 )
 
@@ -109,7 +110,7 @@ func parseSince(cmd string) (int64, error) {
 	}
 	v, err := strconv.ParseUint(f[1], 10, 63)
 	if err != nil {
-		return 0, badRequest("since: bad version %q", clip(f[1]))
+		return 0, badRequest("since: bad version %q", gig.Clip(f[1]))
 	}
 	return int64(v), nil
 }

@@ -18,15 +18,25 @@ import (
 )
 
 // A Remote is the client side of a store: one 9P connection attached as a
-// user with a store token. It is safe for concurrent use; a context that
-// ends during a call hangs up the connection (see srv9p.Client).
+// user with a store token, on which calls run concurrently (srv9p.Mux). It
+// is safe for concurrent use: concurrent pushes go out together, each on a
+// push fid of its own, so that the store acknowledges them with one
+// durable write. A call whose context ends flushes its own request; only
+// a broken connection ends the others, with an error of kind
+// gig.ErrTransport.
 type Remote struct {
 	Addr string
 	User string
-	c    *srv9p.Client
-	mu   sync.Mutex        // guards push
-	push *srv9p.ClientFile // the push file, kept open between pushes
+	c    *srv9p.Mux
+
+	pushes chan struct{} // one per push in flight, at most MaxPushes
+	mu     sync.Mutex
+	idle   []*srv9p.MuxFile // open push fids not in use
 }
+
+// MaxPushes bounds the pushes of one Remote in flight at once (and the
+// push fids it keeps open); more wait for one of them to end.
+const MaxPushes = 64
 
 // Dial connects to the store at addr as user, with a store token.
 func Dial(ctx context.Context, addr, user, token string) (*Remote, error) {
@@ -36,11 +46,11 @@ func Dial(ctx context.Context, addr, user, token string) (*Remote, error) {
 // DialTrust is Dial, verifying a TLS store (tls!host!port) as trust says:
 // with the fingerprint the table pinned for it, from the mount table.
 func DialTrust(ctx context.Context, addr string, trust srv9p.Trust, user, token string) (*Remote, error) {
-	c, err := srv9p.DialTrust(ctx, addr, trust, user, "token "+token)
+	c, err := srv9p.DialMux(ctx, addr, trust, user, "token "+token)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", addr, err)
 	}
-	return &Remote{Addr: addr, User: user, c: c}, nil
+	return &Remote{Addr: addr, User: user, c: c, pushes: make(chan struct{}, MaxPushes)}, nil
 }
 
 func (r *Remote) home() string { return "/user/" + r.User }
@@ -77,18 +87,20 @@ func ParseLog(data []byte) (*oplog.Log, error) {
 	return oplog.ParseLog(data)
 }
 
-// Push sends records to the store and returns one result per record. The
-// records go in writes of whole lines on one fid of the push file, each
-// write's results read back before the next.
+// Push sends records to the store and returns one result per record, once
+// the store holds them durably. The records go in writes of whole lines on
+// a push fid of this call's own, each write's results read back before the
+// next; concurrent Pushes run at once, up to MaxPushes.
 func (r *Remote) Push(ctx context.Context, recs []netstore.Record) ([]oplog.Result, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.push == nil {
-		f, err := r.c.Open(ctx, r.home()+"/push")
-		if err != nil {
-			return nil, fmt.Errorf("push: %w", err)
-		}
-		r.push = f
+	select {
+	case r.pushes <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("push: %w", ctx.Err())
+	}
+	defer func() { <-r.pushes }()
+	f, err := r.pushFile(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("push: %w", err)
 	}
 	res := make([]oplog.Result, 0, len(recs))
 	var buf []byte
@@ -97,7 +109,7 @@ func (r *Remote) Push(ctx context.Context, recs []netstore.Record) ([]oplog.Resu
 		if n == 0 {
 			return nil
 		}
-		reply, err := r.push.Exchange(ctx, buf, pushChunkSize)
+		reply, err := f.Exchange(ctx, buf, pushChunkSize)
 		if err != nil {
 			return err
 		}
@@ -106,7 +118,6 @@ func (r *Remote) Push(ctx context.Context, recs []netstore.Record) ([]oplog.Resu
 		buf, n = buf[:0], 0
 		return err
 	}
-	var err error
 	for i := range recs {
 		line := netstore.AppendRecord(nil, &recs[i])
 		if len(buf)+len(line)+1 > pushChunkSize {
@@ -121,13 +132,28 @@ func (r *Remote) Push(ctx context.Context, recs []netstore.Record) ([]oplog.Resu
 		err = flush()
 	}
 	if err != nil {
-		// Results of this call may be cut short: open a fresh fid next
-		// time rather than reuse one in an unknown state.
-		r.push.Close()
-		r.push = nil
+		// Results of this call may be cut short: clunk the fid rather
+		// than reuse one in an unknown state.
+		go f.Close()
 		return res, fmt.Errorf("push: %w", err)
 	}
+	r.mu.Lock()
+	r.idle = append(r.idle, f)
+	r.mu.Unlock()
 	return res, nil
+}
+
+// pushFile returns an open push fid: an idle one, or a new one.
+func (r *Remote) pushFile(ctx context.Context) (*srv9p.MuxFile, error) {
+	r.mu.Lock()
+	if n := len(r.idle); n > 0 {
+		f := r.idle[n-1]
+		r.idle = r.idle[:n-1]
+		r.mu.Unlock()
+		return f, nil
+	}
+	r.mu.Unlock()
+	return r.c.Open(ctx, r.home()+"/push")
 }
 
 // pushChunkSize is the size of one write to the push file; a record longer
@@ -175,8 +201,8 @@ func (r *Remote) Close() error { return r.c.Close() }
 // A StreamReader reads a store's stream on a connection of its own: a
 // blocked read ends only when an event comes or the connection closes.
 type StreamReader struct {
-	c   *srv9p.Client
-	f   *srv9p.ClientFile
+	c   *srv9p.Mux
+	f   *srv9p.MuxFile
 	buf []byte
 }
 
@@ -190,7 +216,7 @@ func OpenStream(ctx context.Context, addr, user, token, epoch string, seq uint64
 
 // OpenStreamTrust is OpenStream, verifying a TLS store as trust says.
 func OpenStreamTrust(ctx context.Context, addr string, trust srv9p.Trust, user, token, epoch string, seq uint64) (*StreamReader, error) {
-	c, err := srv9p.DialTrust(ctx, addr, trust, user, "token "+token)
+	c, err := srv9p.DialMux(ctx, addr, trust, user, "token "+token)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", addr, err)
 	}
@@ -235,6 +261,11 @@ func (s *StreamReader) Next(ctx context.Context) (netstore.Event, error) {
 	}
 	return netstore.ParseEvent(ev)
 }
+
+// NextEvent is Next (netstore.EventStream).
+func (s *StreamReader) NextEvent(ctx context.Context) (netstore.Event, error) { return s.Next(ctx) }
+
+var _ netstore.EventStream = (*StreamReader)(nil)
 
 // Close hangs up.
 func (s *StreamReader) Close() error { return s.c.Close() }

@@ -83,6 +83,17 @@ func startStoreProcess(t *testing.T, dir string) (*exec.Cmd, string) {
 // write-ahead log across oplogs), keeps every op whose write returned; it
 // restarts, replays its write-ahead log, and serves them.
 func TestStore_SIGKILLKeepsAcknowledgedOps(t *testing.T) {
+	sigkillWriters(t, false)
+}
+
+// The same with the 16 writers' pushes in flight together on one
+// connection (remote.Remote pipelines them): a push is acknowledged only
+// once durable, whatever else is in flight beside it.
+func TestStore_SIGKILLKeepsPipelinedOps(t *testing.T) {
+	sigkillWriters(t, true)
+}
+
+func sigkillWriters(t *testing.T, oneConn bool) {
 	if testing.Short() {
 		t.Skip("spawns store processes")
 	}
@@ -91,6 +102,14 @@ func TestStore_SIGKILLKeepsAcknowledgedOps(t *testing.T) {
 	ctx := context.Background()
 
 	const writers = 16
+	var shared *remote.Remote
+	if oneConn {
+		var err error
+		if shared, err = remote.Dial(ctx, addr, "kim", crashToken); err != nil {
+			t.Fatal(err)
+		}
+		defer shared.Close()
+	}
 	var mu sync.Mutex
 	acked := make(map[string]netstore.Record) // sha -> record
 	var wg sync.WaitGroup
@@ -98,12 +117,15 @@ func TestStore_SIGKILLKeepsAcknowledgedOps(t *testing.T) {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			r, err := remote.Dial(ctx, addr, "kim", crashToken)
-			if err != nil {
-				t.Errorf("writer %d: %v", w, err)
-				return
+			r := shared
+			if r == nil {
+				var err error
+				if r, err = remote.Dial(ctx, addr, "kim", crashToken); err != nil {
+					t.Errorf("writer %d: %v", w, err)
+					return
+				}
+				defer r.Close()
 			}
-			defer r.Close()
 			var clk oplog.Clock
 			origin := fmt.Sprintf("writer%d", w)
 			for seq := uint64(1); ; seq++ {

@@ -1,0 +1,596 @@
+package srv9p
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"9fans.net/go/plan9"
+
+	"gigfs.io/gigfs/gig"
+)
+
+// A Mux is one 9P connection attached as one user on which calls run
+// concurrently: every request has a tag of its own, one goroutine reads
+// the replies and hands each to its caller, and writes of requests never
+// wait for replies. Pushes of one client ride the same connection together
+// (and so the store's group commit) instead of queueing behind each
+// other's round trips, and a blocked stream read holds nothing but its own
+// tag.
+//
+// A call whose context ends returns at once; the Mux flushes its tag
+// (Tflush) and the connection stays up for the other calls. Only a broken
+// connection (or a server that does not answer a flush within flushWait)
+// ends every call, with an error of kind gig.ErrTransport. It is safe for
+// concurrent use.
+type Mux struct {
+	nc    net.Conn
+	fp    string // the TLS server's certificate fingerprint, or ""
+	msize uint32
+	root  uint32
+
+	wsem   chan struct{} // held while a message is written
+	tagSem chan struct{} // one per tag in use
+
+	mu       sync.Mutex
+	tags     map[uint16]chan *plan9.Fcall
+	nextTag  uint16
+	freeFids []uint32
+	nextFid  uint32
+	err      error         // why the connection ended, once it has
+	done     chan struct{} // closed when it ends
+}
+
+const (
+	// muxMsize is the message size a Mux asks for; the server may offer less.
+	muxMsize = 1 << 20
+	// maxTags bounds the requests of one Mux in flight; past it calls wait.
+	maxTags = 1 << 12
+	// flushWait is how long a flushed request's server may take to answer
+	// the flush before the Mux hangs up (a server that answers nothing).
+	flushWait = 30 * time.Second
+)
+
+// DialMux connects to the 9P server at addr (a dial string, see ParseAddr)
+// and attaches as uname with the credential aname, verifying a TLS server
+// as trust says. If ctx ends before the attach is answered, the connection
+// is closed.
+func DialMux(ctx context.Context, addr string, trust Trust, uname, aname string) (*Mux, error) {
+	nc, fp, err := dialConn(ctx, addr, trust)
+	if err != nil {
+		return nil, classify(err)
+	}
+	m := &Mux{nc: nc, fp: fp, wsem: make(chan struct{}, 1), tagSem: make(chan struct{}, maxTags), tags: make(map[uint16]chan *plan9.Fcall), nextFid: 1, done: make(chan struct{})}
+	stop := context.AfterFunc(ctx, func() { nc.Close() })
+	err = m.version()
+	if err == nil {
+		go m.readLoop()
+		err = m.attach(ctx, uname, aname)
+	}
+	if !stop() && err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		m.Close()
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return nil, fmt.Errorf("attach %s as %s: %w", addr, uname, classify(err))
+	}
+	return m, nil
+}
+
+// Fingerprint returns the fingerprint of the TLS server's certificate
+// (see Fingerprint), or "" if the connection is not TLS.
+func (m *Mux) Fingerprint() string { return m.fp }
+
+// version negotiates the message size, before the reader runs.
+func (m *Mux) version() error {
+	tx := &plan9.Fcall{Type: plan9.Tversion, Tag: plan9.NOTAG, Msize: muxMsize, Version: "9P2000"}
+	b, err := tx.Bytes()
+	if err != nil {
+		return err
+	}
+	if _, err := m.nc.Write(b); err != nil {
+		return err
+	}
+	m.msize = muxMsize
+	rx, err := m.readMsg()
+	if err != nil {
+		return err
+	}
+	if rx.Type != plan9.Rversion || rx.Version != "9P2000" || rx.Msize < 256 || rx.Msize > muxMsize {
+		return fmt.Errorf("bad version reply %v", rx)
+	}
+	m.msize = rx.Msize
+	return nil
+}
+
+func (m *Mux) attach(ctx context.Context, uname, aname string) error {
+	fid := m.newFid()
+	if _, err := m.rpc(ctx, &plan9.Fcall{Type: plan9.Tattach, Fid: fid, Afid: plan9.NOFID, Uname: uname, Aname: aname}); err != nil {
+		return err
+	}
+	m.root = fid
+	return nil
+}
+
+// readMsg reads one message, no larger than the message size.
+func (m *Mux) readMsg() (*plan9.Fcall, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(m.nc, hdr[:]); err != nil {
+		return nil, err
+	}
+	size := binary.LittleEndian.Uint32(hdr[:])
+	if size < 7 || size > m.msize {
+		return nil, fmt.Errorf("reply of %d bytes (message size %d)", size, m.msize)
+	}
+	b := make([]byte, size)
+	copy(b, hdr[:])
+	if _, err := io.ReadFull(m.nc, b[4:]); err != nil {
+		return nil, err
+	}
+	return plan9.UnmarshalFcall(b)
+}
+
+// readLoop hands each reply to the call waiting on its tag.
+func (m *Mux) readLoop() {
+	for {
+		rx, err := m.readMsg()
+		if err != nil {
+			m.fail(err)
+			return
+		}
+		m.mu.Lock()
+		ch := m.tags[rx.Tag]
+		m.mu.Unlock()
+		if ch != nil {
+			select {
+			case ch <- rx:
+			default: // a second reply to one tag: the server's error, dropped
+			}
+		}
+	}
+}
+
+// fail ends the connection with err (the first error wins).
+func (m *Mux) fail(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.err != nil {
+		return
+	}
+	m.err = gig.Errorf(gig.ErrTransport, "%w", err)
+	close(m.done)
+	m.nc.Close()
+}
+
+// Close hangs up; calls in progress end with an error of kind
+// gig.ErrTransport. It is safe to call more than once.
+func (m *Mux) Close() error {
+	m.fail(net.ErrClosed)
+	return nil
+}
+
+// newTag reserves a tag for a reply channel, waiting while maxTags are in use.
+func (m *Mux) newTag(ctx context.Context, ch chan *plan9.Fcall) (uint16, error) {
+	select {
+	case m.tagSem <- struct{}{}:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-m.done:
+		return 0, m.err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for {
+		t := m.nextTag
+		m.nextTag++
+		if m.nextTag == plan9.NOTAG {
+			m.nextTag = 0
+		}
+		if _, used := m.tags[t]; !used {
+			m.tags[t] = ch
+			return t, nil
+		}
+	}
+}
+
+func (m *Mux) freeTag(t uint16) {
+	m.mu.Lock()
+	delete(m.tags, t)
+	m.mu.Unlock()
+	<-m.tagSem
+}
+
+func (m *Mux) newFid() uint32 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if n := len(m.freeFids); n > 0 {
+		f := m.freeFids[n-1]
+		m.freeFids = m.freeFids[:n-1]
+		return f
+	}
+	f := m.nextFid
+	m.nextFid++
+	return f
+}
+
+func (m *Mux) freeFid(f uint32) {
+	m.mu.Lock()
+	m.freeFids = append(m.freeFids, f)
+	m.mu.Unlock()
+}
+
+// send writes one request. A write that a deadline cuts before any byte
+// went leaves the connection up; one cut halfway ends it.
+func (m *Mux) send(ctx context.Context, tx *plan9.Fcall) error {
+	b, err := tx.Bytes()
+	if err != nil {
+		return gig.Errorf(gig.ErrInvalid, "%w", err)
+	}
+	if uint32(len(b)) > m.msize {
+		return gig.Errorf(gig.ErrLimit, "request of %d bytes over the message size %d", len(b), m.msize)
+	}
+	select {
+	case m.wsem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-m.done:
+		return m.err
+	}
+	defer func() { <-m.wsem }()
+	dl, _ := ctx.Deadline()
+	m.nc.SetWriteDeadline(dl)
+	n, err := m.nc.Write(b)
+	if err != nil {
+		var ne net.Error
+		if n == 0 && errors.As(err, &ne) && ne.Timeout() && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		m.fail(err)
+		return m.err
+	}
+	return nil
+}
+
+// rpc sends tx and waits for its reply; an Rerror is returned as its error,
+// of the kind it names. If ctx ends first, the request is flushed and after
+// (if not nil) runs once the server has answered the flush.
+func (m *Mux) rpc(ctx context.Context, tx *plan9.Fcall) (*plan9.Fcall, error) {
+	return m.rpcAfter(ctx, tx, nil)
+}
+
+func (m *Mux) rpcAfter(ctx context.Context, tx *plan9.Fcall, after func()) (*plan9.Fcall, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ch := make(chan *plan9.Fcall, 1)
+	tag, err := m.newTag(ctx, ch)
+	if err != nil {
+		return nil, err
+	}
+	tx.Tag = tag
+	if err := m.send(ctx, tx); err != nil {
+		m.freeTag(tag)
+		return nil, err
+	}
+	select {
+	case rx := <-ch:
+		m.freeTag(tag)
+		if rx.Type == plan9.Rerror {
+			return nil, ParseError(rx.Ename)
+		}
+		if rx.Type != tx.Type+1 {
+			m.fail(fmt.Errorf("reply of type %d to a request of type %d", rx.Type, tx.Type))
+			return nil, m.err
+		}
+		return rx, nil
+	case <-m.done:
+		return nil, m.err
+	case <-ctx.Done():
+		m.flush(tag, ch, after)
+		return nil, ctx.Err()
+	}
+}
+
+// flush sends a Tflush for tag and, in the background, frees the tag once
+// the server has answered it (a reply to the request itself may come
+// first; it is dropped), then runs after.
+func (m *Mux) flush(tag uint16, ch chan *plan9.Fcall, after func()) {
+	fch := make(chan *plan9.Fcall, 1)
+	bg, cancel := context.WithTimeout(context.Background(), flushWait)
+	ftag, err := m.newTag(bg, fch)
+	if err == nil {
+		err = m.send(bg, &plan9.Fcall{Type: plan9.Tflush, Tag: ftag, Oldtag: tag})
+	}
+	if err != nil {
+		cancel()
+		m.fail(fmt.Errorf("flush: %w", err))
+		return
+	}
+	go func() {
+		defer cancel()
+		select {
+		case <-fch:
+		case <-m.done:
+			return
+		case <-bg.Done():
+			m.fail(fmt.Errorf("no answer to a flush within %v", flushWait))
+			return
+		}
+		m.freeTag(ftag)
+		m.freeTag(tag)
+		if after != nil {
+			after()
+		}
+	}()
+}
+
+// walk returns a new fid for path (absolute or relative to the root): a
+// walk from the root to a new fid, then on from it in place, at most
+// MAXWELEM names at a time.
+func (m *Mux) walk(ctx context.Context, path string) (uint32, error) {
+	var names []string
+	for _, n := range strings.Split(path, "/") {
+		if n != "" && n != "." {
+			names = append(names, n)
+		}
+	}
+	fid := m.newFid()
+	from := m.root
+	for {
+		step := names[:min(len(names), plan9.MAXWELEM)]
+		names = names[len(step):]
+		rx, err := m.rpcAfter(ctx, &plan9.Fcall{Type: plan9.Twalk, Fid: from, Newfid: fid, Wname: step}, func() { m.clunkFid(fid) })
+		if err == nil && len(rx.Wqid) != len(step) {
+			err = gig.Errorf(gig.ErrNotExist, "file '%s' not found", path)
+		}
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return 0, err // the flush clunks fid
+		case err != nil && from == m.root:
+			m.freeFid(fid) // a failed walk makes no new fid
+			return 0, err
+		case err != nil:
+			m.clunkFid(fid) // it stays where the earlier steps left it
+			return 0, err
+		}
+		if len(names) == 0 {
+			return fid, nil
+		}
+		from = fid
+	}
+}
+
+// clunkFid clunks fid in the background of any caller's context.
+func (m *Mux) clunkFid(fid uint32) {
+	ctx, cancel := context.WithTimeout(context.Background(), flushWait)
+	defer cancel()
+	m.rpc(ctx, &plan9.Fcall{Type: plan9.Tclunk, Fid: fid})
+	m.freeFid(fid) // a clunk frees the fid even when it fails
+}
+
+// A MuxFile is a file a Mux keeps open. Its calls may run concurrently with
+// the Mux's others; calls on one MuxFile run one at a time.
+type MuxFile struct {
+	m      *Mux
+	path   string
+	fid    uint32
+	iounit int
+
+	mu  sync.Mutex
+	off int64 // of Read and Write
+}
+
+// OpenFile opens the file at path with mode (plan9.OREAD, OWRITE, ORDWR).
+func (m *Mux) OpenFile(ctx context.Context, path string, mode uint8) (*MuxFile, error) {
+	fid, err := m.walk(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	rx, err := m.rpcAfter(ctx, &plan9.Fcall{Type: plan9.Topen, Fid: fid, Mode: mode}, func() { m.clunkFid(fid) })
+	if err != nil {
+		if ctx.Err() == nil {
+			m.clunkFid(fid)
+		}
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	io := int(m.msize) - plan9.IOHDRSIZE
+	if rx.Iounit > 0 && int(rx.Iounit) < io {
+		io = int(rx.Iounit)
+	}
+	return &MuxFile{m: m, path: path, fid: fid, iounit: io}, nil
+}
+
+// Open opens the file at path for reading and writing.
+func (m *Mux) Open(ctx context.Context, path string) (*MuxFile, error) {
+	return m.OpenFile(ctx, path, plan9.ORDWR)
+}
+
+// readAt reads once at off, at most one message's worth.
+func (f *MuxFile) readAt(ctx context.Context, p []byte, off int64) (int, error) {
+	n := min(len(p), f.iounit)
+	rx, err := f.m.rpc(ctx, &plan9.Fcall{Type: plan9.Tread, Fid: f.fid, Offset: uint64(off), Count: uint32(n)})
+	if err != nil {
+		return 0, err
+	}
+	if len(rx.Data) > n {
+		f.m.fail(fmt.Errorf("read reply of %d bytes for %d asked", len(rx.Data), n))
+		return 0, f.m.err
+	}
+	return copy(p, rx.Data), nil
+}
+
+// writeAt writes all of p at off, in writes of at most one message's worth.
+func (f *MuxFile) writeAt(ctx context.Context, p []byte, off int64) error {
+	for len(p) > 0 {
+		n := min(len(p), f.iounit)
+		rx, err := f.m.rpc(ctx, &plan9.Fcall{Type: plan9.Twrite, Fid: f.fid, Offset: uint64(off), Data: p[:n]})
+		if err != nil {
+			return err
+		}
+		if rx.Count == 0 || int(rx.Count) > n {
+			return gig.Errorf(gig.ErrInternal, "write of %d bytes: server wrote %d", n, rx.Count)
+		}
+		p, off = p[rx.Count:], off+int64(rx.Count)
+	}
+	return nil
+}
+
+// readAll reads from offset 0 to the end of the file.
+func (f *MuxFile) readAll(ctx context.Context, sizeHint int) ([]byte, error) {
+	out := make([]byte, 0, max(sizeHint+1, 8192))
+	for {
+		if len(out) == cap(out) {
+			out = slices.Grow(out, min(cap(out), 1<<20))
+		}
+		n, err := f.readAt(ctx, out[len(out):cap(out)], int64(len(out)))
+		out = out[:len(out)+n]
+		if err != nil {
+			return out, err
+		}
+		if n == 0 {
+			return out, nil
+		}
+	}
+}
+
+// Exchange writes data at offset 0 in writes of at most chunk bytes, then
+// reads the reply from offset 0 to its end: the request/reply habit of ctl
+// and push files.
+func (f *MuxFile) Exchange(ctx context.Context, data []byte, chunk int) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for len(data) > 0 {
+		n := min(len(data), chunk)
+		if err := f.writeAt(ctx, data[:n], 0); err != nil {
+			return nil, fmt.Errorf("%s: %w", f.path, err)
+		}
+		data = data[n:]
+	}
+	reply, err := f.readAll(ctx, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.path, err)
+	}
+	return reply, nil
+}
+
+// Write writes p at the file's offset.
+func (f *MuxFile) Write(ctx context.Context, p []byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.writeAt(ctx, p, f.off); err != nil {
+		return fmt.Errorf("write %s: %w", f.path, err)
+	}
+	f.off += int64(len(p))
+	return nil
+}
+
+// Read reads once at the file's offset: one event of a stream.
+func (f *MuxFile) Read(ctx context.Context, p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, err := f.readAt(ctx, p, f.off)
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", f.path, err)
+	}
+	f.off += int64(n)
+	return n, nil
+}
+
+// Close clunks the file.
+func (f *MuxFile) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), flushWait)
+	defer cancel()
+	_, err := f.m.rpc(ctx, &plan9.Fcall{Type: plan9.Tclunk, Fid: f.fid})
+	f.m.freeFid(f.fid)
+	return err
+}
+
+// Ctl opens the ctl file at path, writes the one-line command cmd, and
+// returns the reply read on the same fid, without a trailing newline.
+func (m *Mux) Ctl(ctx context.Context, path, cmd string) (string, error) {
+	f, err := m.OpenFile(ctx, path, plan9.ORDWR)
+	if err != nil {
+		return "", fmt.Errorf("%s: %s: %w", path, firstWord(cmd), err)
+	}
+	defer f.Close()
+	if err := f.writeAt(ctx, []byte(cmd), 0); err != nil {
+		return "", fmt.Errorf("%s: %s: %w", path, firstWord(cmd), err)
+	}
+	reply, err := f.readAll(ctx, 0)
+	if err != nil {
+		return "", fmt.Errorf("%s: %s: %w", path, firstWord(cmd), err)
+	}
+	return strings.TrimSuffix(string(reply), "\n"), nil
+}
+
+// ReadFile reads the whole file at path.
+func (m *Mux) ReadFile(ctx context.Context, path string) ([]byte, error) {
+	f, err := m.OpenFile(ctx, path, plan9.OREAD)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	defer f.Close()
+	size := 0
+	if d, err := f.stat(ctx); err == nil && d.Length < 256<<20 {
+		size = int(d.Length)
+	}
+	data, err := f.readAll(ctx, size)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return data, nil
+}
+
+func (f *MuxFile) stat(ctx context.Context) (*plan9.Dir, error) {
+	rx, err := f.m.rpc(ctx, &plan9.Fcall{Type: plan9.Tstat, Fid: f.fid})
+	if err != nil {
+		return nil, err
+	}
+	return plan9.UnmarshalDir(rx.Stat)
+}
+
+// ReadDir lists the directory at path.
+func (m *Mux) ReadDir(ctx context.Context, path string) ([]DirEntry, error) {
+	f, err := m.OpenFile(ctx, path, plan9.OREAD)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", path, err)
+	}
+	defer f.Close()
+	var out []DirEntry
+	buf := make([]byte, f.iounit)
+	for off := int64(0); ; {
+		n, err := f.readAt(ctx, buf, off)
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", path, err)
+		}
+		if n == 0 {
+			return out, nil
+		}
+		off += int64(n)
+		for b := buf[:n]; len(b) > 0; {
+			if len(b) < 2 {
+				return nil, gig.Errorf(gig.ErrTransport, "list %s: a torn directory entry", path)
+			}
+			size := int(binary.LittleEndian.Uint16(b)) + 2
+			if size > len(b) {
+				return nil, gig.Errorf(gig.ErrTransport, "list %s: a torn directory entry", path)
+			}
+			d, err := plan9.UnmarshalDir(b[:size])
+			if err != nil {
+				return nil, gig.Errorf(gig.ErrTransport, "list %s: %w", path, err)
+			}
+			out = append(out, DirEntry{Name: d.Name, Dir: d.Mode&plan9.DMDIR != 0})
+			b = b[size:]
+		}
+	}
+}
