@@ -262,6 +262,11 @@ func (s *StreamReader) Next(ctx context.Context) (netstore.Event, error) {
 	return netstore.ParseEvent(ev)
 }
 
+// NextEvent is Next (netstore.EventStream).
+func (s *StreamReader) NextEvent(ctx context.Context) (netstore.Event, error) { return s.Next(ctx) }
+
+var _ netstore.EventStream = (*StreamReader)(nil)
+
 // Close hangs up.
 func (s *StreamReader) Close() error { return s.c.Close() }
 
@@ -320,4 +325,14 @@ func (r *Remote) Types(ctx context.Context) ([]string, error) {
 // Calls reads the user's call log on the store (netstore.Call lines).
 func (r *Remote) Calls(ctx context.Context) ([]byte, error) {
 	return r.c.ReadFile(ctx, r.home()+"/calls")
+}
+
+// Ping makes a round trip to the store: an open of the user's folder
+// (a walk and an open; the clunk is not waited for).
+func (r *Remote) Ping(ctx context.Context) error {
+	f, err := r.c.OpenFile(ctx, r.home(), 0) // 0: OREAD
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
