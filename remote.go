@@ -175,6 +175,28 @@ const (
 	stableUp   = 10 * time.Second
 )
 
+// redial is the backoff of a store's run loop.
+type redial struct{ next time.Duration }
+
+// failed returns how long to wait after a failed dial, and doubles the
+// next wait.
+func (r *redial) failed() time.Duration {
+	d := max(r.next, minBackoff)
+	r.next = min(2*d, maxBackoff)
+	return d
+}
+
+// dropped returns how long to wait after a connection that was up for
+// upFor dropped: nothing after a stable one (and the backoff starts over),
+// else as after a failed dial.
+func (r *redial) dropped(upFor time.Duration) time.Duration {
+	if upFor >= stableUp {
+		r.next = minBackoff
+		return 0
+	}
+	return r.failed()
+}
+
 // run keeps the store connected until the client closes.
 func (rs *remoteStore) run(ctx context.Context) {
 	ctx, cancel := context.WithCancel(ctx)
@@ -186,13 +208,15 @@ func (rs *remoteStore) run(ctx context.Context) {
 	}
 	rs.stop = cancel
 	rs.mu.Unlock()
-	backoff := minBackoff
-	wait := func() {
+	var backoff redial
+	wait := func(d time.Duration) {
+		if d == 0 {
+			return
+		}
 		select {
 		case <-ctx.Done():
-		case <-time.After(backoff):
+		case <-time.After(d):
 		}
-		backoff = min(2*backoff, maxBackoff)
 	}
 	again := false // connected before
 	for ctx.Err() == nil {
@@ -206,7 +230,7 @@ func (rs *remoteStore) run(ctx context.Context) {
 		rs.mu.Unlock()
 		if err != nil {
 			rs.c.cfg.Logf("gigfs: %s: %v", rs.Name(), err)
-			wait()
+			wait(backoff.failed())
 			continue
 		}
 		up := time.Now()
@@ -224,11 +248,7 @@ func (rs *remoteStore) run(ctx context.Context) {
 		}
 		again = true
 		rs.follow(ctx)
-		if time.Since(up) >= stableUp {
-			backoff = minBackoff
-			continue
-		}
-		wait()
+		wait(backoff.dropped(time.Since(up)))
 	}
 }
 

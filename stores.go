@@ -17,9 +17,11 @@ import (
 // Paths here are store paths ("/"+channel+path). Every kind passes the same
 // conformance suite (stores_test.go: empty reads, each result code,
 // covered echoes, superseded and incomparable checkpoints, bad names,
-// listing order, reopening). A store's stream of what it accepts is the
-// client's business (Client.Watch); netstore.Cursor and remote.OpenStream
-// are the streams of an on-disk and of a remote store.
+// listing order, reopening). A store's stream of what it accepts, read
+// from a cursor, is a netstore.EventStream: netstore.Cursor for an
+// on-disk store, remote.StreamReader for a remote one (the memory store
+// has none: the client hears its own pushes); the client follows them for
+// Client.Watch.
 type Store interface {
 	// Name identifies the store in reports and logs.
 	Name() string

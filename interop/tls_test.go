@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -196,10 +197,28 @@ func TestFUSE_Mount9pTLSTunnel(t *testing.T) {
 	m.waitMounted(t)
 	op := newOp(t, "tls-fuse", 1, `"through the tunnel"`)
 	home := "user/tess"
-	if got := m.mustSh(t, "printf '%s' '"+pushLines(netstore.Record{Type: "lww", Path: "/notes/fuse", Op: op})+"' > "+home+"/push && ls "+home+"/oplog/lww/notes"); got != "fuse\n" {
-		t.Errorf("ls after a push through the tunnel: %q", got)
+	// A push and its reply on one open file, through FUSE, the tunnel and TLS.
+	f, err := os.OpenFile(filepath.Join(m.dir, home, "push"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got := m.mustSh(t, "cat "+home+"/oplog/lww/notes/fuse"); !strings.Contains(got, `"through the tunnel"`) {
-		t.Errorf("cat through the tunnel: %q", got)
+	defer f.Close()
+	if _, err := f.Write([]byte(pushLines(netstore.Record{Type: "lww", Path: "/notes/fuse", Op: op}))); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	if n, _ := f.ReadAt(buf, 0); string(buf[:n]) != "accepted\n" {
+		t.Fatalf("push reply through the tunnel: %q", buf[:n])
+	}
+	if got := m.mustSh(t, "ls "+home+"/oplog/lww/notes"); got != "fuse\n" {
+		t.Errorf("ls through the tunnel: %q", got)
+	}
+	c, err := srv9p.DialTrust(ctx, w.store.Addr, srv9p.Trust{Fingerprint: w.store.FP}, "tess", "token "+w.token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if b, err := c.ReadFile(ctx, "/user/tess/oplog/lww/notes/fuse"); err != nil || !strings.Contains(string(b), `"through the tunnel"`) {
+		t.Errorf("the store after a push through the tunnel: %q, %v", b, err)
 	}
 }

@@ -2,6 +2,7 @@ package netstore
 
 import (
 	"container/list"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -47,11 +48,16 @@ type oplogCache struct {
 	idle   list.List // of *logEntry with no pins, most recently used first
 	bytes  int64     // estimated cost of the loaded entries
 	closed bool
+	// flushed is closed at the end of each flush of the write-ahead log
+	// (and replaced): pushes over the budget wait for it.
+	flushed chan struct{}
 
 	stamp   atomic.Uint64 // moves on every load and change: qid versions
 	loads   atomic.Int64
 	evicted atomic.Int64
+	waits   atomic.Int64 // pushes that waited for a flush
 	logged  atomic.Int64 // unix ms of the last log line about the budget
+	wlogged atomic.Int64 // the same, for pushes that wait
 }
 
 type cacheKey struct {
@@ -81,7 +87,46 @@ type logEntry struct {
 }
 
 func newCache(budget int64, logf func(string, ...any)) *oplogCache {
-	return &oplogCache{budget: budget, logf: logf, m: make(map[cacheKey]*logEntry)}
+	return &oplogCache{budget: budget, logf: logf, m: make(map[cacheKey]*logEntry), flushed: make(chan struct{})}
+}
+
+// waitFactor times the budget is where pushes start to wait for flushes.
+const waitFactor = 2
+
+// room makes a push wait while the cache is over twice its budget (past
+// the budget, trim evicts every oplog it can: the others have records only
+// in the write-ahead log, or are in use) until the next flush of the log
+// has put records in their files, so that they can go. It bounds what pushes to many paths
+// in a short time hold in memory; a push over a cache within budget does
+// not wait.
+func (c *oplogCache) room(ctx context.Context) {
+	if c.budget <= 0 {
+		return
+	}
+	c.mu.Lock()
+	over, ch, bytes := c.bytes > waitFactor*c.budget && !c.closed, c.flushed, c.bytes
+	c.mu.Unlock()
+	if !over || c.flush == nil {
+		return
+	}
+	c.waits.Add(1)
+	now := time.Now().UnixMilli()
+	if last := c.wlogged.Load(); now-last >= time.Minute.Milliseconds() && c.wlogged.CompareAndSwap(last, now) {
+		c.logf("store: twice the memory budget (-mem %d) reached by oplogs with records not yet in their files (~%d bytes): pushes wait for the next flush", c.budget, bytes)
+	}
+	c.flush()
+	select {
+	case <-ch:
+	case <-ctx.Done():
+	}
+}
+
+// flushDone tells waiting pushes that a flush ended.
+func (c *oplogCache) flushDone() {
+	c.mu.Lock()
+	close(c.flushed)
+	c.flushed = make(chan struct{})
+	c.mu.Unlock()
 }
 
 // encoded returns the log as JSON lines and its version, which moves on
@@ -283,6 +328,8 @@ func (c *oplogCache) closeAll() error {
 	c.m = make(map[cacheKey]*logEntry)
 	c.idle.Init()
 	c.bytes = 0
+	close(c.flushed) // no flush comes any more
+	c.flushed = make(chan struct{})
 	c.mu.Unlock()
 	var first error
 	for _, e := range all {

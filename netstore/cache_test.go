@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -224,5 +225,43 @@ func TestCache_EvictWhilePushingAndReading(t *testing.T) {
 		if n := opsIn(t, s, fmt.Sprintf("/c/p%d", p)); int64(n) != acked[p].Load() {
 			t.Fatalf("after a restart, p%d: %d ops, %d acknowledged", p, n, acked[p].Load())
 		}
+	}
+}
+
+// Past twice the budget with nothing it may evict (every oplog over it has
+// records only in the write-ahead log), a push waits for the next flush
+// rather than grow the store's memory.
+func TestCache_PushOverBudgetWaitsForFlush(t *testing.T) {
+	s := openTiny(t, t.TempDir())
+	defer s.Close()
+	kicks := make(chan struct{}, 16)
+	s.cache.flush = func() { kicks <- struct{}{} }   // asks, but only the test flushes
+	pushAll(t, s, counterRecs(t, "o", 1, 1, "/c/a")) // dirty: over a budget of 1 byte
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Push(context.Background(), "kim", counterRecs(t, "o", 1, 1, "/c/b"))
+		done <- err
+	}()
+	for s.PushWaits() == 0 {
+		select {
+		case err := <-done:
+			t.Fatalf("a push over twice the budget went on without a flush (%v)", err)
+		default:
+			runtime.Gosched()
+		}
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("a push over twice the budget went on without a flush (%v)", err)
+	default:
+	}
+	if err := s.wal.flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := opsIn(t, s, "/c/b"); n != 1 {
+		t.Fatalf("/c/b: %d ops after the wait, want 1", n)
 	}
 }

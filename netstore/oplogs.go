@@ -135,6 +135,7 @@ func (s *Service) Push(ctx context.Context, id string, recs []Record) ([]oplog.R
 		}
 		groups[k] = append(groups[k], i)
 	}
+	s.cache.room(ctx)
 	return res, s.pushJournaled(ctx, u, order, groups, recs, res)
 }
 

@@ -22,3 +22,7 @@ func (s *Service) OplogBytes() int64 {
 	defer s.cache.mu.Unlock()
 	return s.cache.bytes
 }
+
+// PushWaits is how many pushes waited for a flush of the write-ahead log
+// because the oplogs in memory were over the budget.
+func (s *Service) PushWaits() int64 { return s.cache.waits.Load() }

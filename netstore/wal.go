@@ -273,6 +273,7 @@ func (w *storeWAL) run() {
 // segments of the write-ahead log they now hold. The segment is closed
 // first: whatever it holds was merged, and marked dirty, before.
 func (w *storeWAL) flush() error {
+	defer w.s.cache.flushDone()
 	upTo, err := w.j.Rotate()
 	if err != nil {
 		return err

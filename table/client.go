@@ -104,6 +104,15 @@ func (c *Client) StoreAdd(ctx context.Context, channel, storeAddr, code string) 
 	return c.ctl(ctx, "store add "+channel+" "+storeAddr+" "+code)
 }
 
+// StoreAddPinned is StoreAdd for a store on TLS that must show the
+// certificate with fingerprint fp.
+func (c *Client) StoreAddPinned(ctx context.Context, channel, storeAddr, code, fp string) (string, error) {
+	if fp == "" {
+		return c.StoreAdd(ctx, channel, storeAddr, code)
+	}
+	return c.ctl(ctx, "store add "+channel+" "+storeAddr+" "+code+" "+fp)
+}
+
 // StoreRemove removes the store storeID from channel.
 func (c *Client) StoreRemove(ctx context.Context, channel, storeID string) error {
 	_, err := c.ctl(ctx, "store remove "+channel+" "+storeID)

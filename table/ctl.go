@@ -13,7 +13,7 @@ const (
 	usageSessionNew    = "usage: session new <timeout> <description>"
 	usageSessionList   = "usage: session list"
 	usageSessionRevoke = "usage: session revoke <session_id>"
-	usageStoreAdd      = "usage: store add <channel> <store_addr> <code>"
+	usageStoreAdd      = "usage: store add <channel> <store_addr> <code> [<store_fingerprint>]"
 	usageStoreRemove   = "usage: store remove <channel> <store_id>"
 	usageStoreToken    = "usage: store token <store_id>"
 	usageChannelRemove = "usage: channel remove <channel>"
@@ -95,10 +95,14 @@ func (s *Service) runUserCtl(ctx context.Context, p *Principal, cmd string) (str
 		}
 		return reply, nil
 	case "store add":
-		if len(f) != 5 {
+		if len(f) != 5 && len(f) != 6 {
 			return "", badRequest(usageStoreAdd)
 		}
-		id, err := s.AddStore(ctx, p, f[2], f[3], f[4])
+		fp := ""
+		if len(f) == 6 {
+			fp = f[5]
+		}
+		id, err := s.AddStorePinned(ctx, p, f[2], f[3], f[4], fp)
 		if err != nil {
 			return "", err
 		}

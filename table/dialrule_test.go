@@ -1,6 +1,7 @@
 package table
 
 import (
+	"encoding/json"
 	"errors"
 	"net"
 	"strings"
@@ -136,19 +137,39 @@ func TestStoreAdd_NeutralErrors(t *testing.T) {
 		t.Errorf("a wrong code: got %v, want %q", err, want)
 	}
 	mustCtl(t, m, "/user/alice/ctl", "store add docs "+plain.addr+" the-code")
-	mustCtl(t, m, "/user/alice/ctl", "store add docs tls!127.0.0.1!"+port(overTLS.addr)+" the-code")
+
+	// A user who pins the store's certificate (its admin gave the
+	// fingerprint) learns when another one answers.
+	tlsAddr := "tls!127.0.0.1!" + port(overTLS.addr)
+	wrong := "sha256:" + strings.Repeat("ab", 32)
+	_, err = ctl(m, "/user/alice/ctl", "store add docs "+tlsAddr+" the-code "+wrong)
+	if want := "permission: store add: the store at " + tlsAddr + " does not show the certificate " + wrong; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("a wrong pin: got %v, want %q", err, want)
+	}
+	_, err = ctl(m, "/user/alice/ctl", "store add docs "+plain.addr+" the-code "+cert.Fingerprint)
+	if err == nil || !strings.HasPrefix(err.Error(), "invalid: a store fingerprint needs a tls!host!port address") {
+		t.Errorf("a pin on a plain address: %v", err)
+	}
+	mustCtl(t, m, "/user/alice/ctl", "store add docs "+tlsAddr+" the-code "+cert.Fingerprint)
+	var refs []StoreRef
+	if err := json.Unmarshal([]byte(mustRead(t, m, "/user/alice/channel/docs")), &refs); err != nil {
+		t.Fatal(err)
+	}
+	if len(refs) != 2 || refs[1].StoreAddr != tlsAddr || refs[1].Fingerprint != cert.Fingerprint {
+		t.Errorf("the channel after a pinned add: %+v, want %s with %s", refs, tlsAddr, cert.Fingerprint)
+	}
 }
 
 // The kinds stay: a caller in Go sees unavailable and permission.
 func TestConfirmFailed_Kinds(t *testing.T) {
 	tt := newTestTable(t)
-	if err := tt.svc.confirmFailed("alice", "tcp!s!1", errors.New("connection refused")); !errors.Is(err, gig.ErrUnavailable) {
+	if err := tt.svc.confirmFailed("alice", "tcp!s!1", "", errors.New("connection refused")); !errors.Is(err, gig.ErrUnavailable) {
 		t.Errorf("a dial failure: %v, want unavailable", err)
 	}
-	if err := tt.svc.confirmFailed("alice", "tcp!s!1", gig.Errorf(gig.ErrPermission, "bad code")); !errors.Is(err, gig.ErrPermission) {
+	if err := tt.svc.confirmFailed("alice", "tcp!s!1", "", gig.Errorf(gig.ErrPermission, "bad code")); !errors.Is(err, gig.ErrPermission) {
 		t.Errorf("a refused code: %v, want permission", err)
 	}
-	if err := tt.svc.confirmFailed("alice", "tcp!s!1", srv9p.ErrUntrusted); !errors.Is(err, gig.ErrUnavailable) {
+	if err := tt.svc.confirmFailed("alice", "tcp!s!1", "", srv9p.ErrUntrusted); !errors.Is(err, gig.ErrUnavailable) {
 		t.Errorf("an untrusted certificate: %v, want unavailable (neutral)", err)
 	}
 }

@@ -165,9 +165,6 @@ func newTestTable(t testing.TB, tweak ...func(*Config)) *testTable {
 		Now:       tt.clock.Now,
 		Logf:      tt.logs.Logf,
 		KDF:       testKDF,
-		// Failed attaches are slowed down, but little: tests fail many.
-		AttachDelayBase: time.Microsecond,
-		AttachDelayMax:  time.Millisecond,
 	}
 	for _, f := range tweak {
 		f(&tt.cfg)

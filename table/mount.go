@@ -27,6 +27,13 @@ func userRights(p *Principal) error {
 // already in the table (by address) keeps its id and gets a new secret.
 // It returns the store id.
 func (s *Service) AddStore(ctx context.Context, p *Principal, channel, storeAddr, code string) (string, error) {
+	return s.AddStorePinned(ctx, p, channel, storeAddr, code, "")
+}
+
+// AddStorePinned is AddStore for a store whose TLS certificate must have
+// the fingerprint fp (srv9p.ParseFingerprint's forms); empty, the table
+// takes the certificate the store shows at confirmation.
+func (s *Service) AddStorePinned(ctx context.Context, p *Principal, channel, storeAddr, code, fp string) (string, error) {
 	if err := userRights(p); err != nil {
 		return "", err
 	}
@@ -38,6 +45,16 @@ func (s *Service) AddStore(ctx context.Context, p *Principal, channel, storeAddr
 	}
 	if err := validCode(code); err != nil {
 		return "", err
+	}
+	if fp != "" {
+		pinned, err := srv9p.ParseFingerprint(fp)
+		if err != nil {
+			return "", badRequest("bad store fingerprint: %w", err)
+		}
+		if !srv9p.IsTLS(storeAddr) {
+			return "", badRequest("a store fingerprint needs a tls!host!port address, not %q", gig.Clip(storeAddr))
+		}
+		fp = pinned
 	}
 	if s.cfg.TableAddr == "" {
 		return "", fmt.Errorf("store add: the table has no public address to give stores")
@@ -75,15 +92,16 @@ func (s *Service) AddStore(ctx context.Context, p *Principal, channel, storeAddr
 	}
 
 	cctx, cancel := context.WithTimeout(ctx, s.cfg.StoreTimeout)
-	fp, err := s.cfg.Stores.Confirm(cctx, Confirmation{
-		StoreAddr: storeAddr, User: u.id, Code: code,
+	got, err := s.cfg.Stores.Confirm(cctx, Confirmation{
+		StoreAddr: storeAddr, StoreFingerprint: fp, User: u.id, Code: code,
 		TableAddr: s.cfg.TableAddr, TableFingerprint: s.cfg.TableFingerprint,
 		StoreID: storeID, Secret: secret,
 	})
 	cancel()
 	if err != nil {
-		return "", s.confirmFailed(u.id, storeAddr, err)
+		return "", s.confirmFailed(u.id, storeAddr, fp, err)
 	}
+	fp = got
 
 	u, _, err = s.acquire(p, false)
 	if err != nil {
@@ -122,8 +140,14 @@ func (s *Service) AddStore(ctx context.Context, p *Principal, channel, storeAddr
 // (no such host, a closed, silent or non-9P port, a TLS handshake, a store
 // that would not confirm) is the same neutral error, so that store add
 // cannot be used to scan the table's network. The cause is logged.
-func (s *Service) confirmFailed(user, storeAddr string, err error) error {
+//
+// A store that does not show the certificate the user pinned is told
+// apart: it is a warning of someone in between.
+func (s *Service) confirmFailed(user, storeAddr, pinned string, err error) error {
 	s.logf("store add for %s: confirm with %s: %v", user, storeAddr, err)
+	if pinned != "" && errors.Is(err, srv9p.ErrUntrusted) {
+		return gig.Errorf(gig.ErrPermission, "store add: the store at %s does not show the certificate %s (a wrong fingerprint, or someone in between)", storeAddr, pinned)
+	}
 	if errors.Is(err, gig.ErrPermission) && !errors.Is(err, srv9p.ErrUntrusted) {
 		return gig.Errorf(gig.ErrPermission, "store add: the store at %s refused the confirmation code", storeAddr)
 	}

@@ -18,9 +18,14 @@ type NinePStores struct{}
 // writes `confirm <table_addr> <store_id> <secret> [<table_fingerprint>]`
 // to /user/<user>/ctl; the store must answer ok. Over TLS it accepts the
 // store's certificate as it is (the code vouches for the store, trust on
-// first use) and returns its fingerprint.
+// first use) unless the user pinned one (cf.StoreFingerprint), and
+// returns its fingerprint.
 func (NinePStores) Confirm(ctx context.Context, cf Confirmation) (string, error) {
-	c, err := srv9p.DialTrust(ctx, cf.StoreAddr, srv9p.Trust{Learn: true}, cf.User, "confirm "+cf.Code)
+	trust := srv9p.Trust{Learn: true}
+	if cf.StoreFingerprint != "" {
+		trust = srv9p.Trust{Fingerprint: cf.StoreFingerprint}
+	}
+	c, err := srv9p.DialTrust(ctx, cf.StoreAddr, trust, cf.User, "confirm "+cf.Code)
 	if err != nil {
 		return "", err
 	}

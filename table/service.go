@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -41,8 +40,12 @@ type Stores interface {
 // A Confirmation is what the table tells a store being added.
 type Confirmation struct {
 	StoreAddr string // the store's dial string
-	User      string // the user it is added for
-	Code      string // the store's one-time code, from its admin
+	// StoreFingerprint, if set, is the certificate the user expects the
+	// store to show (srv9p.Trust.Fingerprint); empty, the table takes the
+	// one it shows (the code vouches for it: trust on first use).
+	StoreFingerprint string
+	User             string // the user it is added for
+	Code             string // the store's one-time code, from its admin
 	// TableAddr and TableFingerprint are where the store reaches this
 	// table to check tokens, and its certificate ("" without TLS).
 	TableAddr, TableFingerprint string
@@ -51,13 +54,10 @@ type Confirmation struct {
 
 // Defaults for the zero values of Config's fields.
 const (
-	DefaultMaxTimeout        = 365 * 24 * time.Hour // longest session timeout
-	DefaultAttachDelayBase   = 250 * time.Millisecond
-	DefaultAttachDelayMax    = 8 * time.Second
-	DefaultAttachDelayWindow = 15 * time.Minute
-	DefaultStoreTimeout      = 10 * time.Second
-	DefaultRevokeWait        = 2 * time.Second
-	DefaultTombstoneAge      = 7 * 24 * time.Hour
+	DefaultMaxTimeout   = 365 * 24 * time.Hour // longest session timeout
+	DefaultStoreTimeout = 10 * time.Second
+	DefaultRevokeWait   = 2 * time.Second
+	DefaultTombstoneAge = 7 * 24 * time.Hour
 )
 
 // Config configures a Service. Only DataDir is required.
@@ -88,11 +88,6 @@ type Config struct {
 	KDF KDF
 	// MaxTimeout bounds session timeouts; zero means DefaultMaxTimeout.
 	MaxTimeout time.Duration
-	// A failed attach delays the next attaches of the same user and of
-	// the same remote host: by AttachDelayBase, doubling with each failure
-	// within AttachDelayWindow of the previous one, up to AttachDelayMax; a
-	// success resets them. Zero values mean the defaults.
-	AttachDelayBase, AttachDelayMax, AttachDelayWindow time.Duration
 	// StoreTimeout bounds each call to Stores; zero means
 	// DefaultStoreTimeout.
 	StoreTimeout time.Duration
@@ -114,7 +109,6 @@ type Service struct {
 	cfg    Config
 	dir    string // the salt folder
 	keys   keys
-	lim    *limiter
 	hashes chan struct{} // bounds concurrent argon2id hashes
 	dummy  masterHash    // hashed for unknown users, so they take as long
 	closed atomic.Bool
@@ -175,9 +169,6 @@ func Open(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("table: bad argon2id parameters %+v", cfg.KDF)
 	}
 	cfg.MaxTimeout = orDefault(cfg.MaxTimeout, DefaultMaxTimeout)
-	cfg.AttachDelayBase = orDefault(cfg.AttachDelayBase, DefaultAttachDelayBase)
-	cfg.AttachDelayMax = orDefault(cfg.AttachDelayMax, DefaultAttachDelayMax)
-	cfg.AttachDelayWindow = orDefault(cfg.AttachDelayWindow, DefaultAttachDelayWindow)
 	cfg.StoreTimeout = orDefault(cfg.StoreTimeout, DefaultStoreTimeout)
 	cfg.RevokeWait = orDefault(cfg.RevokeWait, DefaultRevokeWait)
 	cfg.TombstoneAge = orDefault(cfg.TombstoneAge, DefaultTombstoneAge)
@@ -209,7 +200,6 @@ func open(cfg Config) (*Service, error) {
 	s := &Service{
 		cfg:    cfg,
 		dir:    filepath.Join(cfg.DataDir, salt),
-		lim:    newLimiter(cfg.AttachDelayBase, cfg.AttachDelayMax, cfg.AttachDelayWindow, cfg.Now),
 		hashes: make(chan struct{}, max(1, runtime.GOMAXPROCS(0))),
 		users:  map[string]*user{},
 	}
@@ -367,44 +357,12 @@ func (p *Principal) Kind() Kind { return p.kind }
 func (p *Principal) User() string { return p.user }
 
 // Authenticate checks the credential aname (PROTOCOL.md) of an attach as
-// uname from remoteAddr. After failed attaches of the same user or from
-// the same host, it first waits (see AttachDelay). A session attach counts
-// as a use of the session.
+// uname from remoteAddr. It does not slow failed attaches down: the 9P
+// server does, per source address (srv9p.Server.AttachDelay), so that
+// guesses at a user's master from one address never delay the user at
+// another. A session attach counts as a use of the session.
 func (s *Service) Authenticate(ctx context.Context, uname, aname, remoteAddr string) (*Principal, error) {
-	host := hostOf(remoteAddr)
-	if d := s.lim.delay(uname, host); d > 0 {
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		}
-	}
-	p, err := s.authenticate(ctx, uname, aname)
-	if err != nil {
-		if isRequestError(err) {
-			s.lim.fail(uname, host)
-		}
-		return nil, err
-	}
-	s.lim.succeed(uname, host)
-	return p, nil
-}
-
-// AttachDelay returns how long the next attach of uname from remoteAddr
-// will wait before its credential is checked.
-func (s *Service) AttachDelay(uname, remoteAddr string) time.Duration {
-	return s.lim.delay(uname, hostOf(remoteAddr))
-}
-
-// hostOf returns the host of a remote address, the unit of the per-address
-// delay (the port changes with each connection).
-func hostOf(remoteAddr string) string {
-	if h, _, err := net.SplitHostPort(remoteAddr); err == nil {
-		return h
-	}
-	return remoteAddr
+	return s.authenticate(ctx, uname, aname)
 }
 
 var errBadCredential = denied("bad credential")

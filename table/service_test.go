@@ -15,7 +15,7 @@ import (
 func openService(t *testing.T, dir string, clock *fakeClock, stores Stores) *Service {
 	t.Helper()
 	s, err := Open(Config{DataDir: dir, TableAddr: "tcp!t!1", Stores: stores, Now: clock.Now, KDF: testKDF,
-		Logf: t.Logf, AttachDelayBase: time.Microsecond, AttachDelayMax: time.Microsecond})
+		Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}

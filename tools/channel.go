@@ -8,12 +8,13 @@ import (
 	"strings"
 	"time"
 
+	"gigfs.io/gigfs/srv9p"
 	"gigfs.io/gigfs/table"
 )
 
 var channelCmd = &command{
 	name:    "channel",
-	args:    "add <channel> <store_addr> <code> | remove <channel> [<store_id>] | list",
+	args:    "add <channel> <store_addr> <code> [<store_fingerprint>] | remove <channel> [<store_id>] | list",
 	summary: "add stores to channels, remove them, list the mount table",
 	shell:   true,
 	help: `Channel edits the user's mount table on the table, with the session (or
@@ -22,7 +23,11 @@ the master, with -master or $GIGFS_MASTER).
 	add <channel> <store_addr> <code>  adds the store at store_addr to the
 	                                   channel, confirming with the one-time
 	                                   code its admin gave (gig-admin ... user add);
-	                                   prints the store id
+	                                   prints the store id. On TLS, a fingerprint
+	                                   after the code (from the store's admin)
+	                                   is the certificate the store must show;
+	                                   without one the table takes the one it
+	                                   shows
 	remove <channel> [<store_id>]      removes a store from the channel, or the
 	                                   whole channel
 	list                               prints the mount table, JSON lines
@@ -55,8 +60,8 @@ func runChannel(e *env, args []string) error {
 	}
 	sub, args := rest[0], rest[1:]
 	switch {
-	case sub == "add" && len(args) != 3:
-		return usageErr("add wants <channel> <store_addr> <code>")
+	case sub == "add" && len(args) != 3 && len(args) != 4:
+		return usageErr("add wants <channel> <store_addr> <code> [<store_fingerprint>]")
 	case sub == "remove" && len(args) != 1 && len(args) != 2:
 		return usageErr("remove wants <channel> [<store_id>]")
 	case sub == "list" && len(args) != 0:
@@ -88,7 +93,14 @@ func runChannel(e *env, args []string) error {
 	defer tc.Close()
 	switch sub {
 	case "add":
-		id, err := tc.StoreAdd(ctx, args[0], args[1], args[2])
+		fp := ""
+		if len(args) == 4 {
+			// As openssl prints it too ("sha256 Fingerprint=AB:CD:..."), one word on the wire.
+			if fp, err = srv9p.ParseFingerprint(args[3]); err != nil {
+				return usageErr("%v", err)
+			}
+		}
+		id, err := tc.StoreAddPinned(ctx, args[0], args[1], args[2], fp)
 		if err != nil {
 			return err
 		}

@@ -267,6 +267,11 @@ func (s *StreamReader) Next(ctx context.Context) (netstore.Event, error) {
 	return netstore.ParseEvent(ev)
 }
 
+// NextEvent is Next (netstore.EventStream).
+func (s *StreamReader) NextEvent(ctx context.Context) (netstore.Event, error) { return s.Next(ctx) }
+
+var _ netstore.EventStream = (*StreamReader)(nil)
+
 // Close hangs up.
 func (s *StreamReader) Close() error { return s.c.Close() }
 

@@ -27,8 +27,8 @@ func TestStream_ResumeAtEveryPosition(t *testing.T) {
 	if err != nil || head != n {
 		t.Fatalf("cursor: %s %d, %v; want seq %d", epoch, head, err, n)
 	}
-	kinds := map[string]func(since uint64) (next func() (netstore.Event, error), stop func()){
-		"in process": func(since uint64) (func() (netstore.Event, error), func()) {
+	kinds := map[string]func(since uint64) netstore.EventStream{
+		"in process": func(since uint64) netstore.EventStream {
 			cur, err := ts.svc.Stream("ann", nil)
 			if err != nil {
 				t.Fatal(err)
@@ -36,20 +36,14 @@ func TestStream_ResumeAtEveryPosition(t *testing.T) {
 			if err := cur.Since(epoch, since); err != nil {
 				t.Fatalf("since %d: %v", since, err)
 			}
-			return func() (netstore.Event, error) {
-				line, err := cur.Next(context.Background())
-				if err != nil {
-					return netstore.Event{}, err
-				}
-				return netstore.ParseEvent(line)
-			}, func() {}
+			return cur
 		},
-		"over 9P": func(since uint64) (func() (netstore.Event, error), func()) {
+		"over 9P": func(since uint64) netstore.EventStream {
 			sr, err := remote.OpenStream(context.Background(), ts.addr, "ann", token, epoch, since)
 			if err != nil {
 				t.Fatalf("open stream since %d: %v", since, err)
 			}
-			return func() (netstore.Event, error) { return sr.Next(context.Background()) }, func() { sr.Close() }
+			return sr
 		},
 	}
 	for name, open := range kinds {
@@ -58,18 +52,18 @@ func TestStream_ResumeAtEveryPosition(t *testing.T) {
 				// Read up to the cut, stop, and resume from the cursor.
 				var got []uint64
 				since := uint64(0)
-				next, stop := open(since)
+				st := open(since)
 				for len(got) < cut {
-					ev, err := next()
+					ev, err := st.NextEvent(context.Background())
 					if err != nil {
 						t.Fatalf("cut %d: %v", cut, err)
 					}
 					got, since = append(got, ev.Seq), ev.Seq
 				}
-				stop()
-				next, stop = open(since)
+				st.Close()
+				st = open(since)
 				for len(got) < n {
-					ev, err := next()
+					ev, err := st.NextEvent(context.Background())
 					if err != nil {
 						t.Fatalf("cut %d, resumed at %d: %v", cut, since, err)
 					}
@@ -78,7 +72,7 @@ func TestStream_ResumeAtEveryPosition(t *testing.T) {
 					}
 					got = append(got, ev.Seq)
 				}
-				stop()
+				st.Close()
 				for i, seq := range got {
 					if seq != uint64(i+1) {
 						t.Fatalf("cut %d: events %v, want 1..%d once each", cut, got, n)

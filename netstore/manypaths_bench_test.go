@@ -1,0 +1,175 @@
+package netstore
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"gigfs.io/gigfs/oplog"
+)
+
+// benchEnv reads a size from the environment, or def.
+func benchEnv(tb testing.TB, name string, def int64) int64 {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		tb.Fatalf("%s=%q: %v", name, v, err)
+	}
+	return n
+}
+
+// procStatus returns a field of /proc/self/status in MiB (0 elsewhere).
+func procStatus(field string) float64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := bytes.CutPrefix(sc.Bytes(), []byte(field+":")); ok {
+			kb, _ := strconv.ParseFloat(string(bytes.Fields(rest)[0]), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func pct(d []time.Duration, p float64) float64 {
+	if len(d) == 0 {
+		return 0
+	}
+	slices.Sort(d)
+	return float64(d[int(float64(len(d)-1)*p)].Microseconds()) / 1000
+}
+
+// BenchmarkStoreManyPaths pushes GIGFS_BENCH_OPS ops (default 100,000)
+// over GIGFS_BENCH_PATHS paths (default 10,000) into one store, from 16
+// writers in pushes of 10 ops to 10 paths, then reads 10,000 random paths
+// from 4 readers; GIGFS_BENCH_MEM sets the store's memory budget (default
+// DefaultMemBudget; -1, none: the store keeps every oplog it opened, as it
+// did before the budget). It reports the process's RSS (now and peak), the
+// live heap after a GC, that heap per path ever opened, and push and read
+// latencies. The issue's size:
+//
+//	GIGFS_BENCH_OPS=1000000 GIGFS_BENCH_PATHS=100000 go test ./netstore -run '^$' -bench StoreManyPaths -benchtime 1x -timeout 2h
+func BenchmarkStoreManyPaths(b *testing.B) {
+	nOps := benchEnv(b, "GIGFS_BENCH_OPS", 100_000)
+	nPaths := benchEnv(b, "GIGFS_BENCH_PATHS", 10_000)
+	budget := benchEnv(b, "GIGFS_BENCH_MEM", DefaultMemBudget)
+	const writers, perPush, readers, reads = 16, 10, 4, 10_000
+	for range b.N {
+		s, err := Open(Config{Dir: b.TempDir(), MemBudget: budget, Logf: b.Logf})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.AddUser("bench"); err != nil {
+			b.Fatal(err)
+		}
+		rounds := int(nOps / nPaths)
+		pushLat := make([][]time.Duration, writers)
+		var wg sync.WaitGroup
+		start := time.Now()
+		for w := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				// Writer w owns the paths p ≡ w (mod writers); round r
+				// gives each of them its op r+1.
+				var mine []int
+				for p := w; p < int(nPaths); p += writers {
+					mine = append(mine, p)
+				}
+				for r := range rounds {
+					for i := 0; i < len(mine); i += perPush {
+						var recs []Record
+						for _, p := range mine[i:min(i+perPush, len(mine))] {
+							o, err := oplog.NewOp(int64(1_700_000_000_000+r), "bench-writer", uint64(r+1), []byte(`{"n":`+strconv.Itoa(p)+`}`))
+							if err != nil {
+								b.Error(err)
+								return
+							}
+							recs = append(recs, Record{Type: "lww", Path: fmt.Sprintf("/c/d%03d/p%d", p%1000, p), Op: o})
+						}
+						t0 := time.Now()
+						res, err := s.Push(context.Background(), "bench", recs)
+						pushLat[w] = append(pushLat[w], time.Since(t0))
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						for _, x := range res {
+							if x.Outcome() != oplog.Accepted {
+								b.Errorf("push: %v", x)
+								return
+							}
+						}
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		pushTime := time.Since(start)
+		readLat := make([][]time.Duration, readers)
+		for rd := range readers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rng := rand.New(rand.NewPCG(uint64(rd), 7))
+				for range reads / readers {
+					p := rng.IntN(int(nPaths))
+					t0 := time.Now()
+					data, _, err := s.Read("bench", "lww", fmt.Sprintf("/c/d%03d/p%d", p%1000, p))
+					readLat[rd] = append(readLat[rd], time.Since(t0))
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					if n := bytes.Count(data, []byte{'\n'}); n != rounds+1 {
+						b.Errorf("read p%d: %d records, want %d", p, n, rounds+1)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		hwm := procStatus("VmHWM")
+		if err := s.wal.flush(); err != nil { // what is left dirty goes too
+			b.Fatal(err)
+		}
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		debug.FreeOSMemory()
+		rss := procStatus("VmRSS")
+		b.ReportMetric(float64(nOps)/pushTime.Seconds(), "ops/s")
+		b.ReportMetric(pct(slices.Concat(pushLat...), 0.5), "push-p50-ms")
+		b.ReportMetric(pct(slices.Concat(pushLat...), 0.99), "push-p99-ms")
+		b.ReportMetric(pct(slices.Concat(readLat...), 0.5), "read-p50-ms")
+		b.ReportMetric(pct(slices.Concat(readLat...), 0.99), "read-p99-ms")
+		b.ReportMetric(hwm, "peak-RSS-MiB")
+		b.ReportMetric(rss, "RSS-MiB")
+		b.ReportMetric(float64(ms.HeapAlloc)/(1<<20), "heap-MiB")
+		b.ReportMetric(float64(ms.HeapAlloc)/float64(nPaths), "heap-B/path")
+		b.ReportMetric(float64(s.OplogBytes())/(1<<20), "est-MiB")
+		b.ReportMetric(float64(s.OpenOplogs()), "open")
+		b.ReportMetric(float64(s.OplogEvictions()), "evictions")
+		b.ReportMetric(float64(s.PushWaits()), "push-waits")
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
