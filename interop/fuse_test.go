@@ -175,7 +175,7 @@ func (m *fuseMount) mounted() bool {
 // waitMounted waits until the mount of a store's tree is live and answers ls.
 func (m *fuseMount) waitMounted(t *testing.T) {
 	t.Helper()
-	m.waitListing(t, "user\n")
+	m.waitListing(t, "status\nuser\n") // a store's root
 }
 
 // waitListing waits until the mount is live and ls of its top prints want.
@@ -299,6 +299,10 @@ func TestFUSE_Mount9p(t *testing.T) {
 	t.Run("ls", func(t *testing.T) {
 		if got := m.mustSh(t, "ls "+home); got != "calls\nctl\nnames\noplog\npush\nstream\n" {
 			t.Errorf("ls %s: %q", home, got)
+		}
+		// The status file: a FUSE read goes as far as its stat's length.
+		if got := m.mustSh(t, "cat status"); !strings.Contains(got, "server gig-store\n") || !strings.Contains(got, "\nusers 1\n") {
+			t.Errorf("cat status: %q", got)
 		}
 		if got := m.mustSh(t, "ls "+home+"/oplog"); got != "counter\nlww\n" {
 			t.Errorf("ls oplog: %q", got)

@@ -34,6 +34,7 @@ type guard struct {
 
 	held    atomic.Int64 // connections whose reading is paused (see waitRoom)
 	turning atomic.Int64 // attaches waiting for their turn (see attachTurn)
+	conns   atomic.Int64 // connections open (stats.go)
 }
 
 type addrState struct {
@@ -45,6 +46,7 @@ type addrState struct {
 type logState struct {
 	last       time.Time
 	suppressed int
+	hits       int64 // every time the limit bit (stats.go)
 }
 
 func (s *Server) guard() *guard {
@@ -65,6 +67,7 @@ func (s *Server) limitLog(kind, format string, args ...any) {
 		l = &logState{}
 		g.logs[kind] = l
 	}
+	l.hits++
 	if !l.last.IsZero() && now.Sub(l.last) < logEvery {
 		l.suppressed++
 		g.mu.Unlock()

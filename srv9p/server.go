@@ -209,6 +209,8 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 		nc.Close()
 		return
 	}
+	s.guard().conns.Add(1)
+	defer s.guard().conns.Add(-1)
 	defer func() {
 		if !c.attached.Swap(true) {
 			s.leaveUnauth(c.key)

@@ -30,6 +30,7 @@ const (
 //	session new <timeout> <description...>  the session token      (master)
 //	session list                            JSON lines {"id","description","created","expires"} (master)
 //	session revoke <session_id>             ok                     (master)
+//	session info                            JSON {"id","description","created","expires"} of this session (session)
 //	store add <channel> <store_addr> <code> the store id
 //	store remove <channel> <store_id>       ok
 //	channel remove <channel>                ok
@@ -81,6 +82,8 @@ func (s *Service) runUserCtl(ctx context.Context, p *Principal, cmd string) (str
 			b.WriteByte('\n')
 		}
 		return b.String(), nil
+	case "session info":
+		return s.sessionInfoCtl(p, f)
 	case "session revoke":
 		if len(f) != 3 {
 			return "", badRequest(usageSessionRevoke)

@@ -102,7 +102,10 @@ func writeJSON(name string, v any) error {
 	if err != nil {
 		return fmt.Errorf("table: encode %s: %w", name, err)
 	}
-	if err := atomicfile.WriteFile(name, append(b, '\n'), 0o600); err != nil {
+	start := time.Now()
+	err = atomicfile.WriteFile(name, append(b, '\n'), 0o600)
+	writeLatency.Since(start) // status.go
+	if err != nil {
 		return fmt.Errorf("table: %w", err)
 	}
 	return nil

@@ -124,6 +124,8 @@ type Service struct {
 
 	mu    sync.RWMutex
 	users map[string]*user
+
+	stats tableStats // status.go
 }
 
 // A user is the state of one user. Its fields are guarded by mu, but id
@@ -188,6 +190,7 @@ func Open(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s.lock = lock
+	s.stats.start.Store(time.Now().UnixMilli())
 	return s, nil
 }
 

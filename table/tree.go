@@ -23,7 +23,7 @@ import (
 //
 // Set the server's limits, then call its Serve.
 func NewServer(svc *Service) *srv9p.Server {
-	return &srv9p.Server{
+	srv := &srv9p.Server{
 		Attach: func(ctx context.Context, uname, aname, remoteAddr string) (srv9p.Node, error) {
 			p, err := svc.Authenticate(ctx, uname, aname, remoteAddr)
 			if err != nil {
@@ -33,6 +33,8 @@ func NewServer(svc *Service) *srv9p.Server {
 		},
 		Logf: func(format string, args ...any) { svc.logf("table: "+format, args...) },
 	}
+	svc.stats.srv.Store(srv)
+	return srv
 }
 
 // qpath makes the qid path of a file from the names that identify it.
@@ -54,7 +56,7 @@ const (
 // root returns the tree an attach of p sees.
 func (s *Service) root(p *Principal) srv9p.Dir {
 	if p.Kind() == KindAdmin {
-		return srv9p.NewDir(srv9p.Info{Mode: dirMode, Path: qpath("admin", "/")},
+		return srv9p.NewDir(srv9p.Info{Mode: dirMode, Path: qpath("admin", "/")}, s.statusFile("admin"),
 			srv9p.NewDir(srv9p.Info{Name: "admin", Mode: dirMode, Path: qpath("admin", "/admin")},
 				s.ctlFile(qpath("admin", "/admin/ctl"), func(ctx context.Context, cmd string) (string, error) {
 					return s.adminCtl(ctx, cmd)
@@ -74,7 +76,7 @@ func (s *Service) root(p *Principal) srv9p.Dir {
 			&channelDir{s, p},
 		}
 	}
-	return srv9p.NewDir(srv9p.Info{Mode: dirMode, Path: qpath(id, "/")},
+	return srv9p.NewDir(srv9p.Info{Mode: dirMode, Path: qpath(id, "/")}, s.statusFile(id),
 		srv9p.NewDir(srv9p.Info{Name: "user", Mode: dirMode, Path: qpath(id, "/user")},
 			srv9p.NewDir(srv9p.Info{Name: id, Mode: dirMode, Path: qpath(id, "/user/id")}, files...)))
 }

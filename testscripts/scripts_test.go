@@ -37,6 +37,7 @@ var programs = map[string]mainFunc{
 	"gig-log":        tools.LogMain,
 	"gig-ls":         tools.LsMain,
 	"gig-calls":      tools.CallsMain,
+	"gig-status":     tools.StatusMain,
 	"gig-session":    tools.SessionMain,
 	"gig-channel":    tools.ChannelMain,
 	"gig-admin":      tools.AdminMain,

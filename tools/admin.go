@@ -41,6 +41,10 @@ The store's commands:
 	user code <id>           prints a code again (a new one if it was used)
 	user list
 
+And on both, status prints the server's status file (/status at the root
+of every attach: uptime, users, connections, limits hit, latencies,
+memory).
+
 Example:
 
 	$ gig-admin -addr 'tcp!127.0.0.1!5640' -data ./table-data user set demo 'correct horse'
@@ -115,8 +119,14 @@ func runAdmin(e *env, args []string) error {
 		return fmt.Errorf("%s refused the admin key: %s", a, refusal(err))
 	}
 	defer c.Close()
-	reply, err := c.Ctl(ctx, "/admin/ctl", strings.Join(rest, " "))
-	if err != nil {
+	var reply string
+	if len(rest) == 1 && rest[0] == "status" {
+		b, err := c.ReadFile(ctx, "/status")
+		if err != nil {
+			return err
+		}
+		reply = string(b)
+	} else if reply, err = c.Ctl(ctx, "/admin/ctl", strings.Join(rest, " ")); err != nil {
 		return err
 	}
 	reply = strings.TrimRight(reply, "\n")

@@ -15,6 +15,7 @@
 //	gig-ls      [-l] <channel> [<prefix>]            list the paths of a channel with their types
 //	gig-sync    [-prune] <channel> <type> <path>...  compare and repair the stores, one report per path
 //	gig-calls   [-of session_id] <channel>           the user's call log on each store of the channel
+//	gig-status  [<channel>...]                       the table, the stores, the session's expiry, pending ops
 //	gig-session new|list|revoke                      manage sessions (needs the master)
 //	gig-channel add|remove|list                      manage the mount table
 //	gig-admin   <ctl command...>                     talk to a server's /admin/ctl (admin key)

@@ -63,7 +63,7 @@ var shellCommands map[string]*command
 
 func init() {
 	shellCommands = make(map[string]*command)
-	for _, c := range []*command{getCmd, pushCmd, watchCmd, syncCmd, logCmd, lsCmd, callsCmd, sessionCmd, channelCmd, adminCmd} {
+	for _, c := range []*command{getCmd, pushCmd, watchCmd, syncCmd, logCmd, lsCmd, callsCmd, statusCmd, sessionCmd, channelCmd, adminCmd} {
 		shellCommands[c.name] = c
 	}
 }

@@ -44,7 +44,7 @@ func TestShell_Complete(t *testing.T) {
 		want []string
 	}{
 		{"ge", []string{"get "}},
-		{"s", []string{"session ", "sync "}},
+		{"s", []string{"session ", "status ", "sync "}},
 		{"get ", []string{"notes ", "work "}},
 		{"get n", []string{"notes "}},
 		{"get notes m", []string{"merge "}},

@@ -331,3 +331,13 @@ func (r *Remote) Types(ctx context.Context) ([]string, error) {
 func (r *Remote) Calls(ctx context.Context) ([]byte, error) {
 	return r.c.ReadFile(ctx, r.home()+"/calls")
 }
+
+// Ping makes a round trip to the store: an open of the user's folder
+// (a walk and an open; the clunk is not waited for).
+func (r *Remote) Ping(ctx context.Context) error {
+	f, err := r.c.OpenFile(ctx, r.home(), 0) // 0: OREAD
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}

@@ -51,6 +51,7 @@ func (t *Tree) logWrite(user, sess, call string, recs []netstore.Record, results
 	}
 	c.Result = strings.Join(parts, ", ")
 	t.S.LogCall(user, c)
+	t.stats.countResults(results)
 }
 
 // callsFile is /user/<id>/calls: the user's call log, JSON lines, oldest

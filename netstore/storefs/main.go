@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"gigfs.io/gigfs/internal/adminkey"
 	"gigfs.io/gigfs/internal/daemon"
@@ -79,7 +80,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker netstore.
 	if listening != nil {
 		listening(l.Addr().String())
 	}
-	srv := &srv9p.Server{Attach: (&Tree{S: svc, AdminKey: key}).Attach, Logf: logger.Printf}
+	tree := &Tree{S: svc, AdminKey: key, Started: time.Now()}
+	srv := &srv9p.Server{Attach: tree.Attach, Logf: logger.Printf}
+	tree.Server = srv
 	fl.Limits.Apply(srv)
 	return daemon.Serve(ctx, logger, l, srv, svc.Close)
 }

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"strings"
 	"sync"
+	"time"
 
 	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/netstore"
@@ -31,6 +32,13 @@ import (
 type Tree struct {
 	S        *netstore.Service
 	AdminKey string // the key of "admin <key>" attaches; empty refuses them
+	// Server, if set, is the 9P server of the tree: its connections and
+	// the limits that bit go in the status file.
+	Server *srv9p.Server
+	// Started is when the store started (the status file's uptime).
+	Started time.Time
+
+	stats treeStats
 }
 
 // Attach authenticates an attach and returns the root the connection sees.
@@ -41,7 +49,7 @@ func (t *Tree) Attach(ctx context.Context, uname, aname, _ string) (srv9p.Node, 
 		if uname != "admin" || t.AdminKey == "" || subtle.ConstantTimeCompare([]byte(cred), []byte(t.AdminKey)) != 1 {
 			return nil, gig.ErrPermission
 		}
-		return srv9p.NewDir(srv9p.Info{Mode: 0o500, Path: qpath("", "/")},
+		return srv9p.NewDir(srv9p.Info{Mode: 0o500, Path: qpath("", "/")}, t.statusFile(""),
 			srv9p.NewDir(srv9p.Info{Name: "admin", Mode: 0o500, Path: qpath("", "/admin")},
 				srv9p.NewFile(srv9p.Info{Name: "ctl", Mode: 0o600, Path: qpath("", "/admin/ctl")}, func(context.Context, srv9p.OpenMode) (srv9p.Handle, error) {
 					return srv9p.NewCtl(t.adminCtl), nil
@@ -91,7 +99,8 @@ func (t *Tree) Attach(ctx context.Context, uname, aname, _ string) (srv9p.Node, 
 					return nil, err
 				}
 				t.S.LogCall(uname, netstore.Call{Session: sess, Call: "stream", Result: "ok"})
-				return srv9p.NewStream(c), nil
+				t.stats.streams.Add(1)
+				return &streamHandle{srv9p.NewStream(c), &t.stats.streams}, nil
 			}),
 		}
 	case "table":
@@ -129,7 +138,7 @@ func (t *Tree) Attach(ctx context.Context, uname, aname, _ string) (srv9p.Node, 
 	}
 	home := guard(srv9p.NewDir(srv9p.Info{Name: uname, Mode: 0o700, Path: qpath(uname, "/home")}, children...), auth)
 	users := guard(srv9p.NewDir(srv9p.Info{Name: "user", Mode: 0o500, Path: qpath(uname, "/user")}, home), auth)
-	return guard(srv9p.NewDir(srv9p.Info{Mode: 0o500, Path: qpath(uname, "/")}, users), auth), nil
+	return guard(srv9p.NewDir(srv9p.Info{Mode: 0o500, Path: qpath(uname, "/")}, t.statusFile(uname), users), auth), nil
 }
 
 // guard makes d check auth (if not nil) before each walk, stat and
@@ -442,7 +451,9 @@ func (h *oplogHandle) Write(ctx context.Context, p []byte, _ int64) (int, error)
 		recs = append(recs, netstore.Record{Type: h.f.typ, Path: h.f.path, Op: o})
 		idx = append(idx, i+1)
 	}
+	start := time.Now()
 	res, err := h.f.t.S.Push(ctx, h.f.user, recs)
+	h.f.t.stats.push.Since(start)
 	if err != nil {
 		h.f.t.logRefused(h.f.user, h.f.sess, "write", err)
 		return 0, err
@@ -501,7 +512,9 @@ func (h *pushHandle) Write(ctx context.Context, p []byte, _ int64) (int, error) 
 		recs = append(recs, r)
 		idx = append(idx, i)
 	}
+	start := time.Now()
 	res, err := h.s.Push(ctx, h.user, recs)
+	h.t.stats.push.Since(start)
 	if err != nil {
 		h.t.logRefused(h.user, h.sess, "push", err)
 		return 0, err

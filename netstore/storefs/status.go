@@ -1,0 +1,86 @@
+package storefs
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"gigfs.io/gigfs/internal/latency"
+	"gigfs.io/gigfs/srv9p"
+)
+
+// treeStats are the counts the tree keeps for its status file.
+type treeStats struct {
+	accepted, refused atomic.Int64 // records pushed (push file and oplog writes)
+	streams           atomic.Int64 // stream files open
+	push              latency.Recorder
+}
+
+// countResults counts the results of a write by their code's word.
+func (st *treeStats) countResults(results []string) {
+	for _, r := range results {
+		switch w, _, _ := strings.Cut(r, ":"); w {
+		case "accepted":
+			st.accepted.Add(1)
+		case "duplicate", "covered", "superseded":
+		default:
+			st.refused.Add(1)
+		}
+	}
+}
+
+// streamHandle is an open stream file, counted while open.
+type streamHandle struct {
+	srv9p.Handle
+	n *atomic.Int64
+}
+
+func (h *streamHandle) Close() error {
+	h.n.Add(-1)
+	return h.Handle.Close()
+}
+
+// statusFile is /status at the root of every attach: how the store is
+// doing, one "name value" line each (PROTOCOL.md).
+func (t *Tree) statusFile(user string) srv9p.Node {
+	return srv9p.NewSnapshotFile(srv9p.Info{Name: "status", Mode: 0o444, Path: qpath(user, "/status")}, func(context.Context) ([]byte, error) {
+		return []byte(t.Status()), nil
+	})
+}
+
+// Status is the text of the status file.
+func (t *Tree) Status() string {
+	var b strings.Builder
+	line := func(name, format string, args ...any) {
+		fmt.Fprintf(&b, "%s %s\n", name, fmt.Sprintf(format, args...))
+	}
+	line("server", "gig-store")
+	line("epoch", "%s", t.S.Epoch())
+	if !t.Started.IsZero() {
+		line("uptime", "%v", time.Since(t.Started).Round(time.Second))
+	}
+	line("users", "%d", len(t.S.Users()))
+	line("oplogs_open", "%d", t.S.OpenOplogs())
+	line("ops_accepted", "%d", t.stats.accepted.Load())
+	line("ops_refused", "%d", t.stats.refused.Load())
+	line("streams", "%d", t.stats.streams.Load())
+	if t.Server != nil {
+		st := t.Server.Stats()
+		line("connections", "%d (%d not attached)", st.Conns, st.Unauth)
+		line("limits_hit", "%s", st.LimitsText())
+	}
+	line("push_durable", "%s", t.stats.push.Text())
+	line("fsyncs", "%d", t.S.Syncs())
+	line("memory", "%s", memoryText())
+	return b.String()
+}
+
+// memoryText says how much memory the process uses.
+func memoryText() string {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return fmt.Sprintf("heap %.1f MiB, sys %.1f MiB, goroutines %d", float64(m.HeapAlloc)/(1<<20), float64(m.Sys)/(1<<20), runtime.NumGoroutine())
+}
