@@ -259,23 +259,6 @@ func (c *oplogCache) unpin(e *logEntry) {
 	c.trim()
 }
 
-// forget drops an entry from the cache at once, pinned or not, and closes
-// it (after a failed write: the next use loads the oplog again from what
-// the disk holds).
-func (c *oplogCache) forget(e *logEntry) {
-	c.mu.Lock()
-	if c.m[e.key] == e {
-		delete(c.m, e.key)
-		c.bytes -= e.cost
-		if e.elem != nil {
-			c.idle.Remove(e.elem)
-			e.elem = nil
-		}
-	}
-	c.mu.Unlock()
-	e.d.Close()
-}
-
 // trim evicts idle oplogs while the cache is over its budget, and logs it
 // (at most once a minute). Pinned oplogs over the budget are those with
 // records not yet in their file, or in use: it asks for a flush.
@@ -338,22 +321,6 @@ func (c *oplogCache) closeAll() error {
 		}
 	}
 	return first
-}
-
-// cached calls fn with the entry of (typ, path) if it is loaded, pinned
-// meanwhile, and reports whether it was.
-func (c *oplogCache) cached(u *user, typ, path string, fn func(e *logEntry)) bool {
-	c.mu.Lock()
-	e, ok := c.m[cacheKey{u, typ, path}]
-	if !ok || e.ready != nil || c.closed {
-		c.mu.Unlock()
-		return false
-	}
-	c.pinLocked(e)
-	c.mu.Unlock()
-	defer c.unpin(e)
-	fn(e)
-	return true
 }
 
 // open opens the oplog (typ, path) of u if it exists on disk, or creates
