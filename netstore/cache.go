@@ -357,3 +357,29 @@ func (u *user) open(typ, path string, create bool) (*oplog.DiskLog, error) {
 	d.Logf = u.logf
 	return d, nil
 }
+
+// Peek gives the length and version Read would give of the oplog (typ,
+// path) of a user, if the store holds it in memory; ok is false when it
+// would have to load it (or it does not exist). Folder listings use it,
+// so that they load no oplog.
+func (s *Service) Peek(id, typ, path string) (length int64, version uint64, ok bool) {
+	u, err := s.user(id)
+	if err != nil {
+		return 0, 0, false
+	}
+	if path, err = checkKey(typ, path); err != nil {
+		return 0, 0, false
+	}
+	c := s.cache
+	c.mu.Lock()
+	e, ok := c.m[cacheKey{u, typ, path}]
+	if !ok || e.ready != nil || c.closed {
+		c.mu.Unlock()
+		return 0, 0, false
+	}
+	c.pinLocked(e)
+	c.mu.Unlock()
+	defer c.unpin(e)
+	data, ver := e.encoded(c)
+	return int64(len(data)), uint64(s.verBase) + ver, true
+}
