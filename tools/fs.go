@@ -56,6 +56,7 @@ func runFs(e *env, args []string) error {
 	if len(rest) != 0 {
 		return usageErr("gig-fs takes no arguments, got %s", count(len(rest), "argument"))
 	}
+	e.newsOn()
 	cl, err := e.client()
 	if err != nil {
 		return err
