@@ -259,23 +259,6 @@ func (c *oplogCache) unpin(e *logEntry) {
 	c.trim()
 }
 
-// forget drops an entry from the cache at once, pinned or not, and closes
-// it (after a failed write: the next use loads the oplog again from what
-// the disk holds).
-func (c *oplogCache) forget(e *logEntry) {
-	c.mu.Lock()
-	if c.m[e.key] == e {
-		delete(c.m, e.key)
-		c.bytes -= e.cost
-		if e.elem != nil {
-			c.idle.Remove(e.elem)
-			e.elem = nil
-		}
-	}
-	c.mu.Unlock()
-	e.d.Close()
-}
-
 // trim evicts idle oplogs while the cache is over its budget, and logs it
 // (at most once a minute). Pinned oplogs over the budget are those with
 // records not yet in their file, or in use: it asks for a flush.
@@ -340,22 +323,6 @@ func (c *oplogCache) closeAll() error {
 	return first
 }
 
-// cached calls fn with the entry of (typ, path) if it is loaded, pinned
-// meanwhile, and reports whether it was.
-func (c *oplogCache) cached(u *user, typ, path string, fn func(e *logEntry)) bool {
-	c.mu.Lock()
-	e, ok := c.m[cacheKey{u, typ, path}]
-	if !ok || e.ready != nil || c.closed {
-		c.mu.Unlock()
-		return false
-	}
-	c.pinLocked(e)
-	c.mu.Unlock()
-	defer c.unpin(e)
-	fn(e)
-	return true
-}
-
 // open opens the oplog (typ, path) of u if it exists on disk, or creates
 // it when create is set. A missing oplog is an error wrapping
 // fs.ErrNotExist.
@@ -389,4 +356,30 @@ func (u *user) open(typ, path string, create bool) (*oplog.DiskLog, error) {
 	}
 	d.Logf = u.logf
 	return d, nil
+}
+
+// Peek gives the length and version Read would give of the oplog (typ,
+// path) of a user, if the store holds it in memory; ok is false when it
+// would have to load it (or it does not exist). Folder listings use it,
+// so that they load no oplog.
+func (s *Service) Peek(id, typ, path string) (length int64, version uint64, ok bool) {
+	u, err := s.user(id)
+	if err != nil {
+		return 0, 0, false
+	}
+	if path, err = checkKey(typ, path); err != nil {
+		return 0, 0, false
+	}
+	c := s.cache
+	c.mu.Lock()
+	e, ok := c.m[cacheKey{u, typ, path}]
+	if !ok || e.ready != nil || c.closed {
+		c.mu.Unlock()
+		return 0, 0, false
+	}
+	c.pinLocked(e)
+	c.mu.Unlock()
+	defer c.unpin(e)
+	data, ver := e.encoded(c)
+	return int64(len(data)), uint64(s.verBase) + ver, true
 }

@@ -13,7 +13,8 @@ import (
 )
 
 // Listing names/ gives the names of oplog/ and opens no oplog; nor does a
-// listing of oplog/ (its entries have length 0: a stat gives the length).
+// listing of oplog/ (an oplog not in memory is listed with length 0: a
+// stat gives the length).
 func TestNames_ListOpensNoOplog(t *testing.T) {
 	dir := t.TempDir()
 	ts := startStore(t, netstore.Config{Dir: dir})
@@ -86,5 +87,23 @@ func TestNames_ListOpensNoOplog(t *testing.T) {
 	}
 	if n := ts.svc.OplogLoads(); n != 1 {
 		t.Fatalf("a stat of one oplog loaded %d", n)
+	}
+	// A listing gives the length of an oplog in memory, 0 for the others.
+	fid, err = fsys.Open("/user/alice/oplog/lww/c/notes", plan9.OREAD)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents, err = fid.Dirreadall()
+	fid.Close()
+	if err != nil || len(ents) != 5 {
+		t.Fatalf("ls oplog/lww/c/notes: %d entries, %v", len(ents), err)
+	}
+	for _, e := range ents {
+		if want := map[bool]uint64{true: d.Length}[e.Name == "n0"]; e.Length != want {
+			t.Fatalf("listed %s with length %d, want %d", e.Name, e.Length, want)
+		}
+	}
+	if n := ts.svc.OplogLoads(); n != 1 {
+		t.Fatalf("listings loaded %d oplogs, want the 1 stat", n)
 	}
 }

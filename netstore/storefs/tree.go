@@ -357,14 +357,17 @@ func (f *oplogFile) Stat(ctx context.Context) (srv9p.Info, error) {
 	return f.info()
 }
 
-// listInfo is the oplog's entry in its folder's listing, from its name
-// alone: length and version 0, so that listing a folder loads none of its
-// oplogs (a stat of the file gives them).
+// listInfo is the oplog's entry in its folder's listing: its length and
+// version if the store holds it in memory, else 0 and 0 (a stat of the
+// file gives them), so that listing a folder loads none of its oplogs.
 func (f *oplogFile) listInfo() srv9p.Info {
+	n, ver, _ := f.t.S.Peek(f.user, f.typ, f.path)
 	return srv9p.Info{
-		Name: f.path[strings.LastIndexByte(f.path, '/')+1:],
-		Mode: fs.ModeAppend | 0o600,
-		Path: qpath(f.user, "/oplog/"+f.typ+f.path),
+		Name:    f.path[strings.LastIndexByte(f.path, '/')+1:],
+		Mode:    fs.ModeAppend | 0o600,
+		Length:  n,
+		Path:    qpath(f.user, "/oplog/"+f.typ+f.path),
+		Version: uint32(ver),
 	}
 }
 
