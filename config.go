@@ -110,6 +110,12 @@ type Config struct {
 	// wrapping ErrTableUnreachable when it cannot be reached, nil when it
 	// answers. A tool stops on a refusal rather than wait for a timeout.
 	OnTable func(err error) `json:"-"`
+	// OnStore, if set, is told from the client's background work when a
+	// remote store stops answering (err: why the last attempt to reach it
+	// failed) and when it answers again after that (err nil): once per
+	// change, not at each redial. A store reached at the first attempt is
+	// no news. store is the store's name ("store <id> at <addr>").
+	OnStore func(store string, err error) `json:"-"`
 }
 
 func (c *Config) setDefaults() {

@@ -209,7 +209,9 @@ func (s *sharedStore) serve() error {
 		l.Close()
 		return fail(err)
 	}
-	srv := &srv9p.Server{Attach: (&storefs.Tree{S: svc}).Attach, Logf: s.c.cfg.Logf}
+	tree := &storefs.Tree{S: svc, Started: time.Now()}
+	srv := &srv9p.Server{Attach: tree.Attach, Logf: s.c.cfg.Logf}
+	tree.Server = srv // its status file counts connections
 	ctx, stop := context.WithCancel(context.Background())
 	served := make(chan struct{})
 	go func() {

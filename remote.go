@@ -37,6 +37,7 @@ type remoteStore struct {
 	doneSeq   uint64
 	closed    bool
 	lost      bool               // the last connect could not resume the stream
+	downSaid  bool               // Config.OnStore was told the store is down
 	stop      context.CancelFunc // ends run
 	tried     chan struct{}      // closed when the first connection attempt has ended
 }
@@ -230,9 +231,13 @@ func (rs *remoteStore) run(ctx context.Context) {
 		rs.mu.Unlock()
 		if err != nil {
 			rs.c.cfg.Logf("gigfs: %s: %v", rs.Name(), err)
+			if ctx.Err() == nil {
+				rs.said(err)
+			}
 			wait(backoff.failed())
 			continue
 		}
+		rs.said(nil)
 		up := time.Now()
 		rs.mu.Lock()
 		lost := rs.lost
@@ -336,5 +341,17 @@ func (rs *remoteStore) follow(ctx context.Context) {
 		rs.mu.Lock()
 		rs.doneEpoch, rs.doneSeq = ev.Epoch, ev.Seq
 		rs.mu.Unlock()
+	}
+}
+
+// said tells Config.OnStore that the store is down (err) or back (nil),
+// when that is news.
+func (rs *remoteStore) said(err error) {
+	rs.mu.Lock()
+	news := (err != nil) != rs.downSaid
+	rs.downSaid = err != nil
+	rs.mu.Unlock()
+	if news && rs.c.cfg.OnStore != nil {
+		rs.c.cfg.OnStore(rs.Name(), err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/internal/atomicfile"
@@ -228,7 +229,15 @@ func (s *Service) Create(id, typ, path string) error {
 // DecodeRecord parses one line of /user/<id>/push: a JSON object with the
 // type, the path and the op, as the stream yields them (seq and epoch, if
 // present, are ignored).
+//
+// Names are taken as they are written, never mended: a line that is not
+// valid UTF-8, or whose type or path has an escape that decodes to no
+// character (a lone surrogate, which JSON decoders replace with U+FFFD),
+// is refused.
 func DecodeRecord(line []byte) (Record, error) {
+	if !utf8.Valid(line) {
+		return Record{}, fmt.Errorf("%w: the line is not valid UTF-8", oplog.ErrMalformed)
+	}
 	var ev Event
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.DisallowUnknownFields()
@@ -237,6 +246,9 @@ func DecodeRecord(line []byte) (Record, error) {
 	}
 	if ev.Op == nil {
 		return Record{}, fmt.Errorf("%w: a push line needs type, path and op", oplog.ErrMalformed)
+	}
+	if replaced(line, ev.Type) || replaced(line, ev.Path) {
+		return Record{}, fmt.Errorf("%w: the type or path has an escape of no character (a lone surrogate)", oplog.ErrMalformed)
 	}
 	o, err := oplog.Decode(ev.Op)
 	if err != nil {
@@ -264,4 +276,14 @@ func (s *Service) checkDate(id, typ, path string, o *oplog.Op) error {
 		s.cfg.Logf("store: user %s: %s %s: refused op %.12s: %v", id, typ, path, o.Sha, err)
 	}
 	return err
+}
+
+// replaced reports whether the decoded name s holds U+FFFD that line does
+// not spell, as the character or as its escape: a JSON decoder put it in
+// place of an escape of no character.
+func replaced(line []byte, s string) bool {
+	if !strings.ContainsRune(s, utf8.RuneError) {
+		return false
+	}
+	return !bytes.Contains(line, []byte(string(utf8.RuneError))) && !bytes.Contains(bytes.ToLower(line), []byte(`\ufffd`))
 }

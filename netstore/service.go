@@ -47,6 +47,7 @@ var (
 	ErrTokenRefused = gig.Errorf(gig.ErrPermission, "token refused")
 	ErrNoOplog      = gig.Errorf(gig.ErrNotExist, "no such oplog")
 	ErrWrongStore   = gig.Errorf(gig.ErrPermission, "token for another store")
+	ErrBadToken     = gig.Errorf(gig.ErrPermission, "not a store token (want <store_id>.<session_id>.<mac>)")
 	ErrUnavailable  = gig.Errorf(gig.ErrUnavailable, "cannot check token: table unreachable")
 	ErrStreamEpoch  = gig.Errorf(gig.ErrNotExist, "stream epoch changed (store restarted or restored): re-read the oplogs")
 	ErrStreamTooOld = gig.Errorf(gig.ErrNotExist, "stream cursor too old: re-read the oplogs")
@@ -499,7 +500,10 @@ func (s *Service) Authenticate(ctx context.Context, id, token string) error {
 	if m.TableAddr == "" {
 		return fmt.Errorf("%w: %s", ErrNotConfirmed, id)
 	}
-	if storeID, _, ok := strings.Cut(token, "."); !ok || storeID != m.StoreID {
+	if !wellFormedToken(token) {
+		return ErrBadToken
+	}
+	if storeID, _, _ := strings.Cut(token, "."); storeID != m.StoreID {
 		return ErrWrongStore
 	}
 	now := s.cfg.Now()
@@ -579,4 +583,25 @@ func randomHex(n int) string {
 func isUser(name string) bool {
 	_, err := gig.ParseUser(name)
 	return err == nil
+}
+
+// wellFormedToken reports whether token has the shape of a store token,
+// <store_id>.<session_id>.<mac>, three non-empty fields of printable
+// ASCII without spaces: anything else is garbage, not "another store's".
+func wellFormedToken(token string) bool {
+	f := strings.Split(token, ".")
+	if len(f) != 3 || len(token) > 512 {
+		return false
+	}
+	for _, p := range f {
+		if p == "" {
+			return false
+		}
+	}
+	for i := 0; i < len(token); i++ {
+		if token[i] <= ' ' || token[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
 }

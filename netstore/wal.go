@@ -43,6 +43,8 @@ type storeWAL struct {
 	interval time.Duration
 	maxBytes int64
 
+	flushing sync.Mutex // held by a flush: one at a time
+
 	mu    sync.Mutex
 	dirty map[*logEntry]*user // oplogs with records not yet in their file
 
@@ -273,6 +275,8 @@ func (w *storeWAL) run() {
 // segments of the write-ahead log they now hold. The segment is closed
 // first: whatever it holds was merged, and marked dirty, before.
 func (w *storeWAL) flush() error {
+	w.flushing.Lock()
+	defer w.flushing.Unlock()
 	defer w.s.cache.flushDone()
 	upTo, err := w.j.Rotate()
 	if err != nil {
@@ -317,6 +321,19 @@ func (w *storeWAL) close() error {
 		err = cerr
 	}
 	return err
+}
+
+// Flush brings the files of the oplogs up to date from the write-ahead
+// log now, as the store does every FlushInterval, and removes the log's
+// segments they hold.
+func (s *Service) Flush() error {
+	if s.wal == nil {
+		return nil
+	}
+	if err := s.wal.flush(); err != nil {
+		return fmt.Errorf("flush: %w", err)
+	}
+	return nil
 }
 
 // Syncs counts the fsyncs of the write-ahead log (for benchmarks).

@@ -114,7 +114,7 @@ func TestService_FlushEmptiesTheLog(t *testing.T) {
 	if _, err := svc.Push(context.Background(), "kim", counterRecs(t, "o", 1, 10, "/c/n")); err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.wal.flush(); err != nil {
+	if err := svc.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	if n := svc.wal.j.Size(); n != 0 {

@@ -182,7 +182,7 @@ type batch struct {
 // records it holds, in file order. A torn last frame is cut off. A File holds
 // no file descriptor between writes, so a store may keep many open.
 func OpenFile(path string) (*File, []byte, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err == nil {
 		// A new file: make its name durable before anything is appended.
 		if err := atomicfile.SyncDir(filepath.Dir(path)); err != nil {
@@ -381,7 +381,7 @@ func (f *File) Rewrite(snapshot func() []byte) error {
 
 func (f *File) rewrite(records []byte) (int64, error) {
 	out := appendFrames(nil, records)
-	if err := atomicfile.WriteFile(f.path, out, 0o644); err != nil {
+	if err := atomicfile.WriteFile(f.path, out, 0o600); err != nil {
 		return 0, fmt.Errorf("rewrite log: %w", err)
 	}
 	return int64(len(out)), nil

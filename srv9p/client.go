@@ -25,8 +25,8 @@ import (
 // waiting call reads for all of them, and when concurrent calls hand that
 // role over badly, or the connection closes while no call is reading, the
 // others wait forever (seen here). One call at a time, that call is always
-// the reader, so closing the connection always ends it. Open several
-// Clients for parallel calls.
+// the reader, so closing the connection always ends it. A Mux runs many
+// calls at once on one connection (the store client uses it).
 type Client struct {
 	nc   net.Conn
 	fp   string // the TLS server's certificate fingerprint, or ""

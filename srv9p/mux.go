@@ -533,7 +533,10 @@ func (m *Mux) Ctl(ctx context.Context, path, cmd string) (string, error) {
 	return strings.TrimSuffix(string(reply), "\n"), nil
 }
 
-// ReadFile reads the whole file at path.
+// ReadFile reads the whole file at path. Past the first message, the
+// reads of the length its stat tells go out together (readAhead of them
+// in flight), so a large file costs about one round trip per readAhead
+// messages; the reads after that length find its end.
 func (m *Mux) ReadFile(ctx context.Context, path string) ([]byte, error) {
 	f, err := m.OpenFile(ctx, path, plan9.OREAD)
 	if err != nil {
@@ -544,11 +547,75 @@ func (m *Mux) ReadFile(ctx context.Context, path string) ([]byte, error) {
 	if d, err := f.stat(ctx); err == nil && d.Length < 256<<20 {
 		size = int(d.Length)
 	}
-	data, err := f.readAll(ctx, size)
+	data, err := f.readAhead(ctx, size)
+	if err == nil {
+		data, err = f.readRest(ctx, data)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	return data, nil
+}
+
+// readAhead is how many reads of one ReadFile are in flight at once.
+const readAhead = 8
+
+// readAhead reads the file from offset 0 towards size: the first message
+// alone (a server may take its snapshot of the file there), then the rest
+// of size in messages readAhead at a time. It stops at the first short
+// read: the file's end.
+func (f *MuxFile) readAhead(ctx context.Context, size int) ([]byte, error) {
+	out := make([]byte, size+1) // +1: room for the read that finds the end
+	n, err := f.readAt(ctx, out[:min(len(out), f.iounit)], 0)
+	if err != nil || n < min(len(out), f.iounit) {
+		return out[:n], err
+	}
+	type chunk struct {
+		off, n int
+		err    error
+	}
+	got := n
+	for got < size {
+		var chunks []chunk
+		for off := got; off < size && len(chunks) < readAhead; off += f.iounit {
+			chunks = append(chunks, chunk{off: off})
+		}
+		var wg sync.WaitGroup
+		for i := range chunks {
+			c := &chunks[i]
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				end := min(c.off+f.iounit, size)
+				c.n, c.err = f.readAt(ctx, out[c.off:end], int64(c.off))
+			}()
+		}
+		wg.Wait()
+		for _, c := range chunks {
+			if c.err != nil {
+				return nil, c.err
+			}
+			got += c.n
+			if c.n < min(f.iounit, size-c.off) {
+				return out[:got], nil // the file ended early: the later reads found nothing
+			}
+		}
+	}
+	return out[:got], nil
+}
+
+// readRest reads on from the end of data until a read returns nothing.
+func (f *MuxFile) readRest(ctx context.Context, data []byte) ([]byte, error) {
+	for {
+		if len(data) == cap(data) {
+			data = slices.Grow(data, max(8192, min(cap(data), 1<<20)))
+		}
+		n, err := f.readAt(ctx, data[len(data):cap(data)], int64(len(data)))
+		data = data[:len(data)+n]
+		if err != nil || n == 0 {
+			return data, err
+		}
+	}
 }
 
 func (f *MuxFile) stat(ctx context.Context) (*plan9.Dir, error) {

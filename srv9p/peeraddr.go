@@ -84,3 +84,22 @@ func validHostName(h string) bool {
 	}
 	return true
 }
+
+// Everywhere reports whether listening on the dial string addr binds every
+// interface of the machine (tcp!*!port, :port, 0.0.0.0, ::), so that a
+// server can say so when it starts.
+func Everywhere(addr string) bool {
+	network, address, err := ParseAddr(addr)
+	if err != nil || network == "unix" {
+		return false
+	}
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return false
+	}
+	if host == "" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsUnspecified()
+}

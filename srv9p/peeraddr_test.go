@@ -61,3 +61,14 @@ func TestCheckPeerAddr(t *testing.T) {
 		}
 	}
 }
+
+func TestEverywhere(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"tcp!*!5640": true, ":5640": true, "tcp!0.0.0.0!5640": true, "[::]:5640": true, "tls!*!5640": true,
+		"tcp!127.0.0.1!5640": false, "localhost:5640": false, "unix!/tmp/s": false, "tcp!10.0.0.1!1": false, "bogus": false,
+	} {
+		if got := srv9p.Everywhere(addr); got != want {
+			t.Errorf("Everywhere(%q) = %v, want %v", addr, got, want)
+		}
+	}
+}

@@ -21,7 +21,10 @@ var adminCmd = &command{
 	help: `Admin attaches to the admin tree of a table or a store with its admin
 key (-key file, else admin.key in the -data folder, else in $GIGFS_DATA),
 writes one command to /admin/ctl and prints the reply. -addr is the
-server's address (default: the table's, -table or $GIGFS_TABLE). A TLS
+server's address (default: the table's, -table or $GIGFS_TABLE); a server
+that refuses connections, or whose -data folder has no admin key yet, is
+waited for up to -timeout, so that it can be started in the background
+just before. A TLS
 server (tls!host!port) is verified with -fingerprint, else the fingerprint
 of the certificate in the -data folder, else as the table is (-ca,
 -table-fingerprint).
@@ -86,6 +89,9 @@ func runAdmin(e *env, args []string) error {
 	if a == "" {
 		return errors.New("no server address: set -addr (or -table or GIGFS_TABLE for the table)")
 	}
+	if *keyFile == "" && dataDir != "" {
+		waitKeyFile(e.ctx, adminkey.Path(dataDir), e.set.callTimeout())
+	}
 	key, err := loadAdminKey(*keyFile, dataDir)
 	if err != nil {
 		return err
@@ -108,7 +114,7 @@ func runAdmin(e *env, args []string) error {
 	}
 	ctx, cancel := e.callCtx(2)
 	defer cancel()
-	c, err := srv9p.DialTrust(ctx, a, trust, "admin", "admin "+key)
+	c, err := dialStarting(ctx, e.set.callTimeout(), a, trust, "admin", "admin "+key)
 	if err != nil {
 		if errors.Is(err, srv9p.ErrUntrusted) {
 			return err

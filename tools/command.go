@@ -97,6 +97,9 @@ type env struct {
 
 	errMu  sync.Mutex
 	getenv func(string) string
+
+	news      bool // tell of servers that stop and start answering (feedback.go)
+	tableDown bool // under errMu: the table was said not to answer
 }
 
 // name is how the command names itself in messages.
@@ -323,10 +326,17 @@ func (e *env) client() (*gigfs.Client, error) {
 	cfg, err := e.set.clientConfig(e.logf, func(err error) {
 		if err := tableTrouble(err, e.set); err != nil && e.cancel != nil {
 			e.cancel(err)
+			return
+		}
+		if e.news {
+			e.tableNews(err)
 		}
 	})
 	if err != nil {
 		return nil, err
+	}
+	if e.news {
+		cfg.OnStore = e.storeNews
 	}
 	cfg.Resume = e.resume
 	cl, err := gigfs.New(cfg)

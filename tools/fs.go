@@ -29,7 +29,7 @@ pin. mount9p speaks no TLS: reach it through gig-tunnel.
 
 Example:
 
-	$ gig-fs -addr tcp!127.0.0.1!5650 &
+	$ gig-fs -addr 'tcp!127.0.0.1!5650' &
 	$ mount9p 127.0.0.1:5650 /mnt/gig &
 	$ mkdir /mnt/gig/demo/counter; : >> /mnt/gig/demo/counter/visits
 	$ echo '{"add":1}' >> /mnt/gig/demo/counter/visits
@@ -56,6 +56,7 @@ func runFs(e *env, args []string) error {
 	if len(rest) != 0 {
 		return usageErr("gig-fs takes no arguments, got %s", count(len(rest), "argument"))
 	}
+	e.newsOn()
 	cl, err := e.client()
 	if err != nil {
 		return err

@@ -13,6 +13,9 @@ import (
 // the certificate in certFile and keyFile, else the self-signed one of
 // the state folder (certDir), made on first start.
 func (e *env) listenFs(addr, certFile, keyFile string) (net.Listener, error) {
+	if srv9p.Everywhere(addr) {
+		fmt.Fprintf(e.stderr, "%s: -addr %s listens on every interface of this machine: whoever reaches it can connect (tcp!127.0.0.1!port is this machine only)\n", e.name(), addr)
+	}
 	if !srv9p.IsTLS(addr) {
 		if certFile != "" || keyFile != "" {
 			return nil, usageErr("-cert and -cert-key need -addr tls!host!port")

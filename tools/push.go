@@ -123,6 +123,9 @@ func runPush(e *env, args []string) error {
 			return err
 		}
 	}
+	if len(rest) == 1 {
+		e.newsOn() // a pipeline's end: say when its stores stop and start answering
+	}
 	cl, err := e.client()
 	if err != nil {
 		return err

@@ -372,10 +372,17 @@ func (q *quickstart) setUp() (*Settings, error) {
 	} else {
 		content += "unset GIGFS_TABLE_FINGERPRINT\n"
 	}
+	if dir := toolsDir(); dir != "" {
+		content += pathLine(dir)
+	}
 	if err := atomicfile.WriteFile(envFile, []byte(content), 0o600); err != nil {
 		return nil, err
 	}
-	q.say("wrote %s; in another terminal: go install ./cmd/... && . %s && gig-watch %s", rel(envFile), rel(envFile), q.channel)
+	if toolsDir() != "" {
+		q.say("wrote %s; in another terminal: . %s && gig-watch %s", rel(envFile), rel(envFile), q.channel)
+	} else {
+		q.say("wrote %s; in another terminal: go install ./cmd/... && . %s && gig-watch %s", rel(envFile), rel(envFile), q.channel)
+	}
 	q.say("try: push %s lww /greeting \"hello\"   get %s lww /greeting   watch -values %s lww /greeting   help",
 		q.channel, q.channel, q.channel)
 	return &Settings{Table: q.tabAddr, TableFP: q.fps[q.tabAddr], User: q.user, Session: session, Data: q.data,

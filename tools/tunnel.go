@@ -29,7 +29,7 @@ user of the machine, who still needs a credential to attach.
 
 Example:
 
-	$ gig-tunnel -fingerprint sha256:4f1c… unix!/tmp/store.sock 'tls!store.example!5641' &
+	$ gig-tunnel -fingerprint sha256:4f1c… 'unix!/tmp/store.sock' 'tls!store.example!5641' &
 	$ setsid mount9p -user alice -aname 'token <store_token>' /tmp/store.sock /mnt/store &`,
 	run: runTunnel,
 }

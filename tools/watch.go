@@ -43,7 +43,8 @@ per change:
 (a reducer that fails gives a line with "error" instead of "value").
 
 Once the stores have answered it says "watching ..." on stderr: from
-then on no op is missed. It runs until interrupted (SIGINT, SIGTERM;
+then on no op is missed. It says there too when a store stops answering,
+and when it answers again. It runs until interrupted (SIGINT, SIGTERM;
 Ctrl-C in gigsh returns to the prompt), until it has printed -n lines or
 -for has passed since it began watching, or until the reader of its
 output goes away (then it exits 0).
@@ -106,6 +107,7 @@ func runWatch(e *env, args []string) error {
 		*all = isAll
 		e.resume = cu
 	}
+	e.newsOn()
 	cl, err := e.client()
 	if err != nil {
 		return err

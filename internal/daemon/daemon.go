@@ -135,6 +135,9 @@ func Serve(ctx context.Context, logger *log.Logger, l net.Listener, srv *srv9p.S
 // -key, or the self-signed certificate of the data folder (made on first
 // start), logs the certificate's fingerprint and returns it.
 func (f *Flags) Listen(logger *log.Logger) (l net.Listener, fingerprint string, err error) {
+	if srv9p.Everywhere(f.Addr) {
+		logger.Printf("-addr %s listens on every interface of this machine: whoever reaches it can connect (tcp!127.0.0.1!port is this machine only)", f.Addr)
+	}
 	if !srv9p.IsTLS(f.Addr) {
 		if f.Cert != "" || f.Key != "" {
 			logger.Printf("-cert and -key are unused: -addr %s is not tls!host!port", f.Addr)

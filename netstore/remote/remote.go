@@ -228,8 +228,13 @@ func OpenStreamTrust(ctx context.Context, addr string, trust srv9p.Trust, user, 
 		c.Close()
 		return nil, fmt.Errorf("stream: %w", err)
 	}
-	return &StreamReader{c: c, f: f, buf: make([]byte, 2*oplog.MaxOpSize)}, nil
+	return &StreamReader{c: c, f: f, buf: make([]byte, streamRead)}, nil
 }
+
+// streamRead is the size of one read of the stream: an event is most often
+// far smaller (the server buffers a read's full count, so a large one costs
+// every event); a larger one comes in several reads.
+const streamRead = 16 << 10
 
 // maxEvent bounds a stream event: the largest record and its type and path.
 const maxEvent = oplog.MaxLineSize + 2*gig.MaxPathLen + 256

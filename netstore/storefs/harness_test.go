@@ -2,6 +2,7 @@ package storefs
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -71,6 +72,33 @@ type testStore struct {
 	addr  string
 	dir   string
 	stop  func()
+	logs  *logLines // what the service and the 9P server logged
+}
+
+// logLines keeps log lines, and passes them on to the test's log.
+type logLines struct {
+	tb    testing.TB
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logLines) logf(format string, args ...any) {
+	l.tb.Logf(format, args...)
+	l.mu.Lock()
+	l.lines = append(l.lines, fmt.Sprintf(format, args...))
+	l.mu.Unlock()
+}
+
+// has reports whether a line holds s.
+func (l *logLines) has(s string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, line := range l.lines {
+		if strings.Contains(line, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func startStore(tb testing.TB, cfg netstore.Config) *testStore {
@@ -82,7 +110,8 @@ func startStore(tb testing.TB, cfg netstore.Config) *testStore {
 	if cfg.Checker == nil {
 		cfg.Checker = ft
 	}
-	cfg.Logf = tb.Logf
+	logs := &logLines{tb: tb}
+	cfg.Logf = logs.logf
 	svc, err := netstore.Open(cfg)
 	if err != nil {
 		tb.Fatal(err)
@@ -91,11 +120,11 @@ func startStore(tb testing.TB, cfg netstore.Config) *testStore {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	srv := &srv9p.Server{Attach: (&Tree{S: svc, AdminKey: testAdminKey}).Attach, Logf: tb.Logf}
+	srv := &srv9p.Server{Attach: (&Tree{S: svc, AdminKey: testAdminKey}).Attach, Logf: logs.logf}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { srv.Serve(ctx, l); close(done) }()
-	ts := &testStore{t: tb, svc: svc, table: ft, addr: l.Addr().String(), dir: cfg.Dir}
+	ts := &testStore{t: tb, svc: svc, table: ft, addr: l.Addr().String(), dir: cfg.Dir, logs: logs}
 	ts.stop = sync.OnceFunc(func() {
 		cancel()
 		<-done

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -196,6 +197,9 @@ func (t *Tree) userCtl(user string) srv9p.CtlFunc {
 			}
 			return fmt.Sprintf("%s %d\n", epoch, seq), nil
 		}
+		if firstField(cmd) == "cursor" {
+			return "", gig.Errorf(gig.ErrInvalid, "usage: cursor (it takes no argument)")
+		}
 		return "", gig.Errorf(gig.ErrInvalid, "unknown command %q; try cursor", firstField(cmd))
 	}
 }
@@ -382,7 +386,23 @@ func (f *oplogFile) info() (srv9p.Info, error) {
 		Length:  int64(len(data)),
 		Path:    qpath(f.user, "/oplog/"+f.typ+f.path),
 		Version: uint32(ver),
+		Mtime:   lastDate(data),
 	}, nil
+}
+
+// lastDate is the modification time of an oplog: the date of its last
+// record, the latest in (date, sha) order; zero (the server's start) for
+// an oplog holding only the initial checkpoint.
+func lastDate(data []byte) time.Time {
+	data = bytes.TrimRight(data, "\n")
+	line := data[bytes.LastIndexByte(data, '\n')+1:]
+	var r struct {
+		Date int64 `json:"date"`
+	}
+	if json.Unmarshal(line, &r) != nil || r.Date <= 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(r.Date)
 }
 
 func (f *oplogFile) Open(ctx context.Context, _ srv9p.OpenMode) (srv9p.Handle, error) {
@@ -474,7 +494,16 @@ func (h *oplogHandle) Write(ctx context.Context, p []byte, _ int64) (int, error)
 	return len(p), nil
 }
 
-func (h *oplogHandle) Close() error { return nil }
+// Close reports (to the server's log: a clunk carries no error to the
+// client) an unterminated line that was never a whole op.
+func (h *oplogHandle) Close() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if n := h.lb.pending(); n > 0 {
+		return gig.Errorf(gig.ErrInvalid, "user %s: oplog %s %s: an unterminated line of %d bytes, not a whole op, dropped at close", h.f.user, h.f.typ, h.f.path, n)
+	}
+	return nil
+}
 
 // pushHandle is /user/<id>/push: write JSON lines {"type":T,"path":P,"op":{...}}
 // (stream events are accepted as they are), read one result line per input
@@ -533,16 +562,30 @@ func (h *pushHandle) Write(ctx context.Context, p []byte, _ int64) (int, error) 
 	return len(p), nil
 }
 
+// Read reads the results of the last write; while an unterminated line
+// waits for the rest of it, they end with a line that says so.
 func (h *pushHandle) Read(_ context.Context, p []byte, off int64) (int, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if off >= int64(len(h.reply)) {
+	reply := h.reply
+	if n := h.lb.pending(); n > 0 {
+		reply = append(slices.Clip(reply), fmt.Sprintf("%s: an unterminated line of %d bytes, not a whole op yet: end it with a newline\n", gig.ErrInvalid.Word(), n)...)
+	}
+	if off >= int64(len(reply)) {
 		return 0, nil
 	}
-	return copy(p, h.reply[off:]), nil
+	return copy(p, reply[off:]), nil
 }
 
-func (h *pushHandle) Close() error { return nil }
+// Close reports (to the server's log) an unterminated line dropped.
+func (h *pushHandle) Close() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if n := h.lb.pending(); n > 0 {
+		return gig.Errorf(gig.ErrInvalid, "user %s: push: an unterminated line of %d bytes, not a whole op, dropped at close", h.user, n)
+	}
+	return nil
+}
 
 func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
 
@@ -554,6 +597,9 @@ type lineBuffer struct{ partial []byte }
 // maxLine bounds a line: the largest record (a checkpoint) plus room for
 // a push record's type and path.
 const maxLine = oplog.MaxLineSize + 2*gig.MaxPathLen
+
+// pending returns the length of the unterminated line held, if any.
+func (b *lineBuffer) pending() int { return len(bytes.TrimSpace(b.partial)) }
 
 func (b *lineBuffer) add(p []byte) ([][]byte, error) {
 	data := append(b.partial, p...)
