@@ -213,6 +213,8 @@ type pushLine struct {
 	// Cursor is where a channel-wide gig-watch was after this op; gig-push
 	// echoes it once the op is stored, to resume a mirror from.
 	Cursor string `json:"cursor,omitempty"`
+	// Time is the op's date, readable (gig-watch -time); gig-push ignores it.
+	Time string `json:"time,omitempty"`
 }
 
 // lines pushes the JSON lines of stdin until EOF or the end of the
@@ -384,6 +386,8 @@ type opAckLine struct {
 	New    *bool  `json:"new,omitempty"`
 	Stored bool   `json:"stored"`
 	Cursor string `json:"cursor,omitempty"`
+	// Time is the op's date, readable (gig-watch -time); gig-push ignores it.
+	Time string `json:"time,omitempty"`
 }
 
 // valueAckLine is gig-push's line for a payload read from stdin.

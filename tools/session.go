@@ -15,7 +15,7 @@ import (
 
 var sessionCmd = &command{
 	name:    "session",
-	args:    "new [-timeout 720h] [description...] | list | revoke <session> | token <store_id>",
+	args:    "new [-timeout 720h] [description...] | list [-time] | revoke <session> | token <store_id>",
 	summary: "make, list and revoke sessions (needs the master); print a store token",
 	shell:   true,
 	help: `Session manages the user's sessions on the table. It needs the user's
@@ -23,8 +23,9 @@ master: -master, else $GIGFS_MASTER, else it asks on the terminal.
 
 	new [-timeout d] [description...]  makes a session that expires when unused
 	                                   for d (default 720h) and prints its token
-	list                               prints the live sessions, JSON lines
-	                                   {"id","description","created","expires"} (unix ms)
+	list [-time]                       prints the live sessions, JSON lines
+	                                   {"id","description","created","expires"} (unix ms;
+	                                   -time adds created_time and expires_time, RFC 3339)
 	revoke <session>                   revokes a session, named by its id or its
 	                                   token; its store tokens die with it
 	token <store_id>                   prints this session's token for a store
@@ -36,6 +37,8 @@ Example:
 	$ export GIGFS_SESSION=$(gig-session -master 'correct horse' new laptop)
 	$ gig-session list
 	{"id":"3f2a…","description":"laptop","created":1732550000123,"expires":1735142000123}
+	$ gig-session list -time
+	{"id":"3f2a…","description":"laptop","created":1732550000123,"expires":1735142000123,"created_time":"2024-11-25T15:53:20.123Z","expires_time":"2024-12-25T15:53:20.123Z"}
 	$ gig-session revoke 3f2a…`,
 	run: runSession,
 }
@@ -51,6 +54,7 @@ const DefaultSessionTimeout = 720 * time.Hour
 func runSession(e *env, args []string) error {
 	fs := e.flags()
 	master := fs.String("master", "", "the user's master (default $GIGFS_MASTER, else asked)")
+	withTime := fs.Bool("time", false, "list: add the readable dates (created_time, expires_time)")
 	rest, err := e.parse(fs, args)
 	if err != nil {
 		return err
@@ -61,6 +65,7 @@ func runSession(e *env, args []string) error {
 	sub := flag.NewFlagSet(e.name()+" "+rest[0], flag.ContinueOnError)
 	sub.SetOutput(io.Discard)
 	sub.StringVar(master, "master", *master, "the user's master")
+	sub.BoolVar(withTime, "time", *withTime, "add the readable dates")
 	timeout := sub.Duration("timeout", DefaultSessionTimeout, "expire when unused for this long")
 	if err := sub.Parse(rest[1:]); err != nil {
 		if err == flag.ErrHelp {
@@ -123,12 +128,11 @@ func runSession(e *env, args []string) error {
 			return err
 		}
 		for _, s := range list {
-			if err := lw.write(struct {
-				ID          string `json:"id"`
-				Description string `json:"description"`
-				Created     int64  `json:"created"`
-				Expires     int64  `json:"expires"`
-			}{s.ID, s.Description, s.Created.UnixMilli(), s.Expires.UnixMilli()}); err != nil {
+			l := sessionLine{ID: s.ID, Description: s.Description, Created: s.Created.UnixMilli(), Expires: s.Expires.UnixMilli()}
+			if *withTime {
+				l.CreatedTime, l.ExpiresTime = timeText(l.Created), timeText(l.Expires)
+			}
+			if err := lw.write(l); err != nil {
 				return err
 			}
 		}
@@ -193,4 +197,14 @@ func (e *env) storeToken(storeID string) error {
 	}
 	_, err = fmt.Fprintln(e.stdout, strings.TrimSpace(tok))
 	return err
+}
+
+// sessionLine is a line of gig-session list.
+type sessionLine struct {
+	ID          string `json:"id"`
+	Description string `json:"description"`
+	Created     int64  `json:"created"`
+	Expires     int64  `json:"expires"`
+	CreatedTime string `json:"created_time,omitempty"`
+	ExpiresTime string `json:"expires_time,omitempty"`
 }

@@ -12,7 +12,7 @@ import (
 
 var watchCmd = &command{
 	name:    "watch",
-	args:    "[-all | -since <cursor>] <channel> | -values <channel> <type> <path>...",
+	args:    "[-all | -since <cursor>] [-time] <channel> | -values <channel> <type> <path>...",
 	summary: "print the ops new on a channel, or the value changes of paths",
 	shell:   true,
 	help: `Watch prints, one JSON line each, the ops that are new to the client on
@@ -41,6 +41,7 @@ per change:
 	{"channel":C,"type":T,"path":P,"value":V}
 
 (a reducer that fails gives a line with "error" instead of "value").
+-time adds to each op line its date, readable: "time":"2026-12-02T13:00:00.123Z".
 
 Once the stores have answered it says "watching ..." on stderr: from
 then on no op is missed. It says there too when a store stops answering,
@@ -78,6 +79,7 @@ func runWatch(e *env, args []string) error {
 	dur := fs.Duration("for", 0, "stop after this long (0: until interrupted)")
 	all := fs.Bool("all", false, "first print every op the stores hold")
 	since := fs.String("since", "", "resume from a cursor printed earlier")
+	withTime := fs.Bool("time", false, "add each op's date, readable (\"time\", RFC 3339)")
 	rest, err := e.parseMixed(fs, args)
 	if err != nil {
 		return err
@@ -94,6 +96,8 @@ func runWatch(e *env, args []string) error {
 		return usageErr("-n and -for must not be negative")
 	case *values && (*all || *since != ""):
 		return usageErr("-all and -since are for a channel-wide watch, not -values")
+	case *values && *withTime:
+		return usageErr("-time is for a channel-wide watch (its ops have dates), not -values")
 	case *all && *since != "":
 		return usageErr("-all or -since, not both")
 	case e.sh != nil && *since != "":
@@ -135,7 +139,7 @@ func runWatch(e *env, args []string) error {
 	if *values {
 		return watchValues(ctx, e, cl, w, begin, rest[0], rest[1], rest[2:])
 	}
-	return watchOps(ctx, e, cl, w, begin, rest[0], *all)
+	return watchOps(ctx, e, cl, w, begin, rest[0], *all, *withTime)
 }
 
 // limitWriter writes lines until max (if not 0) have been written.
@@ -154,7 +158,7 @@ func (w *limitWriter) write(v any) (bool, error) {
 	return w.max > 0 && w.count >= w.max, nil
 }
 
-func watchOps(ctx context.Context, e *env, cl *gigfs.Client, w *limitWriter, begin func(), channel string, all bool) error {
+func watchOps(ctx context.Context, e *env, cl *gigfs.Client, w *limitWriter, begin func(), channel string, all, withTime bool) error {
 	events, err := cl.WatchOpsFrom(ctx, channel, gigfs.WatchOptions{All: all})
 	if err != nil {
 		return e.explain(err, channel)
@@ -179,7 +183,11 @@ func watchOps(ctx context.Context, e *env, cl *gigfs.Client, w *limitWriter, beg
 	for ev := range events {
 		e.note(channel, ev.Type, ev.Path)
 		last = ev.Cursor
-		done, err := w.write(pushLine{Type: ev.Type, Path: ev.Path, Op: ev.Op.AppendJSON(nil), Cursor: ev.Cursor})
+		l := pushLine{Type: ev.Type, Path: ev.Path, Op: ev.Op.AppendJSON(nil), Cursor: ev.Cursor}
+		if withTime {
+			l.Time = timeText(ev.Op.Date)
+		}
+		done, err := w.write(l)
 		if err != nil || done {
 			return err
 		}
