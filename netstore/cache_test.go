@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -263,4 +264,38 @@ func TestCache_PushOverBudgetWaitsForFlush(t *testing.T) {
 	if n := opsIn(t, s, "/c/b"); n != 1 {
 		t.Fatalf("/c/b: %d ops after the wait, want 1", n)
 	}
+}
+
+// When the budget bites, the store says so, naming the flag.
+func TestCache_BudgetLogged(t *testing.T) {
+	var mu sync.Mutex
+	var lines []string
+	s, err := Open(Config{Dir: t.TempDir(), MemBudget: 1, FlushInterval: -1, Logf: func(f string, a ...any) {
+		mu.Lock()
+		lines = append(lines, fmt.Sprintf(f, a...))
+		mu.Unlock()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.cache.flush = nil
+	if _, err := s.AddUser("kim"); err != nil {
+		t.Fatal(err)
+	}
+	pushAll(t, s, counterRecs(t, "o", 1, 2, "/c/a"))
+	if err := s.wal.flush(); err != nil {
+		t.Fatal(err)
+	}
+	if s.OplogEvictions() != 1 {
+		t.Fatalf("%d evictions, want 1", s.OplogEvictions())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, l := range lines {
+		if strings.Contains(l, "memory budget (-mem 1) reached") {
+			return
+		}
+	}
+	t.Fatalf("no log line about the budget in %q", lines)
 }
