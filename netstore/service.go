@@ -22,6 +22,7 @@ import (
 	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/internal/atomicfile"
 	"gigfs.io/gigfs/internal/filelock"
+	"gigfs.io/gigfs/internal/latency"
 	"gigfs.io/gigfs/oplog"
 	"gigfs.io/gigfs/srv9p"
 )
@@ -143,6 +144,7 @@ type Service struct {
 
 	lock   *os.File // holds the data folder's lock
 	wal    *storeWAL
+	fsync  latency.Recorder // the write-ahead log's fsyncs
 	cache  *oplogCache
 	mu     sync.Mutex
 	users  map[string]*user

@@ -148,6 +148,7 @@ func (s *Service) openWAL() error {
 		done:     make(chan struct{}),
 	}
 	s.wal = w
+	j.OnSync(s.fsync.Observe)
 	s.cache.flush = w.flushSoon
 	go w.run()
 	return nil
@@ -338,3 +339,7 @@ func (s *Service) Flush() error {
 
 // Syncs counts the fsyncs of the write-ahead log (for benchmarks).
 func (s *Service) Syncs() uint64 { return uint64(s.wal.j.Syncs()) }
+
+// FsyncLatency says how long the write-ahead log's recent fsyncs took:
+// "p50 <d> p99 <d> (n <count>)", or "none yet".
+func (s *Service) FsyncLatency() string { return s.fsync.Text() }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"gigfs.io/gigfs/internal/atomicfile"
 )
@@ -48,6 +49,15 @@ type Journal struct {
 	err     error
 	closed  bool
 	syncs   int64
+	onSync  func(time.Duration) // told how long each fsync took
+}
+
+// OnSync has f told how long each of the journal's fsyncs takes (for a
+// status file's latency figures). Set it before the first Append.
+func (j *Journal) OnSync(f func(time.Duration)) {
+	j.mu.Lock()
+	j.onSync = f
+	j.mu.Unlock()
 }
 
 type jbatch struct {
@@ -293,13 +303,19 @@ func (j *Journal) write(data []byte) error {
 	if _, err := seg.Write(data); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
+	start := time.Now()
 	if err := fdatasync(seg); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
+	took := time.Since(start)
 	j.mu.Lock()
 	j.size += n + int64(len(data))
 	j.syncs++
+	onSync := j.onSync
 	j.mu.Unlock()
+	if onSync != nil {
+		onSync(took)
+	}
 	return nil
 }
 

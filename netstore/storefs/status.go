@@ -74,6 +74,7 @@ func (t *Tree) Status() string {
 	}
 	line("push_durable", "%s", t.stats.push.Text())
 	line("fsyncs", "%d", t.S.Syncs())
+	line("fsync_latency", "%s", t.S.FsyncLatency())
 	line("memory", "%s", memoryText())
 	return b.String()
 }

@@ -49,6 +49,10 @@ func TestStatus_Counts(t *testing.T) {
 	if got := statusLine(t, st, "push_durable"); !strings.HasPrefix(got, "p50 ") || !strings.HasSuffix(got, "(n 2)") {
 		t.Errorf("push_durable %q", got)
 	}
+	// Every fsync of the write-ahead log is timed.
+	if n, got := statusLine(t, st, "fsyncs"), statusLine(t, st, "fsync_latency"); n == "0" || !strings.HasPrefix(got, "p50 ") || !strings.HasSuffix(got, "(n "+n+")") {
+		t.Errorf("fsyncs %s, fsync_latency %q", n, got)
+	}
 	if got := statusLine(t, st, "memory"); !strings.Contains(got, "heap ") {
 		t.Errorf("memory %q", got)
 	}
