@@ -306,7 +306,9 @@ func (d *oplogDir) List(ctx context.Context) ([]srv9p.Info, error) {
 		var info srv9p.Info
 		switch c := d.child(e.Name, e.Dir).(type) {
 		case *oplogFile:
-			info = c.listInfo()
+			if info, err = c.listInfo(); err != nil {
+				return nil, err
+			}
 		case *oplogDir:
 			info, _ = c.info()
 		}
@@ -361,18 +363,23 @@ func (f *oplogFile) Stat(ctx context.Context) (srv9p.Info, error) {
 	return f.info()
 }
 
-// listInfo is the oplog's entry in its folder's listing: its length and
-// version if the store holds it in memory, else 0 and 0 (a stat of the
-// file gives them), so that listing a folder loads none of its oplogs.
-func (f *oplogFile) listInfo() srv9p.Info {
-	n, ver, _ := f.t.S.Peek(f.user, f.typ, f.path)
-	return srv9p.Info{
-		Name:    f.path[strings.LastIndexByte(f.path, '/')+1:],
-		Mode:    fs.ModeAppend | 0o600,
-		Length:  n,
-		Path:    qpath(f.user, "/oplog/"+f.typ+f.path),
-		Version: uint32(ver),
+// listInfo is the oplog's entry in its folder's listing: its true length
+// and version, as a stat gives them. FUSE clients (mount9p) take a file's
+// size from its folder's listing and read no further, so a listed length
+// of 0 would make cat read nothing. An oplog the store does not hold in
+// memory is loaded for it, within the store's memory budget (-mem);
+// programs that want names alone list names/, which loads nothing.
+func (f *oplogFile) listInfo() (srv9p.Info, error) {
+	if n, ver, ok := f.t.S.Peek(f.user, f.typ, f.path); ok {
+		return srv9p.Info{
+			Name:    f.path[strings.LastIndexByte(f.path, '/')+1:],
+			Mode:    fs.ModeAppend | 0o600,
+			Length:  n,
+			Path:    qpath(f.user, "/oplog/"+f.typ+f.path),
+			Version: uint32(ver),
+		}, nil
 	}
+	return f.info()
 }
 
 func (f *oplogFile) info() (srv9p.Info, error) {
