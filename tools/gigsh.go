@@ -24,8 +24,8 @@ var gigshCmd = &command{
 	name: "gigsh",
 	args: "[script]",
 	help: `Gigsh is an interactive shell over the commands of the gig-* tools, with
-one client for the whole session: get, push, watch, sync, log, session,
-channel, admin, channels, help, exit. A command takes the flags of its
+one client for the whole session: get, push, watch, sync, log, ls, calls,
+status, session, channel, admin, channels, help, exit. A command takes the flags of its
 tool but not the common ones (-table, -user, ...), which gigsh itself takes.
 
 On a terminal it edits lines (Emacs keys), keeps its history in
