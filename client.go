@@ -71,7 +71,10 @@ type Client struct {
 	remotes   map[string]*remoteStore
 	disk      map[string]*sharedStore // by storage path, shared by channels
 	paths     map[pathKey]*pathState
-	pathsMade int       // paths made since the last forgetSome scan
+	pathsMade int // paths made since the last forgetSome scan
+	// keepUsed is how long a path just used is kept from forgetSome: a
+	// push between its load and its merge takes at most this.
+	keepUsed  time.Duration
 	forgotLog time.Time // when forgetSome last logged
 	chanSubs  map[string]map[*subscriber]struct{}
 	closed    bool
@@ -85,6 +88,7 @@ func New(cfg Config) (*Client, error) {
 	cfg.setDefaults()
 	c := &Client{
 		cfg:      cfg,
+		keepUsed: 2*cfg.CallTimeout + cfg.ReadWait,
 		origin:   cfg.Origin,
 		tableSet: make(chan struct{}),
 		local:    make(map[string][]Store),

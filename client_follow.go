@@ -26,7 +26,7 @@ func (c *Client) followTable() {
 		version := int64(-1) // the first wait answers at once
 		for c.ctx.Err() == nil {
 			ctx, cancel := context.WithTimeout(c.ctx, c.cfg.CallTimeout)
-			tc, err := table.DialSession(ctx, rt.Addr, rt.User, rt.Session)
+			tc, err := table.DialTrust(ctx, rt.Addr, rt.trust(), rt.User, "session "+rt.Session)
 			cancel()
 			if err == nil {
 				backoff = 100 * time.Millisecond

@@ -48,7 +48,7 @@ func (l *logLines) find(s string) error {
 // the store pins the table's when it checks their tokens), and a wrong
 // fingerprint is refused with a clear error.
 func TestTLS_FullFlow(t *testing.T) {
-	cl, err := cluster.StartTLS(t.TempDir(), 1, t.Logf)
+	cl, err := cluster.StartTLS(t.TempDir(), 2, t.Logf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,6 +91,21 @@ func TestTLS_FullFlow(t *testing.T) {
 		t.Fatalf("b reads %s, want 2", got)
 	}
 
+	// The clients follow the table over TLS too: a store added to the
+	// channel now gets a's next push, with no new read of the table.
+	st2 := cl.Stores[1]
+	if err := cl.AddStore(ctx, testUser, testMaster, "c", st2, ""); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, func() error {
+		mustPush(t, a, "c", "counter", "/followed", "1")
+		l, err := st2.Service().Log(testUser, "counter", "/c/followed")
+		if err != nil || len(l.Ops()) == 0 {
+			return fmt.Errorf("the added store holds no op of /followed (%v): the client did not follow the table", err)
+		}
+		return nil
+	})
+
 	// A client pinning another fingerprint for the table is refused, and
 	// says why.
 	bad := mustClient(t, cfg(st.FP))
@@ -123,8 +138,11 @@ func TestTLS_FullFlow(t *testing.T) {
 	c3 := cfg(cl.TableFP)
 	c3.Logf = logs.logf
 	c := mustClient(t, c3)
-	if _, err := c.Push(ctx, "c", "counter", "/n", []byte("1")); err == nil {
-		t.Error("a push went to a store whose certificate is not the pinned one")
+	if _, err := c.Push(ctx, "c", "counter", "/changed", []byte("1")); err != nil {
+		t.Errorf("push with one store of two refused: %v", err) // the other store takes it
 	}
 	eventually(t, 5*time.Second, func() error { return logs.find("untrusted certificate") })
+	if l, err := st.Service().Log(testUser, "counter", "/c/changed"); err != nil || len(l.Ops()) != 0 {
+		t.Errorf("a push went to a store whose certificate is not the pinned one (%v)", err)
+	}
 }

@@ -26,7 +26,7 @@ func (c *Client) forgetSome() {
 	}
 	c.mu.Unlock()
 
-	idle := time.Now().Add(-2*c.cfg.CallTimeout - c.cfg.ReadWait).UnixMilli()
+	idle := time.Now().Add(-c.keepUsed).UnixMilli()
 	type cand struct {
 		p    *pathState
 		used int64
