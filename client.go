@@ -31,6 +31,10 @@ var (
 	// ErrTableUnreachable: the table could not be reached; the client
 	// keeps trying.
 	ErrTableUnreachable = errors.New("table out of reach")
+	// ErrTableLost: the table stopped answering after the client read the
+	// mount table; the client goes on with the mount table it has and
+	// keeps trying.
+	ErrTableLost = errors.New("table no longer answers")
 )
 
 // isRefusal reports whether an error from the table or a store is a refusal

@@ -3,6 +3,7 @@ package gigfs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"gigfs.io/gigfs/gig"
@@ -24,12 +25,17 @@ func (c *Client) followTable() {
 		rt := c.cfg.RemoteTable
 		backoff := 100 * time.Millisecond
 		version := int64(-1) // the first wait answers at once
+		lost := false        // OnTable was told the table no longer answers
 		for c.ctx.Err() == nil {
 			ctx, cancel := context.WithTimeout(c.ctx, c.cfg.CallTimeout)
 			tc, err := table.DialTrust(ctx, rt.Addr, rt.trust(), rt.User, "session "+rt.Session)
 			cancel()
 			if err == nil {
 				backoff = 100 * time.Millisecond
+				if lost {
+					lost = false
+					c.onTable(nil)
+				}
 				err = c.waitTable(tc, &version)
 				tc.Close()
 			}
@@ -37,6 +43,10 @@ func (c *Client) followTable() {
 				return
 			}
 			c.cfg.Logf("gigfs: table %s: following the mount table: %v", rt.Addr, err)
+			if !lost && errors.Is(err, gig.ErrTransport) {
+				lost = true
+				c.onTable(fmt.Errorf("%w: %w", ErrTableLost, err))
+			}
 			if isRefusal(err) {
 				return
 			}

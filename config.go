@@ -107,8 +107,10 @@ type Config struct {
 	// remote table answers: an error wrapping ErrTableRefused when it
 	// refuses the session (when the mount table is read, or later when a
 	// store token is asked for: the session was revoked or expired), one
-	// wrapping ErrTableUnreachable when it cannot be reached, nil when it
-	// answers. A tool stops on a refusal rather than wait for a timeout.
+	// wrapping ErrTableUnreachable when it cannot be reached, one wrapping
+	// ErrTableLost when it stops answering later (the client follows it
+	// with the mount table it has), nil when it answers (again). A tool
+	// stops on a refusal rather than wait for a timeout.
 	OnTable func(err error) `json:"-"`
 	// OnStore, if set, is told from the client's background work when a
 	// remote store stops answering (err: why the last attempt to reach it

@@ -26,12 +26,13 @@ func (e *env) storeNews(store string, err error) {
 }
 
 // tableNews tells of the table that stops answering (err wraps
-// gigfs.ErrTableUnreachable) and answers again (err nil), once each.
+// gigfs.ErrTableUnreachable at start, gigfs.ErrTableLost later) and
+// answers again (err nil), once each.
 func (e *env) tableNews(err error) {
 	e.errMu.Lock()
 	was := e.tableDown
 	switch {
-	case errors.Is(err, gigfs.ErrTableUnreachable):
+	case errors.Is(err, gigfs.ErrTableUnreachable) || errors.Is(err, gigfs.ErrTableLost):
 		e.tableDown = true
 	case err == nil:
 		e.tableDown = false
@@ -43,7 +44,8 @@ func (e *env) tableNews(err error) {
 	e.errMu.Unlock()
 	switch {
 	case now && !was:
-		e.status("table %s does not answer (%s); trying again", e.set.Table, oneLine(cause(err, gigfs.ErrTableUnreachable).Error()))
+		why := cause(cause(err, gigfs.ErrTableUnreachable), gigfs.ErrTableLost)
+		e.status("table %s does not answer (%s); trying again", e.set.Table, oneLine(why.Error()))
 	case !now && was:
 		e.status("table %s answers again", e.set.Table)
 	}
