@@ -195,7 +195,7 @@ func (s *sharedStore) serve() error {
 		// Taking over from a server whose stream this process followed:
 		// go on where it left off (the stream is kept in the folder).
 		if err := cur.Since(epoch, seq); err != nil {
-			s.c.cfg.Logf("gigfs: %s: %v", s.Name(), err)
+			s.c.cfg.Logf("gigfs: %s: serving: cannot resume the stream at %s %d: %v", s.Name(), epoch, seq, err)
 		}
 	}
 	if err := os.Remove(s.sock); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -341,6 +341,7 @@ func (s *sharedStore) openStream(ctx context.Context, r *remote.Remote, addr, ke
 		if err == nil || srv9p.IsHangup(err) {
 			return sr, epoch, seq, err == nil, err // a hang-up: try again, rather than skip ahead
 		}
+		s.c.cfg.Logf("gigfs: %s: cannot resume the stream at %s %d: %v", s.Name(), epoch, seq, err)
 	}
 	e, head, err := r.Cursor(ctx)
 	if err != nil {
