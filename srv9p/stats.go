@@ -2,6 +2,7 @@ package srv9p
 
 import (
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
 )
@@ -42,3 +43,33 @@ func (st Stats) LimitsText() string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// A StatusText builds a server's status file: one "name value" line each
+// (PROTOCOL.md). The zero value is ready.
+type StatusText struct{ b strings.Builder }
+
+// Line adds the line name, then the value format makes of args.
+func (t *StatusText) Line(name, format string, args ...any) {
+	fmt.Fprintf(&t.b, "%s %s\n", name, fmt.Sprintf(format, args...))
+}
+
+// Server adds what every 9P server says: its connections and the limits
+// that bit. A nil srv adds nothing.
+func (t *StatusText) Server(srv *Server) {
+	if srv == nil {
+		return
+	}
+	st := srv.Stats()
+	t.Line("connections", "%d (%d not attached)", st.Conns, st.Unauth)
+	t.Line("limits_hit", "%s", st.LimitsText())
+}
+
+// Memory adds the memory line of the process.
+func (t *StatusText) Memory() {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	t.Line("memory", "heap %.1f MiB, sys %.1f MiB, goroutines %d", float64(m.HeapAlloc)/(1<<20), float64(m.Sys)/(1<<20), runtime.NumGoroutine())
+}
+
+// String is the text of the file.
+func (t *StatusText) String() string { return t.b.String() }

@@ -2,9 +2,6 @@ package table
 
 import (
 	"context"
-	"fmt"
-	"runtime"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -32,10 +29,8 @@ func (s *Service) statusFile(id string) srv9p.Node {
 
 // Status is the text of the status file.
 func (s *Service) Status() string {
-	var b strings.Builder
-	line := func(name, format string, args ...any) {
-		fmt.Fprintf(&b, "%s %s\n", name, fmt.Sprintf(format, args...))
-	}
+	var st srv9p.StatusText
+	line := st.Line
 	line("server", "gig-table")
 	if ms := s.stats.start.Load(); ms != 0 {
 		line("uptime", "%v", time.Since(time.UnixMilli(ms)).Round(time.Second))
@@ -44,16 +39,10 @@ func (s *Service) Status() string {
 	line("users", "%d", users)
 	line("sessions", "%d", sessions)
 	line("channels", "%d", channels)
-	if srv := s.stats.srv.Load(); srv != nil {
-		st := srv.Stats()
-		line("connections", "%d (%d not attached)", st.Conns, st.Unauth)
-		line("limits_hit", "%s", st.LimitsText())
-	}
+	st.Server(s.stats.srv.Load())
 	line("durable_writes", "%s", writeLatency.Text())
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	line("memory", "heap %.1f MiB, sys %.1f MiB, goroutines %d", float64(m.HeapAlloc)/(1<<20), float64(m.Sys)/(1<<20), runtime.NumGoroutine())
-	return b.String()
+	st.Memory()
+	return st.String()
 }
 
 // counts counts the users, their live sessions and their channels.

@@ -2,8 +2,6 @@ package storefs
 
 import (
 	"context"
-	"fmt"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -53,10 +51,8 @@ func (t *Tree) statusFile(user string) srv9p.Node {
 
 // Status is the text of the status file.
 func (t *Tree) Status() string {
-	var b strings.Builder
-	line := func(name, format string, args ...any) {
-		fmt.Fprintf(&b, "%s %s\n", name, fmt.Sprintf(format, args...))
-	}
+	var st srv9p.StatusText
+	line := st.Line
 	line("server", "gig-store")
 	line("epoch", "%s", t.S.Epoch())
 	if !t.Started.IsZero() {
@@ -67,21 +63,10 @@ func (t *Tree) Status() string {
 	line("ops_accepted", "%d", t.stats.accepted.Load())
 	line("ops_refused", "%d", t.stats.refused.Load())
 	line("streams", "%d", t.stats.streams.Load())
-	if t.Server != nil {
-		st := t.Server.Stats()
-		line("connections", "%d (%d not attached)", st.Conns, st.Unauth)
-		line("limits_hit", "%s", st.LimitsText())
-	}
+	st.Server(t.Server)
 	line("push_durable", "%s", t.stats.push.Text())
 	line("fsyncs", "%d", t.S.Syncs())
 	line("fsync_latency", "%s", t.S.FsyncLatency())
-	line("memory", "%s", memoryText())
-	return b.String()
-}
-
-// memoryText says how much memory the process uses.
-func memoryText() string {
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return fmt.Sprintf("heap %.1f MiB, sys %.1f MiB, goroutines %d", float64(m.HeapAlloc)/(1<<20), float64(m.Sys)/(1<<20), runtime.NumGoroutine())
+	st.Memory()
+	return st.String()
 }
