@@ -21,6 +21,12 @@ import (
 // (Config.MemBudget, gig-store -mem).
 const DefaultMemBudget = 256 << 20
 
+// DefaultMemOverhead is what a store process takes beyond its oplogs'
+// budget: the runtime, the binary, the streams' kept events, buffers of
+// requests and flushes in progress, and room for the collector's garbage.
+// gig-store's soft memory limit is -mem plus this unless told otherwise.
+const DefaultMemOverhead = 64 << 20
+
 // Estimates of what an oplog costs in memory beyond the bytes of its
 // records: the structs, the maps and the slices behind them. Calibrated
 // with BenchmarkStoreManyPaths at 100,000 paths of 10 ops and no budget:

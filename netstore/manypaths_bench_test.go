@@ -9,9 +9,12 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,14 +59,72 @@ func pct(d []time.Duration, p float64) float64 {
 	return float64(d[int(float64(len(d)-1)*p)].Microseconds()) / 1000
 }
 
+// memPeaks samples the process's memory while a benchmark runs: the
+// peak live heap (as the last GC marked it), the peak estimate of the
+// store's oplogs, and with a profile name, a heap profile written at each
+// new peak of the live heap (at most one a second), so that the file
+// ends up holding the profile at the peak.
+type memPeaks struct {
+	live, est atomic.Int64
+	stop      chan struct{}
+	done      chan struct{}
+}
+
+func samplePeaks(tb testing.TB, s *Service, profile string) *memPeaks {
+	m := &memPeaks{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(m.done)
+		sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		var profiled int64
+		var last time.Time
+		for {
+			select {
+			case <-m.stop:
+				return
+			case <-tick.C:
+			}
+			metrics.Read(sample)
+			live := int64(sample[0].Value.Uint64())
+			if live > m.live.Load() {
+				m.live.Store(live)
+			}
+			if est := s.OplogBytes(); est > m.est.Load() {
+				m.est.Store(est)
+			}
+			if profile != "" && live > profiled+profiled/20 && time.Since(last) >= time.Second {
+				profiled, last = live, time.Now()
+				f, err := os.Create(profile)
+				if err != nil {
+					tb.Error(err)
+					return
+				}
+				pprof.Lookup("heap").WriteTo(f, 0)
+				f.Close()
+			}
+		}
+	}()
+	return m
+}
+
+func (m *memPeaks) end() {
+	close(m.stop)
+	<-m.done
+}
+
 // BenchmarkStoreManyPaths pushes GIGFS_BENCH_OPS ops (default 100,000)
 // over GIGFS_BENCH_PATHS paths (default 10,000) into one store, from 16
 // writers in pushes of 10 ops to 10 paths, then reads 10,000 random paths
 // from 4 readers; GIGFS_BENCH_MEM sets the store's memory budget (default
 // DefaultMemBudget; -1, none: the store keeps every oplog it opened, as it
 // did before the budget). It reports the process's RSS (now and peak), the
-// live heap after a GC, that heap per path ever opened, and push and read
-// latencies. The size:
+// live heap after a GC, that heap per path ever opened, the peak live heap
+// and the peak estimate of the oplogs during the run, and push and read
+// latencies. With a budget it checks the bound: the peak RSS is within
+// the budget plus DefaultMemOverhead (what gig-store's soft memory limit
+// is by default). GIGFS_BENCH_PROFILE names a file for the heap profile
+// at the peak of the live heap. The size:
 //
 //	GIGFS_BENCH_OPS=1000000 GIGFS_BENCH_PATHS=100000 go test ./netstore -run '^$' -bench StoreManyPaths -benchtime 1x -timeout 2h
 func BenchmarkStoreManyPaths(b *testing.B) {
@@ -79,6 +140,7 @@ func BenchmarkStoreManyPaths(b *testing.B) {
 		if _, err := s.AddUser("bench"); err != nil {
 			b.Fatal(err)
 		}
+		peaks := samplePeaks(b, s, os.Getenv("GIGFS_BENCH_PROFILE"))
 		rounds := int(nOps / nPaths)
 		pushLat := make([][]time.Duration, writers)
 		var wg sync.WaitGroup
@@ -147,6 +209,7 @@ func BenchmarkStoreManyPaths(b *testing.B) {
 		}
 		wg.Wait()
 		hwm := procStatus("VmHWM")
+		peaks.end()
 		if err := s.wal.flush(); err != nil { // what is left dirty goes too
 			b.Fatal(err)
 		}
@@ -168,6 +231,20 @@ func BenchmarkStoreManyPaths(b *testing.B) {
 		b.ReportMetric(float64(s.OpenOplogs()), "open")
 		b.ReportMetric(float64(s.OplogEvictions()), "evictions")
 		b.ReportMetric(float64(s.PushWaits()), "push-waits")
+		b.ReportMetric(float64(peaks.live.Load())/(1<<20), "peak-live-MiB")
+		b.ReportMetric(float64(peaks.est.Load())/(1<<20), "peak-est-MiB")
+		bound := "none (no budget)"
+		if budget > 0 {
+			limit := float64(budget+DefaultMemOverhead) / (1 << 20)
+			b.ReportMetric(limit, "bound-MiB")
+			bound = fmt.Sprintf("%.0f MiB (budget %.0f MiB + fixed overhead %d MiB)", limit, float64(budget)/(1<<20), DefaultMemOverhead>>20)
+			if hwm > limit {
+				b.Errorf("peak RSS %.0f MiB over the bound %s", hwm, bound)
+			}
+		}
+		b.Logf("%d ops over %d paths: peak RSS %.0f MiB, bound %s; peak live heap %.0f MiB, peak estimate %.0f MiB; after: live heap %.0f MiB, RSS %.0f MiB; push p50 %.1f p99 %.1f ms, read p50 %.3f p99 %.3f ms; %.0f ops/s",
+			nOps, nPaths, hwm, bound, float64(peaks.live.Load())/(1<<20), float64(peaks.est.Load())/(1<<20), float64(ms.HeapAlloc)/(1<<20), rss,
+			pct(slices.Concat(pushLat...), 0.5), pct(slices.Concat(pushLat...), 0.99), pct(slices.Concat(readLat...), 0.5), pct(slices.Concat(readLat...), 0.99), float64(nOps)/pushTime.Seconds())
 		if err := s.Close(); err != nil {
 			b.Fatal(err)
 		}
