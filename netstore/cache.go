@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/oplog"
@@ -27,15 +28,16 @@ const DefaultMemBudget = 256 << 20
 // gig-store's soft memory limit is -mem plus this unless told otherwise.
 const DefaultMemOverhead = 64 << 20
 
-// Estimates of what an oplog costs in memory beyond the bytes of its
-// records: the structs, the maps and the slices behind them. Calibrated
-// with BenchmarkStoreManyPaths at 100,000 paths of 10 ops and no budget:
-// 5,014 bytes of live heap per path, 3,891 estimated with 1024 here.
-const (
-	entryOverhead = 2048 // the entry, its DiskLog, File, Log, map and list cells
-	opOverhead    = 160  // an Op, its place in the log's slice and seq index
-	coverOverhead = 48   // one origin of a checkpoint's covers
-)
+// entryOverhead is what an open oplog costs in the cache beyond its
+// DiskLog and its log (oplog.Log.MemSize, oplog.DiskLog.OwnSize): its
+// logEntry, its element of the idle list, its slot in the cache's map,
+// and entrySlack, what the heap showed beyond the sizes of the structs
+// (maps' tables, a File's condition; TestCache_EstimateCoversTheHeap
+// measured 1,360 B freed per evicted oplog of one op, 4,584 of ten ops,
+// 35,368 of a hundred). The key's strings are counted apart.
+const entryOverhead = int64(unsafe.Sizeof(logEntry{})) + int64(unsafe.Sizeof(list.Element{})) + int64(unsafe.Sizeof(cacheKey{})+8)*3/2 + entrySlack
+
+const entrySlack = 192
 
 // The oplog cache of a store holds the oplogs in memory, across users,
 // within a budget of bytes. An oplog in use is pinned: by each request
@@ -47,6 +49,7 @@ const (
 // reverse.
 type oplogCache struct {
 	budget int64 // <= 0: none
+	limit  int64 // the process's soft memory limit; <= 0: none (memory.go)
 	logf   func(format string, args ...any)
 	flush  func() // asks the write-ahead log to flush soon (pinned oplogs over budget)
 
@@ -65,6 +68,11 @@ type oplogCache struct {
 	waits   atomic.Int64 // pushes that waited for a flush
 	logged  atomic.Int64 // unix ms of the last log line about the budget
 	wlogged atomic.Int64 // the same, for pushes that wait
+	// squeeze is what the live heap took off the budget (memory.go).
+	squeeze       atomic.Int64
+	limitLogged   atomic.Int64 // unix ms of the last line about the soft limit
+	squeezeLogged atomic.Int64 // the same, about the squeeze
+	gcs           atomic.Int64 // collections seen (memory.go)
 }
 
 type cacheKey struct {
@@ -88,30 +96,33 @@ type logEntry struct {
 	ver     uint64 // DiskLog version that enc and stamp are of
 	stamp   uint64 // qid version of ver
 	enc     []byte // nil until read
-	costVer uint64 // DiskLog version and enc size the cost was taken at
-	costEnc int
+	logCost int64  // Log.MemSize at costVer
+	costVer uint64 // DiskLog version logCost was taken at
 	costOK  bool
 }
 
-func newCache(budget int64, logf func(string, ...any)) *oplogCache {
-	return &oplogCache{budget: budget, logf: logf, m: make(map[cacheKey]*logEntry), flushed: make(chan struct{})}
+// newCache makes a cache of budget bytes (<= 0: none) in a process whose
+// soft memory limit is limit (<= 0: none; see memory.go).
+func newCache(budget, limit int64, logf func(string, ...any)) *oplogCache {
+	c := &oplogCache{budget: budget, limit: limit, logf: logf, m: make(map[cacheKey]*logEntry), flushed: make(chan struct{})}
+	if budget > 0 && limit > 0 {
+		c.watchHeap()
+	}
+	return c
 }
 
-// waitFactor times the budget is where pushes start to wait for flushes.
-const waitFactor = 2
-
-// room makes a push wait while the cache is over twice its budget (past
-// the budget, trim evicts every oplog it can: the others have records only
-// in the write-ahead log, or are in use) until the next flush of the log
-// has put records in their files, so that they can go. It bounds what pushes to many paths
-// in a short time hold in memory; a push over a cache within budget does
-// not wait.
+// room makes a push wait while the cache is over its budget (trim has
+// evicted every oplog it could: the others have records only in the
+// write-ahead log, or are in use) until the next flush of the log has put
+// records in their files, so that they can go. It bounds what pushes to
+// many paths in a short time hold in memory; a push over a cache within
+// budget does not wait.
 func (c *oplogCache) room(ctx context.Context) {
 	if c.budget <= 0 {
 		return
 	}
 	c.mu.Lock()
-	over, ch, bytes := c.bytes > waitFactor*c.budget && !c.closed, c.flushed, c.bytes
+	over, ch, bytes := c.bytes > c.target() && !c.closed, c.flushed, c.bytes
 	c.mu.Unlock()
 	if !over || c.flush == nil {
 		return
@@ -119,7 +130,7 @@ func (c *oplogCache) room(ctx context.Context) {
 	c.waits.Add(1)
 	now := time.Now().UnixMilli()
 	if last := c.wlogged.Load(); now-last >= time.Minute.Milliseconds() && c.wlogged.CompareAndSwap(last, now) {
-		c.logf("store: twice the memory budget (-mem %d) reached by oplogs with records not yet in their files (~%d bytes): pushes wait for the next flush", c.budget, bytes)
+		c.logf("store: memory budget (-mem %d) reached by oplogs with records not yet in their files (~%d bytes): pushes wait for the next flush", c.target(), bytes)
 	}
 	c.flush()
 	select {
@@ -154,34 +165,18 @@ func (e *logEntry) encoded(c *oplogCache) ([]byte, uint64) {
 	return e.enc, e.stamp
 }
 
-// measure returns the entry's estimated cost in memory.
+// measure returns the entry's estimated cost in memory: its log (walked
+// again only when it changed), its JSON lines, the records not yet in its
+// file, its structs and its key.
 func (e *logEntry) measure() int64 {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var cost int64
 	e.d.View(func(l *oplog.Log, v uint64) {
-		if e.costOK && e.costVer == v && e.costEnc == len(e.enc) {
-			cost = -1
-			return
-		}
-		e.costVer, e.costEnc, e.costOK = v, len(e.enc), true
-		cost = entryOverhead + int64(cap(e.enc))
-		b := l.Base()
-		cost += opCost(&b)
-		ops := l.Ops()
-		for i := range ops {
-			cost += opCost(&ops[i])
+		if !e.costOK || e.costVer != v {
+			e.logCost, e.costVer, e.costOK = l.MemSize(), v, true
 		}
 	})
-	return cost
-}
-
-func opCost(o *oplog.Op) int64 {
-	n := int64(opOverhead + len(o.Origin) + len(o.Sha) + len(o.Payload) + len(o.Value))
-	for k := range o.Covers {
-		n += int64(len(k) + coverOverhead)
-	}
-	return n
+	return entryOverhead + e.logCost + int64(cap(e.enc)) + e.d.OwnSize() + oplog.AllocSize(len(e.key.typ)) + oplog.AllocSize(len(e.key.path))
 }
 
 // get returns the oplog (typ, path) of u, pinned (the caller unpins it),
@@ -254,7 +249,7 @@ func (c *oplogCache) pinLocked(e *logEntry) {
 func (c *oplogCache) unpin(e *logEntry) {
 	cost := e.measure()
 	c.mu.Lock()
-	if cost >= 0 && c.m[e.key] == e {
+	if c.m[e.key] == e {
 		c.bytes += cost - e.cost
 		e.cost = cost
 	}
@@ -274,19 +269,20 @@ func (c *oplogCache) trim() {
 		return
 	}
 	c.mu.Lock()
-	if c.bytes <= c.budget {
+	target := c.target()
+	if c.bytes <= target {
 		c.mu.Unlock()
 		return
 	}
 	var victims []*logEntry
-	for c.bytes > c.budget && c.idle.Len() > 0 {
+	for c.bytes > target && c.idle.Len() > 0 {
 		e := c.idle.Remove(c.idle.Back()).(*logEntry)
 		e.elem = nil
 		delete(c.m, e.key)
 		c.bytes -= e.cost
 		victims = append(victims, e)
 	}
-	over, open, bytes := c.bytes > c.budget, len(c.m), c.bytes
+	over, open, bytes := c.bytes > target, len(c.m), c.bytes
 	c.mu.Unlock()
 	for _, e := range victims {
 		// Nothing pins it: no request holds it and its file has every
@@ -301,7 +297,7 @@ func (c *oplogCache) trim() {
 	}
 	now := time.Now().UnixMilli()
 	if last := c.logged.Load(); now-last >= time.Minute.Milliseconds() && c.logged.CompareAndSwap(last, now) {
-		c.logf("store: memory budget (-mem %d) reached: %d cold oplogs dropped from memory, %d open, ~%d bytes (they load again on demand)", c.budget, len(victims), open, bytes)
+		c.logf("store: memory budget (-mem %d) reached: %d cold oplogs dropped from memory, %d open, ~%d bytes (they load again on demand)", target, len(victims), open, bytes)
 	}
 }
 

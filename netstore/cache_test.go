@@ -229,7 +229,7 @@ func TestCache_EvictWhilePushingAndReading(t *testing.T) {
 	}
 }
 
-// Past twice the budget with nothing it may evict (every oplog over it has
+// Past the budget with nothing it may evict (every oplog over it has
 // records only in the write-ahead log), a push waits for the next flush
 // rather than grow the store's memory.
 func TestCache_PushOverBudgetWaitsForFlush(t *testing.T) {
@@ -245,14 +245,14 @@ func TestCache_PushOverBudgetWaitsForFlush(t *testing.T) {
 	for s.PushWaits() == 0 {
 		select {
 		case err := <-done:
-			t.Fatalf("a push over twice the budget went on without a flush (%v)", err)
+			t.Fatalf("a push over the budget went on without a flush (%v)", err)
 		default:
 			runtime.Gosched()
 		}
 	}
 	select {
 	case err := <-done:
-		t.Fatalf("a push over twice the budget went on without a flush (%v)", err)
+		t.Fatalf("a push over the budget went on without a flush (%v)", err)
 	default:
 	}
 	if err := s.wal.flush(); err != nil {

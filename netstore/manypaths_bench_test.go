@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -133,7 +134,14 @@ func BenchmarkStoreManyPaths(b *testing.B) {
 	budget := benchEnv(b, "GIGFS_BENCH_MEM", DefaultMemBudget)
 	const writers, perPush, readers, reads = 16, 10, 4, 10_000
 	for range b.N {
-		s, err := Open(Config{Dir: b.TempDir(), MemBudget: budget, Logf: b.Logf})
+		// As gig-store does: the soft memory limit is the budget plus
+		// DefaultMemOverhead (unless GOMEMLIMIT is set).
+		var limit int64
+		if budget > 0 {
+			limit, _ = SetMemoryLimit(budget, 0)
+			defer debug.SetMemoryLimit(math.MaxInt64)
+		}
+		s, err := Open(Config{Dir: b.TempDir(), MemBudget: budget, MemLimit: limit, Logf: b.Logf})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -235,9 +243,9 @@ func BenchmarkStoreManyPaths(b *testing.B) {
 		b.ReportMetric(float64(peaks.est.Load())/(1<<20), "peak-est-MiB")
 		bound := "none (no budget)"
 		if budget > 0 {
-			limit := float64(budget+DefaultMemOverhead) / (1 << 20)
+			limit := float64(limit) / (1 << 20)
 			b.ReportMetric(limit, "bound-MiB")
-			bound = fmt.Sprintf("%.0f MiB (budget %.0f MiB + fixed overhead %d MiB)", limit, float64(budget)/(1<<20), DefaultMemOverhead>>20)
+			bound = fmt.Sprintf("%.0f MiB (budget %.0f MiB + fixed overhead %.0f MiB, the soft memory limit)", limit, float64(budget)/(1<<20), limit-float64(budget)/(1<<20))
 			if hwm > limit {
 				b.Errorf("peak RSS %.0f MiB over the bound %s", hwm, bound)
 			}

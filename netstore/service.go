@@ -112,13 +112,19 @@ type Config struct {
 	// WALMaxBytes is the size of the write-ahead log past which a flush
 	// starts at once. Zero means DefaultWALMaxBytes.
 	WALMaxBytes int64
-	// MemBudget is how many bytes of oplogs the store keeps in memory:
-	// past it, the least recently used oplogs that no request holds and
-	// whose records are all in their files are dropped from memory, and
-	// loaded again on demand. Oplogs in use, or with records only in the
-	// write-ahead log, may take it over (until the next flush). Zero means
-	// DefaultMemBudget; negative, no budget.
+	// MemBudget is how many bytes of oplogs the store keeps in memory, by
+	// its estimate (oplog.Log.MemSize): past it, the least recently used
+	// oplogs that no request holds and whose records are all in their
+	// files are dropped from memory, and loaded again on demand. Oplogs in
+	// use, or with records only in the write-ahead log, stay; while they
+	// keep the store over the budget, pushes wait for the next flush. Zero
+	// means DefaultMemBudget; negative, no budget.
 	MemBudget int64
+	// MemLimit is the process's soft memory limit (SetMemoryLimit sets
+	// it): when the live heap comes near it, the store keeps fewer oplogs
+	// in memory than MemBudget, so that the limit is not reached
+	// (memory.go). Zero: the store does not watch the heap.
+	MemLimit int64
 	// CallLog is how many calls per user the user's calls file shows
 	// (calls.go); the file on disk holds at most twice that. Zero means
 	// DefaultCallLog.
@@ -234,7 +240,7 @@ func Open(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	s := &Service{cfg: cfg, root: root, epoch: randomHex(8), users: make(map[string]*user), lock: lock}
-	s.cache = newCache(cfg.MemBudget, cfg.Logf)
+	s.cache = newCache(cfg.MemBudget, cfg.MemLimit, cfg.Logf)
 	var vb [4]byte
 	rand.Read(vb[:])
 	s.verBase = uint32(vb[0])<<24 | uint32(vb[1])<<16 | uint32(vb[2])<<8 | uint32(vb[3])

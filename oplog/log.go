@@ -181,9 +181,13 @@ type Log struct {
 	bySeq map[originSeq]string // (origin, seq) -> sha, for ops
 }
 
+// initial is the initial checkpoint every new log starts from (shared:
+// logs never change their checkpoint in place).
+var initial = Initial()
+
 // NewLog returns a log holding only the initial checkpoint.
 func NewLog() *Log {
-	return &Log{base: Initial(), bySeq: make(map[originSeq]string)}
+	return &Log{base: initial, bySeq: make(map[originSeq]string)}
 }
 
 // Base returns the current checkpoint.

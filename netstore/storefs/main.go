@@ -41,6 +41,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker netstore.
 	flushEvery := fl.Set.Duration("flush-interval", netstore.DefaultFlushInterval, "how often the oplogs' files are brought up to date from the write-ahead log")
 	walMax := fl.Set.Int64("wal-max", netstore.DefaultWALMaxBytes, "bytes of write-ahead log past which a flush starts at once")
 	mem := fl.Set.Int64("mem", netstore.DefaultMemBudget, "bytes of oplogs kept in memory; colder ones are dropped and read again from disk when used")
+	memLimit := fl.Set.Int64("mem-limit", 0, "the process's soft memory limit in bytes (0: -mem + 64 MiB; GOMEMLIMIT, if set, wins)")
 	callLog := fl.Set.Int("call-log", netstore.DefaultCallLog, "calls per user kept in the user's call log (/user/<id>/calls)")
 	allowUnix := fl.Set.Bool("allow-unix-table", false, "let a confirm name a table on a unix socket (the default when -addr is a unix socket)")
 	if status, ok := fl.Parse(args, logger); !ok {
@@ -51,6 +52,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker netstore.
 	}
 	if *mem <= 0 {
 		return fl.Fail("-mem %d: want a positive number of bytes", *mem)
+	}
+	if *memLimit < 0 || (*memLimit > 0 && *memLimit <= *mem) {
+		return fl.Fail("-mem-limit %d: want 0 or more bytes than -mem (%d)", *memLimit, *mem)
 	}
 	if *callLog <= 0 {
 		return fl.Fail("-call-log %d: want a positive count", *callLog)
@@ -63,8 +67,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker netstore.
 		logger.Print(err)
 		return daemon.ExitError
 	}
+	limit, limitFrom := netstore.SetMemoryLimit(*mem, *memLimit)
 	svc, err := netstore.Open(netstore.Config{Dir: fl.Data, Checker: checker, DateHorizon: *horizon, FlushInterval: *flushEvery, WALMaxBytes: *walMax,
-		MemBudget: *mem, CallLog: *callLog, AllowUnixTable: *allowUnix || isUnix(fl.Addr), Logf: logger.Printf})
+		MemBudget: *mem, MemLimit: limit, CallLog: *callLog, AllowUnixTable: *allowUnix || isUnix(fl.Addr), Logf: logger.Printf})
 	if err != nil {
 		logger.Print(err)
 		return daemon.ExitError
@@ -75,8 +80,8 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker netstore.
 		svc.Close()
 		return daemon.ExitError
 	}
-	logger.Printf("listening on %s (%s); data %s; admin key in %s; epoch %s",
-		fl.Addr, l.Addr(), fl.Data, adminkey.Path(fl.Data), svc.Epoch())
+	logger.Printf("listening on %s (%s); data %s; admin key in %s; epoch %s; memory: oplogs %d MiB (-mem), soft limit %d MiB (%s)",
+		fl.Addr, l.Addr(), fl.Data, adminkey.Path(fl.Data), svc.Epoch(), *mem>>20, limit>>20, limitFrom)
 	if listening != nil {
 		listening(l.Addr().String())
 	}
@@ -87,7 +92,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker netstore.
 	return daemon.Serve(ctx, logger, l, srv, svc.Close)
 }
 
-const usage = `usage: gig-store [-addr dialstring] [-data dir] [-date-horizon 24h] [-flush-interval 1s] [-wal-max bytes] [-mem bytes] [-call-log 1000] [-cert file -key file] [-allow-unix-table]
+const usage = `usage: gig-store [-addr dialstring] [-data dir] [-date-horizon 24h] [-flush-interval 1s] [-wal-max bytes] [-mem bytes] [-mem-limit bytes] [-call-log 1000] [-cert file -key file] [-allow-unix-table]
 
 Serves a GiG.fs store over 9P2000: per user, oplogs on disk and the
 stream of accepted ops. The admin key is made on first start in

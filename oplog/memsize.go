@@ -1,0 +1,74 @@
+package oplog
+
+import "unsafe"
+
+// What the in-memory parts of a log cost, for MemSize. The figures are
+// those of the Go runtime on 64-bit machines: an allocation takes its
+// size class (AllocSize), a map entry its slot in a group of eight plus a
+// share of the free slots a map keeps to grow (a load of 7/8 at most, half
+// that just after it doubled). TestMemSize_CoversTheHeap checks the total
+// against the heap a collector measures.
+const (
+	opSize      = int64(unsafe.Sizeof(Op{}))
+	seqEntry    = int64(unsafe.Sizeof(originSeq{})+unsafe.Sizeof("")) * 3 / 2 // bySeq: key, value, free slots
+	coverEntry  = int64(unsafe.Sizeof("")+8) * 3 / 2                          // Coverage: key, value, free slots
+	mapHeader   = 48 + 8*8                                                    // a map and its first group's control word
+	logSize     = int64(unsafe.Sizeof(Log{}))
+	diskLogSize = int64(unsafe.Sizeof(DiskLog{})) + int64(unsafe.Sizeof(File{}))
+)
+
+// AllocSize is what an allocation of n bytes takes: n rounded up about as
+// the Go allocator's size classes do (they are at most 1/8 apart), so that
+// many small strings are not undercounted.
+func AllocSize(n int) int64 {
+	if n == 0 {
+		return 0
+	}
+	if n <= 16 {
+		return 16
+	}
+	step := 16
+	for s := n >> 3; step < s; {
+		step <<= 1
+	}
+	return int64((n + step - 1) / step * step)
+}
+
+// memSize is what op o holds apart from its own struct: its strings and
+// bodies (each op decoded has its own; a body by its capacity), and its
+// coverage.
+func (o *Op) memSize() int64 {
+	n := AllocSize(len(o.Sha)) + AllocSize(len(o.Origin)) + AllocSize(cap(o.Payload)) + AllocSize(cap(o.Value))
+	if o.Covers != nil {
+		n += mapHeader
+		for k := range o.Covers {
+			n += coverEntry + AllocSize(len(k))
+		}
+	}
+	return n
+}
+
+// MemSize estimates the bytes of memory the log takes: its checkpoint, the
+// slice of its ops (by capacity), every op's strings and bodies, and the
+// index of (origin, seq). The initial checkpoint, shared by every log,
+// costs nothing.
+func (l *Log) MemSize() int64 {
+	n := logSize + opSize*int64(cap(l.ops)) + mapHeader + seqEntry*int64(len(l.bySeq))
+	if l.base.Sha != initial.Sha {
+		n += l.base.memSize()
+	}
+	for i := range l.ops {
+		n += l.ops[i].memSize()
+	}
+	return n
+}
+
+// OwnSize estimates the bytes of memory the DiskLog takes apart from its
+// log (Log.MemSize, which View gives): its structs, its file's name, and
+// the records merged and not yet in its file. It is cheap: a store
+// measures it on every use of an oplog.
+func (d *DiskLog) OwnSize() int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return diskLogSize + AllocSize(len(d.file.path)) + int64(cap(d.unflushed))
+}
