@@ -1,5 +1,7 @@
 package netstore
 
+import "fmt"
+
 // OpenOplogs is how many oplogs the store holds open (in memory), over
 // every user.
 func (s *Service) OpenOplogs() int {
@@ -26,3 +28,21 @@ func (s *Service) OplogBytes() int64 {
 // PushWaits is how many pushes waited for a flush of the write-ahead log
 // because the oplogs in memory were over the budget.
 func (s *Service) PushWaits() int64 { return s.cache.waits.Load() }
+
+// MemoryText says what the open oplogs take by the store's estimate, the
+// budget now (Config.MemBudget less what a live heap near the soft limit
+// took off it), the soft memory limit, and the evictions and loads so
+// far, for a status file.
+func (s *Service) MemoryText() string {
+	c := s.cache
+	mib := func(n int64) float64 { return float64(n) / (1 << 20) }
+	limit := "none"
+	if c.limit > 0 {
+		limit = fmt.Sprintf("%.1f MiB", mib(c.limit))
+	}
+	budget := "no budget"
+	if c.budget > 0 {
+		budget = fmt.Sprintf("%.1f MiB (-mem)", mib(c.target()))
+	}
+	return fmt.Sprintf("%.1f MiB of %s, limit %s, evicted %d, loaded %d", mib(s.OplogBytes()), budget, limit, c.evicted.Load(), c.loads.Load())
+}

@@ -60,6 +60,7 @@ func (t *Tree) Status() string {
 	}
 	line("users", "%d", len(t.S.Users()))
 	line("oplogs_open", "%d", t.S.OpenOplogs())
+	line("oplogs_memory", "%s", t.S.MemoryText())
 	line("ops_accepted", "%d", t.stats.accepted.Load())
 	line("ops_refused", "%d", t.stats.refused.Load())
 	line("streams", "%d", t.stats.streams.Load())
