@@ -12,14 +12,20 @@ import (
 // was not used for a while (a push between its load and its merge), and a
 // store that outlives the process was seen holding every op of it. What
 // is dropped is read again from the stores when used.
+//
+// It runs when a path is loaded and when a background sync ends (a
+// client that only watches a channel loads nothing, yet syncs every path
+// of it when a store comes back). A scan walks every path, so it is done
+// once per 1/64 of them made or synced since the last: a few steps per
+// path, however many are waiting for their sync.
 func (c *Client) forgetSome() {
 	limit := c.cfg.KeepPaths
 	c.mu.Lock()
-	if limit < 0 || len(c.paths) <= limit || c.pathsMade == 0 {
+	if limit < 0 || len(c.paths) <= limit || c.forgetDue < 1+len(c.paths)/64 {
 		c.mu.Unlock()
 		return
 	}
-	c.pathsMade = 0
+	c.forgetDue = 0
 	all := make([]*pathState, 0, len(c.paths))
 	for _, p := range c.paths {
 		all = append(all, p)
@@ -60,6 +66,15 @@ func (c *Client) forgetSome() {
 	if logNow && n > 0 {
 		c.cfg.Logf("gigfs: dropped %d unwatched paths from memory, %d kept (Config.KeepPaths %d)", n, kept, limit)
 	}
+}
+
+// syncEnded tells forgetSome that a background sync ended: its path may
+// be forgettable now.
+func (c *Client) syncEnded() {
+	c.mu.Lock()
+	c.forgetDue++
+	c.mu.Unlock()
+	c.forgetSome()
 }
 
 // forgettable reports whether p may be dropped (see forgetSome), and when

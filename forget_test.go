@@ -94,3 +94,54 @@ func TestClient_DropsUnwatchedPaths(t *testing.T) {
 		return nil
 	})
 }
+
+// A client that only watches a channel loads no path itself, yet when a
+// store comes back it syncs every path of the channel (syncWatched): the
+// paths those syncs made are dropped once synced, as any other, so that
+// gig-watch keeps at most KeepPaths of them however many the channel has.
+func TestClient_ChannelWatchForgetsSyncedPaths(t *testing.T) {
+	w := newWorld(t, 1)
+	writer := w.client(w.config())
+	const paths = 40
+	for i := range paths {
+		mustPush(t, writer, "c", "counter", fmt.Sprintf("/p%d", i), "1")
+	}
+	cfg := w.config()
+	cfg.KeepPaths = 10
+	events := make(chan error, 16)
+	cfg.OnStore = func(_ string, err error) { events <- err }
+	c := w.client(cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := c.WatchOps(ctx, "c"); err != nil {
+		t.Fatal(err)
+	}
+	mustGet(t, c, "c", "counter", "/p0") // the store is up for the watcher
+	// The store goes away and comes back: the watcher syncs the channel.
+	w.proxies[0].Cut()
+	for err := range events {
+		if err != nil {
+			break
+		}
+	}
+	w.proxies[0].Heal()
+	for err := range events {
+		if err == nil {
+			break
+		}
+	}
+	seen := 0
+	eventually(t, 30*time.Second, func() error {
+		c.mu.Lock()
+		n := len(c.paths)
+		c.mu.Unlock()
+		seen = max(seen, n)
+		if seen < paths/2 {
+			return fmt.Errorf("the watcher holds %d paths: not yet syncing the channel's %d", seen, paths)
+		}
+		if n > cfg.KeepPaths {
+			return fmt.Errorf("%d paths in the watcher's memory once synced, want at most %d", n, cfg.KeepPaths)
+		}
+		return nil
+	})
+}

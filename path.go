@@ -55,7 +55,7 @@ func (c *Client) pathState(k pathKey) *pathState {
 		c.mergePending(p)
 		p.value, p.valErr = c.reg.Reduce(k.typ, k.path, p.log)
 		c.paths[k] = p
-		c.pathsMade++
+		c.forgetDue++
 	}
 	return p
 }

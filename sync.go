@@ -92,6 +92,7 @@ func (c *Client) scheduleSync(p *pathState, delay time.Duration) {
 			again := p.syncAgain && c.ctx.Err() == nil
 			p.syncMu.Unlock()
 			if !again {
+				c.syncEnded()
 				return
 			}
 		}
