@@ -75,9 +75,7 @@ type Client struct {
 	remotes   map[string]*remoteStore
 	disk      map[string]*sharedStore // by storage path, shared by channels
 	paths     map[pathKey]*pathState
-	// forgetDue counts what may have made paths forgettable since the
-	// last forgetSome scan: paths made, background syncs ended.
-	forgetDue int
+	forgetDue int // paths made and background syncs ended since the last forgetSome scan
 	// keepUsed is how long a path just used is kept from forgetSome: a
 	// push between its load and its merge takes at most this.
 	keepUsed  time.Duration
