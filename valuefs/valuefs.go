@@ -79,6 +79,7 @@ func (f *FS) paths(ctx context.Context, channel string, fresh bool) []gigfs.Type
 				f.lists = make(map[string]listing)
 			}
 			f.lists[channel] = l
+			f.forgetListed(channel, ps)
 			f.mu.Unlock()
 		}
 	}
@@ -89,6 +90,31 @@ func (f *FS) paths(ctx context.Context, channel string, fresh bool) []gigfs.Type
 	}
 	f.mu.Unlock()
 	return out
+}
+
+// forgetListed drops what was made here and the stores now list (a
+// folder, once they list a path in it), so that what gig-fs remembers of
+// its own creations is only what no store holds yet. Called with f.mu
+// held.
+func (f *FS) forgetListed(channel string, listed []gigfs.TypePath) {
+	made := f.created[channel]
+	if len(made) == 0 {
+		return
+	}
+	for _, tp := range listed {
+		delete(made, tp)
+		for m := range made {
+			if m.Type == tp.Type && strings.HasSuffix(m.Path, "/") && strings.HasPrefix(tp.Path, m.Path) {
+				delete(made, m)
+			}
+		}
+		if len(made) == 0 {
+			break
+		}
+	}
+	if len(made) == 0 {
+		delete(f.created, channel)
+	}
 }
 
 func (f *FS) create(channel string, tp gigfs.TypePath) {

@@ -187,3 +187,29 @@ func TestValues_Key(t *testing.T) {
 		t.Fatal("attach with a wrong key")
 	}
 }
+
+// What gig-fs made (a file or folder with no op yet) it remembers only
+// until the stores list it: a mount that creates many files does not keep
+// one entry per file for good.
+func TestValues_CreatedForgottenOnceListed(t *testing.T) {
+	c, _ := serveValues(t, "")
+	f := &FS{C: c}
+	ctx := context.Background()
+	f.create("chan", gigfs.TypePath{Type: "lww", Path: "/a"})
+	f.create("chan", gigfs.TypePath{Type: "lww", Path: "/d/"})
+	f.create("chan", gigfs.TypePath{Type: "lww", Path: "/empty"})
+	for _, p := range []string{"/a", "/d/x"} {
+		if _, err := c.Push(ctx, "chan", "lww", p, json.RawMessage(`1`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := f.paths(ctx, "chan", true)
+	if len(got) != 3 {
+		t.Fatalf("listing %v, want /a, /d/x and /empty", got)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if made := f.created["chan"]; len(made) != 1 || !made[gigfs.TypePath{Type: "lww", Path: "/empty"}] {
+		t.Fatalf("remembered as made here: %v, want only /empty (no store lists it)", made)
+	}
+}
