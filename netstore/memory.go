@@ -25,9 +25,12 @@ import (
 
 // SetMemoryLimit sets the process's soft memory limit for a store with
 // the given budget of oplogs: limit, or when limit is 0, the budget plus
-// DefaultMemOverhead. When the environment sets GOMEMLIMIT, that limit
-// stays. It returns the limit in force and where it comes from, for the
-// store's start line; pass the limit to Config.MemLimit.
+// DefaultMemOverhead. The Go runtime is given a little less (a quarter of
+// what the limit has over the budget, at most 8 MiB): the binary and
+// memory the runtime does not manage count in the RSS but not in its
+// limit. When the environment sets GOMEMLIMIT, that limit stays. It
+// returns the limit in force and where it comes from, for the store's
+// start line; pass the limit to Config.MemLimit.
 func SetMemoryLimit(budget, limit int64) (int64, string) {
 	if v := os.Getenv("GOMEMLIMIT"); v != "" && v != "off" {
 		return debug.SetMemoryLimit(-1), "GOMEMLIMIT=" + v
@@ -36,7 +39,7 @@ func SetMemoryLimit(budget, limit int64) (int64, string) {
 	if limit <= 0 {
 		limit, from = budget+DefaultMemOverhead, fmt.Sprintf("-mem + %d MiB", DefaultMemOverhead>>20)
 	}
-	debug.SetMemoryLimit(limit)
+	debug.SetMemoryLimit(limit - min(max(limit-budget, 0)/4, 8<<20))
 	return limit, from
 }
 
