@@ -1,6 +1,7 @@
 package netstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -210,6 +211,36 @@ func (c *Cursor) Next(ctx context.Context) ([]byte, error) {
 	}
 }
 
+// Ready copies into p the events after the cursor that are ready now,
+// whole, as many as fit, without blocking, and moves the cursor past them
+// (a stream read adds them after the event Next returned). auth is checked
+// once for them all.
+func (c *Cursor) Ready(ctx context.Context, p []byte) (int, error) {
+	c.h.mu.Lock()
+	n, k := 0, uint64(0)
+	if !c.h.closed && c.after+1 >= c.h.first {
+		for i := c.after + 1 - c.h.first; i < uint64(len(c.h.events)); i++ {
+			ev := c.h.events[i]
+			if n+len(ev) > len(p) {
+				break
+			}
+			n += copy(p[n:], ev)
+			k++
+		}
+	}
+	c.h.mu.Unlock()
+	if k == 0 {
+		return 0, nil
+	}
+	if c.auth != nil {
+		if err := c.auth(ctx); err != nil {
+			return 0, err
+		}
+	}
+	c.after += k
+	return n, nil
+}
+
 // Write takes a control line written on the stream file: "since <epoch>
 // <seq>".
 func (c *Cursor) Write(_ context.Context, p []byte) (int, error) {
@@ -225,6 +256,25 @@ func (c *Cursor) Write(_ context.Context, p []byte) (int, error) {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// ParseEvents parses what reads of a store's stream returned: whole
+// lines, one event each.
+func ParseEvents(b []byte) ([]Event, error) {
+	var out []Event
+	for len(b) > 0 {
+		line, rest, ok := bytes.Cut(b, []byte("\n"))
+		if !ok {
+			return out, fmt.Errorf("stream: bad event: no newline after %d bytes", len(line))
+		}
+		ev, err := ParseEvent(line)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, ev)
+		b = rest
+	}
+	return out, nil
 }
 
 // ParseEvent parses one line of a store's stream.

@@ -199,11 +199,15 @@ func (r *Remote) Cursor(ctx context.Context) (epoch string, seq uint64, err erro
 func (r *Remote) Close() error { return r.c.Close() }
 
 // A StreamReader reads a store's stream on a connection of its own: a
-// blocked read ends only when an event comes or the connection closes.
+// blocked read ends only when an event comes or the connection closes. A
+// read returns every event that is ready (as many whole lines as fit);
+// Next hands them out one at a time.
 type StreamReader struct {
-	c   *srv9p.Mux
-	f   *srv9p.MuxFile
-	buf []byte
+	c    *srv9p.Mux
+	f    *srv9p.MuxFile
+	buf  []byte
+	rest []byte // whole events read and not yet returned (in buf)
+	part []byte // the start of an event larger than a read
 }
 
 // OpenStream connects to the store's stream. With a non-empty epoch it
@@ -242,29 +246,43 @@ const maxEvent = oplog.MaxLineSize + 2*gig.MaxPathLen + 256
 // Next blocks until the next event. Close the reader (from another
 // goroutine, or by cancelling ctx) to end a blocked Next.
 func (s *StreamReader) Next(ctx context.Context) (netstore.Event, error) {
-	// An event ends with a newline; one larger than a read (a checkpoint
-	// of many origins) comes in several.
-	var ev []byte
-	for len(ev) == 0 || ev[len(ev)-1] != '\n' {
+	for {
+		if len(s.rest) > 0 {
+			line := s.rest
+			if i := bytes.IndexByte(s.rest, '\n'); i >= 0 {
+				line, s.rest = s.rest[:i+1], s.rest[i+1:]
+			} else {
+				s.rest = nil
+			}
+			return netstore.ParseEvent(line)
+		}
+		// An event ends with a newline; one larger than a read (a
+		// checkpoint of many origins) comes in several, and a read ends
+		// with a whole event.
 		n, err := s.f.Read(ctx, s.buf)
 		if err != nil {
 			return netstore.Event{}, fmt.Errorf("stream: %w", err)
 		}
 		if n == 0 {
-			if len(ev) == 0 {
+			if len(s.part) == 0 {
 				return netstore.Event{}, io.EOF
 			}
-			break
+			ev := s.part
+			s.part = nil
+			return netstore.ParseEvent(ev)
 		}
-		if len(ev) == 0 && s.buf[n-1] == '\n' {
-			return netstore.ParseEvent(s.buf[:n]) // the common case: one read, no copy
+		if len(s.part) == 0 && s.buf[n-1] == '\n' {
+			s.rest = s.buf[:n] // the common case: whole events, no copy
+			continue
 		}
-		if len(ev)+n > maxEvent {
+		if bytes.IndexByte(s.buf[:n], '\n') < 0 && len(s.part)+n > maxEvent {
 			return netstore.Event{}, fmt.Errorf("stream: event longer than %d bytes", maxEvent)
 		}
-		ev = append(ev, s.buf[:n]...)
+		s.part = append(s.part, s.buf[:n]...)
+		if s.part[len(s.part)-1] == '\n' {
+			s.rest, s.part = s.part, nil
+		}
 	}
-	return netstore.ParseEvent(ev)
 }
 
 // NextEvent is Next (netstore.EventStream).
