@@ -142,6 +142,9 @@ func runPush(e *env, args []string) error {
 	}
 	if len(rest) == 1 {
 		e.newsOn() // a pipeline's end: say when its stores stop and start answering
+		if *inflight > DefaultPushInflight {
+			e.maxPushes = *inflight // as many push fids per store connection
+		}
 	}
 	cl, err := e.client()
 	if err != nil {
@@ -164,7 +167,8 @@ func runPush(e *env, args []string) error {
 
 // DefaultPushInflight is gig-push's -inflight: how many pushes of stdin
 // lines may be on their way at once. It matches the push fids a client
-// keeps per store connection (remote.DefaultMaxPushes).
+// keeps per store connection (gigfs.Config.MaxPushes); a larger -inflight
+// raises that too.
 const DefaultPushInflight = 64
 
 // parsePayload checks that s is one JSON value.

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/netstore"
@@ -29,14 +30,29 @@ type Remote struct {
 	User string
 	c    *srv9p.Mux
 
-	pushes chan struct{} // one per push in flight, at most MaxPushes
+	cfg    Config
+	pushes chan struct{} // one per push in flight, at most cfg.MaxPushes
 	mu     sync.Mutex
 	idle   []*srv9p.MuxFile // open push fids not in use
+	bitAt  time.Time        // when MaxPushes was last logged; guarded by mu
+	bitN   int              // times it bit since; guarded by mu
 }
 
-// MaxPushes bounds the pushes of one Remote in flight at once (and the
-// push fids it keeps open); more wait for one of them to end.
-const MaxPushes = 64
+// DefaultMaxPushes is Config.MaxPushes when it is 0.
+const DefaultMaxPushes = 64
+
+// Config holds a Remote's bounds; the zero value is the defaults.
+type Config struct {
+	// MaxPushes bounds the pushes of one Remote in flight at once (and the
+	// push fids it keeps open); more wait for one of them to end. 0 is
+	// DefaultMaxPushes.
+	MaxPushes int
+	// MaxTags bounds the requests in flight on the connection
+	// (srv9p.MuxConfig); 0 is srv9p.DefaultMaxTags.
+	MaxTags int
+	// Logf, if set, is told when a bound bites (at most once a minute).
+	Logf func(format string, args ...any)
+}
 
 // Dial connects to the store at addr as user, with a store token.
 func Dial(ctx context.Context, addr, user, token string) (*Remote, error) {
@@ -46,11 +62,40 @@ func Dial(ctx context.Context, addr, user, token string) (*Remote, error) {
 // DialTrust is Dial, verifying a TLS store (tls!host!port) as trust says:
 // with the fingerprint the table pinned for it, from the mount table.
 func DialTrust(ctx context.Context, addr string, trust srv9p.Trust, user, token string) (*Remote, error) {
-	c, err := srv9p.DialMux(ctx, addr, trust, user, "token "+token)
+	return DialConfig(ctx, addr, trust, user, token, Config{})
+}
+
+// DialConfig is DialTrust with bounds of the caller's.
+func DialConfig(ctx context.Context, addr string, trust srv9p.Trust, user, token string, cfg Config) (*Remote, error) {
+	if cfg.MaxPushes == 0 {
+		cfg.MaxPushes = DefaultMaxPushes
+	}
+	if cfg.MaxPushes < 1 {
+		return nil, gig.Errorf(gig.ErrInvalid, "store %s: %d pushes in flight: want at least 1", addr, cfg.MaxPushes)
+	}
+	c, err := srv9p.DialMuxConfig(ctx, addr, trust, user, "token "+token, srv9p.MuxConfig{MaxTags: cfg.MaxTags, Logf: cfg.Logf})
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", addr, err)
 	}
-	return &Remote{Addr: addr, User: user, c: c, pushes: make(chan struct{}, MaxPushes)}, nil
+	return &Remote{Addr: addr, User: user, c: c, cfg: cfg, pushes: make(chan struct{}, cfg.MaxPushes)}, nil
+}
+
+// bit logs, at most once a minute, that a push waits for MaxPushes.
+func (r *Remote) bit() {
+	if r.cfg.Logf == nil {
+		return
+	}
+	r.mu.Lock()
+	r.bitN++
+	now := time.Now()
+	if !r.bitAt.IsZero() && now.Sub(r.bitAt) < time.Minute {
+		r.mu.Unlock()
+		return
+	}
+	n := r.bitN
+	r.bitAt, r.bitN = now, 0
+	r.mu.Unlock()
+	r.cfg.Logf("store %s: %d pushes in flight (MaxPushes): pushes wait their turn (%d times since the last such line)", r.Addr, r.cfg.MaxPushes, n)
 }
 
 func (r *Remote) home() string { return "/user/" + r.User }
@@ -90,12 +135,17 @@ func ParseLog(data []byte) (*oplog.Log, error) {
 // Push sends records to the store and returns one result per record, once
 // the store holds them durably. The records go in writes of whole lines on
 // a push fid of this call's own, each write's results read back before the
-// next; concurrent Pushes run at once, up to MaxPushes.
+// next; concurrent Pushes run at once, up to Config.MaxPushes.
 func (r *Remote) Push(ctx context.Context, recs []netstore.Record) ([]oplog.Result, error) {
 	select {
 	case r.pushes <- struct{}{}:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("push: %w", ctx.Err())
+	default:
+		r.bit()
+		select {
+		case r.pushes <- struct{}{}:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("push: %w", ctx.Err())
+		}
 	}
 	defer func() { <-r.pushes }()
 	f, err := r.pushFile(ctx)
