@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"gigfs.io/gigfs/oplog"
 )
@@ -277,8 +278,12 @@ func ParseEvents(b []byte) ([]Event, error) {
 	return out, nil
 }
 
-// ParseEvent parses one line of a store's stream.
+// ParseEvent parses one line of a store's stream. It checks the line's
+// shape, not the op's: oplog.Decode does that.
 func ParseEvent(line []byte) (Event, error) {
+	if ev, ok := parseEventFast(line); ok {
+		return ev, nil
+	}
 	var ev Event
 	if err := json.Unmarshal(line, &ev); err != nil {
 		return Event{}, fmt.Errorf("stream: bad event: %w", err)
@@ -287,4 +292,72 @@ func ParseEvent(line []byte) (Event, error) {
 		return Event{}, fmt.Errorf("stream: bad event: needs type, path and op")
 	}
 	return ev, nil
+}
+
+// parseEventFast parses an event line of the shape the store writes
+// ({"seq":N,"epoch":"E","type":"T","path":"P","op":{...}}, strings without
+// escapes) without the reflection of encoding/json: every event of a
+// user's stream is parsed by each of its clients. It reports false for
+// anything else, which ParseEvent then decodes in full.
+func parseEventFast(b []byte) (Event, bool) {
+	b = bytes.TrimSuffix(b, []byte("\n"))
+	rest, ok := bytes.CutPrefix(b, []byte(`{"seq":`))
+	if !ok {
+		return Event{}, false
+	}
+	var seq uint64
+	i := 0
+	for ; i < len(rest) && rest[i] >= '0' && rest[i] <= '9'; i++ {
+		d := uint64(rest[i] - '0')
+		if seq > (1<<64-1-d)/10 {
+			return Event{}, false // past a uint64: encoding/json says so
+		}
+		seq = seq*10 + d
+	}
+	if i == 0 || (rest[0] == '0' && i > 1) {
+		return Event{}, false
+	}
+	var ev Event
+	ev.Seq = seq
+	rest = rest[i:]
+	if ev.Epoch, rest, ok = fastString(rest, `,"epoch":"`); !ok {
+		return Event{}, false
+	}
+	if ev.Type, rest, ok = fastString(rest, `,"type":"`); !ok || ev.Type == "" {
+		return Event{}, false
+	}
+	if ev.Path, rest, ok = fastString(rest, `,"path":"`); !ok || ev.Path == "" {
+		return Event{}, false
+	}
+	if rest, ok = bytes.CutPrefix(rest, []byte(`,"op":`)); !ok {
+		return Event{}, false
+	}
+	// The op is an object, and the event's brace closes the line.
+	if len(rest) < 3 || rest[0] != '{' || rest[len(rest)-2] != '}' || rest[len(rest)-1] != '}' {
+		return Event{}, false
+	}
+	ev.Op = bytes.Clone(rest[:len(rest)-1])
+	return ev, true
+}
+
+// fastString cuts prefix (which ends with a string's opening quote) and
+// the string after it, which must have no escape, no control character and
+// be valid UTF-8.
+func fastString(b []byte, prefix string) (string, []byte, bool) {
+	b, ok := bytes.CutPrefix(b, []byte(prefix))
+	if !ok {
+		return "", nil, false
+	}
+	for i, c := range b {
+		switch {
+		case c == '"':
+			if !utf8.Valid(b[:i]) {
+				return "", nil, false
+			}
+			return string(b[:i]), b[i+1:], true
+		case c == '\\' || c < 0x20:
+			return "", nil, false
+		}
+	}
+	return "", nil, false
 }
