@@ -165,6 +165,13 @@ func (s *Service) Cursor(id string) (epoch string, seq uint64, err error) {
 	return u.hub.epoch, u.hub.head(), nil
 }
 
+// Epoch is the epoch of the cursor's stream.
+func (c *Cursor) Epoch() string { return c.h.epoch }
+
+// Head is the seq of the last event of the cursor's stream (0 when there
+// is none yet).
+func (c *Cursor) Head() uint64 { return c.h.head() }
+
 // Since moves the cursor after seq of epoch, to resume a stream after a
 // disconnect. An epoch other than the store's, or a seq older than the
 // events it keeps, is an error: the client must re-read the oplogs.
