@@ -506,13 +506,18 @@ func (f *MuxFile) Read(ctx context.Context, p []byte) (int, error) {
 	return n, nil
 }
 
-// Close clunks the file.
+// Close clunks the file and returns the server's answer, of its kind: a
+// store refuses the clunk of a file whose last write left a partial line,
+// which it dropped (gig.ErrInvalid). The fid is freed either way.
 func (f *MuxFile) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), flushWait)
 	defer cancel()
 	_, err := f.m.rpc(ctx, &plan9.Fcall{Type: plan9.Tclunk, Fid: f.fid})
 	f.m.freeFid(f.fid)
-	return err
+	if err != nil {
+		return fmt.Errorf("close %s: %w", f.path, err)
+	}
+	return nil
 }
 
 // Ctl opens the ctl file at path, writes the one-line command cmd, and

@@ -30,9 +30,17 @@ func Main(args []string) int {
 	return run(ctx, args, os.Stderr, nil)
 }
 
-// run is Main with its context, its error output, and a callback told the
-// address once the table listens (for tests).
-func run(ctx context.Context, args []string, stderr io.Writer, listening func(addr string)) int {
+// hooks are what tests change in run: listening, if set, is told the
+// address once the server listens; bind, if set, makes its listener
+// (daemon.Flags.Bind).
+type hooks struct {
+	listening func(addr string)
+	bind      func(network, address string) (net.Listener, error)
+}
+
+// run is Main with its context, its error output, and the hooks of tests
+// (nil: none).
+func run(ctx context.Context, args []string, stderr io.Writer, h *hooks) int {
 	logger := log.New(stderr, "gig-table: ", log.LstdFlags)
 	fl := daemon.NewFlags("gig-table", DefaultAddr, usage, stderr)
 	public := fl.Set.String("public-addr", "", "the table's address given to stores to check tokens with (default: -addr)")
@@ -49,6 +57,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, listening func(ad
 	if err != nil {
 		logger.Print(err)
 		return daemon.ExitError
+	}
+	if h != nil {
+		fl.Bind = h.bind
 	}
 	l, fp, err := fl.Listen(logger)
 	if err != nil {
@@ -73,8 +84,8 @@ func run(ctx context.Context, args []string, stderr io.Writer, listening func(ad
 	}
 	logger.Printf("listening on %s (%s); public address %s; data %s; admin key in %s",
 		fl.Addr, l.Addr(), *public, fl.Data, adminkey.Path(fl.Data))
-	if listening != nil {
-		listening(l.Addr().String())
+	if h != nil && h.listening != nil {
+		h.listening(l.Addr().String())
 	}
 	srv := NewServer(svc)
 	fl.Limits.Apply(srv)

@@ -3,6 +3,7 @@ package table
 import (
 	"bytes"
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,7 +40,7 @@ func TestMain_ServesAndStops(t *testing.T) {
 	addrc := make(chan string, 1)
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"-addr", "tcp!127.0.0.1!0", "-data", dir}, &stderr, func(a string) { addrc <- a })
+		done <- run(ctx, []string{"-addr", "tcp!127.0.0.1!0", "-data", dir}, &stderr, &hooks{listening: func(a string) { addrc <- a }})
 	}()
 	var addr string
 	select {
@@ -123,7 +124,7 @@ func TestMain_SecondTableOnFolderRefused(t *testing.T) {
 	addrc := make(chan string, 1)
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"-addr", "tcp!127.0.0.1!0", "-data", dir}, &first, func(a string) { addrc <- a })
+		done <- run(ctx, []string{"-addr", "tcp!127.0.0.1!0", "-data", dir}, &first, &hooks{listening: func(a string) { addrc <- a }})
 	}()
 	select {
 	case <-addrc:
@@ -145,7 +146,7 @@ func TestMain_SecondTableOnFolderRefused(t *testing.T) {
 	defer cancel2()
 	var third syncBuf
 	go func() {
-		done <- run(ctx2, []string{"-addr", "tcp!127.0.0.1!0", "-data", dir}, &third, func(a string) { addrc <- a })
+		done <- run(ctx2, []string{"-addr", "tcp!127.0.0.1!0", "-data", dir}, &third, &hooks{listening: func(a string) { addrc <- a }})
 	}()
 	select {
 	case <-addrc:
@@ -154,4 +155,55 @@ func TestMain_SecondTableOnFolderRefused(t *testing.T) {
 	}
 	cancel2()
 	<-done
+}
+
+// TestMain_SaysEveryInterface: an -addr that binds every interface of the
+// machine (tcp!*!port, :port, 0.0.0.0) is said in the log before the table
+// listens; 127.0.0.1 is not. Tests may not listen on every interface, so a
+// listener on 127.0.0.1 stands in for the one the table asks for, and the
+// test checks what it asked for.
+func TestMain_SaysEveryInterface(t *testing.T) {
+	for _, tc := range []struct {
+		addr, asked string
+		said        bool
+	}{
+		{"tcp!*!0", "tcp :0", true},
+		{":0", "tcp :0", true},
+		{"tcp!0.0.0.0!0", "tcp 0.0.0.0:0", true},
+		{"tls!*!0", "tcp :0", true},
+		{"tcp!127.0.0.1!0", "tcp 127.0.0.1:0", false},
+	} {
+		ctx, cancel := context.WithCancel(context.Background())
+		var stderr syncBuf
+		var asked string
+		bind := func(network, address string) (net.Listener, error) {
+			asked = network + " " + address
+			return net.Listen("tcp", "127.0.0.1:0")
+		}
+		addrc := make(chan string, 1)
+		done := make(chan int, 1)
+		go func() {
+			done <- run(ctx, []string{"-addr", tc.addr, "-data", t.TempDir()}, &stderr, &hooks{listening: func(a string) { addrc <- a }, bind: bind})
+		}()
+		select {
+		case <-addrc:
+		case code := <-done:
+			t.Fatalf("-addr %s: exited %d: %s", tc.addr, code, stderr.String())
+		}
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("-addr %s: exit %d", tc.addr, code)
+		}
+		log := stderr.String()
+		if asked != tc.asked {
+			t.Errorf("-addr %s: listened on %q, want %q", tc.addr, asked, tc.asked)
+		}
+		warn := strings.Index(log, srv9p.EverywhereWarning("-addr", tc.addr))
+		if (warn >= 0) != tc.said || strings.Contains(log, "every interface") != tc.said {
+			t.Errorf("-addr %s: every interface said: %v, want %v:\n%s", tc.addr, warn >= 0, tc.said, log)
+		}
+		if tc.said && warn > strings.Index(log, "listening on") {
+			t.Errorf("-addr %s: said after listening:\n%s", tc.addr, log)
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"gigfs.io/gigfs"
 	"gigfs.io/gigfs/internal/version"
+	"gigfs.io/gigfs/srv9p"
 )
 
 // A command is one tool: gig-<name> on its own, <name> in gigsh.
@@ -100,6 +102,20 @@ type env struct {
 
 	news      bool // tell of servers that stop and start answering (feedback.go)
 	tableDown bool // under errMu: the table was said not to answer
+
+	// bind, if set, makes the listeners of gig-fs, gig-tunnel and
+	// gig-quickstart in place of net.Listen (srv9p.ListenConfig.Bind):
+	// tests see what an address of every interface does without binding it.
+	bind func(network, address string) (net.Listener, error)
+}
+
+// listenConfig is how the tools' servers listen on an address that name
+// gave ("-addr"): a line on stderr first when it binds every interface of
+// the machine.
+func (e *env) listenConfig(name string) srv9p.ListenConfig {
+	return srv9p.ListenConfig{Name: name, Bind: e.bind, Warn: func(line string) {
+		fmt.Fprintf(e.stderr, "%s: %s\n", e.name(), line)
+	}}
 }
 
 // name is how the command names itself in messages.
