@@ -87,3 +87,26 @@ func BenchmarkParseEvent(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkDecodeRecord: one push line, by DecodeRecord and by the
+// general decoder (what DecodeRecord did before its fast path).
+func BenchmarkDecodeRecord(b *testing.B) {
+	o, _ := oplog.NewOp(1732550000123, "0f1c2a3b-1111-2222-3333-444455556666", 7, json.RawMessage(`{"add":1}`))
+	line := AppendRecord(nil, &Record{Type: "counter", Path: "/bench/p1", Op: o})
+	b.Run("DecodeRecord", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := DecodeRecord(line); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("general", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := decodeRecordSlow(line); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

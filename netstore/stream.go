@@ -305,32 +305,48 @@ func ParseEvent(line []byte) (Event, error) {
 // ({"seq":N,"epoch":"E","type":"T","path":"P","op":{...}}, strings without
 // escapes) without the reflection of encoding/json: every event of a
 // user's stream is parsed by each of its clients. It reports false for
-// anything else, which ParseEvent then decodes in full.
+// anything else, which ParseEvent then decodes in full. The op is the rest
+// of the line, not checked (oplog.Decode does).
 func parseEventFast(b []byte) (Event, bool) {
+	ev, ok := parseLineFast(b)
+	if ok {
+		ev.Op = bytes.Clone(ev.Op)
+	}
+	return ev, ok
+}
+
+// parseLineFast parses a line of the shape the store's stream and push
+// lines have: {"seq":N,"epoch":"E",…} as parseEventFast says, or the same
+// without seq and epoch ({"type":"T","path":"P","op":{...}}, a push line
+// as AppendRecord writes it). Op aliases b.
+func parseLineFast(b []byte) (Event, bool) {
 	b = bytes.TrimSuffix(b, []byte("\n"))
-	rest, ok := bytes.CutPrefix(b, []byte(`{"seq":`))
-	if !ok {
-		return Event{}, false
-	}
-	var seq uint64
-	i := 0
-	for ; i < len(rest) && rest[i] >= '0' && rest[i] <= '9'; i++ {
-		d := uint64(rest[i] - '0')
-		if seq > (1<<64-1-d)/10 {
-			return Event{}, false // past a uint64: encoding/json says so
-		}
-		seq = seq*10 + d
-	}
-	if i == 0 || (rest[0] == '0' && i > 1) {
-		return Event{}, false
-	}
 	var ev Event
-	ev.Seq = seq
-	rest = rest[i:]
-	if ev.Epoch, rest, ok = fastString(rest, `,"epoch":"`); !ok {
+	rest, ok := bytes.CutPrefix(b, []byte(`{"seq":`))
+	if ok {
+		var seq uint64
+		i := 0
+		for ; i < len(rest) && rest[i] >= '0' && rest[i] <= '9'; i++ {
+			d := uint64(rest[i] - '0')
+			if seq > (1<<64-1-d)/10 {
+				return Event{}, false // past a uint64: encoding/json says so
+			}
+			seq = seq*10 + d
+		}
+		if i == 0 || (rest[0] == '0' && i > 1) {
+			return Event{}, false
+		}
+		ev.Seq = seq
+		if ev.Epoch, rest, ok = fastString(rest[i:], `,"epoch":"`); !ok {
+			return Event{}, false
+		}
+		if rest, ok = bytes.CutPrefix(rest, []byte(",")); !ok {
+			return Event{}, false
+		}
+	} else if rest, ok = bytes.CutPrefix(b, []byte("{")); !ok {
 		return Event{}, false
 	}
-	if ev.Type, rest, ok = fastString(rest, `,"type":"`); !ok || ev.Type == "" {
+	if ev.Type, rest, ok = fastString(rest, `"type":"`); !ok || ev.Type == "" {
 		return Event{}, false
 	}
 	if ev.Path, rest, ok = fastString(rest, `,"path":"`); !ok || ev.Path == "" {
@@ -343,7 +359,7 @@ func parseEventFast(b []byte) (Event, bool) {
 	if len(rest) < 3 || rest[0] != '{' || rest[len(rest)-2] != '}' || rest[len(rest)-1] != '}' {
 		return Event{}, false
 	}
-	ev.Op = bytes.Clone(rest[:len(rest)-1])
+	ev.Op = rest[:len(rest)-1]
 	return ev, true
 }
 
