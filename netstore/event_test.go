@@ -110,3 +110,55 @@ func BenchmarkDecodeRecord(b *testing.B) {
 		}
 	})
 }
+
+// appendEvent writes what json.Marshal of the Event writes, escapes and
+// non-ASCII names included; but the op goes as AppendJSON wrote it (where
+// json.Marshal would escape a '<' of a payload as \u003c), and reads back
+// as the same op.
+func TestAppendEvent_AsMarshal(t *testing.T) {
+	html, _ := oplog.NewOp(1732550000123, "orig", 8, json.RawMessage(`{"s":"a<b&c"}`))
+	line := appendEvent(nil, 9, "e", "lww", "/c/h", html.AppendJSON(nil))
+	ev, err := ParseEvent(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back, err := oplog.Decode(ev.Op); err != nil || back.Sha != html.Sha || string(back.Payload) != string(html.Payload) {
+		t.Fatalf("op with HTML characters read back as %+v, %v", back, err)
+	}
+	o, _ := oplog.NewOp(1732550000123, "orig", 7, json.RawMessage(`{"add":1,"s":"a b"}`))
+	op := o.AppendJSON(nil)
+	for _, ev := range []Event{
+		{Seq: 1, Epoch: "9f2c", Type: "counter", Path: "/c/x"},
+		{Type: "counter", Path: "/c/x"},
+		{Seq: 3, Epoch: "e", Type: "set", Path: `/c/a"b\c`},
+		{Seq: 4, Epoch: "e", Type: "set", Path: "/c/<&>"},
+		{Seq: 5, Epoch: "e", Type: "set", Path: "/c/é\u2028"},
+		{Seq: 6, Type: "t\x01", Path: "/c/\x7f"},
+	} {
+		ev.Op = op
+		want, _ := json.Marshal(ev)
+		if got := appendEvent(nil, ev.Seq, ev.Epoch, ev.Type, ev.Path, op); string(got) != string(want) {
+			t.Errorf("appendEvent %+v:\n got %s\nwant %s", ev, got, want)
+		}
+	}
+}
+
+// BenchmarkAppendEvent: one stream line, by appendEvent and by json.Marshal
+// (what the store and AppendRecord did before).
+func BenchmarkAppendEvent(b *testing.B) {
+	o, _ := oplog.NewOp(1732550000123, "0f1c2a3b-1111-2222-3333-444455556666", 7, json.RawMessage(`{"add":1}`))
+	op := o.AppendJSON(nil)
+	b.Run("appendEvent", func(b *testing.B) {
+		b.ReportAllocs()
+		var buf []byte
+		for b.Loop() {
+			buf = appendEvent(buf[:0], 123456, "9f2c00aa11bb22cc", "counter", "/bench/p1", op)
+		}
+	})
+	b.Run("json_Marshal", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			json.Marshal(Event{Seq: 123456, Epoch: "9f2c00aa11bb22cc", Type: "counter", Path: "/bench/p1", Op: op})
+		}
+	})
+}

@@ -277,8 +277,7 @@ func decodeRecordSlow(line []byte) (Record, error) {
 
 // AppendRecord appends the push line of r, without the newline.
 func AppendRecord(b []byte, r *Record) []byte {
-	ev, _ := json.Marshal(Event{Type: r.Type, Path: r.Path, Op: r.Op.AppendJSON(nil)})
-	return append(b, ev...)
+	return appendEvent(b, 0, "", r.Type, r.Path, r.Op.AppendJSON(nil))
 }
 
 // checkDate refuses an op dated past the store's horizon, and logs it (at

@@ -62,8 +62,7 @@ func (h *hub) publish(typ, path string, ops []oplog.Op) {
 	var lines []byte
 	for i := range ops {
 		seq := h.first + uint64(len(h.events))
-		b, _ := json.Marshal(Event{Seq: seq, Epoch: h.epoch, Type: typ, Path: path, Op: ops[i].AppendJSON(nil)})
-		ev := append(b, '\n')
+		ev := append(appendEvent(nil, seq, h.epoch, typ, path, ops[i].AppendJSON(nil)), '\n')
 		h.append(ev, ops[i].Sha)
 		if h.file != nil {
 			lines = append(lines, ev...)
@@ -383,4 +382,44 @@ func fastString(b []byte, prefix string) (string, []byte, bool) {
 		}
 	}
 	return "", nil, false
+}
+
+// appendEvent appends the JSON of an event, as json.Marshal of Event
+// writes it, without its reflection when the strings need no escape; op
+// is an op's JSON as oplog.Op.AppendJSON writes it (compact).
+func appendEvent(b []byte, seq uint64, epoch, typ, path string, op []byte) []byte {
+	if !plainString(epoch) || !plainString(typ) || !plainString(path) {
+		j, _ := json.Marshal(Event{Seq: seq, Epoch: epoch, Type: typ, Path: path, Op: op})
+		return append(b, j...)
+	}
+	b = append(b, '{')
+	if seq != 0 {
+		b = append(b, `"seq":`...)
+		b = strconv.AppendUint(b, seq, 10)
+		b = append(b, ',')
+	}
+	if epoch != "" {
+		b = append(b, `"epoch":"`...)
+		b = append(b, epoch...)
+		b = append(b, `",`...)
+	}
+	b = append(b, `"type":"`...)
+	b = append(b, typ...)
+	b = append(b, `","path":"`...)
+	b = append(b, path...)
+	b = append(b, `","op":`...)
+	b = append(b, op...)
+	return append(b, '}')
+}
+
+// plainString reports whether json.Marshal writes s as it is, between
+// quotes: printable ASCII but for the characters it escapes.
+func plainString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
