@@ -2,6 +2,7 @@ package gigfs
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"gigfs.io/gigfs/netstore"
@@ -33,6 +34,31 @@ func TestClient_UnheldEventMovesTheClock(t *testing.T) {
 		d, ok := opDate([]byte(in))
 		if (want < 0 && ok) || (want >= 0 && (!ok || d != want)) {
 			t.Errorf("opDate(%s) = %d, %v; want %d", in, d, ok, want)
+		}
+	}
+}
+
+// A path's value after stream events, in date order (the value follows
+// from the last one) and out of it (the tail is reduced again), is the
+// value of its whole log.
+func TestPathState_MergeKeepsTheValueOfTheLog(t *testing.T) {
+	c := mustClient(t, Config{Logf: t.Logf, LocalTable: map[string][]LocalStore{"c": {{InMemory: true}}}})
+	mustPush(t, c, "c", "list", "/m", "0")
+	p := c.pathState(pathKey{"c", "list", "/m"})
+	base := c.clock.Date() + 10
+	for i, d := range []int64{5, 6, 2, 9, 1, 10, 11} {
+		o, err := oplog.NewOp(base+d, "other", uint64(i+1), json.RawMessage(fmt.Sprint(d)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.merge([]oplog.Op{o}, &o)
+		p.mu.Lock()
+		want, _ := c.reg.Reduce("list", "/m", p.log)
+		got := p.value
+		n := p.log.Len()
+		p.mu.Unlock()
+		if string(got) != string(want) || n != i+3 {
+			t.Fatalf("after op %d: value %s, the log's %s (%d records)", i+1, got, want, n)
 		}
 	}
 }

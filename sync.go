@@ -42,7 +42,13 @@ type StoreReport struct {
 func (c *Client) pruneDue(p *pathState) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.log.Ops()) == 0 {
+	ops := p.log.Ops()
+	if len(ops) == 0 {
+		return false
+	}
+	// At most len(ops) can be covered, none older than the oldest op:
+	// a short young tail is not due, whatever Coverable would say.
+	if len(ops) < c.cfg.PruneOps && (c.cfg.PruneAge <= 0 || time.Since(time.UnixMilli(ops[0].Date)) < c.cfg.PruneAge) {
 		return false
 	}
 	// Only ops a checkpoint can cover count: an op after a gap in its
