@@ -105,6 +105,7 @@ func TestMain_BadUsage(t *testing.T) {
 		{[]string{"-nope"}, 2, "gig-table: flag provided but not defined: -nope (gig-table -h for help)\n"},
 		{[]string{"extra"}, 2, "gig-table: unexpected argument \"extra\""},
 		{[]string{"-public-addr", "bad!addr", "-data", t.TempDir()}, 2, "-public-addr"},
+		{[]string{"-store-timeout", "0s", "-data", t.TempDir()}, 2, "-store-timeout 0s: want a positive duration"},
 		{[]string{"-addr", "bad!addr", "-data", t.TempDir()}, 2, "-addr: "},
 		{[]string{"-addr", "unix!/nonexistent/dir/sock", "-data", t.TempDir()}, 1, "listen unix!/nonexistent/dir/sock"},
 		{[]string{"-addr", "tcp!127.0.0.1!0", "-data", file}, 1, "admin key"},
