@@ -581,30 +581,11 @@ func (s *sharedStore) catchUp(channel string, from, to int64, loaded map[pathKey
 		}
 		for _, o := range l.Ops() {
 			if o.Date >= from && o.Date <= to {
-				c.publishOpSince(k, o)
+				c.publishOpSince(k, o, true)
 			}
 		}
 	}
 	return ok
-}
-
-// publishOpSince tells the op watchers of a channel about an op dated
-// after they began watching.
-func (c *Client) publishOpSince(k pathKey, o oplog.Op) {
-	if o.Kind() != oplog.KindOp {
-		return
-	}
-	c.mu.Lock()
-	subs := make([]*subscriber, 0, len(c.chanSubs[k.channel]))
-	for sub := range c.chanSubs[k.channel] {
-		subs = append(subs, sub)
-	}
-	c.mu.Unlock()
-	for _, sub := range subs {
-		if o.Date >= sub.since {
-			sub.sendOp(OpEvent{Channel: k.channel, Type: k.typ, Path: k.path, Op: o})
-		}
-	}
 }
 
 func (s *sharedStore) Name() string { return "local:" + s.dir }

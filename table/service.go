@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -538,10 +539,5 @@ func slackMs(timeoutMs int64) int64 { return min(timeoutMs/10, time.Minute.Milli
 func (s *Service) Users() []string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	ids := make([]string, 0, len(s.users))
-	for id := range s.users {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
+	return slices.Sorted(maps.Keys(s.users))
 }
