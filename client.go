@@ -102,6 +102,9 @@ func New(cfg Config) (*Client, error) {
 		paths:    make(map[pathKey]*pathState),
 		chanSubs: make(map[string]map[*subscriber]struct{}),
 	}
+	if cfg.MaxPushes < 0 || cfg.MaxTags < 0 || cfg.MaxTags > 65535 {
+		return nil, fmt.Errorf("config: MaxPushes %d, MaxTags %d: want MaxPushes at least 0, MaxTags 0 to 65535", cfg.MaxPushes, cfg.MaxTags)
+	}
 	if cfg.OriginDir != "" {
 		if cfg.Origin != "" {
 			return nil, errors.New("config: Origin and OriginDir are exclusive")

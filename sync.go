@@ -144,6 +144,11 @@ func (c *Client) sync(ctx context.Context, p *pathState, forcePrune bool) (SyncR
 	snap := p.log.Clone()
 	snapVer := p.ver
 	p.mu.Unlock()
+	// The client's own ops in it leave the process only once the lease
+	// holds them durably (pushes still on their way wait for that too).
+	if err := c.madeDurable(); err != nil {
+		return rep, fmt.Errorf("sync %s: %w", p.key, err)
+	}
 	agreed := all
 	// Stores with different checkpoints (two clients pruned at once) are
 	// reconciled by a new checkpoint covering both, whatever the policy.

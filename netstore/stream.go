@@ -1,6 +1,7 @@
 package netstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"gigfs.io/gigfs/oplog"
 )
@@ -217,6 +219,36 @@ func (c *Cursor) Next(ctx context.Context) ([]byte, error) {
 	}
 }
 
+// Ready copies into p the events after the cursor that are ready now,
+// whole, as many as fit, without blocking, and moves the cursor past them
+// (a stream read adds them after the event Next returned). auth is checked
+// once for them all.
+func (c *Cursor) Ready(ctx context.Context, p []byte) (int, error) {
+	c.h.mu.Lock()
+	n, k := 0, uint64(0)
+	if !c.h.closed && c.after+1 >= c.h.first {
+		for i := c.after + 1 - c.h.first; i < uint64(len(c.h.events)); i++ {
+			ev := c.h.events[i]
+			if n+len(ev) > len(p) {
+				break
+			}
+			n += copy(p[n:], ev)
+			k++
+		}
+	}
+	c.h.mu.Unlock()
+	if k == 0 {
+		return 0, nil
+	}
+	if c.auth != nil {
+		if err := c.auth(ctx); err != nil {
+			return 0, err
+		}
+	}
+	c.after += k
+	return n, nil
+}
+
 // Write takes a control line written on the stream file: "since <epoch>
 // <seq>".
 func (c *Cursor) Write(_ context.Context, p []byte) (int, error) {
@@ -234,8 +266,31 @@ func (c *Cursor) Write(_ context.Context, p []byte) (int, error) {
 	return len(p), nil
 }
 
-// ParseEvent parses one line of a store's stream.
+// ParseEvents parses what reads of a store's stream returned: whole
+// lines, one event each.
+func ParseEvents(b []byte) ([]Event, error) {
+	var out []Event
+	for len(b) > 0 {
+		line, rest, ok := bytes.Cut(b, []byte("\n"))
+		if !ok {
+			return out, fmt.Errorf("stream: bad event: no newline after %d bytes", len(line))
+		}
+		ev, err := ParseEvent(line)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, ev)
+		b = rest
+	}
+	return out, nil
+}
+
+// ParseEvent parses one line of a store's stream. It checks the line's
+// shape, not the op's: oplog.Decode does that.
 func ParseEvent(line []byte) (Event, error) {
+	if ev, ok := parseEventFast(line); ok {
+		return ev, nil
+	}
 	var ev Event
 	if err := json.Unmarshal(line, &ev); err != nil {
 		return Event{}, fmt.Errorf("stream: bad event: %w", err)
@@ -244,4 +299,72 @@ func ParseEvent(line []byte) (Event, error) {
 		return Event{}, fmt.Errorf("stream: bad event: needs type, path and op")
 	}
 	return ev, nil
+}
+
+// parseEventFast parses an event line of the shape the store writes
+// ({"seq":N,"epoch":"E","type":"T","path":"P","op":{...}}, strings without
+// escapes) without the reflection of encoding/json: every event of a
+// user's stream is parsed by each of its clients. It reports false for
+// anything else, which ParseEvent then decodes in full.
+func parseEventFast(b []byte) (Event, bool) {
+	b = bytes.TrimSuffix(b, []byte("\n"))
+	rest, ok := bytes.CutPrefix(b, []byte(`{"seq":`))
+	if !ok {
+		return Event{}, false
+	}
+	var seq uint64
+	i := 0
+	for ; i < len(rest) && rest[i] >= '0' && rest[i] <= '9'; i++ {
+		d := uint64(rest[i] - '0')
+		if seq > (1<<64-1-d)/10 {
+			return Event{}, false // past a uint64: encoding/json says so
+		}
+		seq = seq*10 + d
+	}
+	if i == 0 || (rest[0] == '0' && i > 1) {
+		return Event{}, false
+	}
+	var ev Event
+	ev.Seq = seq
+	rest = rest[i:]
+	if ev.Epoch, rest, ok = fastString(rest, `,"epoch":"`); !ok {
+		return Event{}, false
+	}
+	if ev.Type, rest, ok = fastString(rest, `,"type":"`); !ok || ev.Type == "" {
+		return Event{}, false
+	}
+	if ev.Path, rest, ok = fastString(rest, `,"path":"`); !ok || ev.Path == "" {
+		return Event{}, false
+	}
+	if rest, ok = bytes.CutPrefix(rest, []byte(`,"op":`)); !ok {
+		return Event{}, false
+	}
+	// The op is an object, and the event's brace closes the line.
+	if len(rest) < 3 || rest[0] != '{' || rest[len(rest)-2] != '}' || rest[len(rest)-1] != '}' {
+		return Event{}, false
+	}
+	ev.Op = bytes.Clone(rest[:len(rest)-1])
+	return ev, true
+}
+
+// fastString cuts prefix (which ends with a string's opening quote) and
+// the string after it, which must have no escape, no control character and
+// be valid UTF-8.
+func fastString(b []byte, prefix string) (string, []byte, bool) {
+	b, ok := bytes.CutPrefix(b, []byte(prefix))
+	if !ok {
+		return "", nil, false
+	}
+	for i, c := range b {
+		switch {
+		case c == '"':
+			if !utf8.Valid(b[:i]) {
+				return "", nil, false
+			}
+			return string(b[:i]), b[i+1:], true
+		case c == '\\' || c < 0x20:
+			return "", nil, false
+		}
+	}
+	return "", nil, false
 }

@@ -21,7 +21,8 @@
 //   - NewCtl: a request/reply file. Each write is one command, passed to a
 //     CtlFunc; reads on the same fid return its reply from offset 0.
 //   - NewStream: a blocking read file fed by a Source whose Next blocks
-//     until a record is ready. A Tflush of the read, or a hang-up, cancels
+//     until a record is ready (and, with Ready, returns every record that
+//     is ready in one read). A Tflush of the read, or a hang-up, cancels
 //     Next's context and the read ends at once.
 //   - NewStatic: small read-only contents (JSON computed at open).
 //

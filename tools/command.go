@@ -92,7 +92,8 @@ type env struct {
 	// shell that handles them itself (Ctrl-C stops a command, not gigsh).
 	releaseSignals func()
 
-	resume gigfs.Cursor // where the client's streams start (gig-watch -since)
+	resume    gigfs.Cursor // where the client's streams start (gig-watch -since)
+	maxPushes int          // gigfs.Config.MaxPushes (gig-push -inflight past the default)
 
 	cmdFlags *flag.FlagSet // the parsed flags, for the help text
 	common   bool          // cmdFlags holds the common flags
@@ -355,6 +356,7 @@ func (e *env) client() (*gigfs.Client, error) {
 		cfg.OnStore = e.storeNews
 	}
 	cfg.Resume = e.resume
+	cfg.MaxPushes = e.maxPushes
 	cl, err := gigfs.New(cfg)
 	if err != nil {
 		return nil, err
