@@ -103,7 +103,8 @@ type Server struct {
 	// and broken connection (a *log.Logger's Printf fits). Nil means
 	// log.Printf with prefix "srv9p: ".
 	Logf func(format string, args ...any)
-	// Trace, if not nil, receives a trace of every 9P message.
+	// Trace, if not nil, receives the library's trace of every 9P message,
+	// as the library sees it: a Tclunk shows as a Tremove (clunk.go).
 	Trace io.Writer
 
 	guardOnce sync.Once

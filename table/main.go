@@ -45,8 +45,12 @@ func run(ctx context.Context, args []string, stderr io.Writer, h *hooks) int {
 	fl := daemon.NewFlags("gig-table", DefaultAddr, usage, stderr)
 	public := fl.Set.String("public-addr", "", "the table's address given to stores to check tokens with (default: -addr)")
 	allowUnix := fl.Set.Bool("allow-unix-stores", false, "let store add take unix!/path store addresses (the default when -addr is a unix socket)")
+	storeTimeout := fl.Set.Duration("store-timeout", DefaultStoreTimeout, "bound on each call to a store (confirm, revoke); a store add that fails other than by a refused code is answered once it has passed")
 	if status, ok := fl.Parse(args, logger); !ok {
 		return status
+	}
+	if *storeTimeout <= 0 {
+		return fl.Fail("-store-timeout %v: want a positive duration", *storeTimeout)
 	}
 	if *public != "" {
 		if _, _, err := srv9p.ParseAddr(*public); err != nil {
@@ -75,6 +79,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, h *hooks) int {
 		TableAddr:        *public,
 		TableFingerprint: fp,
 		AllowUnixStores:  *allowUnix || isUnix(fl.Addr),
+		StoreTimeout:     *storeTimeout,
 		AdminKey:         key,
 		Logf:             logger.Printf,
 	})
@@ -92,7 +97,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, h *hooks) int {
 	return daemon.Serve(ctx, logger, l, srv, svc.Close)
 }
 
-const usage = `usage: gig-table [-addr dialstring] [-data dir] [-public-addr dialstring] [-cert file -key file] [-allow-unix-stores]
+const usage = `usage: gig-table [-addr dialstring] [-data dir] [-public-addr dialstring] [-cert file -key file] [-allow-unix-stores] [-store-timeout 10s]
 
 Serves the GiG.fs table over 9P2000: users and their masters, sessions,
 store tokens and the mount table of each user (which stores serve which
@@ -101,7 +106,9 @@ channel). The admin key is made on first start in <data>/admin.key (mode
 the table at -public-addr. The table dials only store addresses of the
 form tcp!host!port, tls!host!port or host:port (one machine, a numeric
 port); unix!/path too with -allow-unix-stores, or when -addr is a unix
-socket. It runs until SIGINT or SIGTERM, then exits 0.
+socket. A store add that fails other than by a refused code says only
+"no store confirmed there", once -store-timeout has passed however the
+dial failed. It runs until SIGINT or SIGTERM, then exits 0.
 
 Example:
 
