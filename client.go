@@ -474,7 +474,7 @@ func (c *Client) storeEvent(rs Store, ev netstore.Event) {
 		c.publishOp(k, o) // a loaded path's merge publishes what is new
 		return
 	}
-	if p.merge([]oplog.Op{o}, &o) && c.pruneDue(p) {
+	if p.merge([]oplog.Op{o}, &o) && !p.syncScheduled() && c.pruneDue(p) {
 		c.scheduleSync(p, c.cfg.SyncDelay)
 	}
 }

@@ -142,7 +142,7 @@ func (pp *Pushing) Wait(ctx context.Context) (Ack, error) {
 	if pp.mirror {
 		c.observe(&a.Op)
 	}
-	if c.pruneDue(p) {
+	if !p.syncScheduled() && c.pruneDue(p) {
 		c.scheduleSync(p, c.cfg.SyncDelay)
 	}
 	a.Stored = stored

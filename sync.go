@@ -63,6 +63,15 @@ func (c *Client) pruneDue(p *pathState) bool {
 	return c.cfg.PruneAge > 0 && time.Since(time.UnixMilli(oldest)) >= c.cfg.PruneAge
 }
 
+// syncScheduled reports whether a sync of p is set to start and has not
+// yet: scheduling another then does nothing, so what pruneDue would say
+// need not be computed (it costs the length of the tail).
+func (p *pathState) syncScheduled() bool {
+	p.syncMu.Lock()
+	defer p.syncMu.Unlock()
+	return p.syncTimer != nil && !p.syncRunning
+}
+
 // scheduleSync runs a sync of p after delay, once however many times it is
 // asked meanwhile; asked while a sync runs, it runs again after.
 func (c *Client) scheduleSync(p *pathState, delay time.Duration) {
