@@ -1,6 +1,7 @@
 package gigfs
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -101,6 +102,9 @@ func New(cfg Config) (*Client, error) {
 		disk:     make(map[string]*sharedStore),
 		paths:    make(map[pathKey]*pathState),
 		chanSubs: make(map[string]map[*subscriber]struct{}),
+	}
+	if cfg.MaxPushes < 0 || cfg.MaxTags < 0 || cfg.MaxTags > 65535 {
+		return nil, fmt.Errorf("config: MaxPushes %d, MaxTags %d: want MaxPushes at least 0, MaxTags 0 to 65535", cfg.MaxPushes, cfg.MaxTags)
 	}
 	if cfg.OriginDir != "" {
 		if cfg.Origin != "" {
@@ -446,23 +450,51 @@ func (c *Client) storeEvent(rs Store, ev netstore.Event) {
 	if !ok {
 		return
 	}
+	k := pathKey{channel, ev.Type, path}
+	c.mu.Lock()
+	p := c.paths[k]
+	watched := len(c.chanSubs[channel]) > 0
+	c.mu.Unlock()
+	if p == nil && !watched {
+		// Nobody here holds or watches the path: the op need not be
+		// decoded and verified (every client of the user gets every
+		// event); the clock sees its date all the same.
+		if d, ok := opDate(ev.Op); ok {
+			c.observe(&oplog.Op{Date: d, Sha: "(not decoded)"})
+		}
+		return
+	}
 	o, err := oplog.Decode(ev.Op)
 	if err != nil {
 		c.cfg.Logf("gigfs: %s: bad op in stream: %v", rs.Name(), err)
 		return
 	}
 	c.observe(&o)
-	k := pathKey{channel, ev.Type, path}
-	c.mu.Lock()
-	p := c.paths[k]
-	c.mu.Unlock()
 	if p == nil {
 		c.publishOp(k, o) // a loaded path's merge publishes what is new
 		return
 	}
-	if p.merge([]oplog.Op{o}, &o) && c.pruneDue(p) {
+	if p.merge([]oplog.Op{o}, &o) && !p.syncScheduled() && c.pruneDue(p) {
 		c.scheduleSync(p, c.cfg.SyncDelay)
 	}
+}
+
+// opDate reads the date of an op's JSON as the store writes it
+// ({"date":D,...}), without decoding the rest.
+func opDate(op []byte) (int64, bool) {
+	b, ok := bytes.CutPrefix(op, []byte(`{"date":`))
+	if !ok {
+		return 0, false
+	}
+	var d int64
+	i := 0
+	for ; i < len(b) && i < 18 && b[i] >= '0' && b[i] <= '9'; i++ {
+		d = d*10 + int64(b[i]-'0')
+	}
+	if i == 0 || i == len(b) || (b[i] != ',' && b[i] != '}') {
+		return 0, false
+	}
+	return d, true
 }
 
 // splitStorePath splits a store path "/channel/path" in two.

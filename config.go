@@ -100,6 +100,14 @@ type Config struct {
 	// Watched paths, and paths with ops no such store has yet, are kept.
 	// Zero means DefaultKeepPaths; negative, no bound.
 	KeepPaths int `json:"-"`
+	// MaxPushes bounds the pushes in flight on the connection to one
+	// remote store (one push fid each); more wait their turn (logged at
+	// most once a minute). Zero means remote.DefaultMaxPushes (64).
+	MaxPushes int `json:"-"`
+	// MaxTags bounds the 9P requests in flight on the connection to one
+	// remote store; more wait for a tag (logged at most once a minute).
+	// Zero means srv9p.DefaultMaxTags (4096); at most 65535.
+	MaxTags int `json:"-"`
 	// Logf logs what goes wrong in the background (a store down, a
 	// refused op); nil means log.Printf.
 	Logf func(format string, args ...any) `json:"-"`

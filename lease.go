@@ -34,7 +34,10 @@ import (
 // ends, so a crashed run's slot is free for the next run, which continues
 // its seqs and sends again the ops it left pending. Seqs thus continue
 // without gaps (every op made was written to the journal, fsynced, before
-// it left the process) and are never reused.
+// it left the process) and are never reused. The fsync is shared: an op's
+// line is written when it is made, and its delivery waits for the next
+// fsync (durable), which covers every line written before it, so pushes
+// made together pay one fsync (group commit).
 //
 // The journal is JSON lines: the first {"origin":..}, then one line per op
 // made ({"channel","type","path","seq","op"}) and per acknowledgement
@@ -55,6 +58,14 @@ type lease struct {
 	compact int64    // size of the journal when last compacted
 	paths   map[pathKey]*leasePath
 	closed  bool
+
+	// Group commit: appended counts the bytes ever written to the
+	// journals, recorded that count after the last op line, synced how
+	// many of them are known durable. syncMu is held by the one goroutine
+	// running an fsync; the others wait for it and find their lines in it.
+	appended, recorded, synced int64
+	syncMu                     sync.Mutex
+	syncs                      int // fsyncs of the journal, for tests
 }
 
 // leasePath is what a slot knows of one path.
@@ -213,6 +224,7 @@ func (l *lease) rewrite() error {
 		return err
 	}
 	l.journal, l.size, l.compact = f, int64(len(b)), int64(len(b))
+	l.synced = l.appended // the whole state is in the new file, fsynced
 	return nil
 }
 
@@ -235,8 +247,9 @@ func (l *lease) nextSeq(k pathKey) uint64 {
 	return 1
 }
 
-// record writes an op the client made to the journal, durably, before it
-// leaves the process: its seq is used, and it is pending until acked.
+// record writes an op the client made to the journal: its seq is used,
+// and it is pending until acked. The line is not yet durable: the op must
+// not leave the process before durable returns.
 func (l *lease) record(k pathKey, o oplog.Op) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -247,12 +260,47 @@ func (l *lease) record(k pathKey, o oplog.Op) error {
 	if err != nil {
 		return err
 	}
-	if err := l.append(append(line, '\n'), true); err != nil {
+	if err := l.append(append(line, '\n'), false); err != nil {
 		return fmt.Errorf("origin lease %s: %w", l.journalPath(), err)
 	}
+	l.recorded = l.appended
 	lp := l.path(k)
 	lp.seq = max(lp.seq, o.Seq)
 	lp.pending[o.Seq] = o
+	return nil
+}
+
+// durable returns once every op recorded before the call is on disk. One
+// fsync serves every caller that waits for it: while it runs, the ops
+// recorded meanwhile gather for the next one.
+func (l *lease) durable() error {
+	l.mu.Lock()
+	target := l.recorded
+	l.mu.Unlock()
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	l.mu.Lock()
+	if l.synced >= target {
+		l.mu.Unlock()
+		return nil
+	}
+	if l.closed {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	f, upto := l.journal, l.appended
+	l.mu.Unlock()
+	err := f.Sync()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.syncs++
+	if l.synced >= target {
+		return nil // a compaction (rewrite) made it durable meanwhile, and closed f
+	}
+	if err != nil {
+		return fmt.Errorf("origin lease %s: %w", l.journalPath(), err)
+	}
+	l.synced = max(l.synced, upto)
 	return nil
 }
 
@@ -315,8 +363,13 @@ func (l *lease) append(b []byte, sync bool) error {
 		return err
 	}
 	l.size += int64(len(b))
+	l.appended += int64(len(b))
 	if sync {
-		return l.journal.Sync()
+		l.syncs++
+		if err := l.journal.Sync(); err != nil {
+			return err
+		}
+		l.synced = l.appended
 	}
 	return nil
 }

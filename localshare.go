@@ -62,19 +62,26 @@ type sharedStore struct {
 	abs  string // absolute
 	sock string // the socket's path
 
-	mu      sync.Mutex
-	disk    *diskStore     // set while this process serves
-	r       *remote.Remote // set while connected to the serving process
-	sr      *remote.StreamReader
-	cur     *netstore.Cursor // the served store's stream, while serving
-	up      chan struct{}    // closed while disk or r is set
-	closed  bool
-	key     string
-	epoch   string    // stream position, to resume on the same server
-	seq     uint64    //
-	alive   time.Time // when the stream last spoke (or opened)
-	stopSrv context.CancelFunc
-	served  chan struct{} // closed once the server stopped
+	mu     sync.Mutex
+	disk   *diskStore     // set while this process serves
+	r      *remote.Remote // set while connected to the serving process
+	sr     *remote.StreamReader
+	cur    *netstore.Cursor // the served store's stream, while serving
+	up     chan struct{}    // closed while disk or r is set
+	closed bool
+	key    string
+	epoch  string    // stream position, to resume on the same server
+	seq    uint64    //
+	alive  time.Time // when the stream last spoke (or opened)
+	head   uint64    // the stream's head when it was (re)opened
+	// After a reconnection, the resync waits for the stream to replay up
+	// to head: what the stream carries reaches watchers in its order, and
+	// only then do they hear of what it may lack.
+	resyncDue   bool
+	resyncSince time.Time // the ops to catch up on: dated from a little
+	resyncUntil time.Time // before since, up to until
+	stopSrv     context.CancelFunc
+	served      chan struct{} // closed once the server stopped
 }
 
 // openSharedStore opens the on-disk local store in dir: it serves it, or
@@ -191,11 +198,13 @@ func (s *sharedStore) serve() error {
 	s.mu.Lock()
 	epoch, seq := s.epoch, s.seq
 	s.mu.Unlock()
+	head := cur.Head()
 	if epoch != "" {
 		// Taking over from a server whose stream this process followed:
 		// go on where it left off (the stream is kept in the folder).
 		if err := cur.Since(epoch, seq); err != nil {
 			s.c.cfg.Logf("gigfs: %s: serving: cannot resume the stream at %s %d: %v", s.Name(), epoch, seq, err)
+			epoch, seq = cur.Epoch(), head // it reads from the head
 		}
 	}
 	if err := os.Remove(s.sock); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -234,6 +243,10 @@ func (s *sharedStore) serve() error {
 	}
 	s.disk = &diskStore{path: s.dir, svc: svc}
 	s.cur, s.key = cur, key
+	if epoch != "" {
+		s.epoch, s.seq = epoch, seq
+	}
+	s.head = head
 	s.stopSrv, s.served = stop, served
 	s.alive = time.Now()
 	close(s.up)
@@ -306,7 +319,7 @@ func (s *sharedStore) dial(ctx context.Context) (resumed bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	sr, epoch, seq, resumed, err := s.openStream(ctx, r, addr, key)
+	sr, epoch, seq, head, resumed, err := s.openStream(ctx, r, addr, key)
 	if err != nil {
 		r.Close()
 		return false, err
@@ -319,7 +332,7 @@ func (s *sharedStore) dial(ctx context.Context) (resumed bool, err error) {
 		return false, ErrClosed
 	}
 	s.r, s.sr, s.key = r, sr, key
-	s.epoch, s.seq = epoch, seq
+	s.epoch, s.seq, s.head = epoch, seq, head
 	s.alive = time.Now()
 	close(s.up)
 	return resumed, nil
@@ -331,29 +344,31 @@ func (s *sharedStore) dial(ctx context.Context) (resumed bool, err error) {
 // if the server cannot resume it (the stream file was lost: another
 // epoch), from the first event of its epoch, so that nothing it accepted
 // before this connection is missed, or from its head if it no longer
-// keeps them all. It returns the stream and its position.
-func (s *sharedStore) openStream(ctx context.Context, r *remote.Remote, addr, key string) (sr *remote.StreamReader, epoch string, seq uint64, resumed bool, err error) {
+// keeps them all. It returns the stream, its position and the stream's
+// head when it opened (at least the position).
+func (s *sharedStore) openStream(ctx context.Context, r *remote.Remote, addr, key string) (sr *remote.StreamReader, epoch string, seq, head uint64, resumed bool, err error) {
 	s.mu.Lock()
 	epoch, seq = s.epoch, s.seq
 	s.mu.Unlock()
+	e, head, err := r.Cursor(ctx)
+	if err != nil {
+		return nil, "", 0, 0, false, err
+	}
 	if epoch != "" {
 		sr, err = remote.OpenStream(ctx, addr, localUser, key, epoch, seq)
 		if err == nil || srv9p.IsHangup(err) {
-			return sr, epoch, seq, err == nil, err // a hang-up: try again, rather than skip ahead
+			// A hang-up: try again, rather than skip ahead.
+			return sr, epoch, seq, max(head, seq), err == nil, err
 		}
 		s.c.cfg.Logf("gigfs: %s: cannot resume the stream at %s %d: %v", s.Name(), epoch, seq, err)
 	}
-	e, head, err := r.Cursor(ctx)
-	if err != nil {
-		return nil, "", 0, false, err
-	}
 	if epoch != "" && e != epoch {
 		if sr, err = remote.OpenStream(ctx, addr, localUser, key, e, 0); err == nil || srv9p.IsHangup(err) {
-			return sr, e, 0, false, err
+			return sr, e, 0, head, false, err
 		}
 	}
 	sr, err = remote.OpenStream(ctx, addr, localUser, key, e, head)
-	return sr, e, head, false, err
+	return sr, e, head, head, false, err
 }
 
 // run follows the store's stream, handing events to the client, and
@@ -381,9 +396,53 @@ func (s *sharedStore) run(ctx context.Context) {
 			continue
 		}
 		// Even a resumed stream may lack an op: one the server that went
-		// made durable but was killed before it published, whose pusher
-		// then got "no-op" from the next server.
-		s.c.spawn(func() { s.resync(since) })
+		// made durable but was killed before it published (and its pusher
+		// with it). Once the stream has replayed what it holds, watchers
+		// hear of those too. An op dated from now on is made from now on:
+		// the stream carries it.
+		s.dueResync(since, time.Now())
+		s.replayed()
+	}
+}
+
+// dueResync makes a resync of the ops dated about since to until due (with
+// one that is due already, if any: the window covers both).
+func (s *sharedStore) dueResync(since, until time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.resyncDue {
+		since = minTime(since, s.resyncSince)
+		until = maxTime(until, s.resyncUntil)
+	}
+	s.resyncDue, s.resyncSince, s.resyncUntil = true, since, until
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// replayed starts the resync due after a reconnection once the stream has
+// given the events it held when it was opened.
+func (s *sharedStore) replayed() {
+	s.mu.Lock()
+	due := s.resyncDue && s.seq >= s.head
+	if due {
+		s.resyncDue = false
+	}
+	since, until := s.resyncSince, s.resyncUntil
+	s.mu.Unlock()
+	if due {
+		s.c.spawn(func() { s.resync(since, until) })
 	}
 }
 
@@ -399,7 +458,8 @@ func (s *sharedStore) followLocal(ctx context.Context, cur *netstore.Cursor) {
 			s.mu.Lock()
 			since := s.alive
 			s.mu.Unlock()
-			s.c.spawn(func() { s.resync(since) })
+			until := time.Now() // the cursor is at the head
+			s.c.spawn(func() { s.resync(since, until) })
 			continue
 		}
 		if err != nil {
@@ -414,6 +474,7 @@ func (s *sharedStore) followLocal(ctx context.Context, cur *netstore.Cursor) {
 		s.epoch, s.seq, s.alive = ev.Epoch, ev.Seq, time.Now()
 		s.mu.Unlock()
 		s.c.storeEvent(s, ev)
+		s.replayed()
 	}
 }
 
@@ -431,6 +492,7 @@ func (s *sharedStore) followRemote(ctx context.Context, r *remote.Remote, sr *re
 		s.epoch, s.seq, s.alive = ev.Epoch, ev.Seq, time.Now()
 		s.mu.Unlock()
 		s.c.storeEvent(s, ev)
+		s.replayed()
 	}
 }
 
@@ -454,11 +516,13 @@ func (s *sharedStore) fail(r *remote.Remote, err error) {
 }
 
 // resync re-reads what the client holds of the store's channels after the
-// stream broke: loaded paths are synced; op watchers hear of the ops made
-// since a little before the stream last spoke that they have not seen.
-func (s *sharedStore) resync(since time.Time) {
+// stream broke: loaded paths are synced; op watchers hear of the ops dated
+// from a little before since (when the stream last spoke) to until (when
+// it spoke again) that they have not seen. If the store cannot be read,
+// the resync is due again.
+func (s *sharedStore) resync(since, until time.Time) {
 	c := s.c
-	from := since.Add(-c.cfg.CallTimeout).UnixMilli()
+	from, to := since.Add(-c.cfg.CallTimeout).UnixMilli(), until.UnixMilli()
 	c.mu.Lock()
 	var chans []string
 	for ch, stores := range c.local {
@@ -485,24 +549,25 @@ func (s *sharedStore) resync(since time.Time) {
 		c.scheduleSync(p, 0)
 	}
 	for ch, w := range watched {
-		if w {
-			s.catchUp(ch, from, loaded)
+		if w && !s.catchUp(ch, from, to, loaded) {
+			s.dueResync(since, until)
 		}
 	}
 }
 
 // catchUp tells the op watchers of channel about the ops dated from from
-// on that paths the client has not loaded hold in the store (a loaded
-// path's sync does it for its own).
-func (s *sharedStore) catchUp(channel string, from int64, loaded map[pathKey]bool) {
+// to to that paths the client has not loaded hold in the store (a loaded
+// path's sync does it for its own). It reports whether it read them all.
+func (s *sharedStore) catchUp(channel string, from, to int64, loaded map[pathKey]bool) bool {
 	c := s.c
 	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.CallTimeout)
 	defer cancel()
 	list, err := s.List(ctx, channel, "")
 	if err != nil {
 		c.cfg.Logf("gigfs: %s: catching up channel %s: %v", s.Name(), channel, err)
-		return
+		return false
 	}
+	ok := true
 	for _, tp := range list {
 		k := pathKey{channel, tp.Type, tp.Path}
 		if loaded[k] {
@@ -511,33 +576,16 @@ func (s *sharedStore) catchUp(channel string, from int64, loaded map[pathKey]boo
 		l, err := s.Read(ctx, tp.Type, storePath(channel, tp.Path))
 		if err != nil {
 			c.cfg.Logf("gigfs: %s: catching up %s: %v", s.Name(), k, err)
+			ok = false
 			continue
 		}
 		for _, o := range l.Ops() {
-			if o.Date >= from {
-				c.publishOpSince(k, o)
+			if o.Date >= from && o.Date <= to {
+				c.publishOpSince(k, o, true)
 			}
 		}
 	}
-}
-
-// publishOpSince tells the op watchers of a channel about an op dated
-// after they began watching.
-func (c *Client) publishOpSince(k pathKey, o oplog.Op) {
-	if o.Kind() != oplog.KindOp {
-		return
-	}
-	c.mu.Lock()
-	subs := make([]*subscriber, 0, len(c.chanSubs[k.channel]))
-	for sub := range c.chanSubs[k.channel] {
-		subs = append(subs, sub)
-	}
-	c.mu.Unlock()
-	for _, sub := range subs {
-		if o.Date >= sub.since {
-			sub.sendOp(OpEvent{Channel: k.channel, Type: k.typ, Path: k.path, Op: o})
-		}
-	}
+	return ok
 }
 
 func (s *sharedStore) Name() string { return "local:" + s.dir }

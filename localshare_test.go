@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -411,5 +413,58 @@ func TestLocalShare_LongPath(t *testing.T) {
 	mustPush(t, a, "n", "counter", "/x", "1")
 	if got := mustGet(t, b, "n", "counter", "/x"); got != "1" {
 		t.Fatalf("b reads %s", got)
+	}
+}
+
+// The catch-up after a reconnection tells op watchers only of the ops
+// dated up to the reconnection: later ones are the stream's, and reach
+// watchers in its order. (A catch-up held up while the connection was
+// down once told a watch of the newest op before the stream had replayed
+// the ones before it.)
+func TestLocalShare_CatchUpStaysInItsWindow(t *testing.T) {
+	dir := storeDir(t)
+	cfg := testConfig(t)
+	cfg.LocalTable = map[string][]LocalStore{"n": {{StoragePath: dir}}}
+	a := mustClient(t, cfg)
+	b := mustClient(t, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	live, err := b.WatchOps(ctx, "n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPush(t, a, "n", "list", "/l", `"p1"`)
+	mustPush(t, a, "n", "list", "/m", `"p2"`)
+	l, err := b.disk[dir].Read(ctx, "list", "/n/m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	to := l.Ops()[0].Date // p2's
+	for time.Now().UnixMilli() <= to {
+		runtime.Gosched() // p3 is made after p2's date
+	}
+	mustPush(t, a, "n", "list", "/l", `"p3"`)
+	for range 3 { // the stream has given all three
+		<-live
+	}
+
+	// A watcher from the beginning of time hears p1 and p2, not p3.
+	sub := newSubscriber(b)
+	sub.seen, sub.channel = make(map[string]bool), "n"
+	b.mu.Lock()
+	b.chanSubs["n"][sub] = struct{}{}
+	b.mu.Unlock()
+	if !b.disk[dir].catchUp("n", 0, to, nil) {
+		t.Fatal("catch-up failed")
+	}
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	var got []string
+	for _, v := range sub.queue {
+		got = append(got, string(v.(OpEvent).Op.Payload))
+	}
+	sort.Strings(got)
+	if strings.Join(got, " ") != `"p1" "p2"` {
+		t.Fatalf("catch-up up to p2's date told of %v, want p1 and p2", got)
 	}
 }

@@ -36,14 +36,25 @@ func (c *Client) nextSeq(p *pathState, origin string) uint64 {
 }
 
 // made records an op the client made before it leaves the process: for
-// the lease's origin, it is written to the journal (fsynced) so that its
-// seq is never used again and a later run sends it if this one cannot.
+// the lease's origin, it is written to the journal so that its seq is
+// never used again and a later run sends it if this one cannot. The op
+// leaves the process only once madeDurable says the line is on disk.
 // Called with p.mu held.
 func (c *Client) made(p *pathState, o oplog.Op) error {
 	if c.lease == nil || o.Origin != c.origin {
 		return nil
 	}
 	return c.lease.record(p.key, o)
+}
+
+// madeDurable returns once every op made so far is durably in the lease's
+// journal (one fsync for all the ops made meanwhile); at once without a
+// lease or with nothing new.
+func (c *Client) madeDurable() error {
+	if c.lease == nil {
+		return nil
+	}
+	return c.lease.durable()
 }
 
 // durable reports whether a store keeps what it accepts past the

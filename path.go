@@ -230,6 +230,15 @@ func (p *pathState) mergeOp(o oplog.Op) oplog.Result {
 // the change, if one op is.
 func (p *pathState) merge(recs []oplog.Op, cause *oplog.Op) bool {
 	p.mu.Lock()
+	// One op dated after every op of the log (a stream event, most
+	// often): its value follows from the current one, without reducing
+	// the whole tail again.
+	var next json.RawMessage
+	if len(recs) == 1 && recs[0].Kind() == oplog.KindOp && p.valErr == nil && p.value != nil && p.log.Last(&recs[0]) {
+		if v, err := p.c.reg.ReduceNext(p.key.typ, p.key.path, p.log, p.value, recs[0].Payload); err == nil {
+			next = v
+		}
+	}
 	changed := false
 	var fresh []oplog.Op
 	for i := range recs {
@@ -242,7 +251,10 @@ func (p *pathState) merge(recs []oplog.Op, cause *oplog.Op) bool {
 			}
 		}
 	}
-	if changed {
+	switch {
+	case changed && next != nil && len(fresh) == 1:
+		p.setValue(next, nil, cause)
+	case changed:
 		p.revalue(cause)
 	}
 	p.mu.Unlock()

@@ -271,7 +271,8 @@ func (rs *remoteStore) connect(ctx context.Context) error {
 		}
 		token = t
 	}
-	r, err := remote.DialTrust(cctx, rs.addr, rs.trust, rs.c.user, token)
+	r, err := remote.DialConfig(cctx, rs.addr, rs.trust, rs.c.user, token,
+		remote.Config{MaxPushes: rs.c.cfg.MaxPushes, MaxTags: rs.c.cfg.MaxTags, Logf: rs.c.cfg.Logf})
 	if err != nil {
 		if errors.Is(err, gig.ErrPermission) {
 			token = "" // refused: ask the table for a new one next time

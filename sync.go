@@ -42,7 +42,13 @@ type StoreReport struct {
 func (c *Client) pruneDue(p *pathState) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.log.Ops()) == 0 {
+	ops := p.log.Ops()
+	if len(ops) == 0 {
+		return false
+	}
+	// At most len(ops) can be covered, none older than the oldest op:
+	// a short young tail is not due, whatever Coverable would say.
+	if len(ops) < c.cfg.PruneOps && (c.cfg.PruneAge <= 0 || time.Since(time.UnixMilli(ops[0].Date)) < c.cfg.PruneAge) {
 		return false
 	}
 	// Only ops a checkpoint can cover count: an op after a gap in its
@@ -55,6 +61,15 @@ func (c *Client) pruneDue(p *pathState) bool {
 		return true
 	}
 	return c.cfg.PruneAge > 0 && time.Since(time.UnixMilli(oldest)) >= c.cfg.PruneAge
+}
+
+// syncScheduled reports whether a sync of p is set to start and has not
+// yet: scheduling another then does nothing, so what pruneDue would say
+// need not be computed (it costs the length of the tail).
+func (p *pathState) syncScheduled() bool {
+	p.syncMu.Lock()
+	defer p.syncMu.Unlock()
+	return p.syncTimer != nil && !p.syncRunning
 }
 
 // scheduleSync runs a sync of p after delay, once however many times it is
@@ -145,6 +160,11 @@ func (c *Client) sync(ctx context.Context, p *pathState, forcePrune bool) (SyncR
 	snap := p.log.Clone()
 	snapVer := p.ver
 	p.mu.Unlock()
+	// The client's own ops in it leave the process only once the lease
+	// holds them durably (pushes still on their way wait for that too).
+	if err := c.madeDurable(); err != nil {
+		return rep, fmt.Errorf("sync %s: %w", p.key, err)
+	}
 	agreed := all
 	// Stores with different checkpoints (two clients pruned at once) are
 	// reconciled by a new checkpoint covering both, whatever the policy.

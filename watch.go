@@ -243,7 +243,12 @@ func pump[T any](ctx context.Context, c *Client, s *subscriber, unsubscribe func
 }
 
 // publishOp tells the op watchers of a channel about an op.
-func (c *Client) publishOp(k pathKey, o oplog.Op) {
+func (c *Client) publishOp(k pathKey, o oplog.Op) { c.publishOpSince(k, o, false) }
+
+// publishOpSince tells the op watchers of a channel about an op; with
+// since, only those that began watching before its date (older ops are no
+// news to them).
+func (c *Client) publishOpSince(k pathKey, o oplog.Op, since bool) {
 	if o.Kind() != oplog.KindOp {
 		return
 	}
@@ -254,6 +259,8 @@ func (c *Client) publishOp(k pathKey, o oplog.Op) {
 	}
 	c.mu.Unlock()
 	for _, s := range subs {
-		s.sendOp(OpEvent{Channel: k.channel, Type: k.typ, Path: k.path, Op: o})
+		if !since || o.Date >= s.since {
+			s.sendOp(OpEvent{Channel: k.channel, Type: k.typ, Path: k.path, Op: o})
+		}
 	}
 }

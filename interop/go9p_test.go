@@ -285,9 +285,12 @@ func TestGo9p_PushCtlStream(t *testing.T) {
 				events <- event{err: err}
 				return
 			}
-			ev, err := netstore.ParseEvent(buf[:n])
-			events <- event{ev: ev, err: err}
+			evs, err := netstore.ParseEvents(buf[:n]) // a read holds every event ready
+			for _, ev := range evs {
+				events <- event{ev: ev}
+			}
 			if err != nil {
+				events <- event{err: err}
 				return
 			}
 		}
@@ -390,30 +393,42 @@ func TestGo9p_StreamResume(t *testing.T) {
 	if _, err := f.Write([]byte(fmt.Sprintf("since %s 2\n", s.svc.Epoch()))); err != nil {
 		t.Fatal(err)
 	}
-	for want := uint64(3); want <= 5; want++ {
-		type result struct {
-			ev  netstore.Event
-			err error
-		}
-		done := make(chan result, 1)
-		go func() {
-			b := make([]byte, 64<<10)
+	// One read returns every event that is ready: 3, 4 and 5.
+	type result struct {
+		evs []netstore.Event
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		var got []netstore.Event
+		b := make([]byte, 64<<10)
+		for len(got) < 3 {
 			n, err := f.Read(b)
 			if err != nil {
-				done <- result{err: err}
+				done <- result{got, err}
 				return
 			}
-			ev, err := netstore.ParseEvent(b[:n])
-			done <- result{ev, err}
-		}()
-		select {
-		case r := <-done:
-			if r.err != nil || r.ev.Seq != want {
-				t.Fatalf("resumed read: %+v %v, want seq %d", r.ev, r.err, want)
+			evs, err := netstore.ParseEvents(b[:n])
+			got = append(got, evs...)
+			if err != nil {
+				done <- result{got, err}
+				return
 			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("event %d did not arrive", want)
 		}
+		done <- result{got, nil}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil || len(r.evs) != 3 {
+			t.Fatalf("resumed reads: %+v %v, want seqs 3 to 5", r.evs, r.err)
+		}
+		for i, ev := range r.evs {
+			if ev.Seq != uint64(3+i) {
+				t.Fatalf("resumed reads: event %d has seq %d, want %d", i, ev.Seq, 3+i)
+			}
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("events 3 to 5 did not arrive")
 	}
 }
 

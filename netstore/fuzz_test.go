@@ -28,8 +28,20 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add([]byte(`{"type":"lww","path":"/a"}`))
 	f.Add([]byte(`{"type":"lww","path":"/a","op":{},"extra":1}`))
 	f.Add([]byte(`[]`))
+	f.Add(append(bytes.TrimSuffix(good, []byte("}")), []byte(`,"x":{}}`)...))
+	f.Add(append(append([]byte(nil), good...), '}'))
 	f.Fuzz(func(t *testing.T, line []byte) {
 		r, err := DecodeRecord(line)
+		if _, fast := parseLineFast(line); fast && utf8.Valid(line) {
+			// The fast path takes and refuses what the general one does.
+			slow, serr := decodeRecordSlow(line)
+			if (err == nil) != (serr == nil) {
+				t.Fatalf("fast path: %v, general: %v\n%s", err, serr, line)
+			}
+			if err == nil && (slow.Type != r.Type || slow.Path != r.Path || !bytes.Equal(slow.Op.AppendJSON(nil), r.Op.AppendJSON(nil))) {
+				t.Fatalf("fast path %+v, general %+v", r, slow)
+			}
+		}
 		if err != nil {
 			if strings.Contains(err.Error(), "\n") {
 				t.Fatalf("a refusal of two lines: %q", err)

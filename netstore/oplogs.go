@@ -238,11 +238,29 @@ func DecodeRecord(line []byte) (Record, error) {
 	if !utf8.Valid(line) {
 		return Record{}, fmt.Errorf("%w: the line is not valid UTF-8", oplog.ErrMalformed)
 	}
+	// The shape AppendRecord writes (and the stream's), with no escape in
+	// the type and path: no decoder needed for the envelope. The op is
+	// decoded, and checked, as any other.
+	if ev, ok := parseLineFast(line); ok {
+		o, err := oplog.Decode(ev.Op)
+		if err != nil {
+			return Record{}, err
+		}
+		return Record{Type: ev.Type, Path: ev.Path, Op: o}, nil
+	}
+	return decodeRecordSlow(line)
+}
+
+// decodeRecordSlow is DecodeRecord for any JSON form of a push line.
+func decodeRecordSlow(line []byte) (Record, error) {
 	var ev Event
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&ev); err != nil {
 		return Record{}, fmt.Errorf("%w: %v", oplog.ErrMalformed, err)
+	}
+	if rest := bytes.TrimSpace(line[dec.InputOffset():]); len(rest) > 0 {
+		return Record{}, fmt.Errorf("%w: trailing data after the record", oplog.ErrMalformed)
 	}
 	if ev.Op == nil {
 		return Record{}, fmt.Errorf("%w: a push line needs type, path and op", oplog.ErrMalformed)
@@ -259,8 +277,7 @@ func DecodeRecord(line []byte) (Record, error) {
 
 // AppendRecord appends the push line of r, without the newline.
 func AppendRecord(b []byte, r *Record) []byte {
-	ev, _ := json.Marshal(Event{Type: r.Type, Path: r.Path, Op: r.Op.AppendJSON(nil)})
-	return append(b, ev...)
+	return appendEvent(b, 0, "", r.Type, r.Path, r.Op.AppendJSON(nil))
 }
 
 // checkDate refuses an op dated past the store's horizon, and logs it (at

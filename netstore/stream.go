@@ -1,6 +1,7 @@
 package netstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"gigfs.io/gigfs/oplog"
 )
@@ -60,8 +62,7 @@ func (h *hub) publish(typ, path string, ops []oplog.Op) {
 	var lines []byte
 	for i := range ops {
 		seq := h.first + uint64(len(h.events))
-		b, _ := json.Marshal(Event{Seq: seq, Epoch: h.epoch, Type: typ, Path: path, Op: ops[i].AppendJSON(nil)})
-		ev := append(b, '\n')
+		ev := append(appendEvent(nil, seq, h.epoch, typ, path, ops[i].AppendJSON(nil)), '\n')
 		h.append(ev, ops[i].Sha)
 		if h.file != nil {
 			lines = append(lines, ev...)
@@ -163,6 +164,13 @@ func (s *Service) Cursor(id string) (epoch string, seq uint64, err error) {
 	return u.hub.epoch, u.hub.head(), nil
 }
 
+// Epoch is the epoch of the cursor's stream.
+func (c *Cursor) Epoch() string { return c.h.epoch }
+
+// Head is the seq of the last event of the cursor's stream (0 when there
+// is none yet).
+func (c *Cursor) Head() uint64 { return c.h.head() }
+
 // Since moves the cursor after seq of epoch, to resume a stream after a
 // disconnect. An epoch other than the store's, or a seq older than the
 // events it keeps, is an error: the client must re-read the oplogs.
@@ -210,6 +218,36 @@ func (c *Cursor) Next(ctx context.Context) ([]byte, error) {
 	}
 }
 
+// Ready copies into p the events after the cursor that are ready now,
+// whole, as many as fit, without blocking, and moves the cursor past them
+// (a stream read adds them after the event Next returned). auth is checked
+// once for them all.
+func (c *Cursor) Ready(ctx context.Context, p []byte) (int, error) {
+	c.h.mu.Lock()
+	n, k := 0, uint64(0)
+	if !c.h.closed && c.after+1 >= c.h.first {
+		for i := c.after + 1 - c.h.first; i < uint64(len(c.h.events)); i++ {
+			ev := c.h.events[i]
+			if n+len(ev) > len(p) {
+				break
+			}
+			n += copy(p[n:], ev)
+			k++
+		}
+	}
+	c.h.mu.Unlock()
+	if k == 0 {
+		return 0, nil
+	}
+	if c.auth != nil {
+		if err := c.auth(ctx); err != nil {
+			return 0, err
+		}
+	}
+	c.after += k
+	return n, nil
+}
+
 // Write takes a control line written on the stream file: "since <epoch>
 // <seq>".
 func (c *Cursor) Write(_ context.Context, p []byte) (int, error) {
@@ -227,8 +265,31 @@ func (c *Cursor) Write(_ context.Context, p []byte) (int, error) {
 	return len(p), nil
 }
 
-// ParseEvent parses one line of a store's stream.
+// ParseEvents parses what reads of a store's stream returned: whole
+// lines, one event each.
+func ParseEvents(b []byte) ([]Event, error) {
+	var out []Event
+	for len(b) > 0 {
+		line, rest, ok := bytes.Cut(b, []byte("\n"))
+		if !ok {
+			return out, fmt.Errorf("stream: bad event: no newline after %d bytes", len(line))
+		}
+		ev, err := ParseEvent(line)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, ev)
+		b = rest
+	}
+	return out, nil
+}
+
+// ParseEvent parses one line of a store's stream. It checks the line's
+// shape, not the op's: oplog.Decode does that.
 func ParseEvent(line []byte) (Event, error) {
+	if ev, ok := parseEventFast(line); ok {
+		return ev, nil
+	}
 	var ev Event
 	if err := json.Unmarshal(line, &ev); err != nil {
 		return Event{}, fmt.Errorf("stream: bad event: %w", err)
@@ -237,4 +298,128 @@ func ParseEvent(line []byte) (Event, error) {
 		return Event{}, fmt.Errorf("stream: bad event: needs type, path and op")
 	}
 	return ev, nil
+}
+
+// parseEventFast parses an event line of the shape the store writes
+// ({"seq":N,"epoch":"E","type":"T","path":"P","op":{...}}, strings without
+// escapes) without the reflection of encoding/json: every event of a
+// user's stream is parsed by each of its clients. It reports false for
+// anything else, which ParseEvent then decodes in full. The op is the rest
+// of the line, not checked (oplog.Decode does).
+func parseEventFast(b []byte) (Event, bool) {
+	ev, ok := parseLineFast(b)
+	if ok {
+		ev.Op = bytes.Clone(ev.Op)
+	}
+	return ev, ok
+}
+
+// parseLineFast parses a line of the shape the store's stream and push
+// lines have: {"seq":N,"epoch":"E",…} as parseEventFast says, or the same
+// without seq and epoch ({"type":"T","path":"P","op":{...}}, a push line
+// as AppendRecord writes it). Op aliases b.
+func parseLineFast(b []byte) (Event, bool) {
+	b = bytes.TrimSuffix(b, []byte("\n"))
+	var ev Event
+	rest, ok := bytes.CutPrefix(b, []byte(`{"seq":`))
+	if ok {
+		var seq uint64
+		i := 0
+		for ; i < len(rest) && rest[i] >= '0' && rest[i] <= '9'; i++ {
+			d := uint64(rest[i] - '0')
+			if seq > (1<<64-1-d)/10 {
+				return Event{}, false // past a uint64: encoding/json says so
+			}
+			seq = seq*10 + d
+		}
+		if i == 0 || (rest[0] == '0' && i > 1) {
+			return Event{}, false
+		}
+		ev.Seq = seq
+		if ev.Epoch, rest, ok = fastString(rest[i:], `,"epoch":"`); !ok {
+			return Event{}, false
+		}
+		if rest, ok = bytes.CutPrefix(rest, []byte(",")); !ok {
+			return Event{}, false
+		}
+	} else if rest, ok = bytes.CutPrefix(b, []byte("{")); !ok {
+		return Event{}, false
+	}
+	if ev.Type, rest, ok = fastString(rest, `"type":"`); !ok || ev.Type == "" {
+		return Event{}, false
+	}
+	if ev.Path, rest, ok = fastString(rest, `,"path":"`); !ok || ev.Path == "" {
+		return Event{}, false
+	}
+	if rest, ok = bytes.CutPrefix(rest, []byte(`,"op":`)); !ok {
+		return Event{}, false
+	}
+	// The op is an object, and the event's brace closes the line.
+	if len(rest) < 3 || rest[0] != '{' || rest[len(rest)-2] != '}' || rest[len(rest)-1] != '}' {
+		return Event{}, false
+	}
+	ev.Op = rest[:len(rest)-1]
+	return ev, true
+}
+
+// fastString cuts prefix (which ends with a string's opening quote) and
+// the string after it, which must have no escape, no control character and
+// be valid UTF-8.
+func fastString(b []byte, prefix string) (string, []byte, bool) {
+	b, ok := bytes.CutPrefix(b, []byte(prefix))
+	if !ok {
+		return "", nil, false
+	}
+	for i, c := range b {
+		switch {
+		case c == '"':
+			if !utf8.Valid(b[:i]) {
+				return "", nil, false
+			}
+			return string(b[:i]), b[i+1:], true
+		case c == '\\' || c < 0x20:
+			return "", nil, false
+		}
+	}
+	return "", nil, false
+}
+
+// appendEvent appends the JSON of an event, as json.Marshal of Event
+// writes it, without its reflection when the strings need no escape; op
+// is an op's JSON as oplog.Op.AppendJSON writes it (compact).
+func appendEvent(b []byte, seq uint64, epoch, typ, path string, op []byte) []byte {
+	if !plainString(epoch) || !plainString(typ) || !plainString(path) {
+		j, _ := json.Marshal(Event{Seq: seq, Epoch: epoch, Type: typ, Path: path, Op: op})
+		return append(b, j...)
+	}
+	b = append(b, '{')
+	if seq != 0 {
+		b = append(b, `"seq":`...)
+		b = strconv.AppendUint(b, seq, 10)
+		b = append(b, ',')
+	}
+	if epoch != "" {
+		b = append(b, `"epoch":"`...)
+		b = append(b, epoch...)
+		b = append(b, `",`...)
+	}
+	b = append(b, `"type":"`...)
+	b = append(b, typ...)
+	b = append(b, `","path":"`...)
+	b = append(b, path...)
+	b = append(b, `","op":`...)
+	b = append(b, op...)
+	return append(b, '}')
+}
+
+// plainString reports whether json.Marshal writes s as it is, between
+// quotes: printable ASCII but for the characters it escapes.
+func plainString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }

@@ -129,7 +129,8 @@ func decodeSlow(line []byte, verify bool) (Op, error) {
 	if err := dec.Decode(&w); err != nil {
 		return Op{}, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	if dec.More() {
+	// Not dec.More: it says nothing of a stray '}' or ']'.
+	if rest := bytes.TrimSpace(line[dec.InputOffset():]); len(rest) > 0 {
 		return Op{}, fmt.Errorf("%w: trailing data after the op", ErrMalformed)
 	}
 	var o Op

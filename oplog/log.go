@@ -280,6 +280,16 @@ func (l *Log) mergeCheckpoint(c Op) Result {
 	return Result{Code: CodeAccepted}
 }
 
+// Last reports whether o, an op, would come after every op of the log
+// and not be covered by its checkpoint: merged, it would be the last op,
+// and the log's value is the value before it with its payload applied.
+func (l *Log) Last(o *Op) bool {
+	if o.Kind() != KindOp || l.base.Covers.Covers(o) {
+		return false
+	}
+	return len(l.ops) == 0 || Less(&l.ops[len(l.ops)-1], o)
+}
+
 // Has reports whether the log holds o or something that makes it a no-op:
 // for an op, a checkpoint that covers it; for a checkpoint, one that covers
 // all it does and wins over it.

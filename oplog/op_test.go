@@ -121,6 +121,8 @@ func TestDecode_BadInput(t *testing.T) {
 		{"checkpoint without covers", `{"date":100,"origin":"a","sha":"` + sha + `","value":1}`, ErrMalformed, "covers"},
 		{"bad covers", `{"date":100,"origin":"a","sha":"` + sha + `","value":1,"covers":{"a":-1}}`, ErrMalformed, "covers"},
 		{"trailing data", string(good.AppendJSON(nil)) + ` {}`, ErrMalformed, "trailing"},
+		{"trailing brace", string(good.AppendJSON(nil)) + `}`, ErrMalformed, "trailing"},
+		{"trailing bracket", string(good.AppendJSON(nil)) + ` ]`, ErrMalformed, "trailing"},
 		{"oversized", huge, ErrTooLarge, "limit"},
 	}
 	for _, tt := range tests {

@@ -1,6 +1,7 @@
 package srv9p
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -58,15 +59,52 @@ func ParseAddr(s string) (network, address string, err error) {
 
 // Listen listens on a dial string (see ParseAddr). For a unix socket, a
 // stale socket file that no server answers on is removed first.
-func Listen(addr string) (net.Listener, error) {
+func Listen(addr string) (net.Listener, error) { return ListenConfig{}.Listen(addr, nil) }
+
+// A ListenConfig listens on dial strings as Listen and ListenTLS do, and
+// says so when an address binds every interface of the machine. The zero
+// value listens and says nothing.
+type ListenConfig struct {
+	// Name is what gave the address, for the warning: "-addr".
+	Name string
+	// Warn, if not nil, is told one line (EverywhereWarning) before the
+	// listener binds every interface of the machine.
+	Warn func(line string)
+	// Bind makes the listener of a network and address of package net;
+	// nil means net.Listen. A test binds 127.0.0.1 in its place, to see
+	// what a server does with an address it may not bind.
+	Bind func(network, address string) (net.Listener, error)
+}
+
+// Listen listens on addr: 9P over TLS with cert for tls!host!port (which
+// needs one), plain for the others (which take none). For a unix socket, a
+// stale socket file that no server answers on is removed first.
+func (lc ListenConfig) Listen(addr string, cert *tls.Certificate) (net.Listener, error) {
 	network, address, err := ParseAddr(addr)
 	if err != nil {
 		return nil, err
 	}
-	if network == "tls" {
+	switch {
+	case network == "tls" && cert == nil:
 		return nil, fmt.Errorf("%w: address %q: tls needs a certificate (ListenTLS)", gig.ErrInvalid, addr)
+	case network != "tls" && cert != nil:
+		return nil, fmt.Errorf("%w: address %q: want tls!host!port", gig.ErrInvalid, addr)
 	}
-	l, err := net.Listen(network, address)
+	if lc.Warn != nil && Everywhere(addr) {
+		lc.Warn(EverywhereWarning(lc.Name, addr))
+	}
+	bind := lc.Bind
+	if bind == nil {
+		bind = net.Listen
+	}
+	if network == "tls" {
+		l, err := bind("tcp", address)
+		if err != nil {
+			return nil, err
+		}
+		return tls.NewListener(l, ServerTLSConfig(*cert)), nil
+	}
+	l, err := bind(network, address)
 	if err == nil || network != "unix" || !errors.Is(err, syscall.EADDRINUSE) {
 		return l, err
 	}
@@ -80,5 +118,12 @@ func Listen(addr string) (net.Listener, error) {
 	if rerr := os.Remove(address); rerr != nil {
 		return nil, err
 	}
-	return net.Listen(network, address)
+	return bind(network, address)
+}
+
+// EverywhereWarning is the line a server says before it listens on addr,
+// an address that binds every interface of the machine (Everywhere); name
+// is what gave it ("-addr").
+func EverywhereWarning(name, addr string) string {
+	return fmt.Sprintf("%s %s listens on every interface of this machine: whoever reaches it can connect (tcp!127.0.0.1!port is this machine only)", name, addr)
 }

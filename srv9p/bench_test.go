@@ -23,3 +23,21 @@ func BenchmarkCtlRoundTrip(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "roundtrips/s")
 }
+
+// BenchmarkOpenClunk measures walking to a file, opening it and clunking
+// it, one at a time on one connection: what a Tclunk costs the server
+// (handed to the library as a Tremove, clunk.go) on top of a round trip.
+func BenchmarkOpenClunk(b *testing.B) {
+	ts := startServer(b, nil)
+	_, fsys := ts.mount(b)
+	for b.Loop() {
+		fid, err := fsys.Open("static", plan9.OREAD)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := fid.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "opens/s")
+}

@@ -140,14 +140,15 @@ const writeChunk = 32 << 10
 
 // WriteFile opens the file at path for writing and writes data in writes of
 // at most 32 KiB, each ending at a newline where the data allows it, so a
-// server that takes whole JSON lines per write sees whole lines.
+// server that takes whole JSON lines per write sees whole lines. The
+// clunk's error is returned too: a store answers it when the data ended
+// in a partial line, which it dropped.
 func (c *Client) WriteFile(ctx context.Context, path string, data []byte) error {
 	err := c.Do(ctx, func() error {
 		fid, err := c.fsys.Open(path, plan9.OWRITE)
 		if err != nil {
 			return err
 		}
-		defer fid.Close()
 		for len(data) > 0 {
 			n := len(data)
 			if n > writeChunk {
@@ -157,11 +158,12 @@ func (c *Client) WriteFile(ctx context.Context, path string, data []byte) error 
 				}
 			}
 			if _, err := fid.Write(data[:n]); err != nil {
+				fid.Close()
 				return err
 			}
 			data = data[n:]
 		}
-		return nil
+		return fid.Close()
 	})
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)

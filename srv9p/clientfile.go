@@ -111,7 +111,13 @@ func (f *ClientFile) Read(ctx context.Context, p []byte) (int, error) {
 	return n, nil
 }
 
-// Close clunks the file. A Client that has hung up has clunked it already.
+// Close clunks the file and returns the server's answer: a store refuses
+// the clunk of a file whose last write left a partial line, which it
+// dropped (gig.ErrInvalid). A Client that has hung up has clunked it
+// already.
 func (f *ClientFile) Close() error {
-	return f.c.Do(context.Background(), func() error { return f.fid.Close() })
+	if err := f.c.Do(context.Background(), func() error { return f.fid.Close() }); err != nil {
+		return fmt.Errorf("close %s: %w", f.path, err)
+	}
+	return nil
 }

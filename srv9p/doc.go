@@ -21,7 +21,8 @@
 //   - NewCtl: a request/reply file. Each write is one command, passed to a
 //     CtlFunc; reads on the same fid return its reply from offset 0.
 //   - NewStream: a blocking read file fed by a Source whose Next blocks
-//     until a record is ready. A Tflush of the read, or a hang-up, cancels
+//     until a record is ready (and, with Ready, returns every record that
+//     is ready in one read). A Tflush of the read, or a hang-up, cancels
 //     Next's context and the read ends at once.
 //   - NewStatic: small read-only contents (JSON computed at open).
 //
@@ -48,11 +49,14 @@
 // (AttachDelay), never for other addresses (guard.go). Each of these logs
 // a line when it bites, at most one per kind a minute.
 //
-// When a connection ends (hang-up, idle timeout, Serve's context
+// A Tclunk releases its fid at once and answers with the error of
+// Handle.Close, if any (logged too); if a read or write on the fid is in
+// progress, the fid is released when it ends, and a Close error is only
+// logged. When a connection ends (hang-up, idle timeout, Serve's context
 // cancelled), every request context of it is cancelled and every fid is
 // released: Handle.Close is called once per open fid, after the reads and
 // writes in progress on it have returned. Handles must honour their
-// context, or a hang-up waits for them.
+// context, or a hang-up waits for them, and Close must not block for long.
 //
 // # Why 9fans.net/go/plan9/srv9p
 //
@@ -90,6 +94,12 @@
 //   - It keeps no read deadline: our reader implements IdleTimeout.
 //   - A panic in a request handler would kill the process: ours recover it,
 //     log it, and answer "internal server error".
+//   - Its Clunk hook runs after the Rclunk and returns nothing, so a
+//     Handle.Close error (a store's partial line dropped) could not reach
+//     the client. The reader hands the library each Tclunk as a Tremove,
+//     which forgets the fid and answers with our error, and the writer
+//     makes the reply an Rclunk again (clunk.go): a Tclunk gets Close's
+//     error as its Rerror, the fid gone either way, as clunk(5) says.
 //
 // Behaviours left as they are: a Tversion in mid-session does not reset
 // the session; Rcreate carries no iounit; a Tauth is answered

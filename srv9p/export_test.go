@@ -15,3 +15,7 @@ func Unauth(s *Server) int {
 // AttachWaiting returns how many attaches to s wait for their address's
 // turn (the per-address attach delay).
 func AttachWaiting(s *Server) int { return int(s.guard().turning.Load()) }
+
+// Ending returns how many connections of s hold a Tclunk or Tremove back
+// until the other kind's replies are written (clunk.go).
+func Ending(s *Server) int { return int(s.guard().ending.Load()) }

@@ -67,32 +67,66 @@ func (c *conn) newFid(uname string, path []Node) (*fidState, error) {
 }
 
 // release forgets the fid and closes its handle once no read or write on
-// it is in progress. It may be called more than once.
+// it is in progress; an error of Close is logged. It may be called more
+// than once.
 func (f *fidState) release() {
-	c := f.c
+	f.c.forget(f)
+	f.mu.Lock()
+	if err := f.closeLocked(); err != nil {
+		f.logClose(context.Background(), err)
+	}
+}
+
+// clunk releases the fid for a Tclunk and returns the error of its
+// handle's Close, which the client gets (and the log). If a read or write
+// on it is in progress (a stream read the client did not flush), it does
+// not wait: the library's Clunk releases the fid when that ends, and only
+// the log hears of an error.
+func (f *fidState) clunk(ctx context.Context) error {
+	if !f.mu.TryLock() {
+		return nil
+	}
+	f.c.forget(f)
+	err := f.closeLocked()
+	if err != nil {
+		f.logClose(ctx, err)
+	}
+	return err
+}
+
+// forget takes f out of the connection's fids.
+func (c *conn) forget(f *fidState) {
 	c.mu.Lock()
 	delete(c.fids, f)
 	c.mu.Unlock()
+}
 
-	f.mu.Lock()
+// closeLocked closes the fid's handle, once, with f.mu held for writing,
+// and unlocks it.
+func (f *fidState) closeLocked() (err error) {
 	defer f.mu.Unlock()
 	if f.released {
-		return
+		return nil
 	}
 	f.released = true
 	h := f.h
 	f.h, f.dir = nil, nil
 	if h == nil {
-		return
+		return nil
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			c.logf("panic in Close: %v", p)
+			f.c.logf("panic in Close: %v", p)
+			err = nil
 		}
 	}()
-	if err := h.Close(); err != nil {
-		c.logf("close: %s", ErrorString(err))
-	}
+	return h.Close()
+}
+
+// logClose logs the error of a handle's Close: clients that show any
+// error as EIO (FUSE) leave the reason here.
+func (f *fidState) logClose(ctx context.Context, err error) {
+	f.c.logf("user %s: close %s: %s", f.uname, f.pathName(ctx), ErrorString(err))
 }
 
 // install sets the handle of a fid being opened.
@@ -624,7 +658,12 @@ func (c *conn) wstat(rctx context.Context, fid *lib.Fid, d *plan9.Dir) error {
 	})
 }
 
+// remove serves a Tremove, or a Tclunk the reader handed over as one
+// (clunk.go).
 func (c *conn) remove(rctx context.Context, fid *lib.Fid) error {
+	if c.clunking() {
+		return c.clunk(rctx, fid)
+	}
 	return c.do(rctx, func(ctx context.Context) error {
 		f, err := stateOf(fid)
 		if err != nil {
@@ -636,13 +675,6 @@ func (c *conn) remove(rctx context.Context, fid *lib.Fid) error {
 		}
 		return r.Remove(ctx)
 	})
-}
-
-// clunk is called by the library once a fid is gone and no request uses it.
-func (c *conn) clunk(fid *lib.Fid) {
-	if f, ok := fid.Aux().(*fidState); ok && f != nil {
-		f.release()
-	}
 }
 
 // blockKey is the context key under which a read finds its blocker,

@@ -35,6 +35,10 @@ type flow struct {
 	res      map[uint16][]int64 // reservations by tag, in order
 	closed   bool
 	bitten   bool // the limit has been logged for this connection
+
+	// The tags of the Tclunks handed to the library as Tremoves, and of
+	// the real Tremoves, in flight (clunk.go): one of the two is empty.
+	clunks, removes map[uint16]struct{}
 }
 
 // smallReply is what a request other than a read reserves for its reply:
@@ -49,6 +53,8 @@ const unauthInFlight = 4
 func (f *flow) init() {
 	f.cond = sync.NewCond(&f.mu)
 	f.res = make(map[uint16][]int64)
+	f.clunks = make(map[uint16]struct{})
+	f.removes = make(map[uint16]struct{})
 }
 
 // close wakes a reader waiting for room, for good.

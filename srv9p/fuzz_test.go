@@ -30,6 +30,8 @@ func FuzzServerMessage(f *testing.F) {
 		{Type: plan9.Tflush, Tag: 2, Oldtag: 3},
 		{Type: plan9.Tcreate, Tag: 2, Fid: 0, Name: "..", Perm: plan9.DMDIR | 0o777},
 		{Type: plan9.Twstat, Tag: 2, Fid: 0, Stat: []byte{0, 0}},
+		{Type: plan9.Tclunk, Tag: 2, Fid: 0},  // handed to the library as a Tremove (clunk.go)
+		{Type: plan9.Tremove, Tag: 2, Fid: 0}, // the root: refused, clunked
 	} {
 		b, err := fc.Bytes()
 		if err != nil {

@@ -35,6 +35,7 @@ type guard struct {
 	held    atomic.Int64 // connections whose reading is paused (see waitRoom)
 	turning atomic.Int64 // attaches waiting for their turn (see attachTurn)
 	conns   atomic.Int64 // connections open (stats.go)
+	ending  atomic.Int64 // readers holding a Tclunk or Tremove back (see endsFid)
 }
 
 type addrState struct {

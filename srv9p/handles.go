@@ -96,9 +96,14 @@ func (c *ctl) Close() error { return nil }
 //
 //	Write(ctx context.Context, p []byte) (int, error)
 //
-// to take the client's writes on the stream fid (the store's "since N"), and
-// io.Closer, called when the fid goes away. Without Write, writes are
-// refused with gig.ErrPermission.
+// to take the client's writes on the stream fid (the store's "since N"),
+//
+//	Ready(ctx context.Context, p []byte) (int, error)
+//
+// to copy into p, without blocking, the records that are ready now, whole,
+// as many as fit, so that one read returns every record that is ready
+// (see NewStream), and io.Closer, called when the fid goes away. Without
+// Write, writes are refused with gig.ErrPermission.
 type Source interface {
 	// Next blocks until the next record is ready and returns it, or
 	// returns ctx's error once ctx is done (a Tflush or a hang-up).
@@ -109,8 +114,11 @@ type Source interface {
 
 // NewStream returns the handle of a blocking read file. Each read returns
 // the next record from src, or as much of it as fits, the rest coming with
-// the following reads; a read never joins two records, so a client reading
-// with a large enough buffer gets one record per read. Offsets are ignored.
+// the following reads. When src has Ready, a read that got a whole record
+// adds every other whole record that is ready and fits in its count, so a
+// reader that falls behind catches up in few reads; without Ready, a read
+// never joins two records. Records should end with a delimiter (the store's
+// are lines). Offsets are ignored.
 //
 // A read waiting in Next counts against Server.MaxBlockedReads, however
 // the handle is wrapped. A Tflush of
@@ -154,7 +162,18 @@ func (s *stream) Read(ctx context.Context, p []byte, _ int64) (int, error) {
 	}
 	n := copy(p, s.pending)
 	s.pending = s.pending[n:]
+	if r, ok := s.src.(readySource); ok && len(s.pending) == 0 && n < len(p) && ctx.Err() == nil {
+		// Whatever Ready copied is the read's: an error ends the stream at
+		// the next Next, not here.
+		m, _ := r.Ready(ctx, p[n:])
+		n += m
+	}
 	return n, nil
+}
+
+// readySource is a Source with Ready (see Source).
+type readySource interface {
+	Ready(ctx context.Context, p []byte) (int, error)
 }
 
 type sourceWriter interface {

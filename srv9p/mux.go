@@ -38,6 +38,9 @@ type Mux struct {
 
 	wsem   chan struct{} // held while a message is written
 	tagSem chan struct{} // one per tag in use
+	cfg    MuxConfig
+	bitAt  time.Time // when the tag bound was last logged; guarded by mu
+	bitN   int       // times it bit since; guarded by mu
 
 	mu       sync.Mutex
 	tags     map[uint16]chan *plan9.Fcall
@@ -51,23 +54,44 @@ type Mux struct {
 const (
 	// muxMsize is the message size a Mux asks for; the server may offer less.
 	muxMsize = 1 << 20
-	// maxTags bounds the requests of one Mux in flight; past it calls wait.
-	maxTags = 1 << 12
+	// DefaultMaxTags is MuxConfig.MaxTags when it is 0.
+	DefaultMaxTags = 1 << 12
 	// flushWait is how long a flushed request's server may take to answer
 	// the flush before the Mux hangs up (a server that answers nothing).
 	flushWait = 30 * time.Second
 )
+
+// MuxConfig holds a Mux's bounds; the zero value is the defaults.
+type MuxConfig struct {
+	// MaxTags bounds the requests in flight on the connection (tags in
+	// use): past it a call waits for one to end. 0 is DefaultMaxTags; at
+	// most 65535, the tags 9P has.
+	MaxTags int
+	// Logf, if set, is told when the bound bites (at most once a minute).
+	Logf func(format string, args ...any)
+}
 
 // DialMux connects to the 9P server at addr (a dial string, see ParseAddr)
 // and attaches as uname with the credential aname, verifying a TLS server
 // as trust says. If ctx ends before the attach is answered, the connection
 // is closed.
 func DialMux(ctx context.Context, addr string, trust Trust, uname, aname string) (*Mux, error) {
+	return DialMuxConfig(ctx, addr, trust, uname, aname, MuxConfig{})
+}
+
+// DialMuxConfig is DialMux with bounds of the caller's.
+func DialMuxConfig(ctx context.Context, addr string, trust Trust, uname, aname string, cfg MuxConfig) (*Mux, error) {
+	if cfg.MaxTags == 0 {
+		cfg.MaxTags = DefaultMaxTags
+	}
+	if cfg.MaxTags < 1 || cfg.MaxTags > plan9.NOTAG {
+		return nil, gig.Errorf(gig.ErrInvalid, "9P client: %d tags in flight: want 1 to %d", cfg.MaxTags, plan9.NOTAG)
+	}
 	nc, fp, err := dialConn(ctx, addr, trust)
 	if err != nil {
 		return nil, classify(err)
 	}
-	m := &Mux{nc: nc, fp: fp, wsem: make(chan struct{}, 1), tagSem: make(chan struct{}, maxTags), tags: make(map[uint16]chan *plan9.Fcall), nextFid: 1, done: make(chan struct{})}
+	m := &Mux{nc: nc, fp: fp, cfg: cfg, wsem: make(chan struct{}, 1), tagSem: make(chan struct{}, cfg.MaxTags), tags: make(map[uint16]chan *plan9.Fcall), nextFid: 1, done: make(chan struct{})}
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
 	err = m.version()
 	if err == nil {
@@ -179,14 +203,20 @@ func (m *Mux) Close() error {
 	return nil
 }
 
-// newTag reserves a tag for a reply channel, waiting while maxTags are in use.
+// newTag reserves a tag for a reply channel, waiting while MaxTags are in
+// use.
 func (m *Mux) newTag(ctx context.Context, ch chan *plan9.Fcall) (uint16, error) {
 	select {
 	case m.tagSem <- struct{}{}:
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	case <-m.done:
-		return 0, m.err
+	default:
+		m.bit()
+		select {
+		case m.tagSem <- struct{}{}:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-m.done:
+			return 0, m.err
+		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -201,6 +231,24 @@ func (m *Mux) newTag(ctx context.Context, ch chan *plan9.Fcall) (uint16, error) 
 			return t, nil
 		}
 	}
+}
+
+// bit logs, at most once a minute, that a call waits for a tag.
+func (m *Mux) bit() {
+	if m.cfg.Logf == nil {
+		return
+	}
+	m.mu.Lock()
+	m.bitN++
+	now := time.Now()
+	if !m.bitAt.IsZero() && now.Sub(m.bitAt) < time.Minute {
+		m.mu.Unlock()
+		return
+	}
+	n := m.bitN
+	m.bitAt, m.bitN = now, 0
+	m.mu.Unlock()
+	m.cfg.Logf("9P client %s: %d requests in flight (MaxTags): calls wait for a tag (%d times since the last such line)", m.nc.RemoteAddr(), m.cfg.MaxTags, n)
 }
 
 func (m *Mux) freeTag(t uint16) {
@@ -506,13 +554,18 @@ func (f *MuxFile) Read(ctx context.Context, p []byte) (int, error) {
 	return n, nil
 }
 
-// Close clunks the file.
+// Close clunks the file and returns the server's answer, of its kind: a
+// store refuses the clunk of a file whose last write left a partial line,
+// which it dropped (gig.ErrInvalid). The fid is freed either way.
 func (f *MuxFile) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), flushWait)
 	defer cancel()
 	_, err := f.m.rpc(ctx, &plan9.Fcall{Type: plan9.Tclunk, Fid: f.fid})
 	f.m.freeFid(f.fid)
-	return err
+	if err != nil {
+		return fmt.Errorf("close %s: %w", f.path, err)
+	}
+	return nil
 }
 
 // Ctl opens the ctl file at path, writes the one-line command cmd, and

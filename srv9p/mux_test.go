@@ -196,3 +196,61 @@ func TestMux_BadCredential(t *testing.T) {
 		t.Fatalf("attach with a bad key: %v, want a permission error", err)
 	}
 }
+
+// TestMux_MaxTags: with MuxConfig.MaxTags 3, three blocked reads hold every
+// tag; a fourth call waits for one, says so through Logf, and goes
+// through once a read ends.
+func TestMux_MaxTags(t *testing.T) {
+	ts := startServer(t, nil)
+	var mu sync.Mutex
+	var logged []string
+	logf := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		logged = append(logged, fmt.Sprintf(format, args...))
+	}
+	m, err := srv9p.DialMuxConfig(context.Background(), "tcp!"+strings.Replace(ts.addr, ":", "!", 1), srv9p.Trust{}, testUser, testKey, srv9p.MuxConfig{MaxTags: 3, Logf: logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx := context.Background()
+	reads := make(chan error, 3)
+	for range 3 {
+		f, err := m.Open(ctx, "/stream")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		go func() {
+			_, err := f.Read(ctx, make([]byte, 100))
+			reads <- err
+		}()
+	}
+	waitFor(t, 10*time.Second, "3 blocked reads", func() bool { return ts.tree.hub.waiting() == 3 })
+	ctl := make(chan error, 1)
+	go func() {
+		_, err := m.Ctl(ctx, "/ctl", "echo after")
+		ctl <- err
+	}()
+	waitFor(t, 10*time.Second, "the bound logged", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(logged) == 1 && strings.Contains(logged[0], "3 requests in flight (MaxTags)")
+	})
+	if n := ts.tree.hub.waiting(); n != 3 {
+		t.Fatalf("%d reads at the server, want 3", n)
+	}
+	ts.tree.hub.publish("rec\n")
+	for range 3 {
+		if err := <-reads; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-ctl; err != nil {
+		t.Fatalf("the call that waited for a tag: %v", err)
+	}
+	if _, err := srv9p.DialMuxConfig(ctx, "tcp!"+strings.Replace(ts.addr, ":", "!", 1), srv9p.Trust{}, testUser, testKey, srv9p.MuxConfig{MaxTags: 70000}); !errors.Is(err, gig.ErrInvalid) {
+		t.Fatalf("MaxTags 70000: %v, want an invalid-input error", err)
+	}
+}

@@ -72,7 +72,10 @@ type Handle interface {
 	Write(ctx context.Context, p []byte, off int64) (int, error)
 	// Close is called once, when the fid is clunked or removed, or when the
 	// connection goes away, after any Read or Write on it has returned.
-	// An error is logged.
+	// An error is logged, and is the reply to the Tclunk that closed the
+	// fid (the fid is clunked all the same): a file that drops what its
+	// last writes left unfinished says so there. It must not block for
+	// long.
 	Close() error
 }
 

@@ -103,7 +103,8 @@ type Server struct {
 	// and broken connection (a *log.Logger's Printf fits). Nil means
 	// log.Printf with prefix "srv9p: ".
 	Logf func(format string, args ...any)
-	// Trace, if not nil, receives a trace of every 9P message.
+	// Trace, if not nil, receives the library's trace of every 9P message,
+	// as the library sees it: a Tclunk shows as a Tremove (clunk.go).
 	Trace io.Writer
 
 	guardOnce sync.Once
@@ -253,7 +254,7 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 		Write:  c.write,
 		Stat:   c.stat,
 		Wstat:  c.wstat,
-		Clunk:  c.clunk,
+		Clunk:  c.clunkHook,
 	}
 	c.w = &writer{c: c}
 	ps.Serve(&reader{c: c}, c.w)
@@ -390,6 +391,10 @@ func (r *reader) Read(p []byte) (int, error) {
 		if r.c.refuse(msg) {
 			continue
 		}
+		if !r.c.endsFid(msg) {
+			r.c.hungUp.Store(true)
+			return 0, io.EOF
+		}
 		r.buf = msg
 	}
 	n := copy(p, r.buf)
@@ -484,6 +489,7 @@ func (w *writer) Write(p []byte) (int, error) {
 	c := w.c
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	c.answering(p)
 	defer c.replied(p)
 	if c.wfailed.Load() {
 		return len(p), nil

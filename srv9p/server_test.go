@@ -218,7 +218,7 @@ func TestServer_DirList(t *testing.T) {
 			t.Errorf("appendonly is not shown as append-only: %v", d)
 		}
 	}
-	if got, want := strings.Join(names, " "), "ctl stream big counter appendonly static sub mk"; got != want {
+	if got, want := strings.Join(names, " "), "ctl stream big counter appendonly static sub mk lines"; got != want {
 		t.Errorf("root: got %q, want %q", got, want)
 	}
 }

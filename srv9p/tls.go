@@ -80,18 +80,7 @@ func ServerTLSConfig(cert tls.Certificate) *tls.Config {
 // and serves TLS with cert on each connection. The handshake happens on a
 // connection's first read, so it runs under the server's deadlines.
 func ListenTLS(addr string, cert tls.Certificate) (net.Listener, error) {
-	network, address, err := ParseAddr(addr)
-	if err != nil {
-		return nil, err
-	}
-	if network != "tls" {
-		return nil, fmt.Errorf("%w: address %q: want tls!host!port", gig.ErrInvalid, addr)
-	}
-	l, err := net.Listen("tcp", address)
-	if err != nil {
-		return nil, err
-	}
-	return tls.NewListener(l, ServerTLSConfig(cert)), nil
+	return ListenConfig{}.Listen(addr, &cert)
 }
 
 // dialConn connects to the dial string addr; over TLS it verifies the

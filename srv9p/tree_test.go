@@ -31,18 +31,22 @@ import (
 //	/sub/leaf     a file in a subdirectory
 //	/sub/deeper/  an empty directory
 //	/mk/          a directory where files can be created and removed
+//	/lines        reads nothing; complete lines written are kept (tree.lines); Close
+//	              refuses a partial line, as the store's oplog files do
 const bigN = 10000
 
 type testTree struct {
 	root    srv9p.Dir
+	mk      *memDir
 	hub     *hub
 	counter *counterFile
 	opens   atomic.Int64 // handles opened
 	closes  atomic.Int64 // handles closed
+	lines   *linesLog
 }
 
 func newTestTree() *testTree {
-	t := &testTree{hub: newHub(), counter: &counterFile{}}
+	t := &testTree{hub: newHub(), counter: &counterFile{}, lines: &linesLog{}}
 	file := func(name string, path uint64, mode fs.FileMode, open func(ctx context.Context, m srv9p.OpenMode) (srv9p.Handle, error)) srv9p.Node {
 		return srv9p.NewFile(srv9p.Info{Name: name, Mode: mode, Path: path}, func(ctx context.Context, m srv9p.OpenMode) (srv9p.Handle, error) {
 			h, err := open(ctx, m)
@@ -53,6 +57,7 @@ func newTestTree() *testTree {
 		})
 	}
 	t.counter.tree = t
+	t.mk = &memDir{name: "mk", path: 10, files: map[string]*memFile{}}
 	t.root = srv9p.NewDir(srv9p.Info{Mode: 0555, Path: 1},
 		file("ctl", 2, 0666, func(context.Context, srv9p.OpenMode) (srv9p.Handle, error) {
 			return srv9p.NewCtl(ctlCmd), nil
@@ -74,9 +79,64 @@ func newTestTree() *testTree {
 			}),
 			srv9p.NewDir(srv9p.Info{Name: "deeper", Mode: 0555, Path: 9}),
 		),
-		&memDir{name: "mk", path: 10, files: map[string]*memFile{}},
+		t.mk,
+		file("lines", 11, 0666, func(context.Context, srv9p.OpenMode) (srv9p.Handle, error) {
+			return &linesHandle{log: t.lines}, nil
+		}),
 	)
 	return t
+}
+
+// linesLog holds the complete lines written to /lines. If hold is set, each
+// Close sends on held, then waits until hold is closed.
+type linesLog struct {
+	mu    sync.Mutex
+	lines []string
+
+	hold, held chan struct{}
+}
+
+func (l *linesLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "|")
+}
+
+// linesHandle is an open /lines: a line may span writes; Close drops a
+// partial one and says so.
+type linesHandle struct {
+	log     *linesLog
+	mu      sync.Mutex
+	partial string
+}
+
+func (h *linesHandle) Read(context.Context, []byte, int64) (int, error) { return 0, nil }
+
+func (h *linesHandle) Write(_ context.Context, p []byte, _ int64) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	data := h.partial + string(p)
+	i := strings.LastIndexByte(data, '\n')
+	h.partial = data[i+1:]
+	if i >= 0 {
+		h.log.mu.Lock()
+		h.log.lines = append(h.log.lines, strings.Split(data[:i], "\n")...)
+		h.log.mu.Unlock()
+	}
+	return len(p), nil
+}
+
+func (h *linesHandle) Close() error {
+	if h.log.hold != nil {
+		h.log.held <- struct{}{}
+		<-h.log.hold
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if n := len(h.partial); n > 0 {
+		return gig.Errorf(gig.ErrInvalid, "partial line of %d bytes dropped: a line must end with a newline", n)
+	}
+	return nil
 }
 
 // count wraps h to count its Close.
@@ -280,11 +340,12 @@ func (counterHandle) Close() error { return nil }
 
 // memDir is a directory whose files are created and removed by clients.
 type memDir struct {
-	name  string
-	path  uint64
-	mu    sync.Mutex
-	files map[string]*memFile
-	gen   uint64
+	name   string
+	path   uint64
+	closes atomic.Int64 // handles of its files closed
+	mu     sync.Mutex
+	files  map[string]*memFile
+	gen    uint64
 }
 
 type memFile struct {
@@ -346,7 +407,18 @@ func (f *memFile) Stat(context.Context) (srv9p.Info, error) {
 }
 
 func (f *memFile) Open(context.Context, srv9p.OpenMode) (srv9p.Handle, error) {
-	return srv9p.NewStatic(nil), nil
+	return &memHandle{Handle: srv9p.NewStatic(nil), dir: f.dir}, nil
+}
+
+// memHandle is an open memFile, counted when closed.
+type memHandle struct {
+	srv9p.Handle
+	dir *memDir
+}
+
+func (h *memHandle) Close() error {
+	h.dir.closes.Add(1)
+	return h.Handle.Close()
 }
 
 func (f *memFile) Remove(context.Context) error {

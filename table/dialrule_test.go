@@ -1,6 +1,7 @@
 package table
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net"
@@ -59,9 +60,12 @@ func TestStoreAdd_DialRules(t *testing.T) {
 	}
 }
 
-// Every way a dial can fail gets the same answer: a user cannot tell a
-// closed port from a silent one, a non-9P service, a TLS mismatch or a
-// name that does not resolve. Only a store that refuses the code says so.
+// Every way a dial can fail gets the same answer, at the same time: a
+// user cannot tell a closed port from a silent one, a non-9P service, a TLS
+// mismatch or a name that does not resolve, by the answer or by how long it
+// takes (each is answered when the store timeout has passed since the add
+// began: the test's table records the wait and does not wait). Only a store
+// that refuses the code says so.
 func TestStoreAdd_NeutralErrors(t *testing.T) {
 	tt := newTestTable(t, func(c *Config) {
 		c.Stores = NinePStores{}
@@ -122,10 +126,16 @@ func TestStoreAdd_NeutralErrors(t *testing.T) {
 		{"plain 9P to a TLS store", overTLS.addr},
 		{"a name that does not resolve", "tcp!no-such-store.invalid!5641"},
 	} {
+		tt.waits.take()
+		tt.clock.Advance(time.Minute) // the add begins now
+		begun := tt.clock.Now()
 		_, err := ctl(m, "/user/alice/ctl", "store add docs "+tc.addr+" the-code")
 		want := "unavailable: store add: " + tc.addr + ": " + errConfirmUnreached
 		if err == nil || err.Error() != want {
 			t.Errorf("%s: got %v, want %q", tc.what, err, want)
+		}
+		if w := tt.waits.take(); len(w) != 1 || !w[0].Equal(begun.Add(300*time.Millisecond)) {
+			t.Errorf("%s: the answer waited for %v, want once, until the store timeout has passed since %v", tc.what, w, begun)
 		}
 		if !strings.Contains(tt.logs.String(), "confirm with "+tc.addr+": ") {
 			t.Errorf("%s: the cause is not in the table's log:\n%s", tc.what, tt.logs)
@@ -137,6 +147,9 @@ func TestStoreAdd_NeutralErrors(t *testing.T) {
 		t.Errorf("a wrong code: got %v, want %q", err, want)
 	}
 	mustCtl(t, m, "/user/alice/ctl", "store add docs "+plain.addr+" the-code")
+	if w := tt.waits.take(); len(w) != 0 {
+		t.Errorf("a refused code and a confirmed store waited for %v: their answers need not look like the others", w)
+	}
 
 	// A user who pins the store's certificate (its admin gave the
 	// fingerprint) learns when another one answers.
@@ -163,13 +176,13 @@ func TestStoreAdd_NeutralErrors(t *testing.T) {
 // The kinds stay: a caller in Go sees unavailable and permission.
 func TestConfirmFailed_Kinds(t *testing.T) {
 	tt := newTestTable(t)
-	if err := tt.svc.confirmFailed("alice", "tcp!s!1", "", errors.New("connection refused")); !errors.Is(err, gig.ErrUnavailable) {
+	if err := tt.svc.confirmFailed(context.Background(), "alice", "tcp!s!1", "", errors.New("connection refused"), time.Time{}); !errors.Is(err, gig.ErrUnavailable) {
 		t.Errorf("a dial failure: %v, want unavailable", err)
 	}
-	if err := tt.svc.confirmFailed("alice", "tcp!s!1", "", gig.Errorf(gig.ErrPermission, "bad code")); !errors.Is(err, gig.ErrPermission) {
+	if err := tt.svc.confirmFailed(context.Background(), "alice", "tcp!s!1", "", gig.Errorf(gig.ErrPermission, "bad code"), time.Time{}); !errors.Is(err, gig.ErrPermission) {
 		t.Errorf("a refused code: %v, want permission", err)
 	}
-	if err := tt.svc.confirmFailed("alice", "tcp!s!1", "", srv9p.ErrUntrusted); !errors.Is(err, gig.ErrUnavailable) {
+	if err := tt.svc.confirmFailed(context.Background(), "alice", "tcp!s!1", "", srv9p.ErrUntrusted, time.Time{}); !errors.Is(err, gig.ErrUnavailable) {
 		t.Errorf("an untrusted certificate: %v, want unavailable (neutral)", err)
 	}
 }

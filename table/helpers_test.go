@@ -130,11 +130,33 @@ type testTable struct {
 	stores *fakeStores
 	cfg    Config
 	logs   *logBuf
+	waits  *waitLog // the table's waits (Config.Wait), which return at once
 
 	svc    *Service
 	addr   string
 	cancel context.CancelFunc
 	done   chan error
+}
+
+// waitLog records what a table waited for, without waiting.
+type waitLog struct {
+	mu    sync.Mutex
+	until []time.Time
+}
+
+func (w *waitLog) wait(_ context.Context, until time.Time) {
+	w.mu.Lock()
+	w.until = append(w.until, until)
+	w.mu.Unlock()
+}
+
+// take returns the waits since the last take.
+func (w *waitLog) take() []time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	u := w.until
+	w.until = nil
+	return u
 }
 
 type logBuf struct {
@@ -156,13 +178,14 @@ func (l *logBuf) String() string {
 
 func newTestTable(t testing.TB, tweak ...func(*Config)) *testTable {
 	t.Helper()
-	tt := &testTable{t: t, dir: t.TempDir(), clock: newClock(), stores: newFakeStores(), logs: &logBuf{}}
+	tt := &testTable{t: t, dir: t.TempDir(), clock: newClock(), stores: newFakeStores(), logs: &logBuf{}, waits: &waitLog{}}
 	tt.cfg = Config{
 		DataDir:   tt.dir,
 		TableAddr: "tcp!table.example!5640",
 		AdminKey:  testAdmin,
 		Stores:    tt.stores,
 		Now:       tt.clock.Now,
+		Wait:      tt.waits.wait,
 		Logf:      tt.logs.Logf,
 		KDF:       testKDF,
 	}

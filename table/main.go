@@ -30,15 +30,27 @@ func Main(args []string) int {
 	return run(ctx, args, os.Stderr, nil)
 }
 
-// run is Main with its context, its error output, and a callback told the
-// address once the table listens (for tests).
-func run(ctx context.Context, args []string, stderr io.Writer, listening func(addr string)) int {
+// hooks are what tests change in run: listening, if set, is told the
+// address once the server listens; bind, if set, makes its listener
+// (daemon.Flags.Bind).
+type hooks struct {
+	listening func(addr string)
+	bind      func(network, address string) (net.Listener, error)
+}
+
+// run is Main with its context, its error output, and the hooks of tests
+// (nil: none).
+func run(ctx context.Context, args []string, stderr io.Writer, h *hooks) int {
 	logger := log.New(stderr, "gig-table: ", log.LstdFlags)
 	fl := daemon.NewFlags("gig-table", DefaultAddr, usage, stderr)
 	public := fl.Set.String("public-addr", "", "the table's address given to stores to check tokens with (default: -addr)")
 	allowUnix := fl.Set.Bool("allow-unix-stores", false, "let store add take unix!/path store addresses (the default when -addr is a unix socket)")
+	storeTimeout := fl.Set.Duration("store-timeout", DefaultStoreTimeout, "bound on each call to a store (confirm, revoke); a store add that fails other than by a refused code is answered once it has passed")
 	if status, ok := fl.Parse(args, logger); !ok {
 		return status
+	}
+	if *storeTimeout <= 0 {
+		return fl.Fail("-store-timeout %v: want a positive duration", *storeTimeout)
 	}
 	if *public != "" {
 		if _, _, err := srv9p.ParseAddr(*public); err != nil {
@@ -49,6 +61,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, listening func(ad
 	if err != nil {
 		logger.Print(err)
 		return daemon.ExitError
+	}
+	if h != nil {
+		fl.Bind = h.bind
 	}
 	l, fp, err := fl.Listen(logger)
 	if err != nil {
@@ -64,6 +79,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, listening func(ad
 		TableAddr:        *public,
 		TableFingerprint: fp,
 		AllowUnixStores:  *allowUnix || isUnix(fl.Addr),
+		StoreTimeout:     *storeTimeout,
 		AdminKey:         key,
 		Logf:             logger.Printf,
 	})
@@ -73,15 +89,15 @@ func run(ctx context.Context, args []string, stderr io.Writer, listening func(ad
 	}
 	logger.Printf("listening on %s (%s); public address %s; data %s; admin key in %s",
 		fl.Addr, l.Addr(), *public, fl.Data, adminkey.Path(fl.Data))
-	if listening != nil {
-		listening(l.Addr().String())
+	if h != nil && h.listening != nil {
+		h.listening(l.Addr().String())
 	}
 	srv := NewServer(svc)
 	fl.Limits.Apply(srv)
 	return daemon.Serve(ctx, logger, l, srv, svc.Close)
 }
 
-const usage = `usage: gig-table [-addr dialstring] [-data dir] [-public-addr dialstring] [-cert file -key file] [-allow-unix-stores]
+const usage = `usage: gig-table [-addr dialstring] [-data dir] [-public-addr dialstring] [-cert file -key file] [-allow-unix-stores] [-store-timeout 10s]
 
 Serves the GiG.fs table over 9P2000: users and their masters, sessions,
 store tokens and the mount table of each user (which stores serve which
@@ -90,7 +106,9 @@ channel). The admin key is made on first start in <data>/admin.key (mode
 the table at -public-addr. The table dials only store addresses of the
 form tcp!host!port, tls!host!port or host:port (one machine, a numeric
 port); unix!/path too with -allow-unix-stores, or when -addr is a unix
-socket. It runs until SIGINT or SIGTERM, then exits 0.
+socket. A store add that fails other than by a refused code says only
+"no store confirmed there", once -store-timeout has passed however the
+dial failed. It runs until SIGINT or SIGTERM, then exits 0.
 
 Example:
 

@@ -3,6 +3,7 @@ package table
 import (
 	"bytes"
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,7 +40,7 @@ func TestMain_ServesAndStops(t *testing.T) {
 	addrc := make(chan string, 1)
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"-addr", "tcp!127.0.0.1!0", "-data", dir}, &stderr, func(a string) { addrc <- a })
+		done <- run(ctx, []string{"-addr", "tcp!127.0.0.1!0", "-data", dir}, &stderr, &hooks{listening: func(a string) { addrc <- a }})
 	}()
 	var addr string
 	select {
@@ -82,7 +83,7 @@ func TestMain_ServesAndStops(t *testing.T) {
 	if n := strings.Count(logs, adminkey.Path(dir)); n != 1 {
 		t.Errorf("the admin key path is printed %d times, want once:\n%s", n, logs)
 	}
-	if !strings.Contains(logs, "attach refused") || strings.Contains(logs, "a bad master") {
+	if !strings.Contains(logs, "attach refused") || strings.Contains(logs, "a bad master") || strings.Contains(logs, "every interface") {
 		t.Errorf("logs:\n%s", logs)
 	}
 	if port := addr[strings.LastIndex(addr, ":")+1:]; !strings.Contains(logs, "public address tcp!127.0.0.1!"+port+";") {
@@ -104,6 +105,7 @@ func TestMain_BadUsage(t *testing.T) {
 		{[]string{"-nope"}, 2, "gig-table: flag provided but not defined: -nope (gig-table -h for help)\n"},
 		{[]string{"extra"}, 2, "gig-table: unexpected argument \"extra\""},
 		{[]string{"-public-addr", "bad!addr", "-data", t.TempDir()}, 2, "-public-addr"},
+		{[]string{"-store-timeout", "0s", "-data", t.TempDir()}, 2, "-store-timeout 0s: want a positive duration"},
 		{[]string{"-addr", "bad!addr", "-data", t.TempDir()}, 2, "-addr: "},
 		{[]string{"-addr", "unix!/nonexistent/dir/sock", "-data", t.TempDir()}, 1, "listen unix!/nonexistent/dir/sock"},
 		{[]string{"-addr", "tcp!127.0.0.1!0", "-data", file}, 1, "admin key"},
@@ -123,7 +125,7 @@ func TestMain_SecondTableOnFolderRefused(t *testing.T) {
 	addrc := make(chan string, 1)
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"-addr", "tcp!127.0.0.1!0", "-data", dir}, &first, func(a string) { addrc <- a })
+		done <- run(ctx, []string{"-addr", "tcp!127.0.0.1!0", "-data", dir}, &first, &hooks{listening: func(a string) { addrc <- a }})
 	}()
 	select {
 	case <-addrc:
@@ -145,7 +147,7 @@ func TestMain_SecondTableOnFolderRefused(t *testing.T) {
 	defer cancel2()
 	var third syncBuf
 	go func() {
-		done <- run(ctx2, []string{"-addr", "tcp!127.0.0.1!0", "-data", dir}, &third, func(a string) { addrc <- a })
+		done <- run(ctx2, []string{"-addr", "tcp!127.0.0.1!0", "-data", dir}, &third, &hooks{listening: func(a string) { addrc <- a }})
 	}()
 	select {
 	case <-addrc:
@@ -154,4 +156,37 @@ func TestMain_SecondTableOnFolderRefused(t *testing.T) {
 	}
 	cancel2()
 	<-done
+}
+
+// TestMain_SaysEveryInterface: gig-table, given an -addr of every
+// interface, says so in its log before it listens (daemon.Flags.Listen,
+// whose test covers the forms). Tests may not listen on every interface:
+// a listener on 127.0.0.1 stands in for the one it asks for.
+func TestMain_SaysEveryInterface(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var stderr syncBuf
+	var asked string
+	bind := func(network, address string) (net.Listener, error) {
+		asked = network + " " + address
+		return net.Listen("tcp", "127.0.0.1:0")
+	}
+	addrc := make(chan string, 1)
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", "tcp!*!0", "-data", t.TempDir()}, &stderr, &hooks{listening: func(a string) { addrc <- a }, bind: bind})
+	}()
+	select {
+	case <-addrc:
+	case code := <-done:
+		t.Fatalf("exited %d: %s", code, stderr.String())
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	log := stderr.String()
+	said := strings.Index(log, srv9p.EverywhereWarning("-addr", "tcp!*!0"))
+	if asked != "tcp :0" || said < 0 || said > strings.Index(log, "listening on") {
+		t.Errorf("-addr tcp!*!0: listened on %q (want \"tcp :0\"), said it at %d (want before listening):\n%s", asked, said, log)
+	}
 }

@@ -91,6 +91,7 @@ func (s *Service) AddStorePinned(ctx context.Context, p *Principal, channel, sto
 		return "", err
 	}
 
+	start := s.cfg.Now()
 	cctx, cancel := context.WithTimeout(ctx, s.cfg.StoreTimeout)
 	got, err := s.cfg.Stores.Confirm(cctx, Confirmation{
 		StoreAddr: storeAddr, StoreFingerprint: fp, User: u.id, Code: code,
@@ -99,7 +100,7 @@ func (s *Service) AddStorePinned(ctx context.Context, p *Principal, channel, sto
 	})
 	cancel()
 	if err != nil {
-		return "", s.confirmFailed(u.id, storeAddr, fp, err)
+		return "", s.confirmFailed(ctx, u.id, storeAddr, fp, err, start.Add(s.cfg.StoreTimeout))
 	}
 	fp = got
 
@@ -138,20 +139,44 @@ func (s *Service) AddStorePinned(ctx context.Context, p *Principal, channel, sto
 // confirmFailed is the error of a store add whose confirmation failed. The
 // user learns only whether a store refused the code; every other failure
 // (no such host, a closed, silent or non-9P port, a TLS handshake, a store
-// that would not confirm) is the same neutral error, so that store add
-// cannot be used to scan the table's network. The cause is logged.
+// that would not confirm) is the same neutral error, answered at the same
+// time, once the confirmation's timeout (until) has passed, so that store
+// add cannot be used to scan the table's network, by the answer or by how
+// long it takes. The cause is logged. (The user's next store add waits its
+// turn meanwhile.)
 //
 // A store that does not show the certificate the user pinned is told
 // apart: it is a warning of someone in between.
-func (s *Service) confirmFailed(user, storeAddr, pinned string, err error) error {
-	s.logf("store add for %s: confirm with %s: %v", user, storeAddr, err)
+func (s *Service) confirmFailed(ctx context.Context, user, storeAddr, pinned string, err error, until time.Time) error {
 	if pinned != "" && errors.Is(err, srv9p.ErrUntrusted) {
+		s.logf("store add for %s: confirm with %s: %v", user, storeAddr, err)
 		return gig.Errorf(gig.ErrPermission, "store add: the store at %s does not show the certificate %s (a wrong fingerprint, or someone in between)", storeAddr, pinned)
 	}
 	if errors.Is(err, gig.ErrPermission) && !errors.Is(err, srv9p.ErrUntrusted) {
+		s.logf("store add for %s: confirm with %s: %v", user, storeAddr, err)
 		return gig.Errorf(gig.ErrPermission, "store add: the store at %s refused the confirmation code", storeAddr)
 	}
+	s.logf("store add for %s: confirm with %s: %v (answered once the store timeout of %v has passed)", user, storeAddr, err, s.cfg.StoreTimeout)
+	s.waitUntil(ctx, until)
 	return gig.Errorf(gig.ErrUnavailable, "store add: %s: %s", storeAddr, errConfirmUnreached)
+}
+
+// waitUntil waits until the clock reads until, or ctx ends (Config.Wait).
+func (s *Service) waitUntil(ctx context.Context, until time.Time) {
+	if s.cfg.Wait != nil {
+		s.cfg.Wait(ctx, until)
+		return
+	}
+	d := until.Sub(s.cfg.Now())
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // errConfirmUnreached is the neutral text of every failed confirmation

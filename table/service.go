@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -89,8 +90,14 @@ type Config struct {
 	// MaxTimeout bounds session timeouts; zero means DefaultMaxTimeout.
 	MaxTimeout time.Duration
 	// StoreTimeout bounds each call to Stores; zero means
-	// DefaultStoreTimeout.
+	// DefaultStoreTimeout. A store add whose confirmation fails in a way
+	// the user is not told (see Service.AddStore) is answered only once
+	// StoreTimeout has passed since it began, so that how long the answer
+	// takes does not tell a closed port from a silent one either.
 	StoreTimeout time.Duration
+	// Wait waits until the clock (Now) reads until, or ctx ends; nil means
+	// a timer of until less Now. Tests that set Now set it too.
+	Wait func(ctx context.Context, until time.Time)
 	// RevokeWait is how long a revocation waits for the stores to be told
 	// before it answers; those not told by then are told in the
 	// background (each within StoreTimeout) and named in the answer as a
@@ -532,10 +539,5 @@ func slackMs(timeoutMs int64) int64 { return min(timeoutMs/10, time.Minute.Milli
 func (s *Service) Users() []string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	ids := make([]string, 0, len(s.users))
-	for id := range s.users {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
+	return slices.Sorted(maps.Keys(s.users))
 }

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"gigfs.io/gigfs"
 	"gigfs.io/gigfs/internal/version"
+	"gigfs.io/gigfs/srv9p"
 )
 
 // A command is one tool: gig-<name> on its own, <name> in gigsh.
@@ -90,7 +92,8 @@ type env struct {
 	// shell that handles them itself (Ctrl-C stops a command, not gigsh).
 	releaseSignals func()
 
-	resume gigfs.Cursor // where the client's streams start (gig-watch -since)
+	resume    gigfs.Cursor // where the client's streams start (gig-watch -since)
+	maxPushes int          // gigfs.Config.MaxPushes (gig-push -inflight past the default)
 
 	cmdFlags *flag.FlagSet // the parsed flags, for the help text
 	common   bool          // cmdFlags holds the common flags
@@ -100,6 +103,20 @@ type env struct {
 
 	news      bool // tell of servers that stop and start answering (feedback.go)
 	tableDown bool // under errMu: the table was said not to answer
+
+	// bind, if set, makes the listeners of gig-fs, gig-tunnel and
+	// gig-quickstart in place of net.Listen (srv9p.ListenConfig.Bind):
+	// tests see what an address of every interface does without binding it.
+	bind func(network, address string) (net.Listener, error)
+}
+
+// listenConfig is how the tools' servers listen on an address that name
+// gave ("-addr"): a line on stderr first when it binds every interface of
+// the machine.
+func (e *env) listenConfig(name string) srv9p.ListenConfig {
+	return srv9p.ListenConfig{Name: name, Bind: e.bind, Warn: func(line string) {
+		fmt.Fprintf(e.stderr, "%s: %s\n", e.name(), line)
+	}}
 }
 
 // name is how the command names itself in messages.
@@ -339,6 +356,7 @@ func (e *env) client() (*gigfs.Client, error) {
 		cfg.OnStore = e.storeNews
 	}
 	cfg.Resume = e.resume
+	cfg.MaxPushes = e.maxPushes
 	cl, err := gigfs.New(cfg)
 	if err != nil {
 		return nil, err

@@ -13,7 +13,8 @@ var fsCmd = &command{
 	summary: "serve the values of the channels as 9P files",
 	help: `Fs serves the client's channels over 9P2000 as plain files that stay
 current: /<channel>/<type>/<path> reads as the value (one JSON line) and
-each JSON line written to it is pushed as a payload; /<channel>/events
+each JSON line written to it is pushed as a payload (a line left
+unfinished at close is dropped, and the close fails saying so); /<channel>/events
 blocks and yields {"type","path","value"} for every change in the channel.
 Mount it with any 9P client. It runs until SIGINT or SIGTERM.
 

@@ -13,14 +13,12 @@ import (
 // the certificate in certFile and keyFile, else the self-signed one of
 // the state folder (certDir), made on first start.
 func (e *env) listenFs(addr, certFile, keyFile string) (net.Listener, error) {
-	if srv9p.Everywhere(addr) {
-		fmt.Fprintf(e.stderr, "%s: -addr %s listens on every interface of this machine: whoever reaches it can connect (tcp!127.0.0.1!port is this machine only)\n", e.name(), addr)
-	}
+	lc := e.listenConfig("-addr")
 	if !srv9p.IsTLS(addr) {
 		if certFile != "" || keyFile != "" {
 			return nil, usageErr("-cert and -cert-key need -addr tls!host!port")
 		}
-		return srv9p.Listen(addr)
+		return lc.Listen(addr, nil)
 	}
 	dir := ""
 	if certFile == "" {
@@ -42,7 +40,7 @@ func (e *env) listenFs(addr, certFile, keyFile string) (net.Listener, error) {
 		how = "self-signed, made in"
 	}
 	fmt.Fprintf(e.stderr, "%s: tls certificate %s (%s %s)\n", e.name(), cert.Fingerprint, how, cert.CertFile)
-	return srv9p.ListenTLS(addr, cert.TLS)
+	return lc.Listen(addr, &cert.TLS)
 }
 
 // certDir is the folder of gig-fs's self-signed certificate: gig-fs in

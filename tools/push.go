@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 	"time"
 
 	"gigfs.io/gigfs"
@@ -53,6 +54,13 @@ is lost unless the channel has an on-disk local store, which would have
 accepted it). An op that every store answered and refused (over a
 store's date horizon, an (origin, seq) another op holds) is never
 accepted: the client takes it back and gig-push exits with status 5.
+Lines are pushed as they are read, up to -inflight (64) at once, so that
+the stores' group commit takes them together; the ops are made in input
+order (a counter's values print as its running sum) and the lines are
+printed in input order. With -inflight 1, each line waits for the
+previous one's answer. An op every store refused is taken back, but the
+values printed for later lines of its path, made while it was on its way,
+include it.
 In gigsh, -wait is 0 by default: the shell's client keeps a
 pending op and sends it when a store comes back. A bad input line is
 reported on stderr with its number and skipped; gig-push then exits with
@@ -89,6 +97,11 @@ type pusher struct {
 	cursor  string              // the cursor of the last gig-watch line read
 
 	fromStdin bool // pushing the lines of stdin
+	inflight  int  // -inflight: pushes of stdin lines on their way at once
+
+	// mu guards what the reading of stdin and the reporting of its
+	// pushes share: the fields above and below but e, cl and out.
+	mu sync.Mutex
 
 	// unread counts the pushes not made because no store answered a
 	// read of their path within -wait; waitUntil ends the retries (one
@@ -107,12 +120,16 @@ func runPush(e *env, args []string) error {
 	}
 	wait := fs.Duration("wait", defWait, "how long to keep trying to get a pending op accepted")
 	quiet := fs.Bool("q", false, "print nothing for the lines read from stdin")
+	inflight := fs.Int("inflight", DefaultPushInflight, "at most this many pushes of stdin lines on their way to the stores at once")
 	rest, err := e.parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(rest) != 1 && len(rest) != 4 {
 		return usageErr("want <channel> [<type> <path> <payload>], got %s", count(len(rest), "argument"))
+	}
+	if *inflight < 1 {
+		return usageErr("-inflight %d: want at least 1", *inflight)
 	}
 	if len(rest) == 1 && e.sh != nil {
 		return usageErr("in gigsh, push takes <channel> <type> <path> <payload>")
@@ -125,12 +142,15 @@ func runPush(e *env, args []string) error {
 	}
 	if len(rest) == 1 {
 		e.newsOn() // a pipeline's end: say when its stores stop and start answering
+		if *inflight > DefaultPushInflight {
+			e.maxPushes = *inflight // as many push fids per store connection
+		}
 	}
 	cl, err := e.client()
 	if err != nil {
 		return err
 	}
-	p := &pusher{e: e, cl: cl, channel: rest[0], wait: *wait, quiet: *quiet, out: lineWriter{w: e.stdout},
+	p := &pusher{e: e, cl: cl, channel: rest[0], wait: *wait, quiet: *quiet, inflight: *inflight, out: lineWriter{w: e.stdout},
 		touched: make(map[pathID]bool), pending: make(map[pathID][]string)}
 	var runErr error
 	if len(rest) == 4 {
@@ -144,6 +164,12 @@ func runPush(e *env, args []string) error {
 	}
 	return runErr
 }
+
+// DefaultPushInflight is gig-push's -inflight: how many pushes of stdin
+// lines may be on their way at once. It matches the push fids a client
+// keeps per store connection (gigfs.Config.MaxPushes); a larger -inflight
+// raises that too.
+const DefaultPushInflight = 64
 
 // parsePayload checks that s is one JSON value.
 func parsePayload(s string) (json.RawMessage, error) {
@@ -161,7 +187,10 @@ func (p *pusher) one(typ, path string, payload json.RawMessage) error {
 		a, err = p.cl.PushAck(p.e.ctx, p.channel, typ, path, payload)
 		return err
 	})
-	if _, err := p.done(typ, path, a.Op.Sha, a.Stored, err); err != nil {
+	p.mu.Lock()
+	_, err = p.done(typ, path, a.Op.Sha, a.Stored, err)
+	p.mu.Unlock()
+	if err != nil {
 		return err
 	}
 	if a.Value == nil {
@@ -173,7 +202,7 @@ func (p *pusher) one(typ, path string, payload json.RawMessage) error {
 // done records a push of the op sha to (typ, path) and its outcome: stored
 // by a store, or pending. Any other error means the op was not made (a
 // payload the reducer refuses, an unknown channel) and is returned. It
-// reports whether the op is stored.
+// reports whether the op is stored. Called with p.mu held.
 func (p *pusher) done(typ, path, sha string, stored bool, err error) (bool, error) {
 	k := pathID{typ, path}
 	switch {
@@ -218,7 +247,10 @@ type pushLine struct {
 }
 
 // lines pushes the JSON lines of stdin until EOF or the end of the
-// context.
+// context. The pushes are made in input order, one after another, and up
+// to -inflight of them travel at once (one path or many: the stores
+// accept an origin's ops in any order, and a client's op is made with the
+// ops before it in its value); their outcomes are reported in input order.
 func (p *pusher) lines() error {
 	type line struct {
 		no  int
@@ -245,7 +277,43 @@ func (p *pusher) lines() error {
 			}
 		}
 	}()
-	n, bad, refused := 0, 0, 0
+
+	// The pushes started and not yet reported, in input order; slots
+	// bounds them.
+	started := make(chan *pushItem, p.inflight)
+	slots := make(chan struct{}, p.inflight)
+	var bad, refused int
+	var fatal error // a broken stdout: stop reading
+	fatalc := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		for it := range started {
+			err := it.err
+			if fatal == nil {
+				if err == nil {
+					err = p.finishLine(it)
+				}
+				if err != nil && isBrokenPipe(err) {
+					fatal = err
+					close(fatalc)
+				} else if err != nil {
+					bad++
+					if errors.Is(err, gigfs.ErrRefused) {
+						refused++
+					}
+					p.e.errMu.Lock()
+					fmt.Fprintf(p.e.stderr, "%s: line %d: %s\n", p.e.name(), it.no, oneLine(err.Error()))
+					p.e.errMu.Unlock()
+				}
+			}
+			<-slots
+		}
+	}()
+	n := 0
+	var runErr error
+	bitSaid := false
+read:
 	for {
 		var l line
 		var ok bool
@@ -253,30 +321,43 @@ func (p *pusher) lines() error {
 		case l, ok = <-in:
 		case <-p.e.ctx.Done():
 			ok = false
+		case <-fatalc:
+			ok = false
 		}
 		if !ok {
 			break
 		}
 		n++
 		if l.err != nil && !errors.Is(l.err, errLongLine) {
-			return fmt.Errorf("stdin: %v", l.err)
+			runErr = fmt.Errorf("stdin: %v", l.err)
+			break
 		}
-		err := l.err
-		if err == nil {
-			err = p.pushLine(l.b)
-		}
-		if err != nil {
-			if isBrokenPipe(err) {
-				return err
+		select {
+		case slots <- struct{}{}:
+		default:
+			if !bitSaid {
+				bitSaid = true
+				p.e.logf("%d pushes on their way (-inflight %d): reading stdin waits for the first to be answered", p.inflight, p.inflight)
 			}
-			bad++
-			if errors.Is(err, gigfs.ErrRefused) {
-				refused++
+			select {
+			case slots <- struct{}{}:
+			case <-fatalc:
+				break read
 			}
-			p.e.errMu.Lock()
-			fmt.Fprintf(p.e.stderr, "%s: line %d: %s\n", p.e.name(), l.no, oneLine(err.Error()))
-			p.e.errMu.Unlock()
 		}
+		it := &pushItem{no: l.no, err: l.err}
+		if it.err == nil {
+			p.startLine(it, l.b)
+		}
+		started <- it
+	}
+	close(started)
+	<-finished
+	if fatal != nil {
+		return fatal
+	}
+	if runErr != nil {
+		return runErr
 	}
 	if refused > 0 {
 		return &exitErr{exitRefused, fmt.Errorf("%d of %s not pushed, %d of them refused by every store", bad, count(n, "line"), refused)}
@@ -285,6 +366,17 @@ func (p *pusher) lines() error {
 		return fmt.Errorf("%d of %s not pushed", bad, count(n, "line"))
 	}
 	return nil
+}
+
+// A pushItem is one input line of gig-push, started.
+type pushItem struct {
+	no  int
+	err error // the line is bad, or its push failed before an op was made
+	pl  pushLine
+	pp  *gigfs.Pushing // nil: no op made (no store answered a read of the path)
+	// noAnswer is the error of a push not made because no store answered
+	// a read of its path.
+	noAnswer error
 }
 
 var errLongLine = fmt.Errorf("line longer than %d bytes", 2*oplog.MaxOpSize)
@@ -315,66 +407,99 @@ func readLine(r *bufio.Reader, max int) ([]byte, error) {
 	}
 }
 
-// pushLine pushes one input line.
-func (p *pusher) pushLine(b []byte) error {
-	var pl pushLine
+// startLine parses one input line and starts its push: the op is made
+// (or merged, for a mirrored one) and on its way to the stores. What it
+// finds wrong is left in it.err.
+func (p *pusher) startLine(it *pushItem, b []byte) {
+	pl := &it.pl
 	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(&pl); err != nil {
-		return fmt.Errorf("not a JSON object: %v", err)
+	if err := dec.Decode(pl); err != nil {
+		it.err = fmt.Errorf("not a JSON object: %v", err)
+		return
 	}
+	var err error
 	switch {
 	case pl.Type == "" || pl.Path == "":
-		return fmt.Errorf(`want {"type":T,"path":P,"payload":X} or {"type":T,"path":P,"op":{...}}`)
+		err = fmt.Errorf(`want {"type":T,"path":P,"payload":X} or {"type":T,"path":P,"op":{...}}`)
 	case pl.Op != nil && pl.Payload != nil:
-		return fmt.Errorf(`a line has "op" or "payload", not both`)
+		err = fmt.Errorf(`a line has "op" or "payload", not both`)
 	case pl.Op != nil:
-		o, err := oplog.Decode(pl.Op)
-		if err != nil {
-			return fmt.Errorf("op: %v", err)
+		o, derr := oplog.Decode(pl.Op)
+		if derr != nil {
+			it.err = fmt.Errorf("op: %v", derr)
+			return
 		}
 		p.e.note(p.channel, pl.Type, pl.Path)
-		var isNew, stored bool
 		err = p.retry(func() (err error) {
-			isNew, stored, err = p.cl.PushOpAck(p.e.ctx, p.channel, pl.Type, pl.Path, o)
+			it.pp, err = p.cl.PushOpStart(p.e.ctx, p.channel, pl.Type, pl.Path, o)
 			return err
 		})
 		if errors.Is(err, gigfs.ErrNoAnswer) {
-			_, err := p.done(pl.Type, pl.Path, o.Sha, false, err)
-			return err
+			it.noAnswer, err = err, nil
 		}
-		stored, err = p.done(pl.Type, pl.Path, o.Sha, stored, err)
-		if err != nil {
+	case pl.Payload != nil:
+		p.e.note(p.channel, pl.Type, pl.Path)
+		err = p.retry(func() (err error) {
+			it.pp, err = p.cl.PushStart(p.e.ctx, p.channel, pl.Type, pl.Path, pl.Payload)
 			return err
+		})
+		if errors.Is(err, gigfs.ErrNoAnswer) {
+			it.noAnswer, err = err, nil
 		}
+	default:
+		err = fmt.Errorf(`no "payload" and no "op"`)
+	}
+	if err != nil {
+		// Refusals (ErrRefused) and failures before an op was made are
+		// told apart by finishLine's done, in input order.
+		it.err = p.startErr(pl, err)
+	}
+}
+
+// startErr is the error reported for a push that failed to start.
+func (p *pusher) startErr(pl *pushLine, err error) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, err = p.done(pl.Type, pl.Path, "", false, err)
+	return err
+}
+
+// finishLine waits for the push of one input line and prints its line.
+func (p *pusher) finishLine(it *pushItem) error {
+	pl := &it.pl
+	if it.noAnswer != nil {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		_, err := p.done(pl.Type, pl.Path, "", false, it.noAnswer)
+		return err
+	}
+	sha := it.pp.Op().Sha
+	a, err := it.pp.Wait(p.e.ctx)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	stored, err := p.done(pl.Type, pl.Path, sha, a.Stored, err)
+	if err != nil {
+		return err
+	}
+	if pl.Op != nil {
 		if p.quiet {
 			return nil
 		}
 		if pl.Cursor != "" {
 			p.cursor = pl.Cursor
 		}
-		l := opAckLine{Type: pl.Type, Path: pl.Path, Sha: o.Sha, New: &isNew, Stored: stored}
+		isNew := a.New
+		l := opAckLine{Type: pl.Type, Path: pl.Path, Sha: sha, New: &isNew, Stored: stored}
 		if len(p.pending) == 0 {
 			// Every op read so far is stored: a mirror can resume here.
 			l.Cursor = p.cursor
 		}
 		return p.out.write(l)
-	case pl.Payload != nil:
-		p.e.note(p.channel, pl.Type, pl.Path)
-		var a gigfs.Ack
-		err := p.retry(func() (err error) {
-			a, err = p.cl.PushAck(p.e.ctx, p.channel, pl.Type, pl.Path, pl.Payload)
-			return err
-		})
-		stored, err := p.done(pl.Type, pl.Path, a.Op.Sha, a.Stored, err)
-		if err != nil || a.Value == nil {
-			return err
-		}
-		if p.quiet {
-			return nil
-		}
-		return p.out.write(valueAckLine{Type: pl.Type, Path: pl.Path, Sha: a.Op.Sha, Value: a.Value, Stored: stored})
 	}
-	return fmt.Errorf(`no "payload" and no "op"`)
+	if a.Value == nil || p.quiet {
+		return nil
+	}
+	return p.out.write(valueAckLine{Type: pl.Type, Path: pl.Path, Sha: sha, Value: a.Value, Stored: stored})
 }
 
 // opAckLine is gig-push's line for an op: mirrored (New set), or a
@@ -463,23 +588,27 @@ func (p *pusher) flush() error {
 func (p *pusher) retry(push func() error) error {
 	for {
 		err := push()
+		p.mu.Lock()
 		if !errors.Is(err, gigfs.ErrNoAnswer) || p.e.ctx.Err() != nil {
 			if err == nil && p.waitSaid && p.unread == 0 {
 				p.e.status("a store of channel %s answers", p.channel)
 				p.waitSaid = false
 			}
+			p.mu.Unlock()
 			return err
 		}
 		if p.waitUntil.IsZero() {
 			p.waitUntil = time.Now().Add(p.wait)
 		}
 		if !time.Now().Before(p.waitUntil) {
+			p.mu.Unlock()
 			return err
 		}
 		if !p.waitSaid {
 			p.waitSaid = true
 			p.e.status("waiting up to %v (-wait) for a store of channel %s to answer: %s", p.wait, p.channel, oneLine(err.Error()))
 		}
+		p.mu.Unlock()
 		select {
 		case <-time.After(retryInterval):
 		case <-p.e.ctx.Done():

@@ -210,7 +210,7 @@ func (q *quickstart) start() error {
 	if err != nil {
 		return err
 	}
-	l, fp, err := listen(q.tabAddr, "-table", tdir)
+	l, fp, err := q.listen(q.tabAddr, "-table", tdir)
 	if err != nil {
 		return err
 	}
@@ -233,7 +233,7 @@ func (q *quickstart) start() error {
 		if err != nil {
 			return err
 		}
-		l, fp, err := listen(addr, "-stores", sdir)
+		l, fp, err := q.listen(addr, "-stores", sdir)
 		if err != nil {
 			return err
 		}
@@ -257,10 +257,11 @@ func prefixed(l *log.Logger, prefix string) func(string, ...any) {
 	return func(format string, args ...any) { l.Printf(prefix+format, args...) }
 }
 
-// listen listens on addr and says which flag changes it when it is taken.
-// Over TLS it serves the self-signed certificate of the data folder dir
-// and returns its fingerprint.
-func listen(addr, flagName, dir string) (net.Listener, string, error) {
+// listen listens on addr and says which flag changes it when it is taken,
+// and when it binds every interface of the machine. Over TLS it serves the
+// self-signed certificate of the data folder dir and returns its
+// fingerprint.
+func (q *quickstart) listen(addr, flagName, dir string) (net.Listener, string, error) {
 	if _, _, err := srv9p.ParseAddr(addr); err != nil {
 		return nil, "", usageErr("%s: %v", flagName, err)
 	}
@@ -269,15 +270,16 @@ func listen(addr, flagName, dir string) (net.Listener, string, error) {
 		fp  string
 		err error
 	)
+	lc := srv9p.ListenConfig{Name: flagName, Bind: q.e.bind, Warn: func(line string) { q.say("%s", line) }}
 	if srv9p.IsTLS(addr) {
 		var cert *tlscert.Cert
 		if cert, err = tlscert.Load(dir, "", ""); err != nil {
 			return nil, "", err
 		}
 		fp = cert.Fingerprint
-		l, err = srv9p.ListenTLS(addr, cert.TLS)
+		l, err = lc.Listen(addr, &cert.TLS)
 	} else {
-		l, err = srv9p.Listen(addr)
+		l, err = lc.Listen(addr, nil)
 	}
 	if err != nil {
 		return nil, "", fmt.Errorf("listen on %s: %v (is another gig-quickstart running? %s picks another address)", addr, err, flagName)

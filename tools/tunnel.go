@@ -64,15 +64,9 @@ func runTunnel(e *env, args []string) error {
 		}
 		trust = srv9p.Trust{Fingerprint: fp}
 	}
-	l, err := srv9p.Listen(from)
+	l, err := e.listenTunnel(from)
 	if err != nil {
-		return fmt.Errorf("listen %s: %w", from, err)
-	}
-	if ul, ok := l.(*net.UnixListener); ok {
-		if err := os.Chmod(ul.Addr().String(), 0o600); err != nil {
-			l.Close()
-			return fmt.Errorf("listen %s: %w", from, err)
-		}
+		return err
 	}
 	fmt.Fprintf(e.stderr, "%s: carrying %s (%s) to %s\n", e.name(), from, l.Addr(), to)
 	return ServeTunnel(e.ctx, l, to, trust, func(format string, args ...any) {
@@ -128,4 +122,21 @@ func carry(ctx context.Context, c net.Conn, to string, trust srv9p.Trust, logf f
 	c.Close()
 	s.Close()
 	<-done
+}
+
+// listenTunnel listens on the tunnel's plain end, saying so when it binds
+// every interface of the machine (whoever reaches it then talks to the
+// server as the tunnel's clients do); a unix socket is made mode 0600.
+func (e *env) listenTunnel(from string) (net.Listener, error) {
+	l, err := e.listenConfig("the tunnel's end").Listen(from, nil)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", from, err)
+	}
+	if ul, ok := l.(*net.UnixListener); ok {
+		if err := os.Chmod(ul.Addr().String(), 0o600); err != nil {
+			l.Close()
+			return nil, fmt.Errorf("listen %s: %w", from, err)
+		}
+	}
+	return l, nil
 }

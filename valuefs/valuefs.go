@@ -362,7 +362,16 @@ func (h *valueHandle) Write(ctx context.Context, p []byte, _ int64) (int, error)
 	return len(p), nil
 }
 
-func (h *valueHandle) Close() error { return nil }
+// Close reports a line left unfinished by the last write, dropped: the
+// clunk's error (close(2)'s) says so.
+func (h *valueHandle) Close() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if n := len(bytes.TrimSpace(h.partial)); n > 0 {
+		return gig.Errorf(gig.ErrInvalid, "partial line of %d bytes dropped: a payload must end with a newline", n)
+	}
+	return nil
+}
 
 // eventsFile is /<channel>/events.
 type eventsFile struct {

@@ -3,6 +3,7 @@ package valuefs
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"strings"
@@ -13,6 +14,8 @@ import (
 	"9fans.net/go/plan9/client"
 
 	"gigfs.io/gigfs"
+	"gigfs.io/gigfs/gig"
+	"gigfs.io/gigfs/srv9p"
 )
 
 func serveValues(t *testing.T, key string) (*gigfs.Client, *client.Fsys) {
@@ -121,6 +124,21 @@ func TestValues_ReadWriteThroughFiles(t *testing.T) {
 	}
 	if got := read(t, fsys, "/chan/counter/hits"); got != "10\n" {
 		t.Fatalf("after refused writes: %q", got)
+	}
+	// A line left unfinished at close is dropped, and the close says so;
+	// the whole line before it is pushed.
+	f, err = fsys.Open("/chan/counter/hits", plan9.OWRITE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte("5\n{\"add\"")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err == nil || !errors.Is(srv9p.ParseError(err.Error()), gig.ErrInvalid) {
+		t.Errorf("close after a partial line: %v, want it refused (invalid)", err)
+	}
+	if got := read(t, fsys, "/chan/counter/hits"); got != "15\n" {
+		t.Fatalf("after a partial line: %q, want the whole line's 5 alone added", got)
 	}
 	// Deeper paths and listings.
 	c.Push(context.Background(), "chan", "set", "/a/b", json.RawMessage(`{"add":"x"}`))

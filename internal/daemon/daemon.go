@@ -46,6 +46,10 @@ type Flags struct {
 	// Stdout gets the help (-h) and the version (-version); os.Stdout
 	// unless set. Usage errors go to the stderr of NewFlags.
 	Stdout io.Writer
+	// Bind, if set, makes Listen's listener in place of net.Listen (see
+	// srv9p.ListenConfig): tests see what -addr tcp!*!port does without
+	// binding every interface.
+	Bind func(network, address string) (net.Listener, error)
 
 	name    string
 	help    string
@@ -131,18 +135,17 @@ func Serve(ctx context.Context, logger *log.Logger, l net.Listener, srv *srv9p.S
 	return ExitOK
 }
 
-// Listen listens on -addr. For tls!host!port it serves TLS with -cert and
-// -key, or the self-signed certificate of the data folder (made on first
-// start), logs the certificate's fingerprint and returns it.
+// Listen listens on -addr, logging first when it binds every interface
+// of the machine. For tls!host!port it serves TLS with -cert and -key, or
+// the self-signed certificate of the data folder (made on first start),
+// logs the certificate's fingerprint and returns it.
 func (f *Flags) Listen(logger *log.Logger) (l net.Listener, fingerprint string, err error) {
-	if srv9p.Everywhere(f.Addr) {
-		logger.Printf("-addr %s listens on every interface of this machine: whoever reaches it can connect (tcp!127.0.0.1!port is this machine only)", f.Addr)
-	}
+	lc := srv9p.ListenConfig{Name: "-addr", Warn: func(line string) { logger.Print(line) }, Bind: f.Bind}
 	if !srv9p.IsTLS(f.Addr) {
 		if f.Cert != "" || f.Key != "" {
 			logger.Printf("-cert and -key are unused: -addr %s is not tls!host!port", f.Addr)
 		}
-		l, err := srv9p.Listen(f.Addr)
+		l, err := lc.Listen(f.Addr, nil)
 		return l, "", err
 	}
 	_, hostport, _ := srv9p.ParseAddr(f.Addr)
@@ -156,6 +159,6 @@ func (f *Flags) Listen(logger *log.Logger) (l net.Listener, fingerprint string, 
 		how = "self-signed, made in"
 	}
 	logger.Printf("tls certificate %s (%s %s)", cert.Fingerprint, how, cert.CertFile)
-	l, err = srv9p.ListenTLS(f.Addr, cert.TLS)
+	l, err = lc.Listen(f.Addr, &cert.TLS)
 	return l, cert.Fingerprint, err
 }

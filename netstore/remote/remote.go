@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/netstore"
@@ -29,14 +30,29 @@ type Remote struct {
 	User string
 	c    *srv9p.Mux
 
-	pushes chan struct{} // one per push in flight, at most MaxPushes
+	cfg    Config
+	pushes chan struct{} // one per push in flight, at most cfg.MaxPushes
 	mu     sync.Mutex
 	idle   []*srv9p.MuxFile // open push fids not in use
+	bitAt  time.Time        // when MaxPushes was last logged; guarded by mu
+	bitN   int              // times it bit since; guarded by mu
 }
 
-// MaxPushes bounds the pushes of one Remote in flight at once (and the
-// push fids it keeps open); more wait for one of them to end.
-const MaxPushes = 64
+// DefaultMaxPushes is Config.MaxPushes when it is 0.
+const DefaultMaxPushes = 64
+
+// Config holds a Remote's bounds; the zero value is the defaults.
+type Config struct {
+	// MaxPushes bounds the pushes of one Remote in flight at once (and the
+	// push fids it keeps open); more wait for one of them to end. 0 is
+	// DefaultMaxPushes.
+	MaxPushes int
+	// MaxTags bounds the requests in flight on the connection
+	// (srv9p.MuxConfig); 0 is srv9p.DefaultMaxTags.
+	MaxTags int
+	// Logf, if set, is told when a bound bites (at most once a minute).
+	Logf func(format string, args ...any)
+}
 
 // Dial connects to the store at addr as user, with a store token.
 func Dial(ctx context.Context, addr, user, token string) (*Remote, error) {
@@ -46,11 +62,40 @@ func Dial(ctx context.Context, addr, user, token string) (*Remote, error) {
 // DialTrust is Dial, verifying a TLS store (tls!host!port) as trust says:
 // with the fingerprint the table pinned for it, from the mount table.
 func DialTrust(ctx context.Context, addr string, trust srv9p.Trust, user, token string) (*Remote, error) {
-	c, err := srv9p.DialMux(ctx, addr, trust, user, "token "+token)
+	return DialConfig(ctx, addr, trust, user, token, Config{})
+}
+
+// DialConfig is DialTrust with bounds of the caller's.
+func DialConfig(ctx context.Context, addr string, trust srv9p.Trust, user, token string, cfg Config) (*Remote, error) {
+	if cfg.MaxPushes == 0 {
+		cfg.MaxPushes = DefaultMaxPushes
+	}
+	if cfg.MaxPushes < 1 {
+		return nil, gig.Errorf(gig.ErrInvalid, "store %s: %d pushes in flight: want at least 1", addr, cfg.MaxPushes)
+	}
+	c, err := srv9p.DialMuxConfig(ctx, addr, trust, user, "token "+token, srv9p.MuxConfig{MaxTags: cfg.MaxTags, Logf: cfg.Logf})
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", addr, err)
 	}
-	return &Remote{Addr: addr, User: user, c: c, pushes: make(chan struct{}, MaxPushes)}, nil
+	return &Remote{Addr: addr, User: user, c: c, cfg: cfg, pushes: make(chan struct{}, cfg.MaxPushes)}, nil
+}
+
+// bit logs, at most once a minute, that a push waits for MaxPushes.
+func (r *Remote) bit() {
+	if r.cfg.Logf == nil {
+		return
+	}
+	r.mu.Lock()
+	r.bitN++
+	now := time.Now()
+	if !r.bitAt.IsZero() && now.Sub(r.bitAt) < time.Minute {
+		r.mu.Unlock()
+		return
+	}
+	n := r.bitN
+	r.bitAt, r.bitN = now, 0
+	r.mu.Unlock()
+	r.cfg.Logf("store %s: %d pushes in flight (MaxPushes): pushes wait their turn (%d times since the last such line)", r.Addr, r.cfg.MaxPushes, n)
 }
 
 func (r *Remote) home() string { return "/user/" + r.User }
@@ -90,12 +135,17 @@ func ParseLog(data []byte) (*oplog.Log, error) {
 // Push sends records to the store and returns one result per record, once
 // the store holds them durably. The records go in writes of whole lines on
 // a push fid of this call's own, each write's results read back before the
-// next; concurrent Pushes run at once, up to MaxPushes.
+// next; concurrent Pushes run at once, up to Config.MaxPushes.
 func (r *Remote) Push(ctx context.Context, recs []netstore.Record) ([]oplog.Result, error) {
 	select {
 	case r.pushes <- struct{}{}:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("push: %w", ctx.Err())
+	default:
+		r.bit()
+		select {
+		case r.pushes <- struct{}{}:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("push: %w", ctx.Err())
+		}
 	}
 	defer func() { <-r.pushes }()
 	f, err := r.pushFile(ctx)
@@ -199,11 +249,15 @@ func (r *Remote) Cursor(ctx context.Context) (epoch string, seq uint64, err erro
 func (r *Remote) Close() error { return r.c.Close() }
 
 // A StreamReader reads a store's stream on a connection of its own: a
-// blocked read ends only when an event comes or the connection closes.
+// blocked read ends only when an event comes or the connection closes. A
+// read returns every event that is ready (as many whole lines as fit);
+// Next hands them out one at a time.
 type StreamReader struct {
-	c   *srv9p.Mux
-	f   *srv9p.MuxFile
-	buf []byte
+	c    *srv9p.Mux
+	f    *srv9p.MuxFile
+	buf  []byte
+	rest []byte // whole events read and not yet returned (in buf)
+	part []byte // the start of an event larger than a read
 }
 
 // OpenStream connects to the store's stream. With a non-empty epoch it
@@ -242,29 +296,43 @@ const maxEvent = oplog.MaxLineSize + 2*gig.MaxPathLen + 256
 // Next blocks until the next event. Close the reader (from another
 // goroutine, or by cancelling ctx) to end a blocked Next.
 func (s *StreamReader) Next(ctx context.Context) (netstore.Event, error) {
-	// An event ends with a newline; one larger than a read (a checkpoint
-	// of many origins) comes in several.
-	var ev []byte
-	for len(ev) == 0 || ev[len(ev)-1] != '\n' {
+	for {
+		if len(s.rest) > 0 {
+			line := s.rest
+			if i := bytes.IndexByte(s.rest, '\n'); i >= 0 {
+				line, s.rest = s.rest[:i+1], s.rest[i+1:]
+			} else {
+				s.rest = nil
+			}
+			return netstore.ParseEvent(line)
+		}
+		// An event ends with a newline; one larger than a read (a
+		// checkpoint of many origins) comes in several, and a read ends
+		// with a whole event.
 		n, err := s.f.Read(ctx, s.buf)
 		if err != nil {
 			return netstore.Event{}, fmt.Errorf("stream: %w", err)
 		}
 		if n == 0 {
-			if len(ev) == 0 {
+			if len(s.part) == 0 {
 				return netstore.Event{}, io.EOF
 			}
-			break
+			ev := s.part
+			s.part = nil
+			return netstore.ParseEvent(ev)
 		}
-		if len(ev) == 0 && s.buf[n-1] == '\n' {
-			return netstore.ParseEvent(s.buf[:n]) // the common case: one read, no copy
+		if len(s.part) == 0 && s.buf[n-1] == '\n' {
+			s.rest = s.buf[:n] // the common case: whole events, no copy
+			continue
 		}
-		if len(ev)+n > maxEvent {
+		if bytes.IndexByte(s.buf[:n], '\n') < 0 && len(s.part)+n > maxEvent {
 			return netstore.Event{}, fmt.Errorf("stream: event longer than %d bytes", maxEvent)
 		}
-		ev = append(ev, s.buf[:n]...)
+		s.part = append(s.part, s.buf[:n]...)
+		if s.part[len(s.part)-1] == '\n' {
+			s.rest, s.part = s.part, nil
+		}
 	}
-	return netstore.ParseEvent(ev)
 }
 
 // NextEvent is Next (netstore.EventStream).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -32,9 +33,17 @@ func Main(args []string, checker netstore.TokenChecker) int {
 	return run(ctx, args, os.Stderr, checker, nil)
 }
 
-// run is Main with its context, its error output, and a callback told the
-// address once the store listens (for tests).
-func run(ctx context.Context, args []string, stderr io.Writer, checker netstore.TokenChecker, listening func(addr string)) int {
+// hooks are what tests change in run: listening, if set, is told the
+// address once the server listens; bind, if set, makes its listener
+// (daemon.Flags.Bind).
+type hooks struct {
+	listening func(addr string)
+	bind      func(network, address string) (net.Listener, error)
+}
+
+// run is Main with its context, its error output, and the hooks of tests
+// (nil: none).
+func run(ctx context.Context, args []string, stderr io.Writer, checker netstore.TokenChecker, h *hooks) int {
 	logger := log.New(stderr, "gig-store: ", log.LstdFlags)
 	fl := daemon.NewFlags("gig-store", DefaultAddr, usage, stderr)
 	horizon := fl.Set.Duration("date-horizon", oplog.DefaultHorizon, "refuse ops dated further ahead of this store's clock")
@@ -74,6 +83,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker netstore.
 		logger.Print(err)
 		return daemon.ExitError
 	}
+	if h != nil {
+		fl.Bind = h.bind
+	}
 	l, _, err := fl.Listen(logger)
 	if err != nil {
 		logger.Printf("listen %s: %v", fl.Addr, err)
@@ -82,8 +94,8 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker netstore.
 	}
 	logger.Printf("listening on %s (%s); data %s; admin key in %s; epoch %s; memory: oplogs %d MiB (-mem), soft limit %d MiB (%s)",
 		fl.Addr, l.Addr(), fl.Data, adminkey.Path(fl.Data), svc.Epoch(), *mem>>20, limit>>20, limitFrom)
-	if listening != nil {
-		listening(l.Addr().String())
+	if h != nil && h.listening != nil {
+		h.listening(l.Addr().String())
 	}
 	tree := &Tree{S: svc, AdminKey: key, Started: time.Now()}
 	srv := &srv9p.Server{Attach: tree.Attach, Logf: logger.Printf}

@@ -1,13 +1,17 @@
 package storefs
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"9fans.net/go/plan9"
 
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/netstore"
+	"gigfs.io/gigfs/srv9p"
 )
 
 // The small holes hostile testing found in the store's tree, each closed.
@@ -66,20 +70,61 @@ func TestTree_HostileSmall(t *testing.T) {
 			t.Errorf("reply once the line is whole: %q", got)
 		}
 		fid.Write([]byte(`{"type":"counter"`))
-		fid.Close()
-		waitLog(t, ts, "user ann: push: an unterminated line of 17 bytes, not a whole op, dropped at close")
+		err = fid.Close()
+		if err == nil || !errors.Is(srv9p.ParseError(err.Error()), gig.ErrInvalid) || !strings.Contains(err.Error(), "partial line of 17 bytes dropped") {
+			t.Errorf("close of a push fid left with a partial line: %v, want it refused (invalid)", err)
+		}
+		if s := "user ann: close /user/ann/push: invalid: partial line of 17 bytes dropped"; !ts.logs.has(s) {
+			t.Errorf("no log line holds %q", s)
+		}
 	})
 
-	t.Run("a partial line written to an oplog is reported at close", func(t *testing.T) {
-		fid, err := fs.Open("/user/ann/oplog/counter/c/a", plan9.OWRITE)
+	t.Run("a partial line written to an oplog is refused at close", func(t *testing.T) {
+		fid, err := fs.Create("/user/ann/oplog/counter/c/p", plan9.OWRITE, 0o600)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := fid.Write([]byte(opLines(o)[:30])); err != nil {
+		whole, next := op(t, "p", 1, `2`), op(t, "p", 2, `3`)
+		if _, err := fid.Write([]byte(opLines(whole) + opLines(next)[:30])); err != nil {
 			t.Fatal(err)
 		}
-		fid.Close()
-		waitLog(t, ts, "user ann: oplog counter /c/a: an unterminated line of 30 bytes, not a whole op, dropped at close")
+		err = fid.Close()
+		if err == nil || !errors.Is(srv9p.ParseError(err.Error()), gig.ErrInvalid) || !strings.Contains(err.Error(), "partial line of 30 bytes dropped: an op must end with a newline") {
+			t.Errorf("close of an oplog left with a partial line: %v, want it refused (invalid)", err)
+		}
+		if s := "user ann: close /user/ann/oplog/counter/c/p: invalid: partial line of 30 bytes dropped"; !ts.logs.has(s) {
+			t.Errorf("no log line holds %q", s)
+		}
+		// The whole line before it is kept, nothing of the partial one.
+		got := readFile(t, fs, "/user/ann/oplog/counter/c/p")
+		if !strings.Contains(got, whole.Sha) || strings.Contains(got, next.Sha) || strings.Count(got, "\n") != 2 {
+			t.Errorf("oplog after the refused close:\n%s\nwant the initial checkpoint and op %s alone", got, whole.Sha)
+		}
+		// The fid was clunked all the same: the connection goes on.
+		if _, err := fs.Stat("/user/ann/oplog/counter/c/p"); err != nil {
+			t.Errorf("stat after the refused close: %v", err)
+		}
+
+		// Our client says it too, with the kind.
+		ctx := context.Background()
+		m, err := srv9p.DialMux(ctx, "tcp!"+strings.Replace(ts.addr, ":", "!", 1), srv9p.Trust{}, "ann", "token "+tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		mf, err := m.OpenFile(ctx, "/user/ann/oplog/counter/c/p", plan9.OWRITE)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := mf.Write(ctx, []byte(opLines(next)[:40])); err != nil {
+			t.Fatal(err)
+		}
+		if err := mf.Close(); !errors.Is(err, gig.ErrInvalid) {
+			t.Errorf("MuxFile.Close of an oplog left with a partial line: %v, want kind invalid", err)
+		}
+		if got2 := readFile(t, fs, "/user/ann/oplog/counter/c/p"); got2 != got {
+			t.Errorf("the oplog changed with a partial line:\n%s", got2)
+		}
 	})
 
 	t.Run("an oplog's mtime is its last op's date", func(t *testing.T) {
@@ -103,17 +148,4 @@ func TestTree_HostileSmall(t *testing.T) {
 			t.Errorf("another store's token: %v", err)
 		}
 	})
-}
-
-// waitLog waits until the store has logged a line holding s (a clunk's
-// Close runs after its reply).
-func waitLog(t *testing.T, ts *testStore, s string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !ts.logs.has(s) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no log line holds %q", s)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }

@@ -501,13 +501,14 @@ func (h *oplogHandle) Write(ctx context.Context, p []byte, _ int64) (int, error)
 	return len(p), nil
 }
 
-// Close reports (to the server's log: a clunk carries no error to the
-// client) an unterminated line that was never a whole op.
+// Close reports an unterminated line, never a whole op, dropped: the
+// clunk's Rerror (close(2)'s error) and the server's log say so. The
+// complete lines before it were merged by their writes.
 func (h *oplogHandle) Close() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if n := h.lb.pending(); n > 0 {
-		return gig.Errorf(gig.ErrInvalid, "user %s: oplog %s %s: an unterminated line of %d bytes, not a whole op, dropped at close", h.f.user, h.f.typ, h.f.path, n)
+		return gig.Errorf(gig.ErrInvalid, "partial line of %d bytes dropped: an op must end with a newline", n)
 	}
 	return nil
 }
@@ -584,12 +585,12 @@ func (h *pushHandle) Read(_ context.Context, p []byte, off int64) (int, error) {
 	return copy(p, reply[off:]), nil
 }
 
-// Close reports (to the server's log) an unterminated line dropped.
+// Close reports an unterminated line dropped, as oplogHandle.Close does.
 func (h *pushHandle) Close() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if n := h.lb.pending(); n > 0 {
-		return gig.Errorf(gig.ErrInvalid, "user %s: push: an unterminated line of %d bytes, not a whole op, dropped at close", h.user, n)
+		return gig.Errorf(gig.ErrInvalid, "partial line of %d bytes dropped: a record must end with a newline", n)
 	}
 	return nil
 }
