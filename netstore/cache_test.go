@@ -268,13 +268,8 @@ func TestCache_PushOverBudgetWaitsForFlush(t *testing.T) {
 
 // When the budget bites, the store says so, naming the flag.
 func TestCache_BudgetLogged(t *testing.T) {
-	var mu sync.Mutex
-	var lines []string
-	s, err := Open(Config{Dir: t.TempDir(), MemBudget: 1, FlushInterval: -1, Logf: func(f string, a ...any) {
-		mu.Lock()
-		lines = append(lines, fmt.Sprintf(f, a...))
-		mu.Unlock()
-	}})
+	var log logLines
+	s, err := Open(Config{Dir: t.TempDir(), MemBudget: 1, FlushInterval: -1, Logf: log.logf})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,12 +285,30 @@ func TestCache_BudgetLogged(t *testing.T) {
 	if s.OplogEvictions() != 1 {
 		t.Fatalf("%d evictions, want 1", s.OplogEvictions())
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	for _, l := range lines {
-		if strings.Contains(l, "memory budget (-mem 1) reached") {
-			return
-		}
+	if !log.has("memory budget (-mem 1) reached") {
+		t.Fatalf("no log line about the budget in %q", log.all())
 	}
-	t.Fatalf("no log line about the budget in %q", lines)
+}
+
+// logLines keeps what a store logs, for tests to look for a line.
+type logLines struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logLines) logf(f string, a ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, fmt.Sprintf(f, a...))
+}
+
+// has reports whether a line contains s.
+func (l *logLines) has(s string) bool {
+	return strings.Contains(strings.Join(l.all(), "\n"), s)
+}
+
+func (l *logLines) all() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.lines...)
 }

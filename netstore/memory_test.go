@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"strings"
-	"sync"
 	"testing"
 
 	"gigfs.io/gigfs/oplog"
@@ -99,13 +97,8 @@ func TestCache_EstimateCoversTheHeap(t *testing.T) {
 // store evicts before the limit is reached, says so, and gives the budget
 // back once the heap is down.
 func TestCache_EvictsBeforeTheMemoryLimit(t *testing.T) {
-	var mu sync.Mutex
-	var lines []string
-	s, err := Open(Config{Dir: t.TempDir(), MemBudget: -1, FlushInterval: -1, Logf: func(f string, a ...any) {
-		mu.Lock()
-		lines = append(lines, fmt.Sprintf(f, a...))
-		mu.Unlock()
-	}})
+	var log logLines
+	s, err := Open(Config{Dir: t.TempDir(), MemBudget: -1, FlushInterval: -1, Logf: log.logf})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,11 +125,8 @@ func TestCache_EvictsBeforeTheMemoryLimit(t *testing.T) {
 	if got, want := s.OplogBytes(), all-32<<10; got > want || s.OplogEvictions() == 0 {
 		t.Fatalf("at the limit: %d bytes of oplogs, %d evicted; want at most %d", got, s.OplogEvictions(), want)
 	}
-	mu.Lock()
-	logged := strings.Contains(strings.Join(lines, "\n"), "near the soft memory limit")
-	mu.Unlock()
-	if !logged {
-		t.Fatalf("no log line about the soft memory limit in %q", lines)
+	if !log.has("near the soft memory limit") {
+		t.Fatalf("no log line about the soft memory limit in %q", log.all())
 	}
 	squeezed := c.squeeze.Load()
 	c.pressure(0)
