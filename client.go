@@ -77,6 +77,7 @@ type Client struct {
 	disk      map[string]*sharedStore // by storage path, shared by channels
 	paths     map[pathKey]*pathState
 	forgetDue int // paths made and background syncs ended since the last forgetSome scan
+	syncsDone int // background syncs ended, ever
 	// keepUsed is how long a path just used is kept from forgetSome: a
 	// push between its load and its merge takes at most this.
 	keepUsed  time.Duration

@@ -73,6 +73,7 @@ func (c *Client) forgetSome() {
 func (c *Client) syncEnded() {
 	c.mu.Lock()
 	c.forgetDue++
+	c.syncsDone++
 	c.mu.Unlock()
 	c.forgetSome()
 }

@@ -117,6 +117,9 @@ func TestClient_ChannelWatchForgetsSyncedPaths(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustGet(t, c, "c", "counter", "/p0") // the store is up for the watcher
+	c.mu.Lock()
+	before := c.syncsDone
+	c.mu.Unlock()
 	// The store goes away and comes back: the watcher syncs the channel.
 	w.proxies[0].Cut()
 	for err := range events {
@@ -130,14 +133,14 @@ func TestClient_ChannelWatchForgetsSyncedPaths(t *testing.T) {
 			break
 		}
 	}
-	seen := 0
+	// Once it has synced every path of the channel, it keeps at most
+	// KeepPaths of them.
 	eventually(t, 30*time.Second, func() error {
 		c.mu.Lock()
-		n := len(c.paths)
+		n, synced := len(c.paths), c.syncsDone-before
 		c.mu.Unlock()
-		seen = max(seen, n)
-		if seen < paths/2 {
-			return fmt.Errorf("the watcher holds %d paths: not yet syncing the channel's %d", seen, paths)
+		if synced < paths {
+			return fmt.Errorf("the watcher synced %d paths: not yet the channel's %d", synced, paths)
 		}
 		if n > cfg.KeepPaths {
 			return fmt.Errorf("%d paths in the watcher's memory once synced, want at most %d", n, cfg.KeepPaths)
