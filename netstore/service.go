@@ -113,6 +113,9 @@ type Config struct {
 	// WALMaxBytes is the size of the write-ahead log past which a flush
 	// starts at once. Zero means DefaultWALMaxBytes.
 	WALMaxBytes int64
+	// FlushWorkers is how many oplogs' files a flush writes and fsyncs at
+	// once. Zero means DefaultFlushWorkers.
+	FlushWorkers int
 	// MemBudget is how many bytes of oplogs the store keeps in memory, by
 	// its estimate (oplog.Log.MemSize): past it, the least recently used
 	// oplogs that no request holds and whose records are all in their
@@ -218,6 +221,9 @@ func Open(cfg Config) (*Service, error) {
 	}
 	if cfg.WALMaxBytes <= 0 {
 		cfg.WALMaxBytes = DefaultWALMaxBytes
+	}
+	if cfg.FlushWorkers <= 0 {
+		cfg.FlushWorkers = DefaultFlushWorkers
 	}
 	if cfg.Logf == nil {
 		cfg.Logf = log.Printf

@@ -179,3 +179,67 @@ func TestService_GoldenWAL(t *testing.T) {
 		t.Fatalf("lww /c/a b/é from the golden log: %v %v", l, err)
 	}
 }
+
+// A flush writes many oplogs' files at once, and removes the write-ahead
+// log only once every one of them is durable: when one file cannot be
+// written, the others are flushed, the log is kept, and a crash then
+// replays what that oplog holds in the log only.
+func TestService_FlushThatFailsForOneOplogKeepsTheLog(t *testing.T) {
+	dir := t.TempDir()
+	svc, err := Open(Config{Dir: dir, FlushInterval: -1, FlushWorkers: 4, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	svc.AddUser("kim")
+	const paths, bad = 40, 7
+	var recs []Record
+	for p := range paths {
+		recs = append(recs, counterRecs(t, "o", 1, 3, fmt.Sprintf("/c/p%d", p))...)
+	}
+	if _, err := svc.Push(context.Background(), "kim", recs); err != nil {
+		t.Fatal(err)
+	}
+	// The bad oplog's file can no longer be appended to: a folder stands
+	// in its place.
+	u, err := svc.user("kim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := u.file("counter", fmt.Sprintf("/c/p%d", bad))
+	if err := os.Remove(name); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(name, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Flush(); err == nil {
+		t.Fatal("flush with an oplog's file that cannot be written: no error")
+	}
+	if n := svc.wal.j.Size(); n == 0 {
+		t.Fatal("write-ahead log removed by a flush that failed for one oplog")
+	}
+	crash := t.TempDir()
+	copyTree(t, dir, crash)
+	rel, err := filepath.Rel(dir, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(crash, rel)); err != nil { // the folder, empty
+		t.Fatal(err)
+	}
+	svc2, err := Open(Config{Dir: crash, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc2.Close()
+	for p := range paths {
+		l, err := svc2.Log("kim", "counter", fmt.Sprintf("/c/p%d", p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(l.Ops()) != 3 {
+			t.Errorf("/c/p%d after the crash: %d ops, want 3", p, len(l.Ops()))
+		}
+	}
+}
