@@ -67,15 +67,22 @@ func pct(d []time.Duration, p float64) float64 {
 // ends up holding the profile at the peak.
 type memPeaks struct {
 	live, est atomic.Int64
-	stop      chan struct{}
-	done      chan struct{}
+	// At the peak of what the runtime holds from the system (total less
+	// released: what its soft limit bounds), how that splits: heap
+	// objects (live and garbage not yet swept), free slots in the heap's
+	// spans (the holes garbage and evictions leave), and the rest
+	// (stacks, the collector's metadata, other runtime memory).
+	held, objects, unused, other atomic.Int64
+	stop                         chan struct{}
+	done                         chan struct{}
 }
 
 func samplePeaks(tb testing.TB, s *Service, profile string) *memPeaks {
 	m := &memPeaks{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(m.done)
-		sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"},
+			{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/heap/unused:bytes"}, {Name: "/memory/classes/heap/free:bytes"}}
 		tick := time.NewTicker(50 * time.Millisecond)
 		defer tick.Stop()
 		var profiled int64
@@ -90,6 +97,14 @@ func samplePeaks(tb testing.TB, s *Service, profile string) *memPeaks {
 			live := int64(sample[0].Value.Uint64())
 			if live > m.live.Load() {
 				m.live.Store(live)
+			}
+			total, released := int64(sample[1].Value.Uint64()), int64(sample[2].Value.Uint64())
+			if held := total - released; held > m.held.Load() {
+				objects, unused, free := int64(sample[3].Value.Uint64()), int64(sample[4].Value.Uint64()), int64(sample[5].Value.Uint64())
+				m.held.Store(held)
+				m.objects.Store(objects)
+				m.unused.Store(unused)
+				m.other.Store(held - objects - unused - free)
 			}
 			if est := s.OplogBytes(); est > m.est.Load() {
 				m.est.Store(est)
@@ -241,6 +256,7 @@ func BenchmarkStoreManyPaths(b *testing.B) {
 		b.ReportMetric(float64(s.PushWaits()), "push-waits")
 		b.ReportMetric(float64(peaks.live.Load())/(1<<20), "peak-live-MiB")
 		b.ReportMetric(float64(peaks.est.Load())/(1<<20), "peak-est-MiB")
+		b.ReportMetric(float64(peaks.held.Load())/(1<<20), "peak-held-MiB")
 		bound := "none (no budget)"
 		if budget > 0 {
 			limit := float64(limit) / (1 << 20)
@@ -253,6 +269,8 @@ func BenchmarkStoreManyPaths(b *testing.B) {
 		b.Logf("%d ops over %d paths: peak RSS %.0f MiB, bound %s; peak live heap %.0f MiB, peak estimate %.0f MiB; after: live heap %.0f MiB, RSS %.0f MiB; push p50 %.1f p99 %.1f ms, read p50 %.3f p99 %.3f ms; %.0f ops/s",
 			nOps, nPaths, hwm, bound, float64(peaks.live.Load())/(1<<20), float64(peaks.est.Load())/(1<<20), float64(ms.HeapAlloc)/(1<<20), rss,
 			pct(slices.Concat(pushLat...), 0.5), pct(slices.Concat(pushLat...), 0.99), pct(slices.Concat(readLat...), 0.5), pct(slices.Concat(readLat...), 0.99), float64(nOps)/pushTime.Seconds())
+		b.Logf("at the peak of the memory the runtime held (%.0f MiB): heap objects %.0f MiB, free slots in the heap's spans %.0f MiB, other than the heap %.0f MiB",
+			float64(peaks.held.Load())/(1<<20), float64(peaks.objects.Load())/(1<<20), float64(peaks.unused.Load())/(1<<20), float64(peaks.other.Load())/(1<<20))
 		if err := s.Close(); err != nil {
 			b.Fatal(err)
 		}

@@ -50,7 +50,8 @@ type storeWAL struct {
 	maxBytes int64
 	workers  int // oplogs' files written at once by a flush
 
-	flushing sync.Mutex // held by a flush: one at a time
+	flushing sync.Mutex   // held by a flush: one at a time
+	logged   atomic.Int64 // unix ms of the last line about a flush pushes waited for
 
 	mu    sync.Mutex
 	dirty map[*logEntry]*user // oplogs with records not yet in their file
@@ -303,6 +304,7 @@ func (w *storeWAL) flush() error {
 	w.dirty = make(map[*logEntry]*user)
 	w.mu.Unlock()
 
+	waits0, t0 := w.s.cache.waits.Load(), time.Now()
 	var (
 		next    atomic.Int64
 		wg      sync.WaitGroup
@@ -326,6 +328,9 @@ func (w *storeWAL) flush() error {
 		}()
 	}
 	wg.Wait()
+	if waited := w.s.cache.waits.Load() - waits0; waited > 0 && len(dirty) > workers {
+		w.s.cache.logEvery(&w.logged, "store: a flush of %d oplogs took %v, %d files at a time (-flush-workers), while %d pushes waited for it", len(dirty), time.Since(t0).Round(time.Millisecond), workers, waited)
+	}
 	if first != nil {
 		return first
 	}
