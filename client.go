@@ -78,6 +78,11 @@ type Client struct {
 	paths     map[pathKey]*pathState
 	forgetDue int // paths made and background syncs ended since the last forgetSome scan
 	syncsDone int // background syncs ended, ever
+	// repairSlots holds a token per repair sync running (see repair);
+	// nil: no bound (Config.RepairSyncs negative).
+	repairSlots chan struct{}
+	repairing   int // repair syncs running
+	repairPeak  int // the most repair syncs that ran at once, ever
 	// keepUsed is how long a path just used is kept from forgetSome: a
 	// push between its load and its merge takes at most this.
 	keepUsed  time.Duration
@@ -119,6 +124,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if c.origin == "" {
 		c.origin = uuid.NewString()
+	}
+	if cfg.RepairSyncs > 0 {
+		c.repairSlots = make(chan struct{}, cfg.RepairSyncs)
 	}
 	c.clock.Horizon = cfg.DateHorizon
 	c.ctx, c.cancel = context.WithCancel(context.Background())

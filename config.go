@@ -18,6 +18,7 @@ const (
 	DefaultPruneAge    = 10 * time.Minute
 	DefaultSyncDelay   = 50 * time.Millisecond
 	DefaultKeepPaths   = 4096
+	DefaultRepairSyncs = 8
 )
 
 // RemoteTable says where the table is and how to use it.
@@ -100,6 +101,13 @@ type Config struct {
 	// Watched paths, and paths with ops no such store has yet, are kept.
 	// Zero means DefaultKeepPaths; negative, no bound.
 	KeepPaths int `json:"-"`
+	// RepairSyncs bounds the syncs a client runs at once when a remote
+	// store comes back and channel-wide watchers follow its channels:
+	// every path of those channels is synced to repair the store, this
+	// many at a time (a channel of 100,000 paths is not read all at once
+	// into memory; logged when a repair has more paths than this). Zero
+	// means DefaultRepairSyncs; negative, no bound.
+	RepairSyncs int `json:"-"`
 	// MaxPushes bounds the pushes in flight on the connection to one
 	// remote store (one push fid each); more wait their turn (logged at
 	// most once a minute). Zero means remote.DefaultMaxPushes (64).
@@ -149,6 +157,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.KeepPaths == 0 {
 		c.KeepPaths = DefaultKeepPaths
+	}
+	if c.RepairSyncs == 0 {
+		c.RepairSyncs = DefaultRepairSyncs
 	}
 	if c.DateHorizon == 0 {
 		c.DateHorizon = oplog.DefaultHorizon

@@ -100,19 +100,61 @@ func TestClient_DropsUnwatchedPaths(t *testing.T) {
 // paths those syncs made are dropped once synced, as any other, so that
 // gig-watch keeps at most KeepPaths of them however many the channel has.
 func TestClient_ChannelWatchForgetsSyncedPaths(t *testing.T) {
+	const paths = 40
+	c, before := watchRepair(t, paths, func(cfg *Config) { cfg.KeepPaths = 10 })
+	// Once it has synced every path of the channel, it keeps at most
+	// KeepPaths of them.
+	eventually(t, 30*time.Second, func() error {
+		c.mu.Lock()
+		n, synced := len(c.paths), c.syncsDone-before
+		c.mu.Unlock()
+		if synced < paths {
+			return fmt.Errorf("the watcher synced %d paths: not yet the channel's %d", synced, paths)
+		}
+		if n > c.cfg.KeepPaths {
+			return fmt.Errorf("%d paths in the watcher's memory once synced, want at most %d", n, c.cfg.KeepPaths)
+		}
+		return nil
+	})
+}
+
+// A store that comes back is repaired for a channel-wide watcher at most
+// Config.RepairSyncs paths at a time, not every path of the channel at
+// once (each read into memory together).
+func TestClient_RepairSyncsAFewAtATime(t *testing.T) {
+	const paths = 40
+	c, before := watchRepair(t, paths, func(cfg *Config) { cfg.RepairSyncs = 2 })
+	eventually(t, 30*time.Second, func() error {
+		c.mu.Lock()
+		synced, peak := c.syncsDone-before, c.repairPeak
+		c.mu.Unlock()
+		if synced < paths {
+			return fmt.Errorf("the watcher synced %d paths: not yet the channel's %d", synced, paths)
+		}
+		if peak < 1 || peak > c.cfg.RepairSyncs {
+			return fmt.Errorf("%d repair syncs ran at once, want 1 to %d", peak, c.cfg.RepairSyncs)
+		}
+		return nil
+	})
+}
+
+// watchRepair makes a channel of n paths, a client configured by set that
+// watches it, then cuts its store and heals it: the client repairs it.
+// It returns the client and its count of background syncs before the cut.
+func watchRepair(t *testing.T, n int, set func(*Config)) (*Client, int) {
+	t.Helper()
 	w := newWorld(t, 1)
 	writer := w.client(w.config())
-	const paths = 40
-	for i := range paths {
+	for i := range n {
 		mustPush(t, writer, "c", "counter", fmt.Sprintf("/p%d", i), "1")
 	}
 	cfg := w.config()
-	cfg.KeepPaths = 10
+	set(&cfg)
 	events := make(chan error, 16)
 	cfg.OnStore = func(_ string, err error) { events <- err }
 	c := w.client(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	t.Cleanup(cancel)
 	if _, err := c.WatchOps(ctx, "c"); err != nil {
 		t.Fatal(err)
 	}
@@ -133,18 +175,5 @@ func TestClient_ChannelWatchForgetsSyncedPaths(t *testing.T) {
 			break
 		}
 	}
-	// Once it has synced every path of the channel, it keeps at most
-	// KeepPaths of them.
-	eventually(t, 30*time.Second, func() error {
-		c.mu.Lock()
-		n, synced := len(c.paths), c.syncsDone-before
-		c.mu.Unlock()
-		if synced < paths {
-			return fmt.Errorf("the watcher synced %d paths: not yet the channel's %d", synced, paths)
-		}
-		if n > cfg.KeepPaths {
-			return fmt.Errorf("%d paths in the watcher's memory once synced, want at most %d", n, cfg.KeepPaths)
-		}
-		return nil
-	})
+	return c, before
 }

@@ -93,25 +93,46 @@ func (c *Client) scheduleSync(p *pathState, delay time.Duration) {
 	c.mu.Unlock()
 	p.syncTimer = time.AfterFunc(delay, func() {
 		defer c.wg.Done()
-		for {
-			p.syncMu.Lock()
-			p.syncTimer, p.syncRunning, p.syncAgain = nil, true, false
-			p.syncMu.Unlock()
-			if c.ctx.Err() == nil {
-				if _, err := c.sync(c.ctx, p, false); err != nil && c.ctx.Err() == nil {
-					c.cfg.Logf("gigfs: sync %s: %v", p.key, err)
-				}
-			}
-			p.syncMu.Lock()
-			p.syncRunning = false
-			again := p.syncAgain && c.ctx.Err() == nil
-			p.syncMu.Unlock()
-			if !again {
-				c.syncEnded()
-				return
+		p.syncMu.Lock()
+		p.syncTimer, p.syncRunning, p.syncAgain = nil, true, false
+		p.syncMu.Unlock()
+		c.runSync(p)
+	})
+}
+
+// syncNow runs a background sync of p in the calling goroutine, which
+// must be one c.wg counts, unless one is set to start or running (that
+// one will see what this one would have).
+func (c *Client) syncNow(p *pathState) {
+	p.syncMu.Lock()
+	if p.syncRunning || p.syncTimer != nil {
+		p.syncAgain = p.syncAgain || p.syncRunning
+		p.syncMu.Unlock()
+		return
+	}
+	p.syncRunning, p.syncAgain = true, false
+	p.syncMu.Unlock()
+	c.runSync(p)
+}
+
+// runSync syncs p, again as long as it is asked meanwhile; p.syncRunning
+// is set.
+func (c *Client) runSync(p *pathState) {
+	for {
+		if c.ctx.Err() == nil {
+			if _, err := c.sync(c.ctx, p, false); err != nil && c.ctx.Err() == nil {
+				c.cfg.Logf("gigfs: sync %s: %v", p.key, err)
 			}
 		}
-	})
+		p.syncMu.Lock()
+		again := p.syncAgain && c.ctx.Err() == nil
+		p.syncRunning, p.syncAgain = again, false
+		p.syncMu.Unlock()
+		if !again {
+			c.syncEnded()
+			return
+		}
+	}
 }
 
 // Sync reads the oplog of (channel, typ, path) from every store of the

@@ -203,15 +203,61 @@ func (c *Client) watchedChannels(rs *remoteStore) []string {
 
 // syncWatched syncs every path of the channels of rs that channel-wide
 // watchers follow: a watch holds no path, yet it repairs a store that
-// comes back, as the other long-running clients do.
+// comes back, as the other long-running clients do. The syncs run in the
+// background, at most Config.RepairSyncs at once for the whole client.
 func (c *Client) syncWatched(rs *remoteStore) {
-	for _, ch := range c.watchedChannels(rs) {
-		paths, err := c.Paths(c.ctx, ch)
-		if err != nil {
-			continue
+	chans := c.watchedChannels(rs)
+	if len(chans) == 0 {
+		return
+	}
+	c.spawn(func() {
+		for _, ch := range chans {
+			c.repair(rs, ch)
 		}
-		for _, tp := range paths {
-			c.scheduleSync(c.pathState(pathKey{ch, tp.Type, tp.Path}), 0)
+	})
+}
+
+// repair syncs every path of channel ch, which rs serves: each sync in a
+// goroutine of its own once it has one of the client's repair slots, so
+// repair returns once the last one has started.
+func (c *Client) repair(rs *remoteStore, ch string) {
+	paths, err := c.Paths(c.ctx, ch)
+	if err != nil {
+		return
+	}
+	if n := c.cfg.RepairSyncs; n > 0 && len(paths) > n {
+		c.cfg.Logf("gigfs: %s came back: syncing the %d paths of channel %s, %d at a time (Config.RepairSyncs)", rs.Name(), len(paths), ch, n)
+	}
+	for _, tp := range paths {
+		if c.repairSlots != nil {
+			select {
+			case c.repairSlots <- struct{}{}:
+			case <-c.ctx.Done():
+				return
+			}
 		}
+		p := c.pathState(pathKey{ch, tp.Type, tp.Path})
+		c.mu.Lock()
+		c.repairing++
+		c.repairPeak = max(c.repairPeak, c.repairing)
+		c.mu.Unlock()
+		ok := c.spawn(func() {
+			defer c.repaired()
+			c.syncNow(p)
+		})
+		if !ok {
+			c.repaired()
+			return
+		}
+	}
+}
+
+// repaired gives back the repair slot of a sync that ended.
+func (c *Client) repaired() {
+	c.mu.Lock()
+	c.repairing--
+	c.mu.Unlock()
+	if c.repairSlots != nil {
+		<-c.repairSlots
 	}
 }

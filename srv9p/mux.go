@@ -1,6 +1,7 @@
 package srv9p
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -529,6 +530,40 @@ func (f *MuxFile) Exchange(ctx context.Context, data []byte, chunk int) ([]byte,
 		return nil, fmt.Errorf("%s: %w", f.path, err)
 	}
 	return reply, nil
+}
+
+// ExchangeLines is Exchange for a reply of a known number of lines (a push
+// file's one result line per record): it stops reading once the reply
+// holds that many, instead of reading once more to find its end, which
+// saves a round trip per exchange. A reply that ends before (a read of 0
+// bytes) is returned as it is, for the caller to judge.
+func (f *MuxFile) ExchangeLines(ctx context.Context, data []byte, chunk, lines int) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for len(data) > 0 {
+		n := min(len(data), chunk)
+		if err := f.writeAt(ctx, data[:n], 0); err != nil {
+			return nil, fmt.Errorf("%s: %w", f.path, err)
+		}
+		data = data[n:]
+	}
+	out := make([]byte, 0, 512)
+	seen := 0
+	for seen < lines {
+		if len(out) == cap(out) {
+			out = slices.Grow(out, min(max(cap(out), 8192), 1<<20))
+		}
+		n, err := f.readAt(ctx, out[len(out):cap(out)], int64(len(out)))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f.path, err)
+		}
+		if n == 0 {
+			break
+		}
+		seen += bytes.Count(out[len(out):len(out)+n], []byte{'\n'})
+		out = out[:len(out)+n]
+	}
+	return out, nil
 }
 
 // Write writes p at the file's offset.

@@ -20,20 +20,21 @@ import (
 // Settings is the configuration of a tool, from flags, the environment
 // and the config file, in that order of precedence.
 type Settings struct {
-	Table     string                        // dial string of the table; empty: no remote table
-	TableFP   string                        // pinned fingerprint of a TLS table's certificate
-	CAFile    string                        // PEM authorities for TLS servers not pinned; empty: system roots
-	User      string                        // user id
-	Session   string                        // session token
-	Master    string                        // the user's master (session and channel management only)
-	Local     map[string][]gigfs.LocalStore // local stores by channel
-	Reducers  map[string]string             // type -> built-in name or program
-	Data      string                        // data folder
-	Timeout   time.Duration                 // bound on each call; 0: the client's default
-	KeepPaths int                           // unwatched paths kept in memory; 0: the client's default
-	Verbose   bool                          // log the client's background work on stderr
-	sources   map[string]string             // setting -> where it came from, for error messages
-	getenv    func(string) string           // os.Getenv, or a test's
+	Table       string                        // dial string of the table; empty: no remote table
+	TableFP     string                        // pinned fingerprint of a TLS table's certificate
+	CAFile      string                        // PEM authorities for TLS servers not pinned; empty: system roots
+	User        string                        // user id
+	Session     string                        // session token
+	Master      string                        // the user's master (session and channel management only)
+	Local       map[string][]gigfs.LocalStore // local stores by channel
+	Reducers    map[string]string             // type -> built-in name or program
+	Data        string                        // data folder
+	Timeout     time.Duration                 // bound on each call; 0: the client's default
+	KeepPaths   int                           // unwatched paths kept in memory; 0: the client's default
+	RepairSyncs int                           // syncs at once repairing a store that came back; 0: the client's default
+	Verbose     bool                          // log the client's background work on stderr
+	sources     map[string]string             // setting -> where it came from, for error messages
+	getenv      func(string) string           // os.Getenv, or a test's
 }
 
 // fileConfig is the config file:
@@ -44,16 +45,17 @@ type Settings struct {
 //	 "reducers":{"todo":"merge","score":"/usr/local/bin/max"},
 //	 "data":"/home/me/gig","timeout":"5s"}
 type fileConfig struct {
-	Table      string            `json:"table"`
-	TableFP    string            `json:"table_fingerprint"`
-	CAFile     string            `json:"ca"`
-	User       string            `json:"user"`
-	Session    string            `json:"session"`
-	LocalTable json.RawMessage   `json:"local_table"`
-	Reducers   map[string]string `json:"reducers"`
-	Data       string            `json:"data"`
-	Timeout    string            `json:"timeout"`
-	KeepPaths  int               `json:"keep_paths"` // unwatched paths a long-running tool keeps in memory
+	Table       string            `json:"table"`
+	TableFP     string            `json:"table_fingerprint"`
+	CAFile      string            `json:"ca"`
+	User        string            `json:"user"`
+	Session     string            `json:"session"`
+	LocalTable  json.RawMessage   `json:"local_table"`
+	Reducers    map[string]string `json:"reducers"`
+	Data        string            `json:"data"`
+	Timeout     string            `json:"timeout"`
+	KeepPaths   int               `json:"keep_paths"`   // unwatched paths a long-running tool keeps in memory
+	RepairSyncs int               `json:"repair_syncs"` // syncs at once repairing a store that came back
 }
 
 // commonFlags are the flags every tool takes, with the same names.
@@ -220,6 +222,7 @@ func loadSettings(f *commonFlags, getenv func(string) string) (*Settings, error)
 	}
 
 	s.KeepPaths = fc.KeepPaths
+	s.RepairSyncs = fc.RepairSyncs
 	for t, spec := range fc.Reducers {
 		s.Reducers[t] = spec
 	}
@@ -293,7 +296,7 @@ func resolveStorage(lt map[string][]gigfs.LocalStore, dir string) map[string][]g
 // logf logs the client's background work; onTable hears how the table
 // answers (gigfs.Config.OnTable).
 func (s *Settings) clientConfig(logf func(string, ...any), onTable func(error)) (gigfs.Config, error) {
-	cfg := gigfs.Config{LocalTable: s.Local, CallTimeout: s.Timeout, Logf: logf, OnTable: onTable, OriginDir: s.originDir(), KeepPaths: s.KeepPaths}
+	cfg := gigfs.Config{LocalTable: s.Local, CallTimeout: s.Timeout, Logf: logf, OnTable: onTable, OriginDir: s.originDir(), KeepPaths: s.KeepPaths, RepairSyncs: s.RepairSyncs}
 	if cfg.OriginDir != "" {
 		if err := os.MkdirAll(cfg.OriginDir, 0o700); err != nil {
 			// No state folder (a read-only home): an origin of this run's own.

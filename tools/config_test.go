@@ -32,7 +32,8 @@ func TestLoadSettings_Precedence(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "config.json")
 	os.WriteFile(cfg, []byte(`{"table":"tcp!file!1","user":"fileuser","session":"filesession",
-		"local_table":{"notes":[{"storage_path":"notes"}]},"reducers":{"a":"merge","b":"lww"},"timeout":"3s"}`), 0o600)
+		"local_table":{"notes":[{"storage_path":"notes"}]},"reducers":{"a":"merge","b":"lww"},"timeout":"3s",
+		"keep_paths":100,"repair_syncs":3}`), 0o600)
 	env := map[string]string{"GIGFS_CONFIG": cfg, "GIGFS_USER": "envuser", "GIGFS_SESSION": "envsession"}
 
 	s, err := loadSettings(parseCommon(t, "-session", "flagsession", "-reducer", "b=counter"), envOf(env))
@@ -50,6 +51,9 @@ func TestLoadSettings_Precedence(t *testing.T) {
 	}
 	if s.Timeout != 3*time.Second {
 		t.Errorf("timeout = %v, want 3s", s.Timeout)
+	}
+	if cc, err := s.clientConfig(nil, nil); err != nil || cc.KeepPaths != 100 || cc.RepairSyncs != 3 {
+		t.Errorf("client config: KeepPaths %d, RepairSyncs %d, %v; want the file's 100 and 3", cc.KeepPaths, cc.RepairSyncs, err)
 	}
 
 	// GIGFS_LOCAL, a file, wins over the config file's local table; its

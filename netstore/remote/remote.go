@@ -159,7 +159,7 @@ func (r *Remote) Push(ctx context.Context, recs []netstore.Record) ([]oplog.Resu
 		if n == 0 {
 			return nil
 		}
-		reply, err := f.Exchange(ctx, buf, pushChunkSize)
+		reply, err := f.ExchangeLines(ctx, buf, pushChunkSize, n)
 		if err != nil {
 			return err
 		}
