@@ -159,12 +159,15 @@ func (p *pathState) readAll(ctx context.Context) (ok, agreed bool) {
 			if r.err != nil {
 				continue
 			}
-			p.mergeLog(r.log)
+			// mergeLog takes the answer over: what is needed of it is
+			// read first.
 			shapes = append(shapes, shape{r.log.Base().Sha, r.log.Len()})
+			data := hasData(r.log)
+			p.mergeLog(r.log, true)
 			answered++
 			// An empty store must not win over one that has the data:
 			// only an answer with data starts the bound on the others.
-			if bound == nil && hasData(r.log) {
+			if bound == nil && data {
 				bound = time.After(c.cfg.ReadWait)
 			}
 		case <-bound:
@@ -172,7 +175,7 @@ func (p *pathState) readAll(ctx context.Context) (ok, agreed bool) {
 			c.spawn(func() {
 				for n := pending; n > 0; n-- {
 					if r := <-results; r.err == nil {
-						p.mergeLog(r.log)
+						p.mergeLog(r.log, true)
 					}
 				}
 			})
@@ -266,13 +269,11 @@ func (p *pathState) merge(recs []oplog.Op, cause *oplog.Op) bool {
 
 // mergeLog merges what a store holds into the state, as merge does; the
 // store's log was checked as it was read, so its records are not checked
-// again.
-func (p *pathState) mergeLog(l *oplog.Log) bool {
+// again. With own, it takes l over (oplog.Log.MergeLogOwned: into a state
+// that holds nothing yet, a store's answer becomes the state's log without
+// a copy) and l must not be used afterwards.
+func (p *pathState) mergeLog(l *oplog.Log, own bool) bool {
 	p.mu.Lock()
-	added := p.log.MergeLog(l)
-	if len(added) > 0 {
-		p.ver++
-	}
 	base := l.Base()
 	p.c.observe(&base)
 	// Ops are in date order: the latest date within the horizon is the
@@ -283,6 +284,15 @@ func (p *pathState) mergeLog(l *oplog.Log) bool {
 		if p.c.clock.Observe(ops[i].Date) {
 			break
 		}
+	}
+	var added []oplog.Op
+	if own {
+		added = p.log.MergeLogOwned(l)
+	} else {
+		added = p.log.MergeLog(l)
+	}
+	if len(added) > 0 {
+		p.ver++
 	}
 	if len(added) > 0 {
 		p.revalue(nil)

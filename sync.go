@@ -173,7 +173,7 @@ func (c *Client) sync(ctx context.Context, p *pathState, forcePrune bool) (SyncR
 		}
 		rep.Stores[i].Answered = true
 		rep.Stores[i].Had = logs[i].log.Len()
-		p.mergeLog(logs[i].log)
+		p.mergeLog(logs[i].log, false) // read again below: what each store lacks
 	}
 
 	// Push each store what it lacks, from one snapshot of the union.

@@ -184,7 +184,7 @@ func BenchmarkBytesPerOp(b *testing.B) {
 
 // BenchmarkColdRead decodes, verifies, merges and reduces a 100,000-op
 // counter log read as JSON lines: what a client does with a store's answer
-// to a cold read.
+// to a cold read (a client takes the answer over: MergeLogOwned).
 func BenchmarkColdRead(b *testing.B) {
 	l := NewLog()
 	for i := 0; i < 100_000; i++ {
@@ -203,7 +203,7 @@ func BenchmarkColdRead(b *testing.B) {
 			b.Fatal(err)
 		}
 		dst := NewLog()
-		dst.MergeLog(got)
+		dst.MergeLogOwned(got)
 		if v, err := reg.Reduce("counter", "/p", dst); err != nil || string(v) != "100000" {
 			b.Fatal(v, err)
 		}

@@ -3,7 +3,6 @@ package oplog
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/hex"
 	"strconv"
 )
 
@@ -243,17 +242,31 @@ func checkSha(o *Op) bool {
 	if len(o.Sha) != 2*sha256.Size {
 		return false
 	}
-	if _, err := hex.Decode(want[:], []byte(o.Sha)); err != nil {
-		return false
-	}
 	// Only lowercase hex is canonical: Hash writes lowercase.
-	for i := 0; i < len(o.Sha); i++ {
-		if c := o.Sha[i]; 'A' <= c && c <= 'F' {
+	for i := range want {
+		hi, lo := lowerHex[o.Sha[2*i]], lowerHex[o.Sha[2*i+1]]
+		if hi|lo > 0xf {
 			return false
 		}
+		want[i] = hi<<4 | lo
 	}
 	return hashSum(o) == want
 }
+
+// lowerHex maps a lowercase hex digit to its value and every other byte
+// to 0xff.
+var lowerHex = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = byte(c - '0')
+	}
+	for c := 'a'; c <= 'f'; c++ {
+		t[c] = byte(c - 'a' + 10)
+	}
+	return t
+}()
 
 // hashSum is the SHA-256 of the canonical encoding described at Hash.
 func hashSum(o *Op) [sha256.Size]byte {

@@ -132,3 +132,36 @@ func TestLog_MergeLog(t *testing.T) {
 		t.Errorf("the source changed with the copy")
 	}
 }
+
+func TestLog_MergeLogOwnedKeepsTheIndex(t *testing.T) {
+	src := NewLog()
+	for i := 1; i <= 5; i++ {
+		src.Merge(mustOp(t, int64(i), "x", uint64(i), `1`))
+	}
+	want := src.AppendJSONLines(nil)
+	dst := NewLog()
+	if got := dst.MergeLogOwned(src); len(got) != 5 {
+		t.Fatalf("merged %d new records, want 5", len(got))
+	}
+	if !bytes.Equal(dst.AppendJSONLines(nil), want) {
+		t.Errorf("the owned merge differs from the source")
+	}
+	if src.Len() != 1 || src.Base().Sha != initialSha {
+		t.Errorf("the source holds %d records after giving them up, want only the initial checkpoint", src.Len())
+	}
+	// The (origin, seq) index came along: another op with a taken seq is
+	// refused, and the same op is a duplicate.
+	if r := dst.Merge(mustOp(t, 9, "x", 3, `2`)); r.Code != CodeSeqTaken {
+		t.Errorf("an op reusing a taken seq: %v, want seq-taken", r)
+	}
+	if r := dst.Merge(mustOp(t, 3, "x", 3, `1`)); r.Code != CodeDuplicate {
+		t.Errorf("the same op again: %v, want duplicate", r)
+	}
+	// Into a log that holds ops, it is MergeLog.
+	more := NewLog()
+	more.Merge(mustOp(t, 6, "x", 6, `1`))
+	more.Merge(mustOp(t, 2, "x", 2, `1`))
+	if got := dst.MergeLogOwned(more); len(got) != 1 || dst.Len() != 7 {
+		t.Errorf("merged %d new records into a log of %d, want 1 and 7", len(got), dst.Len())
+	}
+}

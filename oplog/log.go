@@ -479,6 +479,25 @@ func (l *Log) MergeLog(src *Log) []Op {
 
 var initialSha = Initial().Sha
 
+// MergeLogOwned is MergeLog for a log the caller gives up, as a client
+// does with a store's answer: merged into a log that holds only the
+// initial checkpoint, src's ops and (origin, seq) index become l's
+// without a copy. src is left empty (only the initial checkpoint) and
+// must not be used afterwards.
+func (l *Log) MergeLogOwned(src *Log) []Op {
+	if l.base.Sha != initialSha || len(l.ops) != 0 || src == l || src.bySeq == nil {
+		return l.MergeLog(src)
+	}
+	out := make([]Op, 0, len(src.ops)+1)
+	if src.base.Sha != initialSha {
+		out = append(out, src.base)
+	}
+	out = append(out, src.ops...)
+	l.base, l.ops, l.bySeq = src.base, src.ops, src.bySeq
+	*src = Log{base: initial, bySeq: make(map[originSeq]string)}
+	return out
+}
+
 // ParseLog decodes an oplog read as JSON lines (a store's answer), checking
 // every record once, and merges them. A line that is not a valid op, or
 // that the log refuses, is an error naming the line. The log's payloads
