@@ -31,13 +31,14 @@ const DefaultMemOverhead = 64 << 20
 // entryOverhead is what an open oplog costs in the cache beyond its
 // DiskLog and its log (oplog.Log.MemSize, oplog.DiskLog.OwnSize): its
 // logEntry, its element of the idle list, its slot in the cache's map,
-// and entrySlack, what the heap showed beyond the sizes of the structs
-// (maps' tables, a File's condition; TestCache_EstimateCoversTheHeap
-// measured 1,360 B freed per evicted oplog of one op, 4,584 of ten ops,
-// 35,368 of a hundred). The key's strings are counted apart.
+// and entrySlack, a margin over what the heap showed beyond the sizes of
+// the structs (TestCache_EstimateCoversTheHeap measured, pushed and then
+// loaded: 1,071 and 1,360 B freed per evicted oplog of one op, 3,167 and
+// 4,769 of ten ops, 32,563 and 45,454 of a hundred, against estimates
+// 2–15% over them). The key's strings are counted apart.
 const entryOverhead = int64(unsafe.Sizeof(logEntry{})) + int64(unsafe.Sizeof(list.Element{})) + int64(unsafe.Sizeof(cacheKey{})+8)*3/2 + entrySlack
 
-const entrySlack = 192
+const entrySlack = 64
 
 // The oplog cache of a store holds the oplogs in memory, across users,
 // within a budget of bytes. An oplog in use is pinned: by each request

@@ -6,12 +6,14 @@ package oplog
 // pruned: the checkpoint's value stands for it). An op that arrived late
 // counts from its date, as everywhere.
 func (l *Log) Until(date int64) *Log {
-	out := &Log{base: l.base, bySeq: make(map[originSeq]string)}
+	out := &Log{base: l.base}
 	for i := range l.ops {
 		if l.ops[i].Date <= date {
 			out.ops = append(out.ops, l.ops[i])
-			out.bySeq[originSeq{l.ops[i].Origin, l.ops[i].Seq}] = l.ops[i].Sha
 		}
+	}
+	if len(out.ops) > indexMin {
+		out.reindex()
 	}
 	return out
 }

@@ -176,10 +176,20 @@ type originSeq struct {
 // set of records merged into it, not on their order or repetition; see Merge.
 // A Log is not safe for concurrent use.
 type Log struct {
-	base  Op
-	ops   []Op                 // not covered by base, sorted by Less
-	bySeq map[originSeq]string // (origin, seq) -> sha, for ops
+	base Op
+	ops  []Op // not covered by base, sorted by Less
+	// bySeq maps (origin, seq) to sha for every op, once the log has more
+	// than indexMin ops; a shorter log finds an (origin, seq) by scanning
+	// its ops (seqOf).
+	bySeq map[originSeq]string
 }
+
+// indexMin is how many ops a log holds before it indexes them by (origin,
+// seq). Below it a scan of the ops is about as quick as the map and saves
+// its memory, the largest part of a short log's (a store holds many: at
+// 1,000,000 ops over 100,000 paths the maps of ten-op logs were a fifth of
+// the heap). A log that a checkpoint prunes to half of it drops its map.
+const indexMin = 32
 
 // initial is the initial checkpoint every new log starts from (shared:
 // logs never change their checkpoint in place).
@@ -187,7 +197,63 @@ var initial = Initial()
 
 // NewLog returns a log holding only the initial checkpoint.
 func NewLog() *Log {
-	return &Log{base: initial, bySeq: make(map[originSeq]string)}
+	return &Log{base: initial}
+}
+
+// seqOf returns the sha of the op that holds (origin, seq), if any.
+func (l *Log) seqOf(origin string, seq uint64) (string, bool) {
+	if l.bySeq != nil {
+		sha, ok := l.bySeq[originSeq{origin, seq}]
+		return sha, ok
+	}
+	for i := range l.ops {
+		if o := &l.ops[i]; o.Seq == seq && o.Origin == origin {
+			return o.Sha, true
+		}
+	}
+	return "", false
+}
+
+// indexed notes in the index an op just added to l.ops, building the
+// index when the log passes indexMin ops.
+func (l *Log) indexed(o *Op) {
+	switch {
+	case l.bySeq != nil:
+		l.bySeq[originSeq{o.Origin, o.Seq}] = o.Sha
+	case len(l.ops) > indexMin:
+		l.reindex()
+	}
+}
+
+// reindex builds the index of the ops afresh, or drops it for a log short
+// enough to scan.
+func (l *Log) reindex() {
+	if len(l.ops) <= indexMin/2 {
+		l.bySeq = nil
+		return
+	}
+	l.bySeq = make(map[originSeq]string, len(l.ops))
+	for i := range l.ops {
+		l.bySeq[originSeq{l.ops[i].Origin, l.ops[i].Seq}] = l.ops[i].Sha
+	}
+}
+
+// insert puts o at index i of the ops. The ops' slice grows by a quarter
+// (at least two) when full, not twice as the runtime's append does: a
+// store keeps many short logs, and most grow by one op at a time.
+// An op whose origin is that of the op before it shares its string.
+func (l *Log) insert(i int, o Op) {
+	if n := len(l.ops); n == cap(l.ops) {
+		grown := make([]Op, n, n+max(2, n/4))
+		copy(grown, l.ops)
+		l.ops = grown
+	}
+	if i > 0 && l.ops[i-1].Origin == o.Origin {
+		o.Origin = l.ops[i-1].Origin
+	}
+	l.ops = append(l.ops, Op{})
+	copy(l.ops[i+1:], l.ops[i:])
+	l.ops[i] = o
 }
 
 // Base returns the current checkpoint.
@@ -232,22 +298,19 @@ func (l *Log) merge(o Op) Result {
 	if l.base.Covers.Covers(&o) {
 		return Result{CodeCovered, fmt.Sprintf("covered by checkpoint %.12s", l.base.Sha)}
 	}
-	key := originSeq{o.Origin, o.Seq}
-	if sha, ok := l.bySeq[key]; ok {
+	if sha, ok := l.seqOf(o.Origin, o.Seq); ok {
 		if sha == o.Sha {
 			return Result{CodeDuplicate, "already present"}
 		}
 		return Result{CodeSeqTaken, fmt.Sprintf("origin %s seq %d is already op %.12s", o.Origin, o.Seq, sha)}
 	}
-	l.bySeq[key] = o.Sha
 	// Ops mostly arrive in order: append, else insert in place.
 	i := len(l.ops)
 	if i > 0 && Less(&o, &l.ops[i-1]) {
 		i = sort.Search(len(l.ops), func(j int) bool { return Less(&o, &l.ops[j]) })
 	}
-	l.ops = append(l.ops, Op{})
-	copy(l.ops[i+1:], l.ops[i:])
-	l.ops[i] = o
+	l.insert(i, o)
+	l.indexed(&l.ops[i])
 	return Result{Code: CodeAccepted}
 }
 
@@ -270,13 +333,18 @@ func (l *Log) mergeCheckpoint(c Op) Result {
 	kept := l.ops[:0]
 	for _, o := range l.ops {
 		if c.Covers.Covers(&o) {
-			delete(l.bySeq, originSeq{o.Origin, o.Seq})
+			if l.bySeq != nil {
+				delete(l.bySeq, originSeq{o.Origin, o.Seq})
+			}
 			continue
 		}
 		kept = append(kept, o)
 	}
 	clear(l.ops[len(kept):])
 	l.ops = kept
+	if l.bySeq != nil && len(l.ops) <= indexMin/2 {
+		l.bySeq = nil
+	}
 	return Result{Code: CodeAccepted}
 }
 
@@ -304,7 +372,8 @@ func (l *Log) Has(o *Op) bool {
 	if l.base.Covers.Covers(o) {
 		return true
 	}
-	return l.bySeq[originSeq{o.Origin, o.Seq}] == o.Sha
+	sha, ok := l.seqOf(o.Origin, o.Seq)
+	return ok && sha == o.Sha
 }
 
 // Drop removes the op o from the log and reports whether the log held it.
@@ -315,11 +384,12 @@ func (l *Log) Drop(o *Op) bool {
 	if o.Kind() != KindOp {
 		return false
 	}
-	key := originSeq{o.Origin, o.Seq}
-	if l.bySeq[key] != o.Sha {
+	if sha, ok := l.seqOf(o.Origin, o.Seq); !ok || sha != o.Sha {
 		return false
 	}
-	delete(l.bySeq, key)
+	if l.bySeq != nil {
+		delete(l.bySeq, originSeq{o.Origin, o.Seq})
+	}
 	for i := range l.ops {
 		if l.ops[i].Sha == o.Sha {
 			l.ops = slices.Delete(l.ops, i, i+1)
@@ -360,11 +430,7 @@ func (l *Log) WriteTo(w io.Writer) (int64, error) {
 
 // Clone returns an independent copy of l.
 func (l *Log) Clone() *Log {
-	c := &Log{base: l.base, ops: append([]Op(nil), l.ops...), bySeq: make(map[originSeq]string, len(l.bySeq))}
-	for k, v := range l.bySeq {
-		c.bySeq[k] = v
-	}
-	return c
+	return &Log{base: l.base, ops: slices.Clone(l.ops), bySeq: maps.Clone(l.bySeq)}
 }
 
 // NextSeq returns the seq the origin's next op on this log must carry.
@@ -460,9 +526,6 @@ func (l *Log) MergeLog(src *Log) []Op {
 		l.base = src.base
 		l.ops = append(make([]Op, 0, len(src.ops)), src.ops...)
 		l.bySeq = maps.Clone(src.bySeq)
-		if l.bySeq == nil {
-			l.bySeq = make(map[originSeq]string)
-		}
 		return out
 	}
 	var out []Op
@@ -485,7 +548,7 @@ var initialSha = Initial().Sha
 // without a copy. src is left empty (only the initial checkpoint) and
 // must not be used afterwards.
 func (l *Log) MergeLogOwned(src *Log) []Op {
-	if l.base.Sha != initialSha || len(l.ops) != 0 || src == l || src.bySeq == nil {
+	if l.base.Sha != initialSha || len(l.ops) != 0 || src == l {
 		return l.MergeLog(src)
 	}
 	out := make([]Op, 0, len(src.ops)+1)
@@ -494,7 +557,7 @@ func (l *Log) MergeLogOwned(src *Log) []Op {
 	}
 	out = append(out, src.ops...)
 	l.base, l.ops, l.bySeq = src.base, src.ops, src.bySeq
-	*src = Log{base: initial, bySeq: make(map[originSeq]string)}
+	*src = Log{base: initial}
 	return out
 }
 
@@ -506,7 +569,9 @@ func ParseLog(data []byte) (*Log, error) {
 	l := NewLog()
 	if n := bytes.Count(data, []byte{'\n'}); n > 1 {
 		l.ops = make([]Op, 0, n-1)
-		l.bySeq = make(map[originSeq]string, n-1)
+		if n-1 > indexMin {
+			l.bySeq = make(map[originSeq]string, n-1)
+		}
 	}
 	origins := make(map[string]string) // one string per origin
 	for line := 1; len(data) > 0; line++ {

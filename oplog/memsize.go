@@ -27,18 +27,21 @@ func AllocSize(n int) int64 {
 	if n <= 16 {
 		return 16
 	}
-	step := 16
-	for s := n >> 3; step < s; {
+	step := 16 // the largest power of two at most n/8
+	for s := n >> 3; step*2 <= s; {
 		step <<= 1
 	}
 	return int64((n + step - 1) / step * step)
 }
 
 // memSize is what op o holds apart from its own struct: its strings and
-// bodies (each op decoded has its own; a body by its capacity), and its
-// coverage.
-func (o *Op) memSize() int64 {
-	n := AllocSize(len(o.Sha)) + AllocSize(len(o.Origin)) + AllocSize(cap(o.Payload)) + AllocSize(cap(o.Value))
+// bodies (each op decoded has its own; a body by its capacity; an origin
+// shared with the op before it, prev, counts there), and its coverage.
+func (o *Op) memSize(prev *Op) int64 {
+	n := AllocSize(len(o.Sha)) + AllocSize(cap(o.Payload)) + AllocSize(cap(o.Value))
+	if prev == nil || unsafe.StringData(prev.Origin) != unsafe.StringData(o.Origin) {
+		n += AllocSize(len(o.Origin))
+	}
 	if o.Covers != nil {
 		n += mapHeader
 		for k := range o.Covers {
@@ -50,15 +53,20 @@ func (o *Op) memSize() int64 {
 
 // MemSize estimates the bytes of memory the log takes: its checkpoint, the
 // slice of its ops (by capacity), every op's strings and bodies, and the
-// index of (origin, seq). The initial checkpoint, shared by every log,
-// costs nothing.
+// index of (origin, seq) if it has one. The initial checkpoint, shared by
+// every log, costs nothing.
 func (l *Log) MemSize() int64 {
-	n := logSize + opSize*int64(cap(l.ops)) + mapHeader + seqEntry*int64(len(l.bySeq))
-	if l.base.Sha != initial.Sha {
-		n += l.base.memSize()
+	n := logSize + AllocSize(int(opSize)*cap(l.ops))
+	if l.bySeq != nil {
+		n += mapHeader + seqEntry*int64(len(l.bySeq))
 	}
+	if l.base.Sha != initial.Sha {
+		n += l.base.memSize(nil)
+	}
+	var prev *Op
 	for i := range l.ops {
-		n += l.ops[i].memSize()
+		n += l.ops[i].memSize(prev)
+		prev = &l.ops[i]
 	}
 	return n
 }
