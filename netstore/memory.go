@@ -17,11 +17,11 @@ import (
 // collector's garbage; past it the collector runs early instead of
 // letting the heap grow to twice what is live. The live heap must stay
 // well under the limit, or the collector runs without end: after every
-// collection the store reads the live heap, and when it is over the high
-// mark (see pressure: at most two thirds of the limit) the cache takes
-// the excess off its budget and evicts, before the limit is reached; it
-// gives it back as the live heap falls. Both are logged at most once a
-// minute.
+// collection the store reads the live heap, and keeps its oplogs to what
+// leaves the live heap under the high mark (see pressure: at most three
+// fifths of the limit) with what else is live, evicting before the limit
+// is reached; it gives the budget back as the live heap falls. Both are
+// logged at most once a minute.
 
 // SetMemoryLimit sets the process's soft memory limit for a store with
 // the given budget of oplogs: limit, or when limit is 0, the budget plus
@@ -92,35 +92,51 @@ func (c *oplogCache) afterGC() bool {
 	return true
 }
 
-// pressure takes what the live heap has past the cache's high mark off
-// the budget (and logs it), or gives back an eighth of what was taken
-// once the live heap is well under the mark. The high mark is the limit
-// less half the overhead (DefaultMemOverhead at most), and at most two
-// thirds of the limit: the collector needs room over what is live, for
-// the garbage and for the holes evictions leave in the heap's spans
-// (with less, at 1M ops over 100k paths and the default budget: a live
-// heap of ~270 MiB under a limit of 320 MiB kept the collector running
-// all the time and the RSS went to 420 MiB; at three quarters, the live
-// heap peaked at 258–280 MiB, the runtime held 348 MiB of which 45 were
-// free slots in the heap's spans, and the RSS reached 347–353 MiB). It reports whether the cache
-// should trim now.
+// pressure sets what the live heap takes off the cache's budget after a
+// collection, and reports whether the cache should trim now. What is live
+// besides the oplogs (the live heap less the cache's estimate: requests
+// and flushes in progress, the streams, the runtime's own, and the
+// estimate's error) leaves the oplogs the high mark less that; the budget
+// is cut to it at once, so the cache stops growing before the live heap
+// reaches the mark rather than after, and given back an eighth of the way
+// at a time once the heap is lower.
+//
+// The high mark is the limit less half the overhead (DefaultMemOverhead
+// at most), and at most three fifths of the limit: the collector needs
+// room over what is live, for the garbage made while it marks and for the
+// holes evictions leave in the heap's spans. At 1M ops over 100k paths
+// and the default budget, with the mark at two thirds (213 MiB) and the
+// excess taken off only once the live heap was over it, the live heap
+// peaked at 252 MiB, the runtime held 324 MiB (73 of them free slots in
+// its spans), and the RSS reached 327 MiB, over the 320 of the limit;
+// with less room (three quarters) it ran all the time and the RSS went
+// to 420 MiB.
 func (c *oplogCache) pressure(live int64) bool {
 	if c.limit <= 0 || c.budget <= 0 {
 		return false
 	}
-	room := min(max(c.limit-c.budget, 0), DefaultMemOverhead) / 2
-	high := min(c.limit-room, c.limit/3*2)
+	c.mu.Lock()
+	bytes := c.bytes
+	c.mu.Unlock()
+	high := c.highMark()
+	room := high - max(live-bytes, 0) // for the oplogs
+	want := min(max(c.budget-room, 0), c.budget-1)
 	squeeze := c.squeeze.Load()
 	switch {
-	case live > high:
-		squeeze = min(squeeze+live-high, c.budget)
-		c.squeeze.Store(squeeze)
-		c.logEvery(&c.squeezeLogged, "store: live heap %d MiB near the soft memory limit (%d MiB): oplogs in memory kept to %d MiB instead of the budget's %d MiB", live>>20, c.limit>>20, (c.budget-squeeze)>>20, c.budget>>20)
-		return true
-	case squeeze > 0 && live < high-high/16:
-		c.squeeze.Store(squeeze - squeeze/8)
+	case want > squeeze:
+		c.squeeze.Store(want)
+		c.logEvery(&c.squeezeLogged, "store: oplogs in memory kept to %d MiB instead of the budget's %d MiB, so that the live heap (now %d MiB, %d MiB of it besides the oplogs) stays under %d MiB, well under the soft memory limit (%d MiB)", (c.budget-want)>>20, c.budget>>20, live>>20, max(live-bytes, 0)>>20, high>>20, c.limit>>20)
+		return bytes > c.budget-want
+	case want < squeeze:
+		c.squeeze.Store(squeeze - (squeeze-want+7)/8)
 	}
 	return false
+}
+
+// highMark is the live heap the cache keeps under (see pressure).
+func (c *oplogCache) highMark() int64 {
+	room := min(max(c.limit-c.budget, 0), DefaultMemOverhead) / 2
+	return min(c.limit-room, c.limit/5*3)
 }
 
 // target is the budget less what the live heap took off it.
