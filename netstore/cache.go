@@ -59,9 +59,11 @@ type oplogCache struct {
 	idle   list.List // of *logEntry with no pins, most recently used first
 	bytes  int64     // estimated cost of the loaded entries
 	closed bool
-	// flushed is closed at the end of each flush of the write-ahead log
-	// (and replaced): pushes over the budget wait for it.
-	flushed chan struct{}
+	// eased is closed (and replaced) at the end of each flush of the
+	// write-ahead log, and when evictions bring the cache back within
+	// its budget while pushes wait: pushes over the budget wait for it.
+	eased   chan struct{}
+	waiting int // pushes waiting for eased
 
 	stamp   atomic.Uint64 // moves on every load and change: qid versions
 	loads   atomic.Int64
@@ -105,7 +107,7 @@ type logEntry struct {
 // newCache makes a cache of budget bytes (<= 0: none) in a process whose
 // soft memory limit is limit (<= 0: none; see memory.go).
 func newCache(budget, limit int64, logf func(string, ...any)) *oplogCache {
-	c := &oplogCache{budget: budget, limit: limit, logf: logf, m: make(map[cacheKey]*logEntry), flushed: make(chan struct{})}
+	c := &oplogCache{budget: budget, limit: limit, logf: logf, m: make(map[cacheKey]*logEntry), eased: make(chan struct{})}
 	if budget > 0 && limit > 0 {
 		c.watchHeap()
 	}
@@ -114,16 +116,25 @@ func newCache(budget, limit int64, logf func(string, ...any)) *oplogCache {
 
 // room makes a push wait while the cache is over its budget (trim has
 // evicted every oplog it could: the others have records only in the
-// write-ahead log, or are in use) until the next flush of the log has put
-// records in their files, so that they can go. It bounds what pushes to
-// many paths in a short time hold in memory; a push over a cache within
-// budget does not wait.
+// write-ahead log, or are in use) until the flush of the log has put
+// records in their files and evictions have brought the cache back within
+// its budget, or the flush ended. It bounds what pushes to many paths in
+// a short time hold in memory; a push over a cache within budget does not
+// wait.
 func (c *oplogCache) room(ctx context.Context) {
 	if c.budget <= 0 {
 		return
 	}
 	c.mu.Lock()
-	over, ch, bytes := c.bytes > c.target() && !c.closed, c.flushed, c.bytes
+	over, ch, bytes := c.bytes > c.target() && !c.closed, c.eased, c.bytes
+	if over && c.flush != nil {
+		c.waiting++
+		defer func() {
+			c.mu.Lock()
+			c.waiting--
+			c.mu.Unlock()
+		}()
+	}
 	c.mu.Unlock()
 	if !over || c.flush == nil {
 		return
@@ -143,9 +154,14 @@ func (c *oplogCache) room(ctx context.Context) {
 // flushDone tells waiting pushes that a flush ended.
 func (c *oplogCache) flushDone() {
 	c.mu.Lock()
-	close(c.flushed)
-	c.flushed = make(chan struct{})
+	c.easeLocked()
 	c.mu.Unlock()
+}
+
+// easeLocked wakes the pushes waiting in room.
+func (c *oplogCache) easeLocked() {
+	close(c.eased)
+	c.eased = make(chan struct{})
 }
 
 // encoded returns the log as JSON lines and its version, which moves on
@@ -272,6 +288,9 @@ func (c *oplogCache) trim() {
 	c.mu.Lock()
 	target := c.target()
 	if c.bytes <= target {
+		if c.waiting > 0 {
+			c.easeLocked()
+		}
 		c.mu.Unlock()
 		return
 	}
@@ -284,6 +303,9 @@ func (c *oplogCache) trim() {
 		victims = append(victims, e)
 	}
 	over, open, bytes := c.bytes > target, len(c.m), c.bytes
+	if !over && c.waiting > 0 {
+		c.easeLocked()
+	}
 	c.mu.Unlock()
 	for _, e := range victims {
 		// Nothing pins it: no request holds it and its file has every
@@ -315,8 +337,7 @@ func (c *oplogCache) closeAll() error {
 	c.m = make(map[cacheKey]*logEntry)
 	c.idle.Init()
 	c.bytes = 0
-	close(c.flushed) // no flush comes any more
-	c.flushed = make(chan struct{})
+	c.easeLocked() // no flush comes any more
 	c.mu.Unlock()
 	var first error
 	for _, e := range all {

@@ -230,3 +230,54 @@ func TestCache_PushWaitsAtTheBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A push waiting at the budget goes on as soon as evictions bring the
+// cache back within it, not only once the flush it waits for has ended: a
+// flush of tens of thousands of oplogs takes seconds and frees them one
+// by one. Here the flush never ends; the room comes from an oplog a
+// request held and lets go.
+func TestCache_PushWaitEndsOnceThereIsRoom(t *testing.T) {
+	s := openTiny(t, t.TempDir())
+	defer s.Close()
+	s.cache.flush = func() {} // asks, but only the test flushes
+	s.cache.mu.Lock()
+	s.cache.budget = 1 << 40
+	s.cache.mu.Unlock()
+	pushAll(t, s, counterRecs(t, "o", 1, 1, "/c/a"))
+	if err := s.wal.flush(); err != nil { // /c/a is in its file: it may go
+		t.Fatal(err)
+	}
+	one := s.OplogBytes()
+	u, err := s.user("kim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := u.log("counter", "/c/a", false) // as a request holds it
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.cache.mu.Lock()
+	s.cache.budget = one * 3 / 2
+	s.cache.mu.Unlock()
+	pushAll(t, s, counterRecs(t, "o", 1, 1, "/c/b")) // dirty, and over the budget with /c/a
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Push(context.Background(), "kim", counterRecs(t, "o", 1, 1, "/c/c"))
+		done <- err
+	}()
+	for s.PushWaits() == 0 {
+		select {
+		case err := <-done:
+			t.Fatalf("a push over the budget went on without room (%v)", err)
+		default:
+			runtime.Gosched()
+		}
+	}
+	u.cache.unpin(held) // /c/a is evicted: the cache is within its budget
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := opsIn(t, s, "/c/c"); n != 1 {
+		t.Fatalf("/c/c: %d ops after the wait, want 1", n)
+	}
+}
