@@ -1,6 +1,7 @@
 package srv9p
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -33,7 +34,8 @@ import (
 // concurrent use.
 type Mux struct {
 	nc    net.Conn
-	fp    string // the TLS server's certificate fingerprint, or ""
+	br    *bufio.Reader // nc's replies: one read(2) takes every reply ready
+	fp    string        // the TLS server's certificate fingerprint, or ""
 	msize uint32
 	root  uint32
 
@@ -92,7 +94,7 @@ func DialMuxConfig(ctx context.Context, addr string, trust Trust, uname, aname s
 	if err != nil {
 		return nil, classify(err)
 	}
-	m := &Mux{nc: nc, fp: fp, cfg: cfg, wsem: make(chan struct{}, 1), tagSem: make(chan struct{}, cfg.MaxTags), tags: make(map[uint16]chan *plan9.Fcall), nextFid: 1, done: make(chan struct{})}
+	m := &Mux{nc: nc, br: bufio.NewReaderSize(nc, readBuffer), fp: fp, cfg: cfg, wsem: make(chan struct{}, 1), tagSem: make(chan struct{}, cfg.MaxTags), tags: make(map[uint16]chan *plan9.Fcall), nextFid: 1, done: make(chan struct{})}
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
 	err = m.version()
 	if err == nil {
@@ -150,7 +152,7 @@ func (m *Mux) attach(ctx context.Context, uname, aname string) error {
 // readMsg reads one message, no larger than the message size.
 func (m *Mux) readMsg() (*plan9.Fcall, error) {
 	var hdr [4]byte
-	if _, err := io.ReadFull(m.nc, hdr[:]); err != nil {
+	if _, err := io.ReadFull(m.br, hdr[:]); err != nil {
 		return nil, err
 	}
 	size := binary.LittleEndian.Uint32(hdr[:])
@@ -159,7 +161,7 @@ func (m *Mux) readMsg() (*plan9.Fcall, error) {
 	}
 	b := make([]byte, size)
 	copy(b, hdr[:])
-	if _, err := io.ReadFull(m.nc, b[4:]); err != nil {
+	if _, err := io.ReadFull(m.br, b[4:]); err != nil {
 		return nil, err
 	}
 	return plan9.UnmarshalFcall(b)

@@ -1,6 +1,7 @@
 package srv9p
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -34,6 +35,12 @@ const (
 	DefaultAttachDelay      = 100 * time.Millisecond // see Server.AttachDelay
 	DefaultAttachMaxDelay   = 5 * time.Second        // see Server.AttachDelay
 )
+
+// readBuffer is the size of a connection's read buffer, on both sides: a
+// read(2) takes every message ready up to it (a push and a stream read are
+// a few hundred bytes), and a larger message is read past it, straight
+// into its own buffer.
+const readBuffer = 8 << 10
 
 // minMsize is the smallest message size a client may ask for; a smaller
 // Tversion is answered with version "unknown", as in Plan 9's lib9p.
@@ -190,6 +197,7 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 	c := &conn{
 		srv:         s,
 		nc:          nc,
+		br:          bufio.NewReaderSize(nc, readBuffer),
 		remote:      nc.RemoteAddr().String(),
 		maxFids:     orDefault(s.MaxFids, DefaultMaxFids),
 		maxBlocked:  int64(orDefault(s.MaxBlockedReads, DefaultMaxBlockedReads)),
@@ -267,6 +275,7 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 type conn struct {
 	srv        *Server
 	nc         net.Conn
+	br         *bufio.Reader // nc's requests: one read(2) takes every request ready
 	remote     string
 	maxFids    int
 	maxBlocked int64
@@ -460,7 +469,7 @@ func (c *conn) readFull(p []byte) error {
 		if c.idle > 0 {
 			c.nc.SetReadDeadline(time.Now().Add(c.idle))
 		}
-		n, err := c.nc.Read(p)
+		n, err := c.br.Read(p)
 		p = p[n:]
 		if err == nil || n > 0 {
 			continue
