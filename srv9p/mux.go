@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"9fans.net/go/plan9"
@@ -52,6 +53,10 @@ type Mux struct {
 	nextFid  uint32
 	err      error         // why the connection ended, once it has
 	done     chan struct{} // closed when it ends
+
+	// plainWrites is set once the server has shown it does not know reads
+	// that name their write (MuxFile.writeNamed).
+	plainWrites atomic.Bool
 }
 
 const (
@@ -283,13 +288,30 @@ func (m *Mux) freeFid(f uint32) {
 // send writes one request. A write that a deadline cuts before any byte
 // went leaves the connection up; one cut halfway ends it.
 func (m *Mux) send(ctx context.Context, tx *plan9.Fcall) error {
-	b, err := tx.Bytes()
+	b, err := m.marshal(nil, tx)
 	if err != nil {
-		return gig.Errorf(gig.ErrInvalid, "%w", err)
+		return err
 	}
-	if uint32(len(b)) > m.msize {
-		return gig.Errorf(gig.ErrLimit, "request of %d bytes over the message size %d", len(b), m.msize)
+	return m.sendBytes(ctx, b)
+}
+
+// marshal appends the message tx to b, within the message size.
+func (m *Mux) marshal(b []byte, tx *plan9.Fcall) ([]byte, error) {
+	msg, err := tx.Bytes()
+	if err != nil {
+		return nil, gig.Errorf(gig.ErrInvalid, "%w", err)
 	}
+	if uint32(len(msg)) > m.msize {
+		return nil, gig.Errorf(gig.ErrLimit, "request of %d bytes over the message size %d", len(msg), m.msize)
+	}
+	if b == nil {
+		return msg, nil
+	}
+	return append(b, msg...), nil
+}
+
+// sendBytes writes whole requests in one write, as send does.
+func (m *Mux) sendBytes(ctx context.Context, b []byte) error {
 	select {
 	case m.wsem <- struct{}{}:
 	case <-ctx.Done():
@@ -350,6 +372,79 @@ func (m *Mux) rpcAfter(ctx context.Context, tx *plan9.Fcall, after func()) (*pla
 		m.flush(tag, ch, after)
 		return nil, ctx.Err()
 	}
+}
+
+// rpc2 sends a and b together, in one write, and waits for both replies,
+// as rpc does for one: each error is its own reply's (an Rerror, a reply
+// of the wrong type) or the connection's; if ctx ends first, the requests
+// not answered yet are flushed and both errors are ctx's. If a's reply is
+// an error and b's has not come yet, b is flushed and its error is a's:
+// b is a request that follows from a (a read of a write's reply).
+func (m *Mux) rpc2(ctx context.Context, a, b *plan9.Fcall) (ra, rb *plan9.Fcall, erra, errb error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err, err
+	}
+	cha, chb := make(chan *plan9.Fcall, 1), make(chan *plan9.Fcall, 1)
+	taga, err := m.newTag(ctx, cha)
+	if err != nil {
+		return nil, nil, err, err
+	}
+	tagb, err := m.newTag(ctx, chb)
+	if err != nil {
+		m.freeTag(taga)
+		return nil, nil, err, err
+	}
+	a.Tag, b.Tag = taga, tagb
+	msg, err := m.marshal(nil, a)
+	if err == nil {
+		msg, err = m.marshal(msg, b)
+	}
+	if err == nil {
+		err = m.sendBytes(ctx, msg)
+	}
+	if err != nil {
+		m.freeTag(taga)
+		m.freeTag(tagb)
+		return nil, nil, err, err
+	}
+	check := func(tx, rx *plan9.Fcall) (*plan9.Fcall, error) {
+		if rx.Type == plan9.Rerror {
+			return nil, ParseError(rx.Ename)
+		}
+		if rx.Type != tx.Type+1 {
+			m.fail(fmt.Errorf("reply of type %d to a request of type %d", rx.Type, tx.Type))
+			return nil, m.err
+		}
+		return rx, nil
+	}
+	gota, gotb := false, false
+	for !gota || !gotb {
+		select {
+		case rx := <-cha:
+			m.freeTag(taga)
+			gota = true
+			ra, erra = check(a, rx)
+			if erra != nil && !gotb {
+				m.flush(tagb, chb, nil)
+				return nil, nil, erra, erra
+			}
+		case rx := <-chb:
+			m.freeTag(tagb)
+			gotb = true
+			rb, errb = check(b, rx)
+		case <-m.done:
+			return nil, nil, m.err, m.err
+		case <-ctx.Done():
+			if !gota {
+				m.flush(taga, cha, nil)
+			}
+			if !gotb {
+				m.flush(tagb, chb, nil)
+			}
+			return nil, nil, ctx.Err(), ctx.Err()
+		}
+	}
+	return ra, rb, erra, errb
 }
 
 // flush sends a Tflush for tag and, in the background, frees the tag once
@@ -437,8 +532,9 @@ type MuxFile struct {
 	fid    uint32
 	iounit int
 
-	mu  sync.Mutex
-	off int64 // of Read and Write
+	mu    sync.Mutex
+	off   int64 // of Read and Write
+	wrote int64 // the number of the last numbered write (writeNamed)
 }
 
 // OpenFile opens the file at path with mode (plan9.OREAD, OWRITE, ORDWR).
@@ -537,12 +633,16 @@ func (f *MuxFile) Exchange(ctx context.Context, data []byte, chunk int) ([]byte,
 // ExchangeLines is Exchange for a reply of a known number of lines (a push
 // file's one result line per record): it stops reading once the reply
 // holds that many, instead of reading once more to find its end, which
-// saves a round trip per exchange. A reply that ends before (a read of 0
-// bytes) is returned as it is, for the caller to judge.
+// saves a round trip per exchange. Its last write is numbered and goes out
+// together with the first read of its reply, which names it (see
+// NamedOffset): one round trip for a small exchange, not two; with a
+// server that does not know named reads, the reply is read once the write
+// is answered. A reply that ends before (a read of 0 bytes) is returned
+// as it is, for the caller to judge.
 func (f *MuxFile) ExchangeLines(ctx context.Context, data []byte, chunk, lines int) ([]byte, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for len(data) > 0 {
+	for len(data) > min(chunk, f.iounit) {
 		n := min(len(data), chunk)
 		if err := f.writeAt(ctx, data[:n], 0); err != nil {
 			return nil, fmt.Errorf("%s: %w", f.path, err)
@@ -551,6 +651,34 @@ func (f *MuxFile) ExchangeLines(ctx context.Context, data []byte, chunk, lines i
 	}
 	out := make([]byte, 0, 512)
 	seen := 0
+	if len(data) > 0 {
+		var named bool
+		var err error
+		out, named, err = f.writeNamed(ctx, data, out)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f.path, err)
+		}
+		seen = bytes.Count(out, []byte{'\n'})
+		if named {
+			for seen < lines && len(out) < MaxNamedOffset {
+				if len(out) == cap(out) {
+					out = slices.Grow(out, min(max(cap(out), 8192), MaxNamedOffset-len(out)))
+				}
+				n, err := f.readAt(ctx, out[len(out):cap(out)], NamedOffset(f.wrote, int64(len(out))))
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", f.path, err)
+				}
+				if n == 0 {
+					return out, nil
+				}
+				seen += bytes.Count(out[len(out):len(out)+n], []byte{'\n'})
+				out = out[:len(out)+n]
+			}
+			if seen >= lines {
+				return out, nil
+			}
+		}
+	}
 	for seen < lines {
 		if len(out) == cap(out) {
 			out = slices.Grow(out, min(max(cap(out), 8192), 1<<20))
@@ -566,6 +694,38 @@ func (f *MuxFile) ExchangeLines(ctx context.Context, data []byte, chunk, lines i
 		out = out[:len(out)+n]
 	}
 	return out, nil
+}
+
+// writeNamed writes data, one message's worth, as the fid's next numbered
+// write, and sends with it a read that names it (NamedOffset), for up to
+// cap(out)-len(out) bytes of its reply, appended to out. named is false
+// when the server does not know named reads (their first read gives 0
+// bytes): the Mux then writes plainly from then on, and out has none of
+// the reply yet.
+func (f *MuxFile) writeNamed(ctx context.Context, data, out []byte) (_ []byte, named bool, err error) {
+	if f.m.plainWrites.Load() || f.wrote >= MaxNamedWrite {
+		return out, false, f.writeAt(ctx, data, 0)
+	}
+	f.wrote++
+	count := cap(out) - len(out)
+	rw, rr, errw, errr := f.m.rpc2(ctx,
+		&plan9.Fcall{Type: plan9.Twrite, Fid: f.fid, Offset: uint64(f.wrote), Data: data},
+		&plan9.Fcall{Type: plan9.Tread, Fid: f.fid, Offset: uint64(NamedOffset(f.wrote, 0)), Count: uint32(count)})
+	switch {
+	case errw != nil:
+		return out, false, errw
+	case int(rw.Count) != len(data):
+		return out, false, gig.Errorf(gig.ErrInternal, "write of %d bytes: server wrote %d", len(data), rw.Count)
+	case errr != nil:
+		return out, false, errr
+	case len(rr.Data) > count:
+		f.m.fail(fmt.Errorf("read reply of %d bytes for %d asked", len(rr.Data), count))
+		return out, false, f.m.err
+	case len(rr.Data) == 0:
+		f.m.plainWrites.Store(true)
+		return out, false, nil
+	}
+	return append(out, rr.Data...), true, nil
 }
 
 // Write writes p at the file's offset.

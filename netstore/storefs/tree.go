@@ -526,9 +526,32 @@ type pushHandle struct {
 	mu    sync.Mutex
 	lb    lineBuffer
 	reply []byte
+	// wrote is the number of the last numbered write done (its offset,
+	// srv9p.NamedOffset); moved is closed and replaced when it changes.
+	wrote int64
+	moved chan struct{}
 }
 
-func (h *pushHandle) Write(ctx context.Context, p []byte, _ int64) (int, error) {
+// Write takes the records of p; a write at offset k > 0 is numbered k, and
+// a read that names it (srv9p.NamedOffset) waits for it to be done.
+func (h *pushHandle) Write(ctx context.Context, p []byte, off int64) (int, error) {
+	n, err := h.write(ctx, p)
+	if off > 0 {
+		h.mu.Lock()
+		if err != nil {
+			h.reply = h.reply[:0] // a refused write has no results
+		}
+		h.wrote = off
+		if h.moved != nil {
+			close(h.moved)
+			h.moved = nil
+		}
+		h.mu.Unlock()
+	}
+	return n, err
+}
+
+func (h *pushHandle) write(ctx context.Context, p []byte) (int, error) {
 	if err := h.auth(ctx); err != nil {
 		h.t.logRefused(h.user, h.sess, "push", err)
 		return 0, err
@@ -571,10 +594,32 @@ func (h *pushHandle) Write(ctx context.Context, p []byte, _ int64) (int, error) 
 }
 
 // Read reads the results of the last write; while an unterminated line
-// waits for the rest of it, they end with a line that says so.
-func (h *pushHandle) Read(_ context.Context, p []byte, off int64) (int, error) {
+// waits for the rest of it, they end with a line that says so. A read at
+// an offset that names a write (srv9p.NamedOffset) first waits for that
+// write to be done.
+func (h *pushHandle) Read(ctx context.Context, p []byte, off int64) (int, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if k, o, named := srv9p.ParseNamedOffset(off); named {
+		for h.wrote < k {
+			if h.moved == nil {
+				h.moved = make(chan struct{})
+			}
+			moved := h.moved
+			h.mu.Unlock()
+			select {
+			case <-moved:
+			case <-ctx.Done():
+				h.mu.Lock()
+				return 0, ctx.Err()
+			}
+			h.mu.Lock()
+		}
+		if h.wrote != k {
+			return 0, gig.Errorf(gig.ErrConflict, "the results of write %d are gone: write %d came after it", k, h.wrote)
+		}
+		off = o
+	}
 	reply := h.reply
 	if n := h.lb.pending(); n > 0 {
 		reply = append(slices.Clip(reply), fmt.Sprintf("%s: an unterminated line of %d bytes, not a whole op yet: end it with a newline\n", gig.ErrInvalid.Word(), n)...)
