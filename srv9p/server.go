@@ -486,34 +486,77 @@ func (c *conn) readFull(p []byte) error {
 	return nil
 }
 
-// writer writes the library's replies. A reply that cannot be written
-// ends the connection; the library is told all went well, so that it does
-// not log to the standard logger.
+// writer writes the library's replies. Write queues a reply and returns;
+// one goroutine at a time writes out what is queued, so replies that come
+// while a write(2) is under way leave together in the next one (a push's
+// Rwrite and Rread, the Rwrites of pushes that shared a group commit). A
+// reply counts as in flight (flow control) until it is written. A reply
+// that cannot be written ends the connection; the library is told all
+// went well, so that it does not log to the standard logger.
 type writer struct {
-	c  *conn
-	mu sync.Mutex // one message at a time: the library's and refuse's
+	c       *conn
+	mu      sync.Mutex // one message at a time: the library's and refuse's
+	queue   []byte     // replies not written yet, whole messages in order
+	spare   []byte     // the buffer of the last write, for the next queue
+	writing bool       // a goroutine is writing the queue out
 }
 
+// maxSpare is the largest write buffer a writer keeps for the next one.
+const maxSpare = 64 << 10
+
 func (w *writer) Write(p []byte) (int, error) {
-	c := w.c
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	c.answering(p)
-	defer c.replied(p)
-	if c.wfailed.Load() {
-		return len(p), nil
-	}
-	if c.idle > 0 {
-		c.nc.SetWriteDeadline(time.Now().Add(c.idle))
-	}
-	if _, err := c.nc.Write(p); err != nil {
-		if !c.wfailed.Swap(true) && !c.hungUp.Load() {
-			c.logf("write: %v; hanging up", err)
-		}
-		c.nc.Close()
-		c.flow.close()
+	w.c.answering(p)
+	w.queue = append(w.queue, p...)
+	start := !w.writing
+	w.writing = true
+	w.mu.Unlock()
+	if start {
+		go w.writeOut()
 	}
 	return len(p), nil
+}
+
+// writeOut writes the queue until it is empty.
+func (w *writer) writeOut() {
+	c := w.c
+	for {
+		w.mu.Lock()
+		b := w.queue
+		if len(b) == 0 {
+			w.writing = false
+			w.mu.Unlock()
+			return
+		}
+		w.queue = w.spare[:0]
+		w.spare = nil
+		w.mu.Unlock()
+		if !c.wfailed.Load() {
+			if c.idle > 0 {
+				c.nc.SetWriteDeadline(time.Now().Add(c.idle))
+			}
+			if _, err := c.nc.Write(b); err != nil {
+				if !c.wfailed.Swap(true) && !c.hungUp.Load() {
+					c.logf("write: %v; hanging up", err)
+				}
+				c.nc.Close()
+				c.flow.close()
+			}
+		}
+		for m := b; len(m) >= 4; {
+			n := int(binary.LittleEndian.Uint32(m))
+			if n < 7 || n > len(m) {
+				break // not ours to write: the library's messages are whole
+			}
+			c.replied(m[:n])
+			m = m[n:]
+		}
+		if cap(b) <= maxSpare {
+			w.mu.Lock()
+			w.spare = b[:0]
+			w.mu.Unlock()
+		}
+	}
 }
 
 func (w *writer) Close() error { return w.c.nc.Close() }
