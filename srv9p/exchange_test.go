@@ -3,11 +3,13 @@ package srv9p_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/srv9p"
 )
 
@@ -157,5 +159,37 @@ func TestMux_ExchangeLinesWithAServerThatDoesNotNameReads(t *testing.T) {
 		if n < 5 && reads.Load() != 1 {
 			t.Errorf("%d lines: %d reads, want 1", n, reads.Load())
 		}
+	}
+}
+
+// TestDir_WalkDoesNotStatFixedNames: a walk past a snapshot file (a
+// store's status, made on demand) does not make its content: every walk of
+// a store's tree from the root went by it.
+func TestDir_WalkDoesNotStatFixedNames(t *testing.T) {
+	var made atomic.Int64
+	status := srv9p.NewSnapshotFile(srv9p.Info{Name: "status", Mode: 0o400}, func(context.Context) ([]byte, error) {
+		made.Add(1)
+		return []byte("up\n"), nil
+	})
+	leaf := srv9p.NewFile(srv9p.Info{Name: "leaf", Mode: 0o600}, func(context.Context, srv9p.OpenMode) (srv9p.Handle, error) {
+		return srv9p.NewStatic(nil), nil
+	})
+	root := srv9p.NewDir(srv9p.Info{Name: "/"}, status, srv9p.NewDir(srv9p.Info{Name: "sub"}, leaf))
+	ctx := context.Background()
+	sub, err := root.Walk(ctx, "sub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sub.(srv9p.Dir).Walk(ctx, "leaf"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.Walk(ctx, "nothing"); !errors.Is(err, gig.ErrNotExist) {
+		t.Fatalf("walk to a name not there: %v", err)
+	}
+	if n := made.Load(); n != 0 {
+		t.Errorf("the status was made %d times by walks past it", n)
+	}
+	if n, err := root.Walk(ctx, "status"); err != nil || n != status {
+		t.Fatalf("walk to status: %v, %v", n, err)
 	}
 }
