@@ -47,20 +47,35 @@ func (c *Client) pruneDue(p *pathState) bool {
 		return false
 	}
 	// At most len(ops) can be covered, none older than the oldest op:
-	// a short young tail is not due, whatever Coverable would say.
-	if len(ops) < c.cfg.PruneOps && (c.cfg.PruneAge <= 0 || time.Since(time.UnixMilli(ops[0].Date)) < c.cfg.PruneAge) {
+	// a short young tail is not due, whatever Coverable would say (and
+	// with pruning off, no tail is).
+	byOps := c.cfg.PruneOps > 0 && len(ops) >= c.cfg.PruneOps
+	byAge := c.cfg.PruneAge > 0 && time.Since(time.UnixMilli(ops[0].Date)) >= c.cfg.PruneAge
+	if !byOps && !byAge {
+		return false
+	}
+	// Coverable costs the tail: once it said "not due" for a tail of this
+	// checkpoint, it is asked again only when the tail has grown by an
+	// eighth, or, for the age, a sixteenth of
+	// PruneAge later: a long tail whose ops cannot be covered yet (a gap
+	// in an origin's numbers) costs O(1) per event, not O(tail).
+	base := p.log.Base().Sha
+	if base == p.pruneBase && len(ops) < p.pruneNext && (!byAge || time.Since(p.pruneAt) < c.cfg.PruneAge/16) {
 		return false
 	}
 	// Only ops a checkpoint can cover count: an op after a gap in its
 	// origin's numbers would keep the path "due" for ever.
 	_, n, oldest := p.log.Coverable()
-	if n == 0 {
-		return false
-	}
-	if c.cfg.PruneOps > 0 && n >= c.cfg.PruneOps {
+	p.coverableAsked++
+	due := n > 0 && ((c.cfg.PruneOps > 0 && n >= c.cfg.PruneOps) ||
+		(c.cfg.PruneAge > 0 && time.Since(time.UnixMilli(oldest)) >= c.cfg.PruneAge))
+	if due {
+		p.pruneBase, p.pruneNext = "", 0
 		return true
 	}
-	return c.cfg.PruneAge > 0 && time.Since(time.UnixMilli(oldest)) >= c.cfg.PruneAge
+	p.pruneBase, p.pruneAt = base, time.Now()
+	p.pruneNext = len(ops) + max(len(ops)/8, 1)
+	return false
 }
 
 // syncScheduled reports whether a sync of p is set to start and has not
