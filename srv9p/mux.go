@@ -40,11 +40,14 @@ type Mux struct {
 	msize uint32
 	root  uint32
 
-	wsem   chan struct{} // held while a message is written
-	tagSem chan struct{} // one per tag in use
-	cfg    MuxConfig
-	bitAt  time.Time // when the tag bound was last logged; guarded by mu
-	bitN   int       // times it bit since; guarded by mu
+	wmu     sync.Mutex
+	writing bool          // a write is under way; guarded by wmu
+	wqueue  []byte        // requests waiting for it to end; guarded by wmu
+	wspare  []byte        // the buffer of the last queued write; guarded by wmu
+	tagSem  chan struct{} // one per tag in use
+	cfg     MuxConfig
+	bitAt   time.Time // when the tag bound was last logged; guarded by mu
+	bitN    int       // times it bit since; guarded by mu
 
 	mu       sync.Mutex
 	tags     map[uint16]chan *plan9.Fcall
@@ -99,7 +102,7 @@ func DialMuxConfig(ctx context.Context, addr string, trust Trust, uname, aname s
 	if err != nil {
 		return nil, classify(err)
 	}
-	m := &Mux{nc: nc, br: bufio.NewReaderSize(nc, readBuffer), fp: fp, cfg: cfg, wsem: make(chan struct{}, 1), tagSem: make(chan struct{}, cfg.MaxTags), tags: make(map[uint16]chan *plan9.Fcall), nextFid: 1, done: make(chan struct{})}
+	m := &Mux{nc: nc, br: bufio.NewReaderSize(nc, readBuffer), fp: fp, cfg: cfg, tagSem: make(chan struct{}, cfg.MaxTags), tags: make(map[uint16]chan *plan9.Fcall), nextFid: 1, done: make(chan struct{})}
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
 	err = m.version()
 	if err == nil {
@@ -310,19 +313,31 @@ func (m *Mux) marshal(b []byte, tx *plan9.Fcall) ([]byte, error) {
 	return append(b, msg...), nil
 }
 
-// sendBytes writes whole requests in one write, as send does.
+// sendBytes writes whole requests in one write, as send does. Requests
+// sent while another write is under way are queued and leave together in
+// the next write, made by the goroutine that finds the queue not empty
+// after its own (in the background, so that its call returns): a queued
+// request counts as sent; if its write fails, the connection ends and
+// every call returns with that error.
 func (m *Mux) sendBytes(ctx context.Context, b []byte) error {
-	select {
-	case m.wsem <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-m.done:
-		return m.err
+	m.wmu.Lock()
+	if m.writing {
+		m.wqueue = append(m.wqueue, b...)
+		m.wmu.Unlock()
+		return nil
 	}
-	defer func() { <-m.wsem }()
+	m.writing = true
+	m.wmu.Unlock()
 	dl, _ := ctx.Deadline()
 	m.nc.SetWriteDeadline(dl)
 	n, err := m.nc.Write(b)
+	m.wmu.Lock()
+	more := len(m.wqueue) > 0
+	m.writing = more
+	m.wmu.Unlock()
+	if more {
+		go m.writeQueue()
+	}
 	if err != nil {
 		var ne net.Error
 		if n == 0 && errors.As(err, &ne) && ne.Timeout() && ctx.Err() != nil {
@@ -332,6 +347,37 @@ func (m *Mux) sendBytes(ctx context.Context, b []byte) error {
 		return m.err
 	}
 	return nil
+}
+
+// writeQueue writes the queued requests until there are none, with no
+// deadline of the callers' (a request whose caller gives up is flushed,
+// and a server that answers no flush ends the connection).
+func (m *Mux) writeQueue() {
+	for {
+		m.wmu.Lock()
+		q := m.wqueue
+		if len(q) == 0 {
+			m.writing = false
+			m.wmu.Unlock()
+			return
+		}
+		m.wqueue = m.wspare[:0]
+		m.wspare = nil
+		m.wmu.Unlock()
+		m.nc.SetWriteDeadline(time.Time{})
+		if _, err := m.nc.Write(q); err != nil {
+			m.fail(err)
+			m.wmu.Lock()
+			m.wqueue, m.writing = nil, false
+			m.wmu.Unlock()
+			return
+		}
+		if cap(q) <= 64<<10 {
+			m.wmu.Lock()
+			m.wspare = q[:0]
+			m.wmu.Unlock()
+		}
+	}
 }
 
 // rpc sends tx and waits for its reply; an Rerror is returned as its error,
