@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -259,6 +260,69 @@ func TestClient_PruneDueAsksCoverableOnlyAsTheTailGrows(t *testing.T) {
 	q.mergeLog(p.log.Clone(), false)
 	if off.pruneDue(q) {
 		t.Fatal("due with pruning off")
+	}
+}
+
+// TestClient_PruneSyncOnlyIfStillDue: a sync that pruneDue asked for
+// starts only if the path is still due then (another client's checkpoint
+// may have come meanwhile: with 16 clients on one path, each read the
+// stores and made a checkpoint of its own); one asked for by anything
+// else still runs.
+func TestClient_PruneSyncOnlyIfStillDue(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.LocalTable = map[string][]LocalStore{"a": {{InMemory: true}}}
+	cfg.SyncDelay = time.Hour // timers fire when the test says
+	cfg.PruneOps, cfg.PruneAge = 8, -1
+	c := mustClient(t, cfg)
+	p := c.pathState(pathKey{"a", "counter", "/g"})
+	date := time.Now().UnixMilli()
+	for seq := uint64(1); seq <= 20; seq++ {
+		date++
+		o, err := oplog.NewOp(date, "m", seq, json.RawMessage("1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.merge([]oplog.Op{o}, &o)
+	}
+	if !c.pruneDue(p) {
+		t.Fatal("20 coverable ops not due")
+	}
+	synced := func() int {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.syncsDone
+	}
+	fire := func() {
+		p.syncMu.Lock()
+		p.syncTimer.Reset(0)
+		p.syncMu.Unlock()
+	}
+	idle := func() bool {
+		p.syncMu.Lock()
+		defer p.syncMu.Unlock()
+		return p.syncTimer == nil && !p.syncRunning
+	}
+	before := synced()
+	c.schedulePrune(p)
+	// Another client's checkpoint of the 20 ops comes before the timer.
+	cp, err := oplog.NewCheckpoint(date+1, "other", json.RawMessage("20"), oplog.Coverage{"m": 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.merge([]oplog.Op{cp}, &cp)
+	fire()
+	for !idle() {
+		runtime.Gosched()
+	}
+	if n := synced() - before; n != 0 {
+		t.Fatalf("%d syncs ran for a path no longer due", n)
+	}
+	// Asked for another reason too, it runs.
+	c.schedulePrune(p)
+	c.scheduleSync(p, time.Hour)
+	fire()
+	for synced() == before {
+		runtime.Gosched()
 	}
 }
 

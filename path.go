@@ -51,6 +51,9 @@ type pathState struct {
 	syncTimer   *time.Timer
 	syncRunning bool
 	syncAgain   bool
+	// syncPruneOnly: the sync set to start was asked for by pruneDue
+	// alone (schedulePrune), so it starts only if the path is still due.
+	syncPruneOnly bool
 }
 
 // pathState returns the state of k, made empty (not loaded) if new.
@@ -126,8 +129,11 @@ func (p *pathState) runLoad() {
 	p.loadMu.Unlock()
 	// When every store answered with the same log there is nothing to
 	// copy: sync only if the path is due for a prune.
-	if ok && (!agreed || c.pruneDue(p)) {
+	switch {
+	case ok && !agreed:
 		c.scheduleSync(p, c.cfg.SyncDelay)
+	case ok && c.pruneDue(p):
+		c.schedulePrune(p)
 	}
 }
 

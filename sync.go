@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -90,6 +91,24 @@ func (p *pathState) syncScheduled() bool {
 // scheduleSync runs a sync of p after delay, once however many times it is
 // asked meanwhile; asked while a sync runs, it runs again after.
 func (c *Client) scheduleSync(p *pathState, delay time.Duration) {
+	c.scheduleSyncFor(p, delay, false)
+}
+
+// schedulePrune schedules a sync of p because pruneDue said so: it starts
+// between SyncDelay and twice that, and only if the path is still due
+// then (and nothing else asked for a sync meanwhile). Clients that share a
+// path reach "due" at the same ops: the first one's checkpoint reaches the
+// others before their syncs start, and they need not read the stores and
+// make checkpoints of their own that the stores would find superseded.
+func (c *Client) schedulePrune(p *pathState) {
+	d := c.cfg.SyncDelay
+	if d > 0 {
+		d += rand.N(d)
+	}
+	c.scheduleSyncFor(p, d, true)
+}
+
+func (c *Client) scheduleSyncFor(p *pathState, delay time.Duration, prune bool) {
 	p.syncMu.Lock()
 	defer p.syncMu.Unlock()
 	if p.syncRunning {
@@ -97,8 +116,10 @@ func (c *Client) scheduleSync(p *pathState, delay time.Duration) {
 		return
 	}
 	if p.syncTimer != nil {
+		p.syncPruneOnly = p.syncPruneOnly && prune
 		return
 	}
+	p.syncPruneOnly = prune
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -109,7 +130,19 @@ func (c *Client) scheduleSync(p *pathState, delay time.Duration) {
 	p.syncTimer = time.AfterFunc(delay, func() {
 		defer c.wg.Done()
 		p.syncMu.Lock()
-		p.syncTimer, p.syncRunning, p.syncAgain = nil, true, false
+		if p.syncPruneOnly {
+			// The timer stays set meanwhile: another sync asked for now
+			// joins this one (and clears syncPruneOnly).
+			p.syncMu.Unlock()
+			due := c.pruneDue(p)
+			p.syncMu.Lock()
+			if !due && p.syncPruneOnly {
+				p.syncTimer, p.syncPruneOnly = nil, false
+				p.syncMu.Unlock()
+				return
+			}
+		}
+		p.syncTimer, p.syncRunning, p.syncAgain, p.syncPruneOnly = nil, true, false, false
 		p.syncMu.Unlock()
 		c.runSync(p)
 	})
