@@ -24,8 +24,7 @@ type echoLines struct {
 	reply     []byte
 	reads     *atomic.Int64
 	named     bool
-	wrote     int64
-	moved     chan struct{}
+	writes    srv9p.NamedWrites
 	readFirst chan struct{}
 }
 
@@ -40,19 +39,8 @@ func (h *echoLines) Read(ctx context.Context, p []byte, off int64) (int, error) 
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if k, o, ok := srv9p.ParseNamedOffset(off); ok && h.named {
-		for h.wrote < k {
-			if h.moved == nil {
-				h.moved = make(chan struct{})
-			}
-			moved := h.moved
-			h.mu.Unlock()
-			select {
-			case <-moved:
-			case <-ctx.Done():
-				h.mu.Lock()
-				return 0, ctx.Err()
-			}
-			h.mu.Lock()
+		if _, err := h.writes.Wait(ctx, &h.mu, k); err != nil {
+			return 0, err
 		}
 		off = o
 	}
@@ -76,12 +64,8 @@ func (h *echoLines) Write(ctx context.Context, p []byte, off int64) (int, error)
 	for range bytes.Count(p, []byte{'\n'}) {
 		h.reply = append(h.reply, strings.Repeat("r", 99)+"\n"...)
 	}
-	if off > 0 && h.named {
-		h.wrote = off
-		if h.moved != nil {
-			close(h.moved)
-			h.moved = nil
-		}
+	if h.named {
+		h.writes.Done(off)
 	}
 	return len(p), nil
 }

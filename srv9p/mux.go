@@ -404,20 +404,26 @@ func (m *Mux) rpcAfter(ctx context.Context, tx *plan9.Fcall, after func()) (*pla
 	select {
 	case rx := <-ch:
 		m.freeTag(tag)
-		if rx.Type == plan9.Rerror {
-			return nil, ParseError(rx.Ename)
-		}
-		if rx.Type != tx.Type+1 {
-			m.fail(fmt.Errorf("reply of type %d to a request of type %d", rx.Type, tx.Type))
-			return nil, m.err
-		}
-		return rx, nil
+		return m.check(tx, rx)
 	case <-m.done:
 		return nil, m.err
 	case <-ctx.Done():
 		m.flush(tag, ch, after)
 		return nil, ctx.Err()
 	}
+}
+
+// check returns the reply rx to tx, or the error it carries (an Rerror);
+// a reply of the wrong type ends the connection.
+func (m *Mux) check(tx, rx *plan9.Fcall) (*plan9.Fcall, error) {
+	if rx.Type == plan9.Rerror {
+		return nil, ParseError(rx.Ename)
+	}
+	if rx.Type != tx.Type+1 {
+		m.fail(fmt.Errorf("reply of type %d to a request of type %d", rx.Type, tx.Type))
+		return nil, m.err
+	}
+	return rx, nil
 }
 
 // rpc2 sends a and b together, in one write, and waits for both replies,
@@ -453,23 +459,13 @@ func (m *Mux) rpc2(ctx context.Context, a, b *plan9.Fcall) (ra, rb *plan9.Fcall,
 		m.freeTag(tagb)
 		return nil, nil, err, err
 	}
-	check := func(tx, rx *plan9.Fcall) (*plan9.Fcall, error) {
-		if rx.Type == plan9.Rerror {
-			return nil, ParseError(rx.Ename)
-		}
-		if rx.Type != tx.Type+1 {
-			m.fail(fmt.Errorf("reply of type %d to a request of type %d", rx.Type, tx.Type))
-			return nil, m.err
-		}
-		return rx, nil
-	}
 	gota, gotb := false, false
 	for !gota || !gotb {
 		select {
 		case rx := <-cha:
 			m.freeTag(taga)
 			gota = true
-			ra, erra = check(a, rx)
+			ra, erra = m.check(a, rx)
 			if erra != nil && !gotb {
 				m.flush(tagb, chb, nil)
 				return nil, nil, erra, erra
@@ -477,7 +473,7 @@ func (m *Mux) rpc2(ctx context.Context, a, b *plan9.Fcall) (ra, rb *plan9.Fcall,
 		case rx := <-chb:
 			m.freeTag(tagb)
 			gotb = true
-			rb, errb = check(b, rx)
+			rb, errb = m.check(b, rx)
 		case <-m.done:
 			return nil, nil, m.err, m.err
 		case <-ctx.Done():

@@ -1,5 +1,10 @@
 package srv9p
 
+import (
+	"context"
+	"sync"
+)
+
 // Reads that name their write.
 //
 // A file that answers each write with a reply read from offset 0 of the
@@ -36,3 +41,50 @@ func ParseNamedOffset(o int64) (k, off int64, ok bool) {
 	}
 	return (o &^ namedBase) >> namedShift, o & MaxNamedOffset, true
 }
+
+// NamedWrites keeps, for a file handle, the number of its last numbered
+// write done, for the reads that name a write (see NamedOffset). Its
+// methods are called with the handle's lock held, the one that guards the
+// reply.
+type NamedWrites struct {
+	wrote int64
+	moved chan struct{} // closed and replaced when wrote moves
+}
+
+// Done records that write k (a write's offset) is done; a write at offset
+// 0 is not numbered and changes nothing.
+func (n *NamedWrites) Done(k int64) {
+	if k <= 0 {
+		return
+	}
+	n.wrote = k
+	if n.moved != nil {
+		close(n.moved)
+		n.moved = nil
+	}
+}
+
+// Wait waits, with mu (held) unlocked meanwhile, until write k is done or
+// ctx ends, and returns with mu held. It returns the number of the last
+// write done: k, or a later one (its reply replaced k's).
+func (n *NamedWrites) Wait(ctx context.Context, mu *sync.Mutex, k int64) (int64, error) {
+	for n.wrote < k {
+		if n.moved == nil {
+			n.moved = make(chan struct{})
+		}
+		moved := n.moved
+		mu.Unlock()
+		select {
+		case <-moved:
+		case <-ctx.Done():
+			mu.Lock()
+			return n.wrote, ctx.Err()
+		}
+		mu.Lock()
+	}
+	return n.wrote, nil
+}
+
+// Waiting reports whether a read waits (or gave up waiting) for a write
+// not done yet.
+func (n *NamedWrites) Waiting() bool { return n.moved != nil }

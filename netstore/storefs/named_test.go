@@ -43,7 +43,7 @@ func TestPushFile_NamedReadWaitsForItsWrite(t *testing.T) {
 	// Wait until the read waits (or is done: then it did not wait).
 	for waiting := false; !waiting; runtime.Gosched() {
 		h.mu.Lock()
-		waiting = h.moved != nil
+		waiting = h.named.Waiting()
 		h.mu.Unlock()
 		select {
 		case r := <-done:
@@ -77,7 +77,7 @@ func TestPushFile_NamedReadWaitsForItsWrite(t *testing.T) {
 	go func() {
 		for waiting := false; !waiting; runtime.Gosched() {
 			h.mu.Lock()
-			waiting = h.moved != nil
+			waiting = h.named.Waiting()
 			h.mu.Unlock()
 		}
 		cancel()

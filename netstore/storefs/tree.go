@@ -526,10 +526,7 @@ type pushHandle struct {
 	mu    sync.Mutex
 	lb    lineBuffer
 	reply []byte
-	// wrote is the number of the last numbered write done (its offset,
-	// srv9p.NamedOffset); moved is closed and replaced when it changes.
-	wrote int64
-	moved chan struct{}
+	named srv9p.NamedWrites // the numbered writes done, for named reads
 }
 
 // Write takes the records of p; a write at offset k > 0 is numbered k, and
@@ -541,11 +538,7 @@ func (h *pushHandle) Write(ctx context.Context, p []byte, off int64) (int, error
 		if err != nil {
 			h.reply = h.reply[:0] // a refused write has no results
 		}
-		h.wrote = off
-		if h.moved != nil {
-			close(h.moved)
-			h.moved = nil
-		}
+		h.named.Done(off)
 		h.mu.Unlock()
 	}
 	return n, err
@@ -601,22 +594,12 @@ func (h *pushHandle) Read(ctx context.Context, p []byte, off int64) (int, error)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if k, o, named := srv9p.ParseNamedOffset(off); named {
-		for h.wrote < k {
-			if h.moved == nil {
-				h.moved = make(chan struct{})
-			}
-			moved := h.moved
-			h.mu.Unlock()
-			select {
-			case <-moved:
-			case <-ctx.Done():
-				h.mu.Lock()
-				return 0, ctx.Err()
-			}
-			h.mu.Lock()
+		wrote, err := h.named.Wait(ctx, &h.mu, k)
+		if err != nil {
+			return 0, err
 		}
-		if h.wrote != k {
-			return 0, gig.Errorf(gig.ErrConflict, "the results of write %d are gone: write %d came after it", k, h.wrote)
+		if wrote != k {
+			return 0, gig.Errorf(gig.ErrConflict, "the results of write %d are gone: write %d came after it", k, wrote)
 		}
 		off = o
 	}
