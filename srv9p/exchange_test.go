@@ -74,13 +74,22 @@ func (h *echoLines) Close() error { return nil }
 
 // pushServer serves one echoLines file, /push, made by mk.
 func pushServer(t *testing.T, mk func() *echoLines) *srv9p.MuxFile {
+	return pushServerConfig(t, mk, srv9p.MuxConfig{})
+}
+
+// pushServerConfig is pushServer with a Mux of cfg.
+func pushServerConfig(t *testing.T, mk func() *echoLines, cfg srv9p.MuxConfig) *srv9p.MuxFile {
 	root := srv9p.NewDir(srv9p.Info{Name: "/"}, srv9p.NewFile(srv9p.Info{Name: "push", Mode: 0o600}, func(context.Context, srv9p.OpenMode) (srv9p.Handle, error) {
 		return mk(), nil
 	}))
 	ts := startServer(t, func(s *srv9p.Server) {
 		s.Attach = func(context.Context, string, string, string) (srv9p.Node, error) { return root, nil }
 	})
-	m := dialMux(t, ts)
+	m, err := srv9p.DialMuxConfig(context.Background(), "tcp!"+strings.Replace(ts.addr, ":", "!", 1), srv9p.Trust{}, testUser, testKey, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
 	f, err := m.Open(context.Background(), "/push")
 	if err != nil {
 		t.Fatal(err)
@@ -175,5 +184,16 @@ func TestDir_WalkDoesNotStatFixedNames(t *testing.T) {
 	}
 	if n, err := root.Walk(ctx, "status"); err != nil || n != status {
 		t.Fatalf("walk to status: %v, %v", n, err)
+	}
+}
+
+// TestMux_ExchangeLinesWithOneTag: with a single tag, a write and its
+// read cannot be in flight together: they go one after the other (waiting
+// for a second tag while holding the first could wait for ever).
+func TestMux_ExchangeLinesWithOneTag(t *testing.T) {
+	var reads atomic.Int64
+	f := pushServerConfig(t, func() *echoLines { return &echoLines{reads: &reads, named: true} }, srv9p.MuxConfig{MaxTags: 1})
+	for _, n := range []int{1, 3, 2000} {
+		exchange(t, f, n)
 	}
 }

@@ -231,6 +231,12 @@ func (m *Mux) newTag(ctx context.Context, ch chan *plan9.Fcall) (uint16, error) 
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.takeTag(ch), nil
+}
+
+// takeTag takes the next tag not in use for ch, with m.mu held and a place
+// in tagSem reserved.
+func (m *Mux) takeTag(ch chan *plan9.Fcall) uint16 {
 	for {
 		t := m.nextTag
 		m.nextTag++
@@ -239,9 +245,24 @@ func (m *Mux) newTag(ctx context.Context, ch chan *plan9.Fcall) (uint16, error) 
 		}
 		if _, used := m.tags[t]; !used {
 			m.tags[t] = ch
-			return t, nil
+			return t
 		}
 	}
+}
+
+// errNoTag is rpc2's error when no second tag is free: nothing was sent.
+var errNoTag = errors.New("no second tag free")
+
+// tryTag reserves a tag for ch if one is free at once.
+func (m *Mux) tryTag(ch chan *plan9.Fcall) (uint16, bool) {
+	select {
+	case m.tagSem <- struct{}{}:
+	default:
+		return 0, false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.takeTag(ch), true
 }
 
 // bit logs, at most once a minute, that a call waits for a tag.
@@ -441,10 +462,12 @@ func (m *Mux) rpc2(ctx context.Context, a, b *plan9.Fcall) (ra, rb *plan9.Fcall,
 	if err != nil {
 		return nil, nil, err, err
 	}
-	tagb, err := m.newTag(ctx, chb)
-	if err != nil {
+	// The second tag is taken only if one is free at once: callers that
+	// each held one and waited for another could wait for each other.
+	tagb, ok := m.tryTag(chb)
+	if !ok {
 		m.freeTag(taga)
-		return nil, nil, err, err
+		return nil, nil, errNoTag, errNoTag
 	}
 	a.Tag, b.Tag = taga, tagb
 	msg, err := m.marshal(nil, a)
@@ -754,6 +777,9 @@ func (f *MuxFile) writeNamed(ctx context.Context, data, out []byte) (_ []byte, n
 		&plan9.Fcall{Type: plan9.Twrite, Fid: f.fid, Offset: uint64(f.wrote), Data: data},
 		&plan9.Fcall{Type: plan9.Tread, Fid: f.fid, Offset: uint64(NamedOffset(f.wrote, 0)), Count: uint32(count)})
 	switch {
+	case errors.Is(errw, errNoTag): // every tag but one in use: one at a time
+		f.wrote--
+		return out, false, f.writeAt(ctx, data, 0)
 	case errw != nil:
 		return out, false, errw
 	case int(rw.Count) != len(data):
