@@ -276,6 +276,7 @@ type conn struct {
 	srv        *Server
 	nc         net.Conn
 	br         *bufio.Reader // nc's requests: one read(2) takes every request ready
+	msgBuf     []byte        // the reader's buffer for small messages (readMsg)
 	remote     string
 	maxFids    int
 	maxBlocked int64
@@ -425,7 +426,17 @@ func (c *conn) readMsg() ([]byte, error) {
 		c.srv.limitLog("msgsize", "%s: message of %d bytes; hanging up", c.remote, size)
 		return nil, errBadMessage
 	}
-	msg := make([]byte, size)
+	// The library copies each message out of the reader before it asks
+	// for the next: a small one reuses the buffer of the last.
+	var msg []byte
+	if int(size) <= cap(c.msgBuf) {
+		msg = c.msgBuf[:size]
+	} else {
+		msg = make([]byte, size)
+		if size <= readBuffer {
+			c.msgBuf = msg
+		}
+	}
 	copy(msg, hdr[:])
 	if err := c.readFull(msg[4:]); err != nil {
 		return nil, err
