@@ -52,9 +52,12 @@ type NamedWrites struct {
 }
 
 // Done records that write k (a write's offset) is done; a write at offset
-// 0 is not numbered and changes nothing.
+// 0 is not numbered, and one numbered below a write already done (a write
+// the client gave up on, served late) does not move the count back: each
+// changes nothing. The caller keeps, with its reply, the number of the
+// write it answers, for a read to check.
 func (n *NamedWrites) Done(k int64) {
-	if k <= 0 {
+	if k <= n.wrote {
 		return
 	}
 	n.wrote = k
@@ -64,9 +67,9 @@ func (n *NamedWrites) Done(k int64) {
 	}
 }
 
-// Wait waits, with mu (held) unlocked meanwhile, until write k is done or
-// ctx ends, and returns with mu held. It returns the number of the last
-// write done: k, or a later one (its reply replaced k's).
+// Wait waits, with mu (held) unlocked meanwhile, until write k (or a later
+// one) is done or ctx ends, and returns with mu held. It returns the
+// number of the last write done.
 func (n *NamedWrites) Wait(ctx context.Context, mu *sync.Mutex, k int64) (int64, error) {
 	for n.wrote < k {
 		if n.moved == nil {

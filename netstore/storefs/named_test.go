@@ -58,7 +58,8 @@ func TestPushFile_NamedReadWaitsForItsWrite(t *testing.T) {
 	if r.err != nil || !strings.HasPrefix(r.text, "duplicate") {
 		t.Fatalf("read of write 2: %q, %v; want its own result, duplicate", r.text, r.err)
 	}
-	if _, err := h.Write(ctx, line(3), 3); err != nil {
+	third := line(3)
+	if _, err := h.Write(ctx, third, 3); err != nil {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 512)
@@ -67,6 +68,18 @@ func TestPushFile_NamedReadWaitsForItsWrite(t *testing.T) {
 	}
 	if n, err := h.Read(ctx, buf, srv9p.NamedOffset(3, 0)); err != nil || !strings.HasPrefix(string(buf[:n]), "accepted") {
 		t.Fatalf("read of write 3: %q, %v", buf[:n], err)
+	}
+	// Write 2 again, late (a write its client gave up on, served after
+	// write 3): write 3's results are gone, and a read of them says so
+	// instead of giving write 2's.
+	if _, err := h.Write(ctx, first, 2); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := h.Read(ctx, buf, srv9p.NamedOffset(3, 0)); !errors.Is(err, gig.ErrConflict) {
+		t.Fatalf("read of write 3 after a late write 2: %q, %v; want a conflict", buf[:n], err)
+	}
+	if _, err := h.Write(ctx, line(4), 4); err != nil {
+		t.Fatal(err)
 	}
 	// A plain read still reads the last write's results.
 	if n, err := h.Read(ctx, buf, 0); err != nil || !strings.HasPrefix(string(buf[:n]), "accepted") {
