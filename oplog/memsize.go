@@ -6,8 +6,8 @@ import "unsafe"
 // those of the Go runtime on 64-bit machines: an allocation takes its
 // size class (AllocSize), a map entry its slot in a group of eight plus a
 // share of the free slots a map keeps to grow (a load of 7/8 at most, half
-// that just after it doubled). TestMemSize_CoversTheHeap checks the total
-// against the heap a collector measures.
+// that just after it doubled). netstore's TestCache_EstimateCoversTheHeap
+// checks the total against the heap a collector measures.
 const (
 	opSize      = int64(unsafe.Sizeof(Op{}))
 	seqEntry    = int64(unsafe.Sizeof(originSeq{})+unsafe.Sizeof("")) * 3 / 2 // bySeq: key, value, free slots
