@@ -317,7 +317,12 @@ func (w *storeWAL) flush() error {
 		go func() {
 			defer wg.Done()
 			for i := next.Add(1) - 1; i < int64(len(dirty)); i = next.Add(1) - 1 {
-				if err := w.flushOne(dirty[i]); err != nil {
+				x := dirty[i]
+				// Flushed, the oplog may be evicted: the slice must not
+				// keep it in memory while the rest of the flush runs
+				// (tens of seconds for tens of thousands of oplogs).
+				dirty[i] = dirtyLog{}
+				if err := w.flushOne(x); err != nil {
 					errMu.Lock()
 					if first == nil {
 						first = err
