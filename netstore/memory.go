@@ -111,8 +111,9 @@ func (c *oplogCache) afterGC() bool {
 // its spans), and the RSS reached 327 MiB, over the 320 of the limit
 // (with less room, three quarters, the collector ran all the time and
 // the RSS went to 420 MiB); at three fifths (192 MiB) with the room kept
-// for what else is live, the live heap peaked at 213 MiB, the runtime
-// held 291 MiB (42 free in its spans) and the RSS 294 MiB.
+// for what else is live, the live heap peaked at 208–222 MiB, the
+// runtime held 291–305 MiB (40–79 free in its spans) and the RSS 294–309
+// MiB in four runs.
 func (c *oplogCache) pressure(live int64) bool {
 	if c.limit <= 0 || c.budget <= 0 {
 		return false
