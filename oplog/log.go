@@ -1,7 +1,6 @@
 package oplog
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -496,50 +495,4 @@ func (l *Log) MergeLogOwned(src *Log) []Op {
 	l.base, l.ops, l.bySeq = src.base, src.ops, src.bySeq
 	*src = Log{base: initial, bySeq: make(map[originSeq]string)}
 	return out
-}
-
-// ParseLog decodes an oplog read as JSON lines (a store's answer), checking
-// every record once, and merges them. A line that is not a valid op, or
-// that the log refuses, is an error naming the line. The log's payloads
-// share data's memory: data must not change afterwards.
-func ParseLog(data []byte) (*Log, error) {
-	l := NewLog()
-	if n := bytes.Count(data, []byte{'\n'}); n > 1 {
-		l.ops = make([]Op, 0, n-1)
-		l.bySeq = make(map[originSeq]string, n-1)
-	}
-	origins := make(map[string]string) // one string per origin
-	for line := 1; len(data) > 0; line++ {
-		rec := data
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			rec, data = data[:i], data[i+1:]
-		} else {
-			data = nil
-		}
-		rec = bytes.TrimSpace(rec)
-		if len(rec) == 0 {
-			continue
-		}
-		o, err := decodeShared(rec, origins)
-		if err != nil {
-			return nil, &LineError{Line: line, Err: err}
-		}
-		if r := l.merge(o); r.Outcome() == Refused {
-			return nil, &LineError{Line: line, Err: errors.New(r.Reason)}
-		}
-	}
-	return l, nil
-}
-
-// decodeShared is Decode for ParseLog: the payload aliases line, and
-// origins are interned.
-func decodeShared(line []byte, origins map[string]string) (Op, error) {
-	if len(line) > MaxLineSize {
-		return Op{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(line), MaxLineSize)
-	}
-	o, ok := decodeFast(line, origins)
-	if !ok || o.Sha == "" {
-		return decodeSlow(line, true)
-	}
-	return o, o.Check()
 }
