@@ -70,7 +70,7 @@ func TestAttachDelay_PerAddress(t *testing.T) {
 		c := dialFrom(attacker)
 		go c.Attach(nil, testUser, "guess")
 	}
-	waitFor(t, 30*time.Second, "every guess checked or waiting", func() bool {
+	waitFor(t, patience, "every guess checked or waiting", func() bool {
 		return srv9p.AttachWaiting(ts.srv)+int(checks.Load())-6 >= flood
 	})
 	if n, w := checks.Load(), srv9p.AttachWaiting(ts.srv); n != 6 || w != flood {
@@ -84,7 +84,7 @@ func TestAttachDelay_PerAddress(t *testing.T) {
 		done <- err
 	}()
 	var err error
-	waitFor(t, 30*time.Second, "the victim's attach answered or waiting", func() bool {
+	waitFor(t, patience, "the victim's attach answered or waiting", func() bool {
 		select {
 		case err = <-done:
 			return true
@@ -102,7 +102,7 @@ func TestAttachDelay_PerAddress(t *testing.T) {
 	// From the attacker's address even the right key waits its turn: the
 	// unit is the address, not the credential.
 	go dialFrom(attacker).Attach(nil, testUser, testKey)
-	waitFor(t, 30*time.Second, "the right key from the attacker's address waiting", func() bool {
+	waitFor(t, patience, "the right key from the attacker's address waiting", func() bool {
 		return srv9p.AttachWaiting(ts.srv) == flood+1
 	})
 
@@ -112,7 +112,7 @@ func TestAttachDelay_PerAddress(t *testing.T) {
 		c.Close()
 	}
 	mu.Unlock()
-	waitFor(t, 30*time.Second, "no attach waiting once their connections closed", func() bool {
+	waitFor(t, patience, "no attach waiting once their connections closed", func() bool {
 		return srv9p.AttachWaiting(ts.srv) == 0
 	})
 	if n := checks.Load(); n != 7 {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"9fans.net/go/plan9"
 
@@ -208,7 +207,7 @@ func TestClunk_BlockedReadDoesNotHoldTheClunk(t *testing.T) {
 	r.want(r.rpc(&plan9.Fcall{Type: plan9.Twalk, Tag: 1, Fid: 0, Newfid: 1, Wname: []string{"stream"}}), plan9.Rwalk, "")
 	r.want(r.rpc(&plan9.Fcall{Type: plan9.Topen, Tag: 1, Fid: 1, Mode: plan9.OREAD}), plan9.Ropen, "")
 	r.send(&plan9.Fcall{Type: plan9.Tread, Tag: 2, Fid: 1, Count: 100})
-	waitFor(t, 10*time.Second, "the stream read blocks", func() bool { return ts.tree.hub.waiting() == 1 })
+	waitFor(t, patience, "the stream read blocks", func() bool { return ts.tree.hub.waiting() == 1 })
 	r.want(r.rpc(&plan9.Fcall{Type: plan9.Tclunk, Tag: 3, Fid: 1}), plan9.Rclunk, "")
 	if n := ts.tree.hub.closed.Load(); n != 0 {
 		t.Fatalf("the stream was closed under its blocked read (%d)", n)
@@ -217,7 +216,7 @@ func TestClunk_BlockedReadDoesNotHoldTheClunk(t *testing.T) {
 	for range 2 { // the read's reply, then Rflush
 		r.recv()
 	}
-	waitFor(t, 10*time.Second, "the stream closed once its read ended", func() bool { return ts.tree.hub.closed.Load() == 1 })
+	waitFor(t, patience, "the stream closed once its read ended", func() bool { return ts.tree.hub.closed.Load() == 1 })
 }
 
 // A Tremove that comes while a Tclunk is still being served (its Close has
@@ -237,7 +236,7 @@ func TestClunk_RemoveWhileAClunkIsServed(t *testing.T) {
 	r.send(&plan9.Fcall{Type: plan9.Tremove, Tag: 3, Fid: 1})
 	// The server holds the remove back until the clunk is answered, or
 	// (were it wrong) serves it at once, which closes the file's handle.
-	waitFor(t, 10*time.Second, "the remove held back or served", func() bool {
+	waitFor(t, patience, "the remove held back or served", func() bool {
 		return srv9p.Ending(ts.srv) == 1 || ts.tree.mk.closes.Load() == 1
 	})
 	close(ts.tree.lines.hold)

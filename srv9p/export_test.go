@@ -1,8 +1,11 @@
 package srv9p
 
-// Held returns how many connections of s are paused by back-pressure:
-// not read from until they take their replies.
-func Held(s *Server) int { return int(s.guard().held.Load()) }
+// Paused returns how many connections of s have been paused by
+// back-pressure at least once: not read from until they took their
+// replies. (Whether one is paused at a given moment is no condition to
+// wait for: a connection the server reads again can stall in TCP's zero
+// window for a while, its sender waiting for the window to open.)
+func Paused(s *Server) int { return int(s.guard().paused.Load()) }
 
 // Unauth returns how many connections of s have not attached yet.
 func Unauth(s *Server) int {

@@ -81,9 +81,9 @@ func (c *conn) waitRoom() bool {
 		if !full && (f.bytes == 0 || f.bytes < c.maxPending) {
 			return true
 		}
-		c.srv.guard().held.Add(1)
 		if !f.bitten {
 			f.bitten = true
+			c.srv.guard().paused.Add(1)
 			what := "requests in flight"
 			if !full {
 				what = "bytes of requests and replies pending"
@@ -92,7 +92,6 @@ func (c *conn) waitRoom() bool {
 				c.remote, f.inflight, max, f.bytes, c.maxPending, what)
 		}
 		f.cond.Wait()
-		c.srv.guard().held.Add(-1)
 	}
 	return false
 }

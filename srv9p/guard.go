@@ -32,7 +32,7 @@ type guard struct {
 	addrs    map[string]*addrState
 	logs     map[string]*logState
 
-	held    atomic.Int64 // connections whose reading is paused (see waitRoom)
+	paused  atomic.Int64 // connections whose reading was paused at least once (see waitRoom)
 	turning atomic.Int64 // attaches waiting for their turn (see attachTurn)
 	conns   atomic.Int64 // connections open (stats.go)
 	ending  atomic.Int64 // readers holding a Tclunk or Tremove back (see endsFid)

@@ -43,7 +43,7 @@ func TestLimits_BlockedReads(t *testing.T) {
 	for fid := uint32(1); fid <= 3; fid++ {
 		r.send(&plan9.Fcall{Type: plan9.Tread, Tag: uint16(100 + fid), Fid: fid, Count: 100})
 	}
-	waitFor(t, 5*time.Second, "3 blocked reads", func() bool { return ts.tree.hub.waiting() == 3 })
+	waitFor(t, patience, "3 blocked reads", func() bool { return ts.tree.hub.waiting() == 3 })
 	r.want(r.rpc(&plan9.Fcall{Type: plan9.Tread, Tag: 104, Fid: 4, Count: 100}), plan9.Rerror, "too many blocked reads: limit 3")
 
 	// Other requests still work.
@@ -58,7 +58,7 @@ func TestLimits_BlockedReads(t *testing.T) {
 	}
 	r.want(r.recv(), plan9.Rflush, "")
 	r.send(&plan9.Fcall{Type: plan9.Tread, Tag: 104, Fid: 4, Count: 100})
-	waitFor(t, 5*time.Second, "3 blocked reads again", func() bool { return ts.tree.hub.waiting() == 3 })
+	waitFor(t, patience, "3 blocked reads again", func() bool { return ts.tree.hub.waiting() == 3 })
 }
 
 func TestLimits_Write(t *testing.T) {
@@ -155,7 +155,7 @@ func TestServer_Shutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	go fid.Read(make([]byte, 100))
-	waitFor(t, 5*time.Second, "blocked reads", func() bool { return ts.tree.hub.waiting() == 2 })
+	waitFor(t, patience, "blocked reads", func() bool { return ts.tree.hub.waiting() == 2 })
 
 	ts.stop() // fails the test if Serve does not return nil within 10 s
 	if o, c := ts.tree.opens.Load(), ts.tree.closes.Load(); o != 4 || c != o {

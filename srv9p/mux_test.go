@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/srv9p"
@@ -51,7 +50,7 @@ func TestMux_InFlight(t *testing.T) {
 			got <- string(buf[:k])
 		}()
 	}
-	waitFor(t, 10*time.Second, "16 blocked reads on one connection", func() bool { return ts.tree.hub.waiting() == n })
+	waitFor(t, patience, "16 blocked reads on one connection", func() bool { return ts.tree.hub.waiting() == n })
 	if reply, err := m.Ctl(ctx, "/ctl", "echo beside"); err != nil || reply != "beside" {
 		t.Fatalf("ctl beside blocked reads: %q %v", reply, err)
 	}
@@ -81,7 +80,7 @@ func TestMux_FlushOwnTag(t *testing.T) {
 		_, err := other.Read(bg, make([]byte, 100))
 		otherGot <- err
 	}()
-	waitFor(t, 10*time.Second, "a blocked read", func() bool { return ts.tree.hub.waiting() == 1 })
+	waitFor(t, patience, "a blocked read", func() bool { return ts.tree.hub.waiting() == 1 })
 
 	f, err := m.Open(bg, "/stream")
 	if err != nil {
@@ -93,12 +92,12 @@ func TestMux_FlushOwnTag(t *testing.T) {
 		_, err := f.Read(ctx, make([]byte, 100))
 		done <- err
 	}()
-	waitFor(t, 10*time.Second, "two blocked reads", func() bool { return ts.tree.hub.waiting() == 2 })
+	waitFor(t, patience, "two blocked reads", func() bool { return ts.tree.hub.waiting() == 2 })
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled read: %v, want context.Canceled", err)
 	}
-	waitFor(t, 10*time.Second, "the server to see the flush", func() bool { return ts.tree.hub.cancelled.Load() == 1 })
+	waitFor(t, patience, "the server to see the flush", func() bool { return ts.tree.hub.cancelled.Load() == 1 })
 	if reply, err := m.Ctl(bg, "/ctl", "echo still up"); err != nil || reply != "still up" {
 		t.Fatalf("ctl after a flush: %q %v", reply, err)
 	}
@@ -128,7 +127,7 @@ func TestMux_Hangup(t *testing.T) {
 		_, err := f.Read(bg, make([]byte, 100))
 		done <- err
 	}()
-	waitFor(t, 10*time.Second, "a blocked read", func() bool { return ts.tree.hub.waiting() == 1 })
+	waitFor(t, patience, "a blocked read", func() bool { return ts.tree.hub.waiting() == 1 })
 	m.Close()
 	if err := <-done; !errors.Is(err, gig.ErrTransport) {
 		t.Fatalf("read on a closed Mux: %v, want a transport error", err)
@@ -185,7 +184,7 @@ func TestMux_Files(t *testing.T) {
 		t.Errorf("list /: %v", root)
 	}
 	// No fid is left open on the server by any of it.
-	waitFor(t, 10*time.Second, "every handle closed", func() bool { return ts.tree.opens.Load() == ts.tree.closes.Load() })
+	waitFor(t, patience, "every handle closed", func() bool { return ts.tree.opens.Load() == ts.tree.closes.Load() })
 }
 
 // TestMux_BadCredential: the attach's refusal keeps its kind.
@@ -227,13 +226,13 @@ func TestMux_MaxTags(t *testing.T) {
 			reads <- err
 		}()
 	}
-	waitFor(t, 10*time.Second, "3 blocked reads", func() bool { return ts.tree.hub.waiting() == 3 })
+	waitFor(t, patience, "3 blocked reads", func() bool { return ts.tree.hub.waiting() == 3 })
 	ctl := make(chan error, 1)
 	go func() {
 		_, err := m.Ctl(ctx, "/ctl", "echo after")
 		ctl <- err
 	}()
-	waitFor(t, 10*time.Second, "the bound logged", func() bool {
+	waitFor(t, patience, "the bound logged", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(logged) == 1 && strings.Contains(logged[0], "3 requests in flight (MaxTags)")

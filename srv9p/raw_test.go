@@ -223,7 +223,7 @@ func TestRaw_Flush(t *testing.T) {
 	r.want(r.rpc(&plan9.Fcall{Type: plan9.Topen, Tag: 1, Fid: 1, Mode: plan9.OREAD}), plan9.Ropen, "")
 
 	r.send(&plan9.Fcall{Type: plan9.Tread, Tag: 10, Fid: 1, Count: 100})
-	waitFor(t, 5*time.Second, "a blocked read", func() bool { return ts.tree.hub.waiting() == 1 })
+	waitFor(t, patience, "a blocked read", func() bool { return ts.tree.hub.waiting() == 1 })
 	r.send(&plan9.Fcall{Type: plan9.Tflush, Tag: 11, Oldtag: 10})
 	first, second := r.recv(), r.recv() // a flush that did not end the read would block here
 	if first.Tag != 10 || first.Type != plan9.Rerror || first.Ename != "interrupted" {
@@ -277,13 +277,13 @@ func TestRaw_Hangup(t *testing.T) {
 		open(fid, "stream", plan9.OREAD)
 		r.send(&plan9.Fcall{Type: plan9.Tread, Tag: uint16(fid), Fid: fid, Count: 100})
 	}
-	waitFor(t, 5*time.Second, "blocked reads", func() bool { return ts.tree.hub.waiting() == nstream })
+	waitFor(t, patience, "blocked reads", func() bool { return ts.tree.hub.waiting() == nstream })
 	if got := ts.tree.opens.Load(); got != 3+nstream {
 		t.Fatalf("handles opened: %d, want %d", got, 3+nstream)
 	}
 
 	r.c.Close()
-	waitFor(t, 2*time.Second, "release after hang-up", func() bool {
+	waitFor(t, patience, "release after hang-up", func() bool {
 		return ts.tree.closes.Load() == ts.tree.opens.Load() &&
 			ts.tree.hub.cancelled.Load() == nstream &&
 			ts.tree.hub.closed.Load() == nstream
@@ -299,7 +299,7 @@ func TestRaw_DuplicateTag(t *testing.T) {
 	r.want(r.rpc(&plan9.Fcall{Type: plan9.Twalk, Tag: 1, Fid: 0, Newfid: 1, Wname: []string{"stream"}}), plan9.Rwalk, "")
 	r.want(r.rpc(&plan9.Fcall{Type: plan9.Topen, Tag: 1, Fid: 1, Mode: plan9.OREAD}), plan9.Ropen, "")
 	r.send(&plan9.Fcall{Type: plan9.Tread, Tag: 5, Fid: 1, Count: 100})
-	waitFor(t, 5*time.Second, "a blocked read", func() bool { return ts.tree.hub.waiting() == 1 })
+	waitFor(t, patience, "a blocked read", func() bool { return ts.tree.hub.waiting() == 1 })
 	r.want(r.rpc(&plan9.Fcall{Type: plan9.Tstat, Tag: 5, Fid: 0}), plan9.Rerror, "duplicate tag")
 	ts.tree.hub.publish("x")
 	rx := r.recv()

@@ -156,7 +156,7 @@ func TestServer_Stream(t *testing.T) {
 		n, _ := fid.Read(buf)
 		got <- string(buf[:n])
 	}()
-	waitFor(t, 5*time.Second, "a blocked stream read", func() bool { return ts.tree.hub.waiting() == 1 })
+	waitFor(t, patience, "a blocked stream read", func() bool { return ts.tree.hub.waiting() == 1 })
 	ts.tree.hub.publish("r3\n")
 	select {
 	case s := <-got:
@@ -465,7 +465,7 @@ func TestServer_ManyBlockedReads(t *testing.T) {
 			results <- string(buf[:n])
 		}()
 	}
-	waitFor(t, 20*time.Second, "1,000 blocked reads", func() bool { return ts.tree.hub.waiting() == n })
+	waitFor(t, patience, "1,000 blocked reads", func() bool { return ts.tree.hub.waiting() == n })
 
 	ctl, err := fsys.Open("ctl", plan9.ORDWR)
 	if err != nil {
@@ -542,9 +542,9 @@ func TestServer_HangupManyBlocked(t *testing.T) {
 		}
 		go fid.Read(make([]byte, 100))
 	}
-	waitFor(t, 20*time.Second, "1,000 blocked reads", func() bool { return ts.tree.hub.waiting() == n })
+	waitFor(t, patience, "1,000 blocked reads", func() bool { return ts.tree.hub.waiting() == n })
 	c.Close()
-	waitFor(t, 2*time.Second, "release after hang-up", func() bool {
+	waitFor(t, patience, "release after hang-up", func() bool {
 		return ts.tree.hub.waiting() == 0 && ts.tree.hub.cancelled.Load() == n &&
 			ts.tree.hub.closed.Load() == n && ts.tree.closes.Load() == n
 	})

@@ -610,6 +610,12 @@ func (r *raw) want(rx *plan9.Fcall, typ uint8, ename string) {
 	}
 }
 
+// patience is how long a test waits for a condition before it fails: long,
+// because a loaded machine (CI shares two cores with other work) can take
+// many seconds for what takes one alone; a condition that never comes
+// still fails the test, just later.
+const patience = 2 * time.Minute
+
 // waitFor polls cond until it holds or the time runs out.
 func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
