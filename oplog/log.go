@@ -335,20 +335,13 @@ func (l *Log) Records() []Op {
 	return append(out, l.ops...)
 }
 
-// AppendJSONLines appends the log as JSON lines, checkpoint first.
+// AppendJSONLines appends the log as JSON lines, checkpoint first. A long
+// log is encoded on several goroutines (appendLines).
 func (l *Log) AppendJSONLines(b []byte) []byte {
-	n := l.base.encodedLen() + 1
-	for i := range l.ops {
-		n += l.ops[i].encodedLen() + 1
-	}
-	b = slices.Grow(b, n)
+	b = slices.Grow(b, l.base.encodedLen()+1)
 	b = l.base.AppendJSON(b)
 	b = append(b, '\n')
-	for i := range l.ops {
-		b = l.ops[i].AppendJSON(b)
-		b = append(b, '\n')
-	}
-	return b
+	return appendLines(b, l.ops)
 }
 
 // WriteTo writes the log as JSON lines, checkpoint first.

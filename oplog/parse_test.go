@@ -237,3 +237,26 @@ func FuzzParseLog(f *testing.F) {
 		}
 	})
 }
+
+func TestLog_AppendJSONLinesInParts(t *testing.T) {
+	ops := longOps(t, 3*encodeChunk+5)
+	l := NewLog()
+	l.Merge(mustCheckpoint(t, 1, "c", `{"n":"x"}`, Coverage{"z": 2}))
+	for _, o := range ops {
+		l.Merge(o)
+	}
+	var want []byte
+	want = append(l.base.AppendJSON(want), '\n')
+	for i := range l.ops {
+		want = append(l.ops[i].AppendJSON(want), '\n')
+	}
+	for _, procs := range []int{1, 2, 3, 8} {
+		withProcs(procs, func() {
+			prefix := []byte("before\n")
+			got := l.AppendJSONLines(append([]byte(nil), prefix...))
+			if !bytes.Equal(got, append(prefix, want...)) {
+				t.Errorf("GOMAXPROCS %d: the lines differ from encoding op after op", procs)
+			}
+		})
+	}
+}
