@@ -266,7 +266,13 @@ func (l *Log) mergeCheckpoint(c Op) Result {
 		return Result{CodeIncomparable, fmt.Sprintf("with checkpoint %.12s: each covers ops the other does not", l.base.Sha)}
 	}
 	l.base = c
-	kept := l.ops[:0]
+	// Pruned in place, but for a full array: it may be shared with the
+	// answer of MergeLogOwned (see there), and is not written.
+	inPlace := cap(l.ops) > len(l.ops)
+	var kept []Op
+	if inPlace {
+		kept = l.ops[:0]
+	}
 	for _, o := range l.ops {
 		if c.Covers.Covers(&o) {
 			delete(l.bySeq, originSeq{o.Origin, o.Seq})
@@ -274,7 +280,9 @@ func (l *Log) mergeCheckpoint(c Op) Result {
 		}
 		kept = append(kept, o)
 	}
-	clear(l.ops[len(kept):])
+	if inPlace {
+		clear(l.ops[len(kept):])
+	}
 	l.ops = kept
 	return Result{Code: CodeAccepted}
 }
@@ -321,7 +329,12 @@ func (l *Log) Drop(o *Op) bool {
 	delete(l.bySeq, key)
 	for i := range l.ops {
 		if l.ops[i].Sha == o.Sha {
-			l.ops = slices.Delete(l.ops, i, i+1)
+			if cap(l.ops) == len(l.ops) { // maybe shared: see MergeLogOwned
+				l.ops = slices.Clip(slices.Clone(l.ops))
+				l.ops = append(l.ops[:i:i], l.ops[i+1:]...)
+			} else {
+				l.ops = slices.Delete(l.ops, i, i+1)
+			}
 			break
 		}
 	}
@@ -476,16 +489,24 @@ var initialSha = Initial().Sha
 // initial checkpoint, src's ops and (origin, seq) index become l's
 // without a copy. src is left empty (only the initial checkpoint) and
 // must not be used afterwards.
+//
+// When src's checkpoint is the initial one, the records returned are
+// l's ops themselves, not a copy: l's array of ops is then full (its
+// capacity is its length), and a log never writes into a full array (an
+// insert moves the ops to a larger one, a prune or a drop builds a new
+// one), so the slice returned keeps its records whatever l does next.
 func (l *Log) MergeLogOwned(src *Log) []Op {
 	if l.base.Sha != initialSha || len(l.ops) != 0 || src == l || src.bySeq == nil {
 		return l.MergeLog(src)
 	}
-	out := make([]Op, 0, len(src.ops)+1)
+	ops := slices.Clip(src.ops)
+	out := ops
 	if src.base.Sha != initialSha {
+		out = make([]Op, 0, len(ops)+1)
 		out = append(out, src.base)
+		out = append(out, ops...)
 	}
-	out = append(out, src.ops...)
-	l.base, l.ops, l.bySeq = src.base, src.ops, src.bySeq
+	l.base, l.ops, l.bySeq = src.base, ops, src.bySeq
 	*src = Log{base: initial, bySeq: make(map[originSeq]string)}
 	return out
 }

@@ -260,3 +260,38 @@ func TestLog_AppendJSONLinesInParts(t *testing.T) {
 		})
 	}
 }
+
+// TestLog_MergeLogOwnedAnswerStays: the records MergeLogOwned returns
+// share the log's array of ops; whatever the log does next (an op
+// inserted in the middle, a prune, a drop), they stay what they were, as
+// a client that tells watchers of them after unlocking the log needs.
+func TestLog_MergeLogOwnedAnswerStays(t *testing.T) {
+	ops := longOps(t, 3000)
+	for name, change := range map[string]func(l *Log){
+		"insert": func(l *Log) { l.Merge(mustOp(t, ops[10].Date, "late", l.NextSeq("late"), `{"add":5}`)) },
+		"prune":  func(l *Log) { l.Merge(mustCheckpoint(t, ops[2999].Date+1, "c", `1`, Coverage{"b": 1500})) },
+		"drop":   func(l *Log) { l.Drop(&ops[7]) },
+	} {
+		parsed, err := ParseLog(append(answer(append([]Op{Initial()}, ops...)), "\n\n"...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		merged := NewLog() // an array grown by appends: room to spare
+		for _, o := range ops {
+			merged.Merge(o)
+		}
+		for from, src := range map[string]*Log{"parsed": parsed, "merged": merged} {
+			l := NewLog()
+			added := l.MergeLogOwned(src)
+			before := answer(added)
+			change(l)
+			change(l) // twice: a second insert into the array the first made
+			if !bytes.Equal(answer(added), before) {
+				t.Errorf("%s, %s: the records MergeLogOwned returned changed under the caller", from, name)
+			}
+			if l.Len() == len(ops)+1 {
+				t.Errorf("%s, %s: the log did not change", from, name)
+			}
+		}
+	}
+}
