@@ -329,9 +329,8 @@ func (l *Log) Drop(o *Op) bool {
 	delete(l.bySeq, key)
 	for i := range l.ops {
 		if l.ops[i].Sha == o.Sha {
-			if cap(l.ops) == len(l.ops) { // maybe shared: see MergeLogOwned
-				l.ops = slices.Clip(slices.Clone(l.ops))
-				l.ops = append(l.ops[:i:i], l.ops[i+1:]...)
+			if cap(l.ops) == len(l.ops) { // maybe shared (MergeLogOwned): into a new array
+				l.ops = append(slices.Clip(l.ops[:i]), l.ops[i+1:]...)
 			} else {
 				l.ops = slices.Delete(l.ops, i, i+1)
 			}
