@@ -130,7 +130,7 @@ func TestClient_WatchLocal(t *testing.T) {
 			if string(chg.Value) != want || chg.Op == nil {
 				t.Fatalf("change %s (op %v), want %s", chg.Value, chg.Op, want)
 			}
-		case <-time.After(5 * time.Second):
+		case <-time.After(time.Minute):
 			t.Fatalf("no change to %s", want)
 		}
 	}
@@ -155,7 +155,7 @@ func TestClient_PushOpMirrors(t *testing.T) {
 	var ev OpEvent
 	select {
 	case ev = <-ops:
-	case <-time.After(5 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatal("no op event")
 	}
 	if ev.Type != "counter" || ev.Path != "/m" {

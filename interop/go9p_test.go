@@ -340,7 +340,7 @@ func TestGo9p_PushCtlStream(t *testing.T) {
 				e.ev.Type != recs[i].Type || e.ev.Path != recs[i].Path || o.Sha != ops[i].Sha {
 				t.Fatalf("event %d: %+v %v", i+1, e.ev, err)
 			}
-		case <-time.After(10 * time.Second):
+		case <-time.After(time.Minute):
 			t.Fatalf("event %d did not arrive", i+1)
 		}
 	}
@@ -427,7 +427,7 @@ func TestGo9p_StreamResume(t *testing.T) {
 				t.Fatalf("resumed reads: event %d has seq %d, want %d", i, ev.Seq, 3+i)
 			}
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatalf("events 3 to 5 did not arrive")
 	}
 }

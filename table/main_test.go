@@ -76,7 +76,7 @@ func TestMain_ServesAndStops(t *testing.T) {
 		if code != 0 {
 			t.Errorf("exit status %d, want 0", code)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatal("gig-table did not stop")
 	}
 	logs := stderr.String()

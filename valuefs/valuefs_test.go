@@ -189,7 +189,7 @@ func TestValues_Events(t *testing.T) {
 		if line != `{"type":"lww","path":"/greeting","value":"hello"}`+"\n" {
 			t.Fatalf("event %q", line)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatal("no event")
 	}
 }

@@ -103,7 +103,7 @@ func TestFlow_TableAndStore(t *testing.T) {
 			sid, _, _ := strings.Cut(session, ".")
 			must(ctl(t, c.TableAddr, "bo", "master s3cret master", "/user/bo/ctl", "session revoke "+sid))
 			step()
-			deadline := time.Now().Add(5 * time.Second)
+			deadline := time.Now().Add(time.Minute)
 			for attach(s.Addr, "bo", "token "+token) == nil {
 				if time.Now().After(deadline) {
 					t.Fatal("the store still accepts the token of a revoked session")
