@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand"
 	"runtime"
 	"testing"
@@ -294,4 +295,82 @@ func TestLog_MergeLogOwnedAnswerStays(t *testing.T) {
 			}
 		}
 	}
+}
+
+// coverableByPasses is Coverable as it was first written: walks until
+// nothing grows, a map access per op.
+func coverableByPasses(l *Log) (cov Coverage, n int, oldest int64) {
+	cov = l.base.Covers.Clone()
+	for {
+		grew := false
+		for i := range l.ops {
+			o := &l.ops[i]
+			if o.Seq == cov[o.Origin]+1 {
+				cov[o.Origin] = o.Seq
+				grew = true
+			}
+		}
+		if !grew {
+			break
+		}
+	}
+	for i := range l.ops {
+		if cov.Covers(&l.ops[i]) {
+			if n == 0 {
+				oldest = l.ops[i].Date
+			}
+			n++
+		}
+	}
+	return cov, n, oldest
+}
+
+func TestLog_CoverableAgreesWithPasses(t *testing.T) {
+	r := rand.New(rand.NewSource(3))
+	for trial := 0; trial < 300; trial++ {
+		l := NewLog()
+		origins := []string{"a", "b", "c", "d"}[:1+r.Intn(4)]
+		if r.Intn(3) == 0 {
+			cov := Coverage{}
+			for _, o := range origins {
+				if r.Intn(2) == 0 {
+					cov[o] = 1 + uint64(r.Intn(5))
+				}
+			}
+			l.Merge(mustCheckpoint(t, 1, "z", `0`, cov))
+		}
+		next := map[string]uint64{}
+		for i, n := 0, r.Intn(60); i < n; i++ {
+			o := origins[r.Intn(len(origins))]
+			next[o] += 1 + uint64(r.Intn(4)/3) // now and then a gap
+			seq := next[o]
+			date := int64(10 + r.Intn(80)) // out of seq order now and then
+			if r.Intn(2) == 0 {
+				date = int64(100 + i) // in order
+			}
+			l.Merge(mustOp(t, date, o, seq, `1`))
+		}
+		wantCov, wantN, wantOldest := coverableByPasses(l)
+		cov, n, oldest := l.Coverable()
+		if !maps.Equal(cov, wantCov) || n != wantN || oldest != wantOldest {
+			t.Fatalf("trial %d: Coverable = %v %d %d, want %v %d %d", trial, cov, n, oldest, wantCov, wantN, wantOldest)
+		}
+	}
+}
+
+func BenchmarkCoverable(b *testing.B) {
+	l := NewLog()
+	for i := 0; i < 100_000; i++ {
+		l.Merge(mustOp(b, 1732550000000+int64(i), "6f1c0e0a-8c1f-4c57-9d0e-2b7f5b1a9e3d", uint64(i+1), `{"add":1}`))
+	}
+	b.Run("passes", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			coverableByPasses(l)
+		}
+	})
+	b.Run("now", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			l.Coverable()
+		}
+	})
 }
