@@ -2,6 +2,7 @@ package oplog
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
@@ -29,23 +30,42 @@ var parseChunk = 256 << 10 // a variable for the fuzz test
 // seq) index each; any other record is merged the general way (Log.Merge
 // without the check).
 func ParseLog(data []byte) (*Log, error) {
+	l, _, err := parseLines(data, decodeShared, true)
+	return l, err
+}
+
+// parseRecords decodes the records of a log file (each record's sha is
+// computed again: see appendStored) and merges them as ParseLog does,
+// but for what a file may hold and a store's answer may not: the same
+// record twice, records that a later checkpoint prunes, and records the
+// log refuses are merged the general way and the refusals ignored (the
+// store accepted each when it came). Payloads are copies: data is not
+// kept. It returns the log and the number of records.
+func parseRecords(data []byte) (*Log, int, error) {
+	return parseLines(data, decodeStored, false)
+}
+
+// parseLines is ParseLog and parseRecords, decoding each line with dec;
+// answer says which of the two it is. It also returns the number of
+// records (lines not blank).
+func parseLines(data []byte, dec func([]byte, *interner) (Op, error), answer bool) (*Log, int, error) {
 	chunks, slots := cutChunks(data)
 	recs := make([]Op, slots)
 	l := NewLog()
 	if slots > 1 {
 		l.bySeq = make(map[originSeq]string, slots-1)
 	}
-	p := &parser{l: l, recs: recs}
+	p := &parser{l: l, recs: recs, answer: answer}
 	workers := min(runtime.GOMAXPROCS(0), len(chunks))
 	if workers <= 1 {
-		in := &interner{alias: true}
+		in := &interner{alias: answer}
 		for i := range chunks {
-			chunks[i].decode(recs, in)
+			chunks[i].decode(recs, in, dec)
 			if err := p.mergeChunk(&chunks[i]); err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 		}
-		return p.done(), nil
+		return p.done(), p.records, nil
 	}
 	var (
 		next atomic.Int64 // the next chunk to decode
@@ -59,14 +79,14 @@ func ParseLog(data []byte) (*Log, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			in := &interner{alias: true}
+			in := &interner{alias: answer}
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= len(chunks) {
 					return
 				}
 				if !stop.Load() {
-					chunks[i].decode(recs, in)
+					chunks[i].decode(recs, in, dec)
 				}
 				close(chunks[i].ready)
 			}
@@ -77,11 +97,11 @@ func ParseLog(data []byte) (*Log, error) {
 		if err := p.mergeChunk(&chunks[i]); err != nil {
 			stop.Store(true)
 			wg.Wait()
-			return nil, err
+			return nil, 0, err
 		}
 	}
 	wg.Wait()
-	return p.done(), nil
+	return p.done(), p.records, nil
 }
 
 // A chunk is a run of whole lines of a store's answer, and where its
@@ -119,10 +139,10 @@ func cutChunks(data []byte) ([]chunk, int) {
 	return chunks, slots
 }
 
-// decode decodes and checks the chunk's lines into their slots of recs; a
+// decode decodes the chunk's lines with dec into their slots of recs; a
 // blank line leaves its slot zero (no sha). It stops at the first line
 // that fails.
-func (c *chunk) decode(recs []Op, in *interner) {
+func (c *chunk) decode(recs []Op, in *interner, dec func([]byte, *interner) (Op, error)) {
 	b := c.b
 	c.errAt = c.n
 	for i := 0; i < c.n; i++ {
@@ -136,7 +156,7 @@ func (c *chunk) decode(recs []Op, in *interner) {
 		if len(rec) == 0 {
 			continue
 		}
-		o, err := decodeShared(rec, in)
+		o, err := dec(rec, in)
 		if err != nil {
 			c.errAt, c.err = i, err
 			return
@@ -164,6 +184,20 @@ func decodeShared(line []byte, in *interner) (Op, error) {
 	return o, nil
 }
 
+// decodeStored is decode without the check, for parseRecords: origins are
+// interned, and the payload is copied.
+func decodeStored(line []byte, in *interner) (Op, error) {
+	o, ok := decodeFast(line, in)
+	if !ok {
+		return decodeSlow(line, false)
+	}
+	o.Payload = append(json.RawMessage(nil), o.Payload...)
+	if o.Sha == "" { // a record of a log file: see appendStored
+		o.Sha = Hash(&o)
+	}
+	return o, nil
+}
+
 // aliasString returns a string that shares b's memory: b must not change
 // afterwards (ParseLog's data does not).
 func aliasString(b []byte) string {
@@ -178,10 +212,12 @@ func aliasString(b []byte) string {
 // past the slot being merged, so appending to it in place moves each
 // record at most back, over slots already merged.
 type parser struct {
-	l     *Log
-	recs  []Op
-	start int  // the slot l.ops begins at
-	began bool // l.ops is a slice of recs
+	l       *Log
+	recs    []Op
+	start   int  // the slot l.ops begins at
+	began   bool // l.ops is a slice of recs
+	answer  bool // a store's answer (ParseLog), not a file's records
+	records int  // records merged
 }
 
 // mergeChunk merges the records of a decoded chunk, in order, and returns
@@ -194,6 +230,7 @@ func (p *parser) mergeChunk(c *chunk) error {
 			continue
 		}
 		o := p.recs[j]
+		p.records++
 		if !p.began {
 			// Ops are appended from this slot on (from the next one
 			// when this record is a checkpoint: it becomes the base).
@@ -205,22 +242,31 @@ func (p *parser) mergeChunk(c *chunk) error {
 		}
 		if o.Kind() == KindOp && (len(l.ops) == 0 || Less(&l.ops[len(l.ops)-1], &o)) && !l.base.Covers.Covers(&o) {
 			key := originSeq{o.Origin, o.Seq}
-			n := len(l.bySeq)
-			l.bySeq[key] = o.Sha
-			if len(l.bySeq) > n {
+			if p.answer {
+				// One index access: an answer holds each (origin, seq)
+				// once, so a held one is rare enough to look for.
+				n := len(l.bySeq)
+				l.bySeq[key] = o.Sha
+				if len(l.bySeq) > n {
+					l.ops = append(l.ops, o)
+					continue
+				}
+				// The (origin, seq) was held: give it back its sha, and
+				// let the general merge say what o is (a duplicate, or
+				// refused).
+				for k := range l.ops {
+					if l.ops[k].Origin == o.Origin && l.ops[k].Seq == o.Seq {
+						l.bySeq[key] = l.ops[k].Sha
+						break
+					}
+				}
+			} else if _, held := l.bySeq[key]; !held {
+				l.bySeq[key] = o.Sha
 				l.ops = append(l.ops, o)
 				continue
 			}
-			// The (origin, seq) was held: give it back its sha, and let
-			// the general merge say what o is (a duplicate, or refused).
-			for k := range l.ops {
-				if l.ops[k].Origin == o.Origin && l.ops[k].Seq == o.Seq {
-					l.bySeq[key] = l.ops[k].Sha
-					break
-				}
-			}
 		}
-		if r := l.merge(o); r.Outcome() == Refused {
+		if r := l.merge(o); r.Outcome() == Refused && p.answer {
 			return &LineError{Line: j + 1, Err: errors.New(r.Reason)}
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"maps"
 	"math/rand"
+	"os"
+	"path/filepath"
 	"runtime"
 	"testing"
 )
@@ -373,4 +375,88 @@ func BenchmarkCoverable(b *testing.B) {
 			l.Coverable()
 		}
 	})
+}
+
+// loadedOneByOne is the log the records of a file make, each decoded and
+// merged on its own, refusals ignored (OpenDiskLog before parseRecords).
+func loadedOneByOne(t *testing.T, records []byte) *Log {
+	t.Helper()
+	l := NewLog()
+	for _, line := range bytes.Split(records, []byte{'\n'}) {
+		if len(line) == 0 {
+			continue
+		}
+		o, err := decode(line, false)
+		if err != nil {
+			t.Fatalf("decode: %v", err)
+		}
+		l.merge(o)
+	}
+	return l
+}
+
+func TestOpenDiskLog_ChunksAgreeWithMerge(t *testing.T) {
+	ops := longOps(t, 6000)
+	cp := mustCheckpoint(t, ops[3000].Date, "c", `77`, Coverage{"b": 2000})
+	taken := mustOp(t, ops[5999].Date+1, ops[20].Origin, ops[20].Seq, `"taken"`)
+	shuffled := append([]Op(nil), ops...)
+	rand.New(rand.NewSource(2)).Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	cases := map[string][]byte{
+		"in order":                 stored(ops...),
+		"arrival order":            stored(shuffled...),
+		"every record twice":       append(stored(ops...), stored(ops[:4000]...)...),
+		"checkpoint in the middle": stored(append(append(append([]Op(nil), ops[:4000]...), cp), ops[4000:]...)...),
+		"a record refused":         stored(append(append([]Op(nil), ops...), taken)...),
+		"with shas (older files)":  answer(ops),
+	}
+	for name, records := range cases {
+		want := loadedOneByOne(t, records).AppendJSONLines(nil)
+		path := filepath.Join(t.TempDir(), "log")
+		if err := os.WriteFile(path, appendFrames(nil, records), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, procs := range []int{1, 2, 4} {
+			withProcs(procs, func() {
+				d, err := OpenDiskLog(path)
+				if err != nil {
+					t.Fatalf("%s, GOMAXPROCS %d: %v", name, procs, err)
+				}
+				defer d.Close()
+				if got := d.Snapshot().AppendJSONLines(nil); !bytes.Equal(got, want) {
+					t.Errorf("%s, GOMAXPROCS %d: the loaded log differs from merging the records one by one", name, procs)
+				}
+				if n := bytes.Count(records, []byte{'\n'}); d.onDisk != n {
+					t.Errorf("%s, GOMAXPROCS %d: %d records on disk, want %d", name, procs, d.onDisk, n)
+				}
+			})
+		}
+	}
+}
+
+func TestContentSize(t *testing.T) {
+	recs := stored(longOps(t, 3000)...)
+	frames := appendFrames(nil, recs)
+	frames = appendFrames(frames, recs[:50000])
+	if got, want := contentSize(frames), len(recs)+50000; got != want {
+		t.Errorf("contentSize = %d, want %d", got, want)
+	}
+	if got := contentSize(frames[:len(frames)-3]); got != len(recs) {
+		t.Errorf("contentSize with a torn last frame = %d, want %d (the whole frames)", got, len(recs))
+	}
+	small := appendFrames(nil, recs[:60])
+	if got := contentSize(small); got < 60-headerLen || got > len(small) {
+		t.Errorf("contentSize of a small frame without its size = %d, want about %d", got, 60)
+	}
+	if got := contentSize([]byte("not a log")); got != 0 {
+		t.Errorf("contentSize of garbage = %d, want 0", got)
+	}
+}
+
+// stored returns recs as a log file's records.
+func stored(recs ...Op) []byte {
+	var b []byte
+	for i := range recs {
+		b = append(recs[i].appendStored(b), '\n')
+	}
+	return b
 }
