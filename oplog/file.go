@@ -139,9 +139,11 @@ func readFrames(data []byte, fn func(records []byte) error) (good int64, err err
 // contentSize is about the size of the records of a log file's content:
 // the sum of the content sizes its whole frames declare (the encoder
 // writes it but for frames of a few hundred bytes, which count their own
-// length). It is room to decode them into without growing, not a promise
-// (readFrames checks the frames).
+// length), at most maxRatio times the content's length. It is room to
+// decode them into without growing, not a promise (readFrames checks the
+// frames): a damaged file cannot make it large.
 func contentSize(data []byte) int {
+	limit := maxRatio * len(data)
 	n := 0
 	for len(data) >= headerLen && binary.LittleEndian.Uint32(data[0:]) == skipMagic {
 		end := headerLen + int(binary.LittleEndian.Uint32(data[8:]))
@@ -157,8 +159,13 @@ func contentSize(data []byte) int {
 		}
 		data = data[end:]
 	}
-	return n
+	return min(n, limit)
 }
+
+// maxRatio bounds the content size contentSize trusts a file's frames
+// for, as a multiple of their length: well over what records compress to
+// (about 30 times when compacted).
+const maxRatio = 64
 
 // frameMark is the start of every frame header: the skippable frame's magic
 // and content length.

@@ -447,6 +447,13 @@ func TestContentSize(t *testing.T) {
 	if got := contentSize(small); got < 60-headerLen || got > len(small) {
 		t.Errorf("contentSize of a small frame without its size = %d, want about %d", got, 60)
 	}
+	// A damaged frame that declares far more than it holds is trusted only
+	// up to maxRatio times the content's length.
+	liar := appendFrame(nil, bytes.Repeat([]byte{'x'}, 400))
+	liar = append(liar, appendFrame(nil, bytes.Repeat([]byte{'y'}, 3<<20))...)
+	if got := contentSize(liar); got > maxRatio*len(liar) {
+		t.Errorf("contentSize = %d, over %d times the %d bytes", got, maxRatio, len(liar))
+	}
 	if got := contentSize([]byte("not a log")); got != 0 {
 		t.Errorf("contentSize of garbage = %d, want 0", got)
 	}
