@@ -484,7 +484,7 @@ func (c *Client) storeEvent(rs Store, ev netstore.Event) {
 		return
 	}
 	if p.merge([]oplog.Op{o}, &o) && !p.syncScheduled() && c.pruneDue(p) {
-		c.scheduleSync(p, c.cfg.SyncDelay)
+		c.schedulePrune(p)
 	}
 }
 

@@ -143,7 +143,7 @@ func (pp *Pushing) Wait(ctx context.Context) (Ack, error) {
 		c.observe(&a.Op)
 	}
 	if !p.syncScheduled() && c.pruneDue(p) {
-		c.scheduleSync(p, c.cfg.SyncDelay)
+		c.schedulePrune(p)
 	}
 	a.Stored = stored
 	return a, err

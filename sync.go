@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,20 +48,35 @@ func (c *Client) pruneDue(p *pathState) bool {
 		return false
 	}
 	// At most len(ops) can be covered, none older than the oldest op:
-	// a short young tail is not due, whatever Coverable would say.
-	if len(ops) < c.cfg.PruneOps && (c.cfg.PruneAge <= 0 || time.Since(time.UnixMilli(ops[0].Date)) < c.cfg.PruneAge) {
+	// a short young tail is not due, whatever Coverable would say (and
+	// with pruning off, no tail is).
+	byOps := c.cfg.PruneOps > 0 && len(ops) >= c.cfg.PruneOps
+	byAge := c.cfg.PruneAge > 0 && time.Since(time.UnixMilli(ops[0].Date)) >= c.cfg.PruneAge
+	if !byOps && !byAge {
+		return false
+	}
+	// Coverable costs the tail: once it said "not due" for a tail of this
+	// checkpoint, it is asked again only when the tail has grown by an
+	// eighth, or, for the age, a sixteenth of
+	// PruneAge later: a long tail whose ops cannot be covered yet (a gap
+	// in an origin's numbers) costs O(1) per event, not O(tail).
+	base := p.log.Base().Sha
+	if base == p.pruneBase && len(ops) < p.pruneNext && (!byAge || time.Since(p.pruneAt) < c.cfg.PruneAge/16) {
 		return false
 	}
 	// Only ops a checkpoint can cover count: an op after a gap in its
 	// origin's numbers would keep the path "due" for ever.
 	_, n, oldest := p.log.Coverable()
-	if n == 0 {
-		return false
-	}
-	if c.cfg.PruneOps > 0 && n >= c.cfg.PruneOps {
+	p.coverableAsked++
+	due := n > 0 && ((c.cfg.PruneOps > 0 && n >= c.cfg.PruneOps) ||
+		(c.cfg.PruneAge > 0 && time.Since(time.UnixMilli(oldest)) >= c.cfg.PruneAge))
+	if due {
+		p.pruneBase, p.pruneNext = "", 0
 		return true
 	}
-	return c.cfg.PruneAge > 0 && time.Since(time.UnixMilli(oldest)) >= c.cfg.PruneAge
+	p.pruneBase, p.pruneAt = base, time.Now()
+	p.pruneNext = len(ops) + max(len(ops)/8, 1)
+	return false
 }
 
 // syncScheduled reports whether a sync of p is set to start and has not
@@ -75,6 +91,24 @@ func (p *pathState) syncScheduled() bool {
 // scheduleSync runs a sync of p after delay, once however many times it is
 // asked meanwhile; asked while a sync runs, it runs again after.
 func (c *Client) scheduleSync(p *pathState, delay time.Duration) {
+	c.scheduleSyncFor(p, delay, false)
+}
+
+// schedulePrune schedules a sync of p because pruneDue said so: it starts
+// between SyncDelay and twice that, and only if the path is still due
+// then (and nothing else asked for a sync meanwhile). Clients that share a
+// path reach "due" at the same ops: the first one's checkpoint reaches the
+// others before their syncs start, and they need not read the stores and
+// make checkpoints of their own that the stores would find superseded.
+func (c *Client) schedulePrune(p *pathState) {
+	d := c.cfg.SyncDelay
+	if d > 0 {
+		d += rand.N(d)
+	}
+	c.scheduleSyncFor(p, d, true)
+}
+
+func (c *Client) scheduleSyncFor(p *pathState, delay time.Duration, prune bool) {
 	p.syncMu.Lock()
 	defer p.syncMu.Unlock()
 	if p.syncRunning {
@@ -82,8 +116,10 @@ func (c *Client) scheduleSync(p *pathState, delay time.Duration) {
 		return
 	}
 	if p.syncTimer != nil {
+		p.syncPruneOnly = p.syncPruneOnly && prune
 		return
 	}
+	p.syncPruneOnly = prune
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -94,7 +130,19 @@ func (c *Client) scheduleSync(p *pathState, delay time.Duration) {
 	p.syncTimer = time.AfterFunc(delay, func() {
 		defer c.wg.Done()
 		p.syncMu.Lock()
-		p.syncTimer, p.syncRunning, p.syncAgain = nil, true, false
+		if p.syncPruneOnly {
+			// The timer stays set meanwhile: another sync asked for now
+			// joins this one (and clears syncPruneOnly).
+			p.syncMu.Unlock()
+			due := c.pruneDue(p)
+			p.syncMu.Lock()
+			if !due && p.syncPruneOnly {
+				p.syncTimer, p.syncPruneOnly = nil, false
+				p.syncMu.Unlock()
+				return
+			}
+		}
+		p.syncTimer, p.syncRunning, p.syncAgain, p.syncPruneOnly = nil, true, false, false
 		p.syncMu.Unlock()
 		c.runSync(p)
 	})

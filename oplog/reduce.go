@@ -115,6 +115,9 @@ func (r *Registry) ReduceNext(typ, path string, l *Log, value, payload json.RawM
 		return r.ReduceWith(typ, path, l, payload)
 	}
 	if typ == "counter" {
+		if v, ok := counterNext(value, payload); ok {
+			return v, nil
+		}
 		_, vint := counterInt(value, false)
 		_, pint := counterInt(payload, true)
 		if !(vint || string(value) == "null") || !pint {
@@ -126,6 +129,44 @@ func (r *Registry) ReduceNext(typ, path string, l *Log, value, payload json.RawM
 		return nil, fmt.Errorf("reduce %s %s: %w", typ, path, err)
 	}
 	return v, nil
+}
+
+// ReduceAnywhere is ReduceNext for an op whose place in the log's date
+// order may be anywhere, not only last (a stream event that arrived after
+// later ops): it answers only when the value cannot depend on the order of
+// the ops — the built-in counter while value and payload are integers (an
+// exact sum) — and ok is false otherwise: reduce the log again.
+func (r *Registry) ReduceAnywhere(typ string, value, payload json.RawMessage) (v json.RawMessage, ok bool) {
+	if typ != "counter" || value == nil {
+		return nil, false
+	}
+	r.mu.RLock()
+	_, custom := r.m[typ]
+	r.mu.RUnlock()
+	if custom {
+		return nil, false
+	}
+	return counterNext(value, payload)
+}
+
+// counterNext is the built-in counter's value with one more payload, when
+// value (or null) and payload are integers and their sum fits an int64:
+// what Counter answers, without its general path and the canonical check
+// (an integer's decimal form is canonical).
+func counterNext(value, payload json.RawMessage) (json.RawMessage, bool) {
+	a, vint := counterInt(value, false)
+	if !vint && string(value) != "null" {
+		return nil, false
+	}
+	b, pint := counterInt(payload, true)
+	if !pint {
+		return nil, false
+	}
+	sum := a + b
+	if (b >= 0) != (sum >= a) {
+		return nil, false // past int64: the general path sums in big.Int
+	}
+	return strconv.AppendInt(nil, sum, 10), true
 }
 
 func reduce(f Reducer, l *Log, extra json.RawMessage) (v json.RawMessage, err error) {

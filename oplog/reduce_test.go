@@ -166,3 +166,49 @@ func TestCounter_bigAndSmall(t *testing.T) {
 		t.Errorf("got %s %v, want 10223372036854775806", got, err)
 	}
 }
+
+// TestRegistry_ReduceAnywhere: an op merged anywhere in the date order
+// gives, incrementally, the value of the whole log, for an integer counter;
+// a float, a number past int64's digits, another type or a registered
+// reducer is left to a whole reduction (ok false).
+func TestRegistry_ReduceAnywhere(t *testing.T) {
+	var reg Registry
+	payloads := []string{`5`, `{"add":-3}`, `922337203685477580`, `2`, `{"add":7}`, `-40`}
+	dates := []int64{50, 10, 40, 20, 60, 30} // every op but the second-last arrives out of order
+	l := NewLog()
+	value, err := reg.Reduce("counter", "/p", l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range payloads {
+		next, ok := reg.ReduceAnywhere("counter", value, json.RawMessage(p))
+		if !ok {
+			t.Fatalf("payload %d (%s): not reduced", i+1, p)
+		}
+		l.Merge(mustOp(t, dates[i], "a", uint64(i+1), p))
+		full, err := reg.Reduce("counter", "/p", l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(next) != string(full) {
+			t.Fatalf("after %d payloads: incremental %s, whole log %s", i+1, next, full)
+		}
+		value = next
+	}
+	if _, ok := reg.ReduceAnywhere("counter", value, json.RawMessage(`0.5`)); ok {
+		t.Error("a float payload was reduced out of order")
+	}
+	if _, ok := reg.ReduceAnywhere("counter", value, json.RawMessage(`9223372036854775807`)); ok {
+		t.Error("a payload past int64's digits was reduced out of order")
+	}
+	if _, ok := reg.ReduceAnywhere("counter", json.RawMessage(`1.5`), json.RawMessage(`1`)); ok {
+		t.Error("a float value was reduced out of order")
+	}
+	if _, ok := reg.ReduceAnywhere("lww", json.RawMessage(`1`), json.RawMessage(`2`)); ok {
+		t.Error("lww was reduced out of order")
+	}
+	reg.Register("counter", func(v json.RawMessage, _ []json.RawMessage) (json.RawMessage, error) { return v, nil })
+	if _, ok := reg.ReduceAnywhere("counter", json.RawMessage(`1`), json.RawMessage(`2`)); ok {
+		t.Error("a registered counter was reduced out of order")
+	}
+}

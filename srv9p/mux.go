@@ -1,6 +1,7 @@
 package srv9p
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"9fans.net/go/plan9"
@@ -33,15 +35,19 @@ import (
 // concurrent use.
 type Mux struct {
 	nc    net.Conn
-	fp    string // the TLS server's certificate fingerprint, or ""
+	br    *bufio.Reader // nc's replies: one read(2) takes every reply ready
+	fp    string        // the TLS server's certificate fingerprint, or ""
 	msize uint32
 	root  uint32
 
-	wsem   chan struct{} // held while a message is written
-	tagSem chan struct{} // one per tag in use
-	cfg    MuxConfig
-	bitAt  time.Time // when the tag bound was last logged; guarded by mu
-	bitN   int       // times it bit since; guarded by mu
+	wmu     sync.Mutex
+	writing bool          // a write is under way; guarded by wmu
+	wqueue  []byte        // requests waiting for it to end; guarded by wmu
+	wspare  []byte        // the buffer of the last queued write; guarded by wmu
+	tagSem  chan struct{} // one per tag in use
+	cfg     MuxConfig
+	bitAt   time.Time // when the tag bound was last logged; guarded by mu
+	bitN    int       // times it bit since; guarded by mu
 
 	mu       sync.Mutex
 	tags     map[uint16]chan *plan9.Fcall
@@ -50,6 +56,10 @@ type Mux struct {
 	nextFid  uint32
 	err      error         // why the connection ended, once it has
 	done     chan struct{} // closed when it ends
+
+	// plainWrites is set once the server has shown it does not know reads
+	// that name their write (MuxFile.writeNamed).
+	plainWrites atomic.Bool
 }
 
 const (
@@ -92,7 +102,7 @@ func DialMuxConfig(ctx context.Context, addr string, trust Trust, uname, aname s
 	if err != nil {
 		return nil, classify(err)
 	}
-	m := &Mux{nc: nc, fp: fp, cfg: cfg, wsem: make(chan struct{}, 1), tagSem: make(chan struct{}, cfg.MaxTags), tags: make(map[uint16]chan *plan9.Fcall), nextFid: 1, done: make(chan struct{})}
+	m := &Mux{nc: nc, br: bufio.NewReaderSize(nc, readBuffer), fp: fp, cfg: cfg, tagSem: make(chan struct{}, cfg.MaxTags), tags: make(map[uint16]chan *plan9.Fcall), nextFid: 1, done: make(chan struct{})}
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
 	err = m.version()
 	if err == nil {
@@ -150,7 +160,7 @@ func (m *Mux) attach(ctx context.Context, uname, aname string) error {
 // readMsg reads one message, no larger than the message size.
 func (m *Mux) readMsg() (*plan9.Fcall, error) {
 	var hdr [4]byte
-	if _, err := io.ReadFull(m.nc, hdr[:]); err != nil {
+	if _, err := io.ReadFull(m.br, hdr[:]); err != nil {
 		return nil, err
 	}
 	size := binary.LittleEndian.Uint32(hdr[:])
@@ -159,7 +169,7 @@ func (m *Mux) readMsg() (*plan9.Fcall, error) {
 	}
 	b := make([]byte, size)
 	copy(b, hdr[:])
-	if _, err := io.ReadFull(m.nc, b[4:]); err != nil {
+	if _, err := io.ReadFull(m.br, b[4:]); err != nil {
 		return nil, err
 	}
 	return plan9.UnmarshalFcall(b)
@@ -221,6 +231,12 @@ func (m *Mux) newTag(ctx context.Context, ch chan *plan9.Fcall) (uint16, error) 
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.takeTag(ch), nil
+}
+
+// takeTag takes the next tag not in use for ch, with m.mu held and a place
+// in tagSem reserved.
+func (m *Mux) takeTag(ch chan *plan9.Fcall) uint16 {
 	for {
 		t := m.nextTag
 		m.nextTag++
@@ -229,9 +245,24 @@ func (m *Mux) newTag(ctx context.Context, ch chan *plan9.Fcall) (uint16, error) 
 		}
 		if _, used := m.tags[t]; !used {
 			m.tags[t] = ch
-			return t, nil
+			return t
 		}
 	}
+}
+
+// errNoTag is rpc2's error when no second tag is free: nothing was sent.
+var errNoTag = errors.New("no second tag free")
+
+// tryTag reserves a tag for ch if one is free at once.
+func (m *Mux) tryTag(ch chan *plan9.Fcall) (uint16, bool) {
+	select {
+	case m.tagSem <- struct{}{}:
+	default:
+		return 0, false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.takeTag(ch), true
 }
 
 // bit logs, at most once a minute, that a call waits for a tag.
@@ -281,24 +312,53 @@ func (m *Mux) freeFid(f uint32) {
 // send writes one request. A write that a deadline cuts before any byte
 // went leaves the connection up; one cut halfway ends it.
 func (m *Mux) send(ctx context.Context, tx *plan9.Fcall) error {
-	b, err := tx.Bytes()
+	b, err := m.marshal(nil, tx)
 	if err != nil {
-		return gig.Errorf(gig.ErrInvalid, "%w", err)
+		return err
 	}
-	if uint32(len(b)) > m.msize {
-		return gig.Errorf(gig.ErrLimit, "request of %d bytes over the message size %d", len(b), m.msize)
+	return m.sendBytes(ctx, b)
+}
+
+// marshal appends the message tx to b, within the message size.
+func (m *Mux) marshal(b []byte, tx *plan9.Fcall) ([]byte, error) {
+	msg, err := tx.Bytes()
+	if err != nil {
+		return nil, gig.Errorf(gig.ErrInvalid, "%w", err)
 	}
-	select {
-	case m.wsem <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-m.done:
-		return m.err
+	if uint32(len(msg)) > m.msize {
+		return nil, gig.Errorf(gig.ErrLimit, "request of %d bytes over the message size %d", len(msg), m.msize)
 	}
-	defer func() { <-m.wsem }()
+	if b == nil {
+		return msg, nil
+	}
+	return append(b, msg...), nil
+}
+
+// sendBytes writes whole requests in one write, as send does. Requests
+// sent while another write is under way are queued and leave together in
+// the next write, made by the goroutine that finds the queue not empty
+// after its own (in the background, so that its call returns): a queued
+// request counts as sent; if its write fails, the connection ends and
+// every call returns with that error.
+func (m *Mux) sendBytes(ctx context.Context, b []byte) error {
+	m.wmu.Lock()
+	if m.writing {
+		m.wqueue = append(m.wqueue, b...)
+		m.wmu.Unlock()
+		return nil
+	}
+	m.writing = true
+	m.wmu.Unlock()
 	dl, _ := ctx.Deadline()
 	m.nc.SetWriteDeadline(dl)
 	n, err := m.nc.Write(b)
+	m.wmu.Lock()
+	more := len(m.wqueue) > 0
+	m.writing = more
+	m.wmu.Unlock()
+	if more {
+		go m.writeQueue()
+	}
 	if err != nil {
 		var ne net.Error
 		if n == 0 && errors.As(err, &ne) && ne.Timeout() && ctx.Err() != nil {
@@ -308,6 +368,37 @@ func (m *Mux) send(ctx context.Context, tx *plan9.Fcall) error {
 		return m.err
 	}
 	return nil
+}
+
+// writeQueue writes the queued requests until there are none, with no
+// deadline of the callers' (a request whose caller gives up is flushed,
+// and a server that answers no flush ends the connection).
+func (m *Mux) writeQueue() {
+	for {
+		m.wmu.Lock()
+		q := m.wqueue
+		if len(q) == 0 {
+			m.writing = false
+			m.wmu.Unlock()
+			return
+		}
+		m.wqueue = m.wspare[:0]
+		m.wspare = nil
+		m.wmu.Unlock()
+		m.nc.SetWriteDeadline(time.Time{})
+		if _, err := m.nc.Write(q); err != nil {
+			m.fail(err)
+			m.wmu.Lock()
+			m.wqueue, m.writing = nil, false
+			m.wmu.Unlock()
+			return
+		}
+		if cap(q) <= 64<<10 {
+			m.wmu.Lock()
+			m.wspare = q[:0]
+			m.wmu.Unlock()
+		}
+	}
 }
 
 // rpc sends tx and waits for its reply; an Rerror is returned as its error,
@@ -334,20 +425,91 @@ func (m *Mux) rpcAfter(ctx context.Context, tx *plan9.Fcall, after func()) (*pla
 	select {
 	case rx := <-ch:
 		m.freeTag(tag)
-		if rx.Type == plan9.Rerror {
-			return nil, ParseError(rx.Ename)
-		}
-		if rx.Type != tx.Type+1 {
-			m.fail(fmt.Errorf("reply of type %d to a request of type %d", rx.Type, tx.Type))
-			return nil, m.err
-		}
-		return rx, nil
+		return m.check(tx, rx)
 	case <-m.done:
 		return nil, m.err
 	case <-ctx.Done():
 		m.flush(tag, ch, after)
 		return nil, ctx.Err()
 	}
+}
+
+// check returns the reply rx to tx, or the error it carries (an Rerror);
+// a reply of the wrong type ends the connection.
+func (m *Mux) check(tx, rx *plan9.Fcall) (*plan9.Fcall, error) {
+	if rx.Type == plan9.Rerror {
+		return nil, ParseError(rx.Ename)
+	}
+	if rx.Type != tx.Type+1 {
+		m.fail(fmt.Errorf("reply of type %d to a request of type %d", rx.Type, tx.Type))
+		return nil, m.err
+	}
+	return rx, nil
+}
+
+// rpc2 sends a and b together, in one write, and waits for both replies,
+// as rpc does for one: each error is its own reply's (an Rerror, a reply
+// of the wrong type) or the connection's; if ctx ends first, the requests
+// not answered yet are flushed and both errors are ctx's. If a's reply is
+// an error and b's has not come yet, b is flushed and its error is a's:
+// b is a request that follows from a (a read of a write's reply).
+func (m *Mux) rpc2(ctx context.Context, a, b *plan9.Fcall) (ra, rb *plan9.Fcall, erra, errb error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err, err
+	}
+	cha, chb := make(chan *plan9.Fcall, 1), make(chan *plan9.Fcall, 1)
+	taga, err := m.newTag(ctx, cha)
+	if err != nil {
+		return nil, nil, err, err
+	}
+	// The second tag is taken only if one is free at once: callers that
+	// each held one and waited for another could wait for each other.
+	tagb, ok := m.tryTag(chb)
+	if !ok {
+		m.freeTag(taga)
+		return nil, nil, errNoTag, errNoTag
+	}
+	a.Tag, b.Tag = taga, tagb
+	msg, err := m.marshal(nil, a)
+	if err == nil {
+		msg, err = m.marshal(msg, b)
+	}
+	if err == nil {
+		err = m.sendBytes(ctx, msg)
+	}
+	if err != nil {
+		m.freeTag(taga)
+		m.freeTag(tagb)
+		return nil, nil, err, err
+	}
+	gota, gotb := false, false
+	for !gota || !gotb {
+		select {
+		case rx := <-cha:
+			m.freeTag(taga)
+			gota = true
+			ra, erra = m.check(a, rx)
+			if erra != nil && !gotb {
+				m.flush(tagb, chb, nil)
+				return nil, nil, erra, erra
+			}
+		case rx := <-chb:
+			m.freeTag(tagb)
+			gotb = true
+			rb, errb = m.check(b, rx)
+		case <-m.done:
+			return nil, nil, m.err, m.err
+		case <-ctx.Done():
+			if !gota {
+				m.flush(taga, cha, nil)
+			}
+			if !gotb {
+				m.flush(tagb, chb, nil)
+			}
+			return nil, nil, ctx.Err(), ctx.Err()
+		}
+	}
+	return ra, rb, erra, errb
 }
 
 // flush sends a Tflush for tag and, in the background, frees the tag once
@@ -435,8 +597,9 @@ type MuxFile struct {
 	fid    uint32
 	iounit int
 
-	mu  sync.Mutex
-	off int64 // of Read and Write
+	mu    sync.Mutex
+	off   int64 // of Read and Write
+	wrote int64 // the number of the last numbered write (writeNamed)
 }
 
 // OpenFile opens the file at path with mode (plan9.OREAD, OWRITE, ORDWR).
@@ -535,12 +698,16 @@ func (f *MuxFile) Exchange(ctx context.Context, data []byte, chunk int) ([]byte,
 // ExchangeLines is Exchange for a reply of a known number of lines (a push
 // file's one result line per record): it stops reading once the reply
 // holds that many, instead of reading once more to find its end, which
-// saves a round trip per exchange. A reply that ends before (a read of 0
-// bytes) is returned as it is, for the caller to judge.
+// saves a round trip per exchange. Its last write is numbered and goes out
+// together with the first read of its reply, which names it (see
+// NamedOffset): one round trip for a small exchange, not two; with a
+// server that does not know named reads, the reply is read once the write
+// is answered. A reply that ends before (a read of 0 bytes) is returned
+// as it is, for the caller to judge.
 func (f *MuxFile) ExchangeLines(ctx context.Context, data []byte, chunk, lines int) ([]byte, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for len(data) > 0 {
+	for len(data) > min(chunk, f.iounit) {
 		n := min(len(data), chunk)
 		if err := f.writeAt(ctx, data[:n], 0); err != nil {
 			return nil, fmt.Errorf("%s: %w", f.path, err)
@@ -549,6 +716,34 @@ func (f *MuxFile) ExchangeLines(ctx context.Context, data []byte, chunk, lines i
 	}
 	out := make([]byte, 0, 512)
 	seen := 0
+	if len(data) > 0 {
+		var named bool
+		var err error
+		out, named, err = f.writeNamed(ctx, data, out)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f.path, err)
+		}
+		seen = bytes.Count(out, []byte{'\n'})
+		if named {
+			for seen < lines && len(out) < MaxNamedOffset {
+				if len(out) == cap(out) {
+					out = slices.Grow(out, min(max(cap(out), 8192), MaxNamedOffset-len(out)))
+				}
+				n, err := f.readAt(ctx, out[len(out):cap(out)], NamedOffset(f.wrote, int64(len(out))))
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", f.path, err)
+				}
+				if n == 0 {
+					return out, nil
+				}
+				seen += bytes.Count(out[len(out):len(out)+n], []byte{'\n'})
+				out = out[:len(out)+n]
+			}
+			if seen >= lines {
+				return out, nil
+			}
+		}
+	}
 	for seen < lines {
 		if len(out) == cap(out) {
 			out = slices.Grow(out, min(max(cap(out), 8192), 1<<20))
@@ -564,6 +759,41 @@ func (f *MuxFile) ExchangeLines(ctx context.Context, data []byte, chunk, lines i
 		out = out[:len(out)+n]
 	}
 	return out, nil
+}
+
+// writeNamed writes data, one message's worth, as the fid's next numbered
+// write, and sends with it a read that names it (NamedOffset), for up to
+// cap(out)-len(out) bytes of its reply, appended to out. named is false
+// when the server does not know named reads (their first read gives 0
+// bytes): the Mux then writes plainly from then on, and out has none of
+// the reply yet.
+func (f *MuxFile) writeNamed(ctx context.Context, data, out []byte) (_ []byte, named bool, err error) {
+	if f.m.plainWrites.Load() || f.wrote >= MaxNamedWrite {
+		return out, false, f.writeAt(ctx, data, 0)
+	}
+	f.wrote++
+	count := cap(out) - len(out)
+	rw, rr, errw, errr := f.m.rpc2(ctx,
+		&plan9.Fcall{Type: plan9.Twrite, Fid: f.fid, Offset: uint64(f.wrote), Data: data},
+		&plan9.Fcall{Type: plan9.Tread, Fid: f.fid, Offset: uint64(NamedOffset(f.wrote, 0)), Count: uint32(count)})
+	switch {
+	case errors.Is(errw, errNoTag): // every tag but one in use: one at a time
+		f.wrote--
+		return out, false, f.writeAt(ctx, data, 0)
+	case errw != nil:
+		return out, false, errw
+	case int(rw.Count) != len(data):
+		return out, false, gig.Errorf(gig.ErrInternal, "write of %d bytes: server wrote %d", len(data), rw.Count)
+	case errr != nil:
+		return out, false, errr
+	case len(rr.Data) > count:
+		f.m.fail(fmt.Errorf("read reply of %d bytes for %d asked", len(rr.Data), count))
+		return out, false, f.m.err
+	case len(rr.Data) == 0:
+		f.m.plainWrites.Store(true)
+		return out, false, nil
+	}
+	return append(out, rr.Data...), true, nil
 }
 
 // Write writes p at the file's offset.

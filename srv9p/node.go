@@ -133,8 +133,22 @@ type staticDir struct {
 
 func (d *staticDir) Stat(context.Context) (Info, error) { return d.info, nil }
 
+// fixedNamed is a node whose name is known without a Stat (which may cost:
+// a snapshot file's makes its content).
+type fixedNamed interface{ fixedName() string }
+
+func (d *staticDir) fixedName() string    { return d.info.Name }
+func (f *funcFile) fixedName() string     { return f.info.Name }
+func (f *snapshotFile) fixedName() string { return f.info.Name }
+
 func (d *staticDir) Walk(ctx context.Context, name string) (Node, error) {
 	for _, c := range d.children {
+		if n, ok := c.(fixedNamed); ok {
+			if n.fixedName() == name {
+				return c, nil
+			}
+			continue
+		}
 		info, err := c.Stat(ctx)
 		if err != nil {
 			continue

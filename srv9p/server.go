@@ -1,6 +1,7 @@
 package srv9p
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -34,6 +35,12 @@ const (
 	DefaultAttachDelay      = 100 * time.Millisecond // see Server.AttachDelay
 	DefaultAttachMaxDelay   = 5 * time.Second        // see Server.AttachDelay
 )
+
+// readBuffer is the size of a connection's read buffer, on both sides: a
+// read(2) takes every message ready up to it (a push and a stream read are
+// a few hundred bytes), and a larger message is read past it, straight
+// into its own buffer.
+const readBuffer = 8 << 10
 
 // minMsize is the smallest message size a client may ask for; a smaller
 // Tversion is answered with version "unknown", as in Plan 9's lib9p.
@@ -190,6 +197,7 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 	c := &conn{
 		srv:         s,
 		nc:          nc,
+		br:          bufio.NewReaderSize(nc, readBuffer),
 		remote:      nc.RemoteAddr().String(),
 		maxFids:     orDefault(s.MaxFids, DefaultMaxFids),
 		maxBlocked:  int64(orDefault(s.MaxBlockedReads, DefaultMaxBlockedReads)),
@@ -267,6 +275,8 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 type conn struct {
 	srv        *Server
 	nc         net.Conn
+	br         *bufio.Reader // nc's requests: one read(2) takes every request ready
+	msgBuf     []byte        // the reader's buffer for small messages (readMsg)
 	remote     string
 	maxFids    int
 	maxBlocked int64
@@ -416,7 +426,17 @@ func (c *conn) readMsg() ([]byte, error) {
 		c.srv.limitLog("msgsize", "%s: message of %d bytes; hanging up", c.remote, size)
 		return nil, errBadMessage
 	}
-	msg := make([]byte, size)
+	// The library copies each message out of the reader before it asks
+	// for the next: a small one reuses the buffer of the last.
+	var msg []byte
+	if int(size) <= cap(c.msgBuf) {
+		msg = c.msgBuf[:size]
+	} else {
+		msg = make([]byte, size)
+		if size <= readBuffer {
+			c.msgBuf = msg
+		}
+	}
 	copy(msg, hdr[:])
 	if err := c.readFull(msg[4:]); err != nil {
 		return nil, err
@@ -460,7 +480,7 @@ func (c *conn) readFull(p []byte) error {
 		if c.idle > 0 {
 			c.nc.SetReadDeadline(time.Now().Add(c.idle))
 		}
-		n, err := c.nc.Read(p)
+		n, err := c.br.Read(p)
 		p = p[n:]
 		if err == nil || n > 0 {
 			continue
@@ -477,34 +497,77 @@ func (c *conn) readFull(p []byte) error {
 	return nil
 }
 
-// writer writes the library's replies. A reply that cannot be written
-// ends the connection; the library is told all went well, so that it does
-// not log to the standard logger.
+// writer writes the library's replies. Write queues a reply and returns;
+// one goroutine at a time writes out what is queued, so replies that come
+// while a write(2) is under way leave together in the next one (a push's
+// Rwrite and Rread, the Rwrites of pushes that shared a group commit). A
+// reply counts as in flight (flow control) until it is written. A reply
+// that cannot be written ends the connection; the library is told all
+// went well, so that it does not log to the standard logger.
 type writer struct {
-	c  *conn
-	mu sync.Mutex // one message at a time: the library's and refuse's
+	c       *conn
+	mu      sync.Mutex // one message at a time: the library's and refuse's
+	queue   []byte     // replies not written yet, whole messages in order
+	spare   []byte     // the buffer of the last write, for the next queue
+	writing bool       // a goroutine is writing the queue out
 }
 
+// maxSpare is the largest write buffer a writer keeps for the next one.
+const maxSpare = 64 << 10
+
 func (w *writer) Write(p []byte) (int, error) {
-	c := w.c
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	c.answering(p)
-	defer c.replied(p)
-	if c.wfailed.Load() {
-		return len(p), nil
-	}
-	if c.idle > 0 {
-		c.nc.SetWriteDeadline(time.Now().Add(c.idle))
-	}
-	if _, err := c.nc.Write(p); err != nil {
-		if !c.wfailed.Swap(true) && !c.hungUp.Load() {
-			c.logf("write: %v; hanging up", err)
-		}
-		c.nc.Close()
-		c.flow.close()
+	w.c.answering(p)
+	w.queue = append(w.queue, p...)
+	start := !w.writing
+	w.writing = true
+	w.mu.Unlock()
+	if start {
+		go w.writeOut()
 	}
 	return len(p), nil
+}
+
+// writeOut writes the queue until it is empty.
+func (w *writer) writeOut() {
+	c := w.c
+	for {
+		w.mu.Lock()
+		b := w.queue
+		if len(b) == 0 {
+			w.writing = false
+			w.mu.Unlock()
+			return
+		}
+		w.queue = w.spare[:0]
+		w.spare = nil
+		w.mu.Unlock()
+		if !c.wfailed.Load() {
+			if c.idle > 0 {
+				c.nc.SetWriteDeadline(time.Now().Add(c.idle))
+			}
+			if _, err := c.nc.Write(b); err != nil {
+				if !c.wfailed.Swap(true) && !c.hungUp.Load() {
+					c.logf("write: %v; hanging up", err)
+				}
+				c.nc.Close()
+				c.flow.close()
+			}
+		}
+		for m := b; len(m) >= 4; {
+			n := int(binary.LittleEndian.Uint32(m))
+			if n < 7 || n > len(m) {
+				break // not ours to write: the library's messages are whole
+			}
+			c.replied(m[:n])
+			m = m[n:]
+		}
+		if cap(b) <= maxSpare {
+			w.mu.Lock()
+			w.spare = b[:0]
+			w.mu.Unlock()
+		}
+	}
 }
 
 func (w *writer) Close() error { return w.c.nc.Close() }

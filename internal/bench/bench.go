@@ -127,6 +127,7 @@ type figure struct {
 	limit string // the name of the figure it is a share of, if any
 	runs  []float64
 	syncs []float64 // the store's fsyncs per op, per run (push workloads)
+	cpu   []float64 // CPU µs per op of the process (client and store), per run (push workloads)
 	note  func(v float64, figs map[string]*figure) string
 }
 
@@ -160,9 +161,9 @@ func Run(ctx context.Context, o Options, w io.Writer) error {
 	add(&figure{name: lim1, unit: "records/s"})
 	add(&figure{name: lim16, unit: "records/s"})
 	seq := fmt.Sprintf("durable push, 1 client, sequential (%d ops)", o.SeqOps)
-	own := fmt.Sprintf("16 clients, each its own path (%d ops each)", o.ConcOps)
-	shared := fmt.Sprintf("16 clients, one shared path (%d ops each)", o.ConcOps)
-	inflight := fmt.Sprintf("1 client, 16 pushes in flight on 16 paths (%d ops each)", o.ConcOps)
+	own := fmt.Sprintf("durable push, 16 clients, each its own path (%d ops each)", o.ConcOps)
+	shared := fmt.Sprintf("durable push, 16 clients, one shared path (%d ops each)", o.ConcOps)
+	inflight := fmt.Sprintf("durable push, 1 client, 16 in flight on 16 paths (%d ops each)", o.ConcOps)
 	add(&figure{name: seq, unit: "ops/s", limit: lim1})
 	add(&figure{name: own, unit: "ops/s", limit: lim16})
 	add(&figure{name: shared, unit: "ops/s", limit: lim16})
@@ -198,15 +199,27 @@ func Run(ctx context.Context, o Options, w io.Writer) error {
 	}})
 	add(&figure{name: whole, unit: "B/op", note: ratio})
 
+	// A limit is measured if it is wanted or a wanted figure is a share of it.
+	wantLimit := func(lim string) bool {
+		if want(lim) {
+			return true
+		}
+		for _, f := range order {
+			if f.limit == lim && want(f.name) {
+				return true
+			}
+		}
+		return false
+	}
 	for run := 0; run < o.Runs; run++ {
-		if want(lim1) || want(seq) {
+		if wantLimit(lim1) {
 			v, err := fsyncLimit(dir, 1, o.Limit)
 			if err != nil {
 				return fmt.Errorf("limit: %w", err)
 			}
 			figs[lim1].runs = append(figs[lim1].runs, v)
 		}
-		if want(lim16) || want("16 ") {
+		if wantLimit(lim16) {
 			v, err := fsyncLimit(dir, 16, o.Limit)
 			if err != nil {
 				return fmt.Errorf("limit: %w", err)
@@ -237,7 +250,7 @@ func Run(ctx context.Context, o Options, w io.Writer) error {
 			if !want(s.name) {
 				continue
 			}
-			e.lastSyncs = -1
+			e.lastSyncs, e.lastCPU = -1, -1
 			v, err := s.fn()
 			if err != nil {
 				e.close()
@@ -246,6 +259,9 @@ func Run(ctx context.Context, o Options, w io.Writer) error {
 			figs[s.name].runs = append(figs[s.name].runs, v)
 			if e.lastSyncs >= 0 {
 				figs[s.name].syncs = append(figs[s.name].syncs, e.lastSyncs)
+			}
+			if e.lastCPU >= 0 {
+				figs[s.name].cpu = append(figs[s.name].cpu, e.lastCPU)
 			}
 		}
 		if want(restJSON) || want(rest) || want(flushed) || want(compacted) || want(calls) || want(whole) {
@@ -291,6 +307,9 @@ func Run(ctx context.Context, o Options, w io.Writer) error {
 		if len(f.syncs) > 0 {
 			note += fmt.Sprintf("; %.2f fsyncs/op", (&figure{runs: f.syncs}).median())
 		}
+		if len(f.cpu) > 0 {
+			note += fmt.Sprintf("; CPU %.0f µs/op", (&figure{runs: f.cpu}).median())
+		}
 		if len(f.runs) > 1 {
 			note += fmt.Sprintf(" [runs: %s]", runList(f))
 		}
@@ -331,7 +350,9 @@ type env struct {
 	n       int // paths made so far, so every workload has fresh ones
 	// lastSyncs is the store's fsyncs per op in the last pushes workload.
 	lastSyncs float64
-	coldCPU   map[int][]float64
+	// lastCPU is the process's CPU µs per op in the last pushes workload.
+	lastCPU float64
+	coldCPU map[int][]float64
 }
 
 func quiet(string, ...any) {}
@@ -421,6 +442,7 @@ func (e *env) pushes(ctx context.Context, clients, inflight int, oneplace bool, 
 	errs := make(chan error, len(ws))
 	svc := e.cl.Stores[0].Service()
 	syncs0 := svc.Syncs()
+	cpu0 := cpuTime()
 	start := time.Now()
 	for _, w := range ws {
 		wg.Add(1)
@@ -436,11 +458,13 @@ func (e *env) pushes(ctx context.Context, clients, inflight int, oneplace bool, 
 	}
 	wg.Wait()
 	el := time.Since(start)
+	cpu := cpuTime() - cpu0
 	close(errs)
 	if err := <-errs; err != nil {
 		return 0, err
 	}
 	e.lastSyncs = float64(svc.Syncs()-syncs0) / float64(len(ws)*perWriter)
+	e.lastCPU = float64(cpu.Microseconds()) / float64(len(ws)*perWriter)
 	return float64(len(ws)*perWriter) / el.Seconds(), nil
 }
 

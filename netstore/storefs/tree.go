@@ -523,18 +523,43 @@ type pushHandle struct {
 	sess string                      // the session of the connection's token (call log)
 	auth func(context.Context) error // the connection's token, checked per write
 
-	mu    sync.Mutex
-	lb    lineBuffer
-	reply []byte
+	mu      sync.Mutex
+	lb      lineBuffer
+	reply   []byte
+	named   srv9p.NamedWrites // the numbered writes done, for named reads
+	replyOf int64             // the number of the write whose results reply holds (0: not numbered)
 }
 
-func (h *pushHandle) Write(ctx context.Context, p []byte, _ int64) (int, error) {
+// Write takes the records of p; a write at offset k > 0 is numbered k, and
+// a read that names it (srv9p.NamedOffset) waits for it to be done.
+func (h *pushHandle) Write(ctx context.Context, p []byte, off int64) (int, error) {
 	if err := h.auth(ctx); err != nil {
 		h.t.logRefused(h.user, h.sess, "push", err)
+		h.mu.Lock()
+		h.done(off, true)
+		h.mu.Unlock()
 		return 0, err
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	n, err := h.write(ctx, p)
+	h.done(off, err != nil)
+	return n, err
+}
+
+// done records, with h.mu held, that the write numbered off (0: not
+// numbered) is done and h.reply holds its results (none if it failed).
+func (h *pushHandle) done(off int64, failed bool) {
+	if failed {
+		h.reply = h.reply[:0]
+	}
+	h.replyOf = off
+	h.named.Done(off)
+}
+
+// write takes the records of p, with h.mu held, and leaves their results
+// in h.reply.
+func (h *pushHandle) write(ctx context.Context, p []byte) (int, error) {
 	h.reply = h.reply[:0]
 	lines, err := h.lb.add(p)
 	if err != nil {
@@ -571,10 +596,21 @@ func (h *pushHandle) Write(ctx context.Context, p []byte, _ int64) (int, error) 
 }
 
 // Read reads the results of the last write; while an unterminated line
-// waits for the rest of it, they end with a line that says so.
-func (h *pushHandle) Read(_ context.Context, p []byte, off int64) (int, error) {
+// waits for the rest of it, they end with a line that says so. A read at
+// an offset that names a write (srv9p.NamedOffset) first waits for that
+// write to be done.
+func (h *pushHandle) Read(ctx context.Context, p []byte, off int64) (int, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if k, o, named := srv9p.ParseNamedOffset(off); named {
+		if _, err := h.named.Wait(ctx, &h.mu, k); err != nil {
+			return 0, err
+		}
+		if h.replyOf != k {
+			return 0, gig.Errorf(gig.ErrConflict, "the results of write %d are gone: another write came after it", k)
+		}
+		off = o
+	}
 	reply := h.reply
 	if n := h.lb.pending(); n > 0 {
 		reply = append(slices.Clip(reply), fmt.Sprintf("%s: an unterminated line of %d bytes, not a whole op yet: end it with a newline\n", gig.ErrInvalid.Word(), n)...)
