@@ -799,6 +799,10 @@ func (f *MuxFile) writeNamed(ctx context.Context, data, out []byte) (_ []byte, n
 	return append(out, rr.Data...), true, nil
 }
 
+// Iounit is the most data one read or write of the file carries: the
+// server's iounit, or the message size less the header.
+func (f *MuxFile) Iounit() int { return f.iounit }
+
 // Write writes p at the file's offset.
 func (f *MuxFile) Write(ctx context.Context, p []byte) error {
 	f.mu.Lock()
