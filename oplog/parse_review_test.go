@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/rand"
 	"testing"
+
+	"gigfs.io/gigfs/gig"
 )
 
 // randomAnswer makes lines of ops, checkpoints, duplicates, ops out of
@@ -122,5 +124,21 @@ func TestParseLog_RandomAgreesWithMerge(t *testing.T) {
 				})
 			}
 		}
+	}
+}
+
+// TestParseLog_RefusalKeepsItsKind: a line the log refuses (an op whose
+// (origin, seq) another op holds) is an error of the refusal's kind, a
+// conflict, that a caller can test with errors.Is, not only its text.
+func TestParseLog_RefusalKeepsItsKind(t *testing.T) {
+	ops := longOps(t, 10)
+	taken := mustOp(t, ops[9].Date+1, ops[3].Origin, ops[3].Seq, `"taken"`)
+	_, err := ParseLog(answer(append(append([]Op(nil), ops...), taken)))
+	var le *LineError
+	if !errors.As(err, &le) || le.Line != 11 {
+		t.Fatalf("%v, want an error on line 11", err)
+	}
+	if !errors.Is(err, gig.ErrConflict) {
+		t.Fatalf("%v: not a conflict (errors.Is)", err)
 	}
 }
