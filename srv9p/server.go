@@ -497,27 +497,70 @@ func (c *conn) readFull(p []byte) error {
 	return nil
 }
 
-// writer writes the library's replies. Write queues a reply and returns;
-// one goroutine at a time writes out what is queued, so replies that come
-// while a write(2) is under way leave together in the next one (a push's
-// Rwrite and Rread, the Rwrites of pushes that shared a group commit). A
-// reply counts as in flight (flow control) until it is written. A reply
-// that cannot be written ends the connection; the library is told all
-// went well, so that it does not log to the standard logger.
+// writer writes the library's replies. A reply made while no write is
+// under way and at most one other request of the connection is in flight
+// (a push's named read and its write: the pair of one sequential push) is
+// written at once by the goroutine that made it: no hand-off to another
+// goroutine on the reply's way out. Otherwise it is queued and one
+// goroutine at a time writes out what is queued, so replies that come
+// while a write(2) is under way leave together in the next one (the
+// Rwrites of pushes that shared a group commit). The library holds its
+// own lock while it writes a reply, so a reply written at once keeps the
+// others of the connection waiting for its write(2): hence only when few
+// are in flight. A reply counts as in flight (flow control) until it is
+// written. A reply that cannot be written ends the connection; the
+// library is told all went well, so that it does not log to the standard
+// logger.
 type writer struct {
 	c       *conn
 	mu      sync.Mutex // one message at a time: the library's and refuse's
 	queue   []byte     // replies not written yet, whole messages in order
 	spare   []byte     // the buffer of the last write, for the next queue
-	writing bool       // a goroutine is writing the queue out
+	writing bool       // a goroutine is writing (the queue, or its own reply)
 }
 
 // maxSpare is the largest write buffer a writer keeps for the next one.
 const maxSpare = 64 << 10
 
+// inlineInFlight is how many requests of a connection may be in flight,
+// the one answered included, for its reply to be written at once.
+const inlineInFlight = 2
+
+// Write is the library's: it writes the reply p at once when it may (see
+// writer), or queues it.
 func (w *writer) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	w.c.answering(p)
+	if !w.writing && len(w.queue) == 0 {
+		if n, _ := w.c.pending(); n <= inlineInFlight {
+			w.writing = true
+			w.mu.Unlock()
+			w.send(p)
+			w.mu.Lock()
+			more := len(w.queue) > 0
+			w.writing = more
+			w.mu.Unlock()
+			if more { // queued by refuse meanwhile
+				go w.writeOut()
+			}
+			return len(p), nil
+		}
+	}
+	w.enqueue(p)
+	return len(p), nil
+}
+
+// queueReply queues the reply p to be written in the background: the
+// reader's own replies (refuse), which must never wait for a write(2).
+func (w *writer) queueReply(p []byte) {
+	w.mu.Lock()
+	w.c.answering(p)
+	w.enqueue(p)
+}
+
+// enqueue queues p, with w.mu held, which it releases, and starts the
+// background write if none is under way.
+func (w *writer) enqueue(p []byte) {
 	w.queue = append(w.queue, p...)
 	start := !w.writing
 	w.writing = true
@@ -525,12 +568,10 @@ func (w *writer) Write(p []byte) (int, error) {
 	if start {
 		go w.writeOut()
 	}
-	return len(p), nil
 }
 
 // writeOut writes the queue until it is empty.
 func (w *writer) writeOut() {
-	c := w.c
 	for {
 		w.mu.Lock()
 		b := w.queue
@@ -542,31 +583,38 @@ func (w *writer) writeOut() {
 		w.queue = w.spare[:0]
 		w.spare = nil
 		w.mu.Unlock()
-		if !c.wfailed.Load() {
-			if c.idle > 0 {
-				c.nc.SetWriteDeadline(time.Now().Add(c.idle))
-			}
-			if _, err := c.nc.Write(b); err != nil {
-				if !c.wfailed.Swap(true) && !c.hungUp.Load() {
-					c.logf("write: %v; hanging up", err)
-				}
-				c.nc.Close()
-				c.flow.close()
-			}
-		}
-		for m := b; len(m) >= 4; {
-			n := int(binary.LittleEndian.Uint32(m))
-			if n < 7 || n > len(m) {
-				break // not ours to write: the library's messages are whole
-			}
-			c.replied(m[:n])
-			m = m[n:]
-		}
+		w.send(b)
 		if cap(b) <= maxSpare {
 			w.mu.Lock()
 			w.spare = b[:0]
 			w.mu.Unlock()
 		}
+	}
+}
+
+// send writes b, whole messages, to the connection (unless a write has
+// failed) and counts each as replied.
+func (w *writer) send(b []byte) {
+	c := w.c
+	if !c.wfailed.Load() {
+		if c.idle > 0 {
+			c.nc.SetWriteDeadline(time.Now().Add(c.idle))
+		}
+		if _, err := c.nc.Write(b); err != nil {
+			if !c.wfailed.Swap(true) && !c.hungUp.Load() {
+				c.logf("write: %v; hanging up", err)
+			}
+			c.nc.Close()
+			c.flow.close()
+		}
+	}
+	for m := b; len(m) >= 4; {
+		n := int(binary.LittleEndian.Uint32(m))
+		if n < 7 || n > len(m) {
+			break // not ours to write: the library's messages are whole
+		}
+		c.replied(m[:n])
+		m = m[n:]
 	}
 }
 
