@@ -501,7 +501,13 @@ func (c *conn) readFull(p []byte) error {
 // under way and at most one other request of the connection is in flight
 // (a push's named read and its write: the pair of one sequential push) is
 // written at once by the goroutine that made it: no hand-off to another
-// goroutine on the reply's way out. Otherwise it is queued and one
+// goroutine on the reply's way out. The Rwrite of a numbered write whose
+// named read is that other request waits in the queue for the read's
+// reply, which the write's end has just made ready: the pair leaves in
+// one write(2) from the read's goroutine, and the client takes it in one
+// read(2). (A client that names, in a read that never ends, a write it
+// sent beside it, delays only its own Rwrite: any other reply takes the
+// queue along.) Otherwise it is queued and one
 // goroutine at a time writes out what is queued, so replies that come
 // while a write(2) is under way leave together in the next one (the
 // Rwrites of pushes that shared a group commit). The library holds its
@@ -527,26 +533,42 @@ const maxSpare = 64 << 10
 const inlineInFlight = 2
 
 // Write is the library's: it writes the reply p at once when it may (see
-// writer), or queues it.
+// writer), with any reply left in the queue for it, or queues it.
 func (w *writer) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	w.c.answering(p)
-	if !w.writing && len(w.queue) == 0 {
-		if n, _ := w.c.pending(); n <= inlineInFlight {
-			w.writing = true
-			w.mu.Unlock()
-			w.send(p)
-			w.mu.Lock()
-			more := len(w.queue) > 0
-			w.writing = more
-			w.mu.Unlock()
-			if more { // queued by refuse meanwhile
-				go w.writeOut()
-			}
-			return len(p), nil
-		}
+	if w.writing {
+		w.enqueue(p)
+		return len(p), nil
 	}
-	w.enqueue(p)
+	now, hold := w.c.replyNow(p)
+	switch {
+	case hold:
+		w.queue = append(w.queue, p...) // for the named read's reply
+		w.mu.Unlock()
+		return len(p), nil
+	case !now:
+		w.enqueue(p)
+		return len(p), nil
+	}
+	b, queued := p, len(w.queue) > 0
+	if queued {
+		b = append(w.queue, p...)
+		w.queue, w.spare = w.spare[:0], nil
+	}
+	w.writing = true
+	w.mu.Unlock()
+	w.send(b)
+	w.mu.Lock()
+	if queued && cap(b) <= maxSpare {
+		w.spare = b[:0]
+	}
+	more := len(w.queue) > 0
+	w.writing = more
+	w.mu.Unlock()
+	if more { // queued meanwhile by refuse
+		go w.writeOut()
+	}
 	return len(p), nil
 }
 
