@@ -499,24 +499,23 @@ func (c *conn) readFull(p []byte) error {
 
 // writer writes the library's replies. A reply made while no write is
 // under way and at most one other request of the connection is in flight
-// (a push's named read and its write: the pair of one sequential push) is
+// (the pair of one sequential push: its write and its named read) is
 // written at once by the goroutine that made it: no hand-off to another
 // goroutine on the reply's way out. The Rwrite of a numbered write whose
 // named read is that other request waits in the queue for the read's
-// reply, which the write's end has just made ready: the pair leaves in
-// one write(2) from the read's goroutine, and the client takes it in one
+// reply, which the write's end has just made ready: the pair leaves in one
+// write(2) from the read's goroutine, and the client takes it in one
 // read(2). (A client that names, in a read that never ends, a write it
-// sent beside it, delays only its own Rwrite: any other reply takes the
-// queue along.) Otherwise it is queued and one
-// goroutine at a time writes out what is queued, so replies that come
-// while a write(2) is under way leave together in the next one (the
-// Rwrites of pushes that shared a group commit). The library holds its
-// own lock while it writes a reply, so a reply written at once keeps the
-// others of the connection waiting for its write(2): hence only when few
-// are in flight. A reply counts as in flight (flow control) until it is
-// written. A reply that cannot be written ends the connection; the
-// library is told all went well, so that it does not log to the standard
-// logger.
+// sent beside it delays only its own Rwrite; any other reply takes the
+// queue along.) Otherwise a reply is queued, and one goroutine at a time
+// writes out what is queued, so replies that come while a write(2) is
+// under way leave together in the next one (the Rwrites of pushes that
+// shared a group commit). The library holds its own lock while it hands
+// over a reply, so one written at once keeps the connection's other
+// replies waiting for its write(2): hence only when few are in flight. A
+// reply counts as in flight (flow control) until it is written. A reply
+// that cannot be written ends the connection; the library is told all
+// went well, so that it does not log to the standard logger.
 type writer struct {
 	c       *conn
 	mu      sync.Mutex // one message at a time: the library's and refuse's
