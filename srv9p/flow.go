@@ -146,26 +146,27 @@ func (c *conn) reserve(msg []byte) {
 	f.mu.Unlock()
 }
 
-// replyNow says, for a reply about to be made while no write is under
-// way, whether its goroutine should write it at once (few requests in
-// flight: see writer), and whether instead it should be left in the
-// queue for another reply to take: an Rwrite of a numbered write whose
-// named read is in flight, with nothing else in flight, is written
-// together with that read's reply, which follows it at once.
-func (c *conn) replyNow(msg []byte) (now, hold bool) {
+// fewInFlight reports whether few enough requests are in flight for a
+// reply to be written by the goroutine that made it (see writer).
+func (c *conn) fewInFlight() bool {
 	f := &c.flow
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.inflight > inlineInFlight {
-		return false, false
+	return f.inflight <= inlineInFlight
+}
+
+// holds reports whether msg is the Rwrite of a numbered write whose named
+// read is in flight: it is kept for that read's reply, which follows it
+// at once, to leave together (see writer).
+func (c *conn) holds(msg []byte) bool {
+	if len(msg) < 7 || msg[4] != plan9.Rwrite {
+		return false
 	}
-	if len(msg) >= 7 && msg[4] == plan9.Rwrite {
-		r := f.res[binary.LittleEndian.Uint16(msg[5:7])]
-		if len(r) > 0 && r[0].kind == numberedWrite && f.named[r[0].write] > 0 {
-			return false, true
-		}
-	}
-	return true, false
+	f := &c.flow
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r := f.res[binary.LittleEndian.Uint16(msg[5:7])]
+	return len(r) > 0 && r[0].kind == numberedWrite && f.named[r[0].write] > 0
 }
 
 // replied counts the reply msg as written: its request leaves the flight.

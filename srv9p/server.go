@@ -501,25 +501,29 @@ func (c *conn) readFull(p []byte) error {
 // under way and at most one other request of the connection is in flight
 // (the pair of one sequential push: its write and its named read) is
 // written at once by the goroutine that made it: no hand-off to another
-// goroutine on the reply's way out. The Rwrite of a numbered write whose
-// named read is that other request waits in the queue for the read's
-// reply, which the write's end has just made ready: the pair leaves in one
-// write(2) from the read's goroutine, and the client takes it in one
-// read(2). (A client that names, in a read that never ends, a write it
-// sent beside it delays only its own Rwrite; any other reply takes the
-// queue along.) Otherwise a reply is queued, and one goroutine at a time
-// writes out what is queued, so replies that come while a write(2) is
-// under way leave together in the next one (the Rwrites of pushes that
-// shared a group commit). The library holds its own lock while it hands
-// over a reply, so one written at once keeps the connection's other
-// replies waiting for its write(2): hence only when few are in flight. A
-// reply counts as in flight (flow control) until it is written. A reply
+// goroutine on the reply's way out. Otherwise a reply is queued, and one
+// goroutine at a time writes out what is queued, so replies that come
+// while a write(2) is under way leave together in the next one (the
+// Rwrites of pushes that shared a group commit). The library holds its
+// own lock while it hands over a reply, so one written at once keeps the
+// connection's other replies waiting for its write(2): hence only when
+// few are in flight.
+//
+// The Rwrite of a numbered write whose named read is in flight is held
+// until the next reply is made, which is that read's as a rule (the
+// write's end has just made it ready): the pair leaves in one write(2)
+// and the client takes it in one read(2). Replies leave in the order they
+// were made. (A client that names, in a read that never ends, a write it
+// sent beside it delays only its own Rwrite, until another reply.)
+//
+// A reply counts as in flight (flow control) until it is written. A reply
 // that cannot be written ends the connection; the library is told all
 // went well, so that it does not log to the standard logger.
 type writer struct {
 	c       *conn
 	mu      sync.Mutex // one message at a time: the library's and refuse's
 	queue   []byte     // replies not written yet, whole messages in order
+	held    []byte     // Rwrites held for their named reads' replies, after queue
 	spare   []byte     // the buffer of the last write, for the next queue
 	writing bool       // a goroutine is writing (the queue, or its own reply)
 }
@@ -531,22 +535,18 @@ const maxSpare = 64 << 10
 // the one answered included, for its reply to be written at once.
 const inlineInFlight = 2
 
-// Write is the library's: it writes the reply p at once when it may (see
-// writer), with any reply left in the queue for it, or queues it.
+// Write is the library's: it holds the reply p, writes it at once with
+// what is queued, or queues it (see writer).
 func (w *writer) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	w.c.answering(p)
-	if w.writing {
-		w.enqueue(p)
-		return len(p), nil
-	}
-	now, hold := w.c.replyNow(p)
-	switch {
-	case hold:
-		w.queue = append(w.queue, p...) // for the named read's reply
+	if w.c.holds(p) {
+		w.held = append(w.held, p...)
 		w.mu.Unlock()
 		return len(p), nil
-	case !now:
+	}
+	w.release()
+	if w.writing || !w.c.fewInFlight() {
 		w.enqueue(p)
 		return len(p), nil
 	}
@@ -565,10 +565,22 @@ func (w *writer) Write(p []byte) (int, error) {
 	more := len(w.queue) > 0
 	w.writing = more
 	w.mu.Unlock()
-	if more { // queued meanwhile by refuse
+	if more { // queued meanwhile
 		go w.writeOut()
 	}
 	return len(p), nil
+}
+
+// release moves the held replies to the queue, with w.mu held: a reply
+// made after them leaves after them.
+func (w *writer) release() {
+	if len(w.held) > 0 {
+		w.queue = append(w.queue, w.held...)
+		w.held = w.held[:0]
+		if cap(w.held) > maxSpare {
+			w.held = nil
+		}
+	}
 }
 
 // queueReply queues the reply p to be written in the background: the
@@ -576,6 +588,7 @@ func (w *writer) Write(p []byte) (int, error) {
 func (w *writer) queueReply(p []byte) {
 	w.mu.Lock()
 	w.c.answering(p)
+	w.release()
 	w.enqueue(p)
 }
 

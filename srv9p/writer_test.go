@@ -109,15 +109,22 @@ func TestServer_PushPairLeavesInOneWrite(t *testing.T) {
 			ends = append(ends, i == len(w)-1)
 		}
 	}
+	// The pushes are sequential: the replies of push j are messages 2j
+	// and 2j+1, in either order.
+	if len(msgs) != 2*pushes {
+		t.Fatalf("%d messages written for %d pushes, want %d", len(msgs), pushes, 2*pushes)
+	}
 	pairs, alone := 0, 0
-	for i, typ := range msgs {
-		if typ != plan9.Rwrite || i+1 == len(msgs) || msgs[i+1] != plan9.Rread {
-			continue // the Rread (if any) left first
-		}
-		if ends[i] {
+	for j := 0; j < len(msgs); j += 2 {
+		switch {
+		case msgs[j] == plan9.Rwrite && msgs[j+1] == plan9.Rread && ends[j]:
 			alone++
-		} else {
+		case msgs[j] == plan9.Rwrite && msgs[j+1] == plan9.Rread:
 			pairs++
+		case msgs[j] == plan9.Rread && msgs[j+1] == plan9.Rwrite:
+			// the read was answered before the Rwrite was made
+		default:
+			t.Fatalf("push %d: replies of types %d and %d", j/2, msgs[j], msgs[j+1])
 		}
 	}
 	if alone > 0 {
