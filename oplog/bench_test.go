@@ -222,3 +222,20 @@ func cpuTime() time.Duration {
 }
 
 func cpuSince(t time.Duration) time.Duration { return cpuTime() - t }
+
+// BenchmarkAppendJSONLines is a store's encoding of a 100,000-op log as
+// JSON lines, what its first read (or stat) after a change costs.
+func BenchmarkAppendJSONLines(b *testing.B) {
+	l := NewLog()
+	for i := 0; i < 100_000; i++ {
+		l.Merge(mustOp(b, 1732550000000+int64(i), "6f1c0e0a-8c1f-4c57-9d0e-2b7f5b1a9e3d", uint64(i+1), `{"add":1}`))
+	}
+	b.SetBytes(int64(len(l.AppendJSONLines(nil))))
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i := 0; i < b.N; i++ {
+		l.AppendJSONLines(nil)
+	}
+	b.ReportMetric(cpuSince(cpu0).Seconds()*1000/float64(b.N), "cpu-ms/op")
+}

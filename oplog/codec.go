@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime"
+	"slices"
 	"strconv"
+	"sync"
 )
 
 // AppendJSON appends the JSON line form of o, without the newline:
@@ -40,6 +43,68 @@ func (o *Op) AppendJSON(b []byte) []byte {
 		b = o.Covers.appendJSON(b)
 	}
 	return append(b, '}')
+}
+
+// encodeChunk is the fewest ops one goroutine of appendLines encodes.
+const encodeChunk = 16 << 10
+
+// appendLines appends ops as JSON lines. The room they take is known
+// beforehand (encodedLen), so a long run of ops is cut into parts, up to
+// GOMAXPROCS, that goroutines encode at once, each into its own stretch
+// of b.
+func appendLines(b []byte, ops []Op) []byte {
+	parts := min(runtime.GOMAXPROCS(0), len(ops)/encodeChunk)
+	if parts <= 1 {
+		n := 0
+		for i := range ops {
+			n += ops[i].encodedLen() + 1
+		}
+		b = slices.Grow(b, n)
+		for i := range ops {
+			b = ops[i].AppendJSON(b)
+			b = append(b, '\n')
+		}
+		return b
+	}
+	cut := make([]int, parts+1)  // part k is ops[cut[k]:cut[k+1]]
+	size := make([]int, parts+1) // and goes at b[start+size[k]:]
+	for k := 0; k < parts; k++ {
+		cut[k+1] = len(ops) * (k + 1) / parts
+		size[k+1] = size[k]
+		for i := cut[k]; i < cut[k+1]; i++ {
+			size[k+1] += ops[i].encodedLen() + 1
+		}
+	}
+	start := len(b)
+	b = slices.Grow(b, size[parts])[:start+size[parts]]
+	var wg sync.WaitGroup
+	ok := make([]bool, parts)
+	for k := 0; k < parts; k++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dst := b[start+size[k] : start+size[k] : start+size[k+1]]
+			for i := cut[k]; i < cut[k+1]; i++ {
+				dst = ops[i].AppendJSON(dst)
+				dst = append(dst, '\n')
+			}
+			// A length other than encodedLen's would have written past
+			// the part (into a copy, at worst): never seen, but checked.
+			ok[k] = len(dst) == size[k+1]-size[k] && (len(dst) == 0 || &dst[0] == &b[start+size[k]])
+		}()
+	}
+	wg.Wait()
+	for k := range ok {
+		if !ok[k] {
+			b = b[:start]
+			for i := range ops {
+				b = ops[i].AppendJSON(b)
+				b = append(b, '\n')
+			}
+			return b
+		}
+	}
+	return b
 }
 
 // appendStored appends the form of o kept in log files: AppendJSON's

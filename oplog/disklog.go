@@ -30,25 +30,10 @@ func OpenDiskLog(path string) (*DiskLog, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := NewLog()
-	n := 0
-	for len(records) > 0 {
-		line := records
-		if i := bytes.IndexByte(records, '\n'); i >= 0 {
-			line, records = records[:i], records[i+1:]
-		} else {
-			records = nil
-		}
-		if len(line) == 0 {
-			continue
-		}
-		o, err := decode(line, false)
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("load log %s: record %d: %w", path, n+1, err)
-		}
-		l.merge(o)
-		n++
+	l, n, err := parseRecords(records)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("load log %s: %w", path, err)
 	}
 	return &DiskLog{file: f, log: l, onDisk: n}, nil
 }

@@ -20,7 +20,7 @@ import (
 // payload aliases line. ok is false when the line is not in that shape; the caller
 // then decodes it the general way.
 // origins, if not nil, interns origin names.
-func decodeFast(line []byte, origins map[string]string) (o Op, ok bool) {
+func decodeFast(line []byte, origins *interner) (o Op, ok bool) {
 	b := line
 	if !bytes.HasPrefix(b, []byte(`{"date":`)) || len(b) < 2 || b[len(b)-1] != '}' {
 		return Op{}, false
@@ -57,17 +57,43 @@ func decodeFast(line []byte, origins map[string]string) (o Op, ok bool) {
 	if !isCanonical(body) {
 		return Op{}, false
 	}
-	if s, ok := origins[string(origin)]; ok {
-		o.Origin = s
+	o.Origin = origins.intern(origin)
+	if origins != nil && origins.alias {
+		o.Sha = aliasString(sha)
 	} else {
-		o.Origin = string(origin)
-		if origins != nil {
-			origins[o.Origin] = o.Origin
-		}
+		o.Sha = string(sha)
 	}
-	o.Sha = string(sha)
 	o.Payload = body
 	return o, true
+}
+
+// An interner hands out one string per origin name, so that the ops of
+// a log share it; with alias, the shas it decodes share the line's
+// memory (see ParseLog). A nil interner makes a string each time.
+type interner struct {
+	last    string            // the name interned last
+	checked string            // a name checkOrigin accepted (not empty)
+	m       map[string]string // every name interned
+	alias   bool
+}
+
+func (in *interner) intern(b []byte) string {
+	if in == nil {
+		return string(b)
+	}
+	if string(b) == in.last { // ops of one origin often come in a row
+		return in.last
+	}
+	s, ok := in.m[string(b)]
+	if !ok {
+		if in.m == nil {
+			in.m = make(map[string]string)
+		}
+		s = string(b)
+		in.m[s] = s
+	}
+	in.last = s
+	return s
 }
 
 func cutPrefix(b []byte, p string) ([]byte, bool) {

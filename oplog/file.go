@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -34,6 +33,10 @@ const (
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// maxFileGrow bounds the room OpenFile sets aside from a file's size
+// before reading it (more is read all the same, growing as it comes).
+const maxFileGrow = 1 << 30
 
 var (
 	encOnce sync.Once
@@ -133,6 +136,37 @@ func readFrames(data []byte, fn func(records []byte) error) (good int64, err err
 	return int64(off), nil
 }
 
+// contentSize is about the size of the records of a log file's content:
+// the sum of the content sizes its whole frames declare (the encoder
+// writes it but for frames of a few hundred bytes, which count their own
+// length), at most maxRatio times the content's length. It is room to
+// decode them into without growing, not a promise (readFrames checks the
+// frames): a damaged file cannot make it large.
+func contentSize(data []byte) int {
+	limit := maxRatio * len(data)
+	n := 0
+	for len(data) >= headerLen && binary.LittleEndian.Uint32(data[0:]) == skipMagic {
+		end := headerLen + int(binary.LittleEndian.Uint32(data[8:]))
+		var h zstd.Header
+		if end > len(data) || h.Decode(data[headerLen:end]) != nil {
+			break
+		}
+		switch {
+		case !h.HasFCS:
+			n += end - headerLen
+		case h.FrameContentSize <= maxFrameRecords:
+			n += int(h.FrameContentSize)
+		}
+		data = data[end:]
+	}
+	return min(n, limit)
+}
+
+// maxRatio bounds the content size contentSize trusts a file's frames
+// for, as a multiple of their length: well over what records compress to
+// (about 30 times when compacted).
+const maxRatio = 64
+
 // frameMark is the start of every frame header: the skippable frame's magic
 // and content length.
 func frameMark() []byte {
@@ -195,12 +229,17 @@ func OpenFile(path string) (*File, []byte, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("open log: %w", err)
 	}
-	data, err := io.ReadAll(f)
+	var buf bytes.Buffer // the file in one allocation of its size
+	if fi, err := f.Stat(); err == nil && fi.Size() < maxFileGrow {
+		buf.Grow(int(fi.Size()) + bytes.MinRead)
+	}
+	_, err = buf.ReadFrom(f)
+	data := buf.Bytes()
 	if err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("read log %s: %w", path, err)
 	}
-	var records []byte
+	records := make([]byte, 0, contentSize(data))
 	good, err := readFrames(data, func(rec []byte) error {
 		records = append(records, rec...)
 		return nil

@@ -25,6 +25,9 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("decoded op fails Check: %v", err)
 		}
 		enc := o.AppendJSON(nil)
+		if n := o.encodedLen(); n != len(enc) {
+			t.Fatalf("encodedLen %d, encoded %d bytes: %s", n, len(enc), enc)
+		}
 		o2, err := Decode(enc)
 		if err != nil {
 			t.Fatalf("re-decode of %s: %v", enc, err)

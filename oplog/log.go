@@ -1,7 +1,6 @@
 package oplog
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -267,7 +266,13 @@ func (l *Log) mergeCheckpoint(c Op) Result {
 		return Result{CodeIncomparable, fmt.Sprintf("with checkpoint %.12s: each covers ops the other does not", l.base.Sha)}
 	}
 	l.base = c
-	kept := l.ops[:0]
+	// Pruned in place, but for a full array: it may be shared with the
+	// answer of MergeLogOwned (see there), and is not written.
+	inPlace := cap(l.ops) > len(l.ops)
+	var kept []Op
+	if inPlace {
+		kept = l.ops[:0]
+	}
 	for _, o := range l.ops {
 		if c.Covers.Covers(&o) {
 			delete(l.bySeq, originSeq{o.Origin, o.Seq})
@@ -275,7 +280,9 @@ func (l *Log) mergeCheckpoint(c Op) Result {
 		}
 		kept = append(kept, o)
 	}
-	clear(l.ops[len(kept):])
+	if inPlace {
+		clear(l.ops[len(kept):])
+	}
 	l.ops = kept
 	return Result{Code: CodeAccepted}
 }
@@ -322,7 +329,11 @@ func (l *Log) Drop(o *Op) bool {
 	delete(l.bySeq, key)
 	for i := range l.ops {
 		if l.ops[i].Sha == o.Sha {
-			l.ops = slices.Delete(l.ops, i, i+1)
+			if cap(l.ops) == len(l.ops) { // maybe shared (MergeLogOwned): into a new array
+				l.ops = append(slices.Clip(l.ops[:i]), l.ops[i+1:]...)
+			} else {
+				l.ops = slices.Delete(l.ops, i, i+1)
+			}
 			break
 		}
 	}
@@ -336,20 +347,13 @@ func (l *Log) Records() []Op {
 	return append(out, l.ops...)
 }
 
-// AppendJSONLines appends the log as JSON lines, checkpoint first.
+// AppendJSONLines appends the log as JSON lines, checkpoint first. A long
+// log is encoded on several goroutines (appendLines).
 func (l *Log) AppendJSONLines(b []byte) []byte {
-	n := l.base.encodedLen() + 1
-	for i := range l.ops {
-		n += l.ops[i].encodedLen() + 1
-	}
-	b = slices.Grow(b, n)
+	b = slices.Grow(b, l.base.encodedLen()+1)
 	b = l.base.AppendJSON(b)
 	b = append(b, '\n')
-	for i := range l.ops {
-		b = l.ops[i].AppendJSON(b)
-		b = append(b, '\n')
-	}
-	return b
+	return appendLines(b, l.ops)
 }
 
 // WriteTo writes the log as JSON lines, checkpoint first.
@@ -382,30 +386,73 @@ func (l *Log) NextSeq(origin string) uint64 {
 // origin, the ops that continue the current checkpoint's prefix without a
 // gap; how many ops it would cover beyond the current checkpoint, and the
 // date of the oldest of them.
+//
+// It walks the ops again only while a walk both grew a prefix and passed
+// an op beyond its origin's prefix (an earlier seq of that origin comes
+// later in the log), and keeps the counter of the last op's origin aside,
+// since the ops of one origin often come in a row: a tail in seq order
+// costs two walks and a few map accesses per run of one origin.
 func (l *Log) Coverable() (cov Coverage, n int, oldest int64) {
 	cov = l.base.Covers.Clone()
 	for {
-		grew := false
+		grew, ahead := false, false
+		var c originCounter
 		for i := range l.ops {
 			o := &l.ops[i]
-			if o.Seq == cov[o.Origin]+1 {
-				cov[o.Origin] = o.Seq
+			at := c.get(cov, o.Origin)
+			switch {
+			case o.Seq == at+1:
+				c.set(o.Seq)
 				grew = true
+			case o.Seq > at+1:
+				ahead = true
 			}
 		}
-		if !grew {
+		c.put(cov)
+		if !grew || !ahead {
 			break
 		}
 	}
+	var c originCounter
 	for i := range l.ops {
-		if cov.Covers(&l.ops[i]) {
+		if o := &l.ops[i]; o.Seq <= c.get(cov, o.Origin) {
 			if n == 0 {
-				oldest = l.ops[i].Date
+				oldest = o.Date
 			}
 			n++
 		}
 	}
 	return cov, n, oldest
+}
+
+// An originCounter is one origin's entry of a Coverage, kept aside while
+// ops of that origin come in a row.
+type originCounter struct {
+	origin string
+	at     uint64
+	valid  bool // origin and at are set
+	dirty  bool // at is to be written back
+}
+
+// get returns cov's counter for origin, writing back the one kept aside
+// if it is another origin's.
+func (c *originCounter) get(cov Coverage, origin string) uint64 {
+	if !c.valid || c.origin != origin {
+		c.put(cov)
+		c.origin, c.at, c.valid = origin, cov[origin], true
+	}
+	return c.at
+}
+
+// set changes the counter kept aside.
+func (c *originCounter) set(at uint64) { c.at, c.dirty = at, true }
+
+// put writes the counter kept aside back into cov if it changed.
+func (c *originCounter) put(cov Coverage) {
+	if c.dirty {
+		cov[c.origin] = c.at
+		c.dirty = false
+	}
 }
 
 // Fold makes the checkpoint that stands for every op of the log that can be
@@ -484,62 +531,24 @@ var initialSha = Initial().Sha
 // initial checkpoint, src's ops and (origin, seq) index become l's
 // without a copy. src is left empty (only the initial checkpoint) and
 // must not be used afterwards.
+//
+// When src's checkpoint is the initial one, the records returned are
+// l's ops themselves, not a copy: l's array of ops is then full (its
+// capacity is its length), and a log never writes into a full array (an
+// insert moves the ops to a larger one, a prune or a drop builds a new
+// one), so the slice returned keeps its records whatever l does next.
 func (l *Log) MergeLogOwned(src *Log) []Op {
 	if l.base.Sha != initialSha || len(l.ops) != 0 || src == l || src.bySeq == nil {
 		return l.MergeLog(src)
 	}
-	out := make([]Op, 0, len(src.ops)+1)
+	ops := slices.Clip(src.ops)
+	out := ops
 	if src.base.Sha != initialSha {
+		out = make([]Op, 0, len(ops)+1)
 		out = append(out, src.base)
+		out = append(out, ops...)
 	}
-	out = append(out, src.ops...)
-	l.base, l.ops, l.bySeq = src.base, src.ops, src.bySeq
+	l.base, l.ops, l.bySeq = src.base, ops, src.bySeq
 	*src = Log{base: initial, bySeq: make(map[originSeq]string)}
 	return out
-}
-
-// ParseLog decodes an oplog read as JSON lines (a store's answer), checking
-// every record once, and merges them. A line that is not a valid op, or
-// that the log refuses, is an error naming the line. The log's payloads
-// share data's memory: data must not change afterwards.
-func ParseLog(data []byte) (*Log, error) {
-	l := NewLog()
-	if n := bytes.Count(data, []byte{'\n'}); n > 1 {
-		l.ops = make([]Op, 0, n-1)
-		l.bySeq = make(map[originSeq]string, n-1)
-	}
-	origins := make(map[string]string) // one string per origin
-	for line := 1; len(data) > 0; line++ {
-		rec := data
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			rec, data = data[:i], data[i+1:]
-		} else {
-			data = nil
-		}
-		rec = bytes.TrimSpace(rec)
-		if len(rec) == 0 {
-			continue
-		}
-		o, err := decodeShared(rec, origins)
-		if err != nil {
-			return nil, &LineError{Line: line, Err: err}
-		}
-		if r := l.merge(o); r.Outcome() == Refused {
-			return nil, &LineError{Line: line, Err: errors.New(r.Reason)}
-		}
-	}
-	return l, nil
-}
-
-// decodeShared is Decode for ParseLog: the payload aliases line, and
-// origins are interned.
-func decodeShared(line []byte, origins map[string]string) (Op, error) {
-	if len(line) > MaxLineSize {
-		return Op{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(line), MaxLineSize)
-	}
-	o, ok := decodeFast(line, origins)
-	if !ok || o.Sha == "" {
-		return decodeSlow(line, true)
-	}
-	return o, o.Check()
 }

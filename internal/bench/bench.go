@@ -12,7 +12,11 @@
 // with 16 pushes in flight; a cold Get (a client that never read the path)
 // of paths of 1,000, 5,000 and 100,000 ops; and the bytes at rest per op of
 // an unpruned counter, against the same ops as plain JSON lines, before and
-// after the store compacts.
+// after the store compacts. The bytes at rest of the oplogs (their files,
+// the journal, the store's small files) are counted apart from the user's
+// call log, one line per push kept to the last -call-log calls: its size
+// is bounded whatever the number of ops, and it is shown on its own row
+// and in the total.
 package bench
 
 import (
@@ -174,9 +178,11 @@ func Run(ctx context.Context, o Options, w io.Writer) error {
 		}})
 	}
 	restJSON := fmt.Sprintf("plain JSON lines of the same ops (%d counter ops)", o.RestOps)
-	rest := fmt.Sprintf("bytes at rest per op, %d unpruned ops", o.RestOps)
-	flushed := "bytes at rest per op, once the store has flushed (restarted)"
-	compacted := "bytes at rest per op, after compaction"
+	rest := fmt.Sprintf("oplog data at rest per op, %d unpruned ops", o.RestOps)
+	flushed := "oplog data at rest per op, once flushed (store restarted)"
+	compacted := "oplog data at rest per op, after compaction"
+	calls := "the user's call log at rest after these pushes"
+	whole := "all at rest per op (call log too), after compaction"
 	ratio := func(v float64, figs map[string]*figure) string {
 		j := figs[restJSON].median()
 		if j == 0 {
@@ -188,6 +194,10 @@ func Run(ctx context.Context, o Options, w io.Writer) error {
 	add(&figure{name: rest, unit: "B/op", note: ratio})
 	add(&figure{name: flushed, unit: "B/op", note: ratio})
 	add(&figure{name: compacted, unit: "B/op", note: ratio})
+	add(&figure{name: calls, unit: "bytes", note: func(float64, map[string]*figure) string {
+		return "its last 1,000–2,000 calls (gig-store -call-log), one line per push"
+	}})
+	add(&figure{name: whole, unit: "B/op", note: ratio})
 
 	// A limit is measured if it is wanted or a wanted figure is a share of it.
 	wantLimit := func(lim string) bool {
@@ -254,7 +264,7 @@ func Run(ctx context.Context, o Options, w io.Writer) error {
 				figs[s.name].cpu = append(figs[s.name].cpu, e.lastCPU)
 			}
 		}
-		if want("bytes at rest") || want("JSON") {
+		if want(restJSON) || want(rest) || want(flushed) || want(compacted) || want(calls) || want(whole) {
 			// A store of its own, so that the data folder grows by these ops alone.
 			e.close()
 			if e, err = startEnv(ctx, filepath.Join(dir, fmt.Sprintf("rest%d", run))); err != nil {
@@ -269,6 +279,8 @@ func Run(ctx context.Context, o Options, w io.Writer) error {
 			figs[restJSON].runs = append(figs[restJSON].runs, r.json)
 			figs[rest].runs = append(figs[rest].runs, r.unpruned)
 			figs[compacted].runs = append(figs[compacted].runs, r.compacted)
+			figs[calls].runs = append(figs[calls].runs, r.calls)
+			figs[whole].runs = append(figs[whole].runs, r.whole)
 		}
 		e.close()
 	}
@@ -517,11 +529,17 @@ func (e *env) coldGet(ctx context.Context, n int) (float64, error) {
 	return float64(el.Microseconds()) / 1000, nil
 }
 
-type restFigures struct{ json, unpruned, flushed, compacted float64 }
+// restFigures are bytes per op of the bytes-at-rest workload: the ops as
+// plain JSON lines, and the growth of the store's data folder without the
+// call log at each stage; calls is the call log's bytes at the end and
+// whole the folder with it after compaction, per op.
+type restFigures struct{ json, unpruned, flushed, compacted, calls, whole float64 }
 
 // atRest pushes n counter ops to one path through a client that never
 // prunes, from 16 goroutines, and measures what the store's data folder
-// grew by, per op; then what it holds once compacted.
+// grew by, per op; then what it holds once flushed and once compacted.
+// The user's call log (one line per push, kept to the last -call-log
+// calls) is counted apart: its size is bounded whatever the ops.
 func (e *env) atRest(ctx context.Context, n int) (restFigures, error) {
 	var r restFigures
 	st := e.cl.Stores[0]
@@ -534,7 +552,7 @@ func (e *env) atRest(ctx context.Context, n int) (restFigures, error) {
 		c.Close()
 		return r, err
 	}
-	before, err := dirBytes(st.Dir)
+	before, calls0, err := dirBytes(st.Dir)
 	if err != nil {
 		c.Close()
 		return r, err
@@ -568,7 +586,7 @@ func (e *env) atRest(ctx context.Context, n int) (restFigures, error) {
 		return r, err
 	}
 	r.json = float64(len(data)) / float64(n)
-	after, err := dirBytes(st.Dir)
+	after, _, err := dirBytes(st.Dir)
 	if err != nil {
 		return r, err
 	}
@@ -577,7 +595,7 @@ func (e *env) atRest(ctx context.Context, n int) (restFigures, error) {
 	if err := st.Start(); err != nil {
 		return r, err
 	}
-	flushed, err := dirBytes(st.Dir)
+	flushed, _, err := dirBytes(st.Dir)
 	if err != nil {
 		return r, err
 	}
@@ -585,10 +603,12 @@ func (e *env) atRest(ctx context.Context, n int) (restFigures, error) {
 	if err := compact(st, "counter", "/"+channel+p); err != nil {
 		return r, err
 	}
-	compacted, err := dirBytes(st.Dir)
+	compacted, calls, err := dirBytes(st.Dir)
 	if err != nil {
 		return r, err
 	}
 	r.compacted = float64(compacted-before) / float64(n)
+	r.calls = float64(calls)
+	r.whole = float64(compacted+calls-before-calls0) / float64(n)
 	return r, nil
 }

@@ -110,20 +110,30 @@ func (g *groupFile) append(rec []byte) error {
 	return g.err
 }
 
-// dirBytes sums the sizes of the regular files below dir.
-func dirBytes(dir string) (int64, error) {
-	var n int64
-	err := filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+// dirBytes sums the sizes of the regular files below dir: the data at
+// rest (oplog files, the journal, the store's small files) and, apart,
+// the users' call logs (calls.jsonl: bounded per user by gig-store
+// -call-log, whatever the number of ops).
+func dirBytes(dir string) (data, calls int64, err error) {
+	err = filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
 		if err != nil {
 			return err
 		}
-		if fi.Mode().IsRegular() {
-			n += fi.Size()
+		switch {
+		case !fi.Mode().IsRegular():
+		case fi.Name() == callLogName:
+			calls += fi.Size()
+		default:
+			data += fi.Size()
 		}
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("size of %s: %w", dir, err)
+		return 0, 0, fmt.Errorf("size of %s: %w", dir, err)
 	}
-	return n, nil
+	return data, calls, nil
 }
+
+// callLogName is the name of a user's call log in a store's data folder
+// (netstore's doc).
+const callLogName = "calls.jsonl"
