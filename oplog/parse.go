@@ -3,7 +3,6 @@ package oplog
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -273,7 +272,7 @@ func (p *parser) mergeChunk(c *chunk) error {
 			}
 		}
 		if r := l.merge(o); r.Outcome() == Refused && p.answer {
-			return &LineError{Line: j + 1, Err: errors.New(r.Reason)}
+			return &LineError{Line: j + 1, Err: r.Err()}
 		}
 	}
 	if c.err != nil {

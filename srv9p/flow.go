@@ -32,13 +32,33 @@ type flow struct {
 	cond     *sync.Cond
 	inflight int
 	bytes    int64
-	res      map[uint16][]int64 // reservations by tag, in order
+	res      map[uint16][]reservation // by tag, in order
+	named    map[writeKey]int         // named reads in flight, by the write they name
 	closed   bool
 	bitten   bool // the limit has been logged for this connection
 
 	// The tags of the Tclunks handed to the library as Tremoves, and of
 	// the real Tremoves, in flight (clunk.go): one of the two is empty.
 	clunks, removes map[uint16]struct{}
+}
+
+// A reservation is what one request in flight holds: n bytes, and for a
+// numbered write or a read that names one (named.go), which write.
+type reservation struct {
+	n     int64
+	write writeKey // the write numbered or named, if any
+	kind  uint8    // 0, numberedWrite or namedRead
+}
+
+const (
+	numberedWrite = 1 + iota
+	namedRead
+)
+
+// writeKey names a numbered write: its fid and number.
+type writeKey struct {
+	fid uint32
+	k   int64
 }
 
 // smallReply is what a request other than a read reserves for its reply:
@@ -52,7 +72,8 @@ const unauthInFlight = 4
 
 func (f *flow) init() {
 	f.cond = sync.NewCond(&f.mu)
-	f.res = make(map[uint16][]int64)
+	f.res = make(map[uint16][]reservation)
+	f.named = make(map[writeKey]int)
 	f.clunks = make(map[uint16]struct{})
 	f.removes = make(map[uint16]struct{})
 }
@@ -100,17 +121,52 @@ func (c *conn) waitRoom() bool {
 func (c *conn) reserve(msg []byte) {
 	typ := msg[4]
 	tag := binary.LittleEndian.Uint16(msg[5:7])
-	n := int64(len(msg)) + smallReply
-	if typ == plan9.Tread && len(msg) >= 23 {
-		count := int64(binary.LittleEndian.Uint32(msg[19:23]))
-		n = int64(len(msg)) + plan9.IOHDRSZ + min(count, int64(c.msize.Load())-plan9.IOHDRSZ)
+	r := reservation{n: int64(len(msg)) + smallReply}
+	if (typ == plan9.Tread || typ == plan9.Twrite) && len(msg) >= 23 {
+		fid := binary.LittleEndian.Uint32(msg[7:11])
+		off := int64(binary.LittleEndian.Uint64(msg[11:19]))
+		if typ == plan9.Tread {
+			count := int64(binary.LittleEndian.Uint32(msg[19:23]))
+			r.n = int64(len(msg)) + plan9.IOHDRSZ + min(count, int64(c.msize.Load())-plan9.IOHDRSZ)
+			if k, _, ok := ParseNamedOffset(off); ok {
+				r.kind, r.write = namedRead, writeKey{fid, k}
+			}
+		} else if off > 0 {
+			r.kind, r.write = numberedWrite, writeKey{fid, off}
+		}
 	}
 	f := &c.flow
 	f.mu.Lock()
 	f.inflight++
-	f.bytes += n
-	f.res[tag] = append(f.res[tag], n)
+	f.bytes += r.n
+	f.res[tag] = append(f.res[tag], r)
+	if r.kind == namedRead {
+		f.named[r.write]++
+	}
 	f.mu.Unlock()
+}
+
+// fewInFlight reports whether few enough requests are in flight for a
+// reply to be written by the goroutine that made it (see writer).
+func (c *conn) fewInFlight() bool {
+	f := &c.flow
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.inflight <= inlineInFlight
+}
+
+// holds reports whether msg is the Rwrite of a numbered write whose named
+// read is in flight: it is kept for that read's reply, which follows it
+// at once, to leave together (see writer).
+func (c *conn) holds(msg []byte) bool {
+	if len(msg) < 7 || msg[4] != plan9.Rwrite {
+		return false
+	}
+	f := &c.flow
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r := f.res[binary.LittleEndian.Uint16(msg[5:7])]
+	return len(r) > 0 && r[0].kind == numberedWrite && f.named[r[0].write] > 0
 }
 
 // replied counts the reply msg as written: its request leaves the flight.
@@ -126,7 +182,12 @@ func (c *conn) replied(msg []byte) {
 	if len(r) == 0 {
 		return
 	}
-	n := r[0]
+	n := r[0].n
+	if r[0].kind == namedRead {
+		if f.named[r[0].write]--; f.named[r[0].write] == 0 {
+			delete(f.named, r[0].write)
+		}
+	}
 	if len(r) == 1 {
 		delete(f.res, tag)
 	} else {

@@ -708,7 +708,10 @@ func (f *MuxFile) ExchangeLines(ctx context.Context, data []byte, chunk, lines i
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for len(data) > min(chunk, f.iounit) {
-		n := min(len(data), chunk)
+		// One message per write, at offset 0: a push file takes a
+		// Twrite's offset as its number (NamedOffset), and writeAt's
+		// growing offsets would number a write above the next named one.
+		n := min(len(data), chunk, f.iounit)
 		if err := f.writeAt(ctx, data[:n], 0); err != nil {
 			return nil, fmt.Errorf("%s: %w", f.path, err)
 		}
@@ -795,6 +798,10 @@ func (f *MuxFile) writeNamed(ctx context.Context, data, out []byte) (_ []byte, n
 	}
 	return append(out, rr.Data...), true, nil
 }
+
+// Iounit is the most data one read or write of the file carries: the
+// server's iounit, or the message size less the header.
+func (f *MuxFile) Iounit() int { return f.iounit }
 
 // Write writes p at the file's offset.
 func (f *MuxFile) Write(ctx context.Context, p []byte) error {

@@ -32,7 +32,7 @@ func (c *conn) refuse(msg []byte) bool {
 	if err != nil {
 		return false
 	}
-	c.w.Write(b)
+	c.w.queueReply(b)
 	return true
 }
 

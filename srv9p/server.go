@@ -497,27 +497,104 @@ func (c *conn) readFull(p []byte) error {
 	return nil
 }
 
-// writer writes the library's replies. Write queues a reply and returns;
-// one goroutine at a time writes out what is queued, so replies that come
-// while a write(2) is under way leave together in the next one (a push's
-// Rwrite and Rread, the Rwrites of pushes that shared a group commit). A
-// reply counts as in flight (flow control) until it is written. A reply
+// writer writes the library's replies. A reply made while no write is
+// under way and at most one other request of the connection is in flight
+// (the pair of one sequential push: its write and its named read) is
+// written at once by the goroutine that made it: no hand-off to another
+// goroutine on the reply's way out. Otherwise a reply is queued, and one
+// goroutine at a time writes out what is queued, so replies that come
+// while a write(2) is under way leave together in the next one (the
+// Rwrites of pushes that shared a group commit). The library holds its
+// own lock while it hands over a reply, so one written at once keeps the
+// connection's other replies waiting for its write(2): hence only when
+// few are in flight.
+//
+// The Rwrite of a numbered write whose named read is in flight is held
+// until the next reply is made, which is that read's as a rule (the
+// write's end has just made it ready): the pair leaves in one write(2)
+// and the client takes it in one read(2). Replies leave in the order they
+// were made. (A client that names, in a read that never ends, a write it
+// sent beside it delays only its own Rwrite, until another reply.)
+//
+// A reply counts as in flight (flow control) until it is written. A reply
 // that cannot be written ends the connection; the library is told all
 // went well, so that it does not log to the standard logger.
 type writer struct {
 	c       *conn
 	mu      sync.Mutex // one message at a time: the library's and refuse's
 	queue   []byte     // replies not written yet, whole messages in order
+	held    []byte     // Rwrites held for their named reads' replies, after queue
 	spare   []byte     // the buffer of the last write, for the next queue
-	writing bool       // a goroutine is writing the queue out
+	writing bool       // a goroutine is writing (the queue, or its own reply)
 }
 
 // maxSpare is the largest write buffer a writer keeps for the next one.
 const maxSpare = 64 << 10
 
+// inlineInFlight is how many requests of a connection may be in flight,
+// the one answered included, for its reply to be written at once.
+const inlineInFlight = 2
+
+// Write is the library's: it holds the reply p, writes it at once with
+// what is queued, or queues it (see writer).
 func (w *writer) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	w.c.answering(p)
+	if w.c.holds(p) {
+		w.held = append(w.held, p...)
+		w.mu.Unlock()
+		return len(p), nil
+	}
+	w.release()
+	if w.writing || !w.c.fewInFlight() {
+		w.enqueue(p)
+		return len(p), nil
+	}
+	b, queued := p, len(w.queue) > 0
+	if queued {
+		b = append(w.queue, p...)
+		w.queue, w.spare = w.spare[:0], nil
+	}
+	w.writing = true
+	w.mu.Unlock()
+	w.send(b)
+	w.mu.Lock()
+	if queued && cap(b) <= maxSpare {
+		w.spare = b[:0]
+	}
+	more := len(w.queue) > 0
+	w.writing = more
+	w.mu.Unlock()
+	if more { // queued meanwhile
+		go w.writeOut()
+	}
+	return len(p), nil
+}
+
+// release moves the held replies to the queue, with w.mu held: a reply
+// made after them leaves after them.
+func (w *writer) release() {
+	if len(w.held) > 0 {
+		w.queue = append(w.queue, w.held...)
+		w.held = w.held[:0]
+		if cap(w.held) > maxSpare {
+			w.held = nil
+		}
+	}
+}
+
+// queueReply queues the reply p to be written in the background: the
+// reader's own replies (refuse), which must never wait for a write(2).
+func (w *writer) queueReply(p []byte) {
+	w.mu.Lock()
+	w.c.answering(p)
+	w.release()
+	w.enqueue(p)
+}
+
+// enqueue queues p, with w.mu held, which it releases, and starts the
+// background write if none is under way.
+func (w *writer) enqueue(p []byte) {
 	w.queue = append(w.queue, p...)
 	start := !w.writing
 	w.writing = true
@@ -525,12 +602,10 @@ func (w *writer) Write(p []byte) (int, error) {
 	if start {
 		go w.writeOut()
 	}
-	return len(p), nil
 }
 
 // writeOut writes the queue until it is empty.
 func (w *writer) writeOut() {
-	c := w.c
 	for {
 		w.mu.Lock()
 		b := w.queue
@@ -542,31 +617,38 @@ func (w *writer) writeOut() {
 		w.queue = w.spare[:0]
 		w.spare = nil
 		w.mu.Unlock()
-		if !c.wfailed.Load() {
-			if c.idle > 0 {
-				c.nc.SetWriteDeadline(time.Now().Add(c.idle))
-			}
-			if _, err := c.nc.Write(b); err != nil {
-				if !c.wfailed.Swap(true) && !c.hungUp.Load() {
-					c.logf("write: %v; hanging up", err)
-				}
-				c.nc.Close()
-				c.flow.close()
-			}
-		}
-		for m := b; len(m) >= 4; {
-			n := int(binary.LittleEndian.Uint32(m))
-			if n < 7 || n > len(m) {
-				break // not ours to write: the library's messages are whole
-			}
-			c.replied(m[:n])
-			m = m[n:]
-		}
+		w.send(b)
 		if cap(b) <= maxSpare {
 			w.mu.Lock()
 			w.spare = b[:0]
 			w.mu.Unlock()
 		}
+	}
+}
+
+// send writes b, whole messages, to the connection (unless a write has
+// failed) and counts each as replied.
+func (w *writer) send(b []byte) {
+	c := w.c
+	if !c.wfailed.Load() {
+		if c.idle > 0 {
+			c.nc.SetWriteDeadline(time.Now().Add(c.idle))
+		}
+		if _, err := c.nc.Write(b); err != nil {
+			if !c.wfailed.Swap(true) && !c.hungUp.Load() {
+				c.logf("write: %v; hanging up", err)
+			}
+			c.nc.Close()
+			c.flow.close()
+		}
+	}
+	for m := b; len(m) >= 4; {
+		n := int(binary.LittleEndian.Uint32(m))
+		if n < 7 || n > len(m) {
+			break // not ours to write: the library's messages are whole
+		}
+		c.replied(m[:n])
+		m = m[n:]
 	}
 }
 

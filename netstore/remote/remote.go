@@ -152,6 +152,10 @@ func (r *Remote) Push(ctx context.Context, recs []netstore.Record) ([]oplog.Resu
 	if err != nil {
 		return nil, fmt.Errorf("push: %w", err)
 	}
+	// A write's results are all a read of the push file gives: a chunk
+	// goes in one write, so within the fid's iounit (a store with a
+	// small -msize), but for a record longer than it, which goes alone.
+	chunk := min(pushChunkSize, f.Iounit())
 	res := make([]oplog.Result, 0, len(recs))
 	var buf []byte
 	n := 0 // records in buf
@@ -159,7 +163,7 @@ func (r *Remote) Push(ctx context.Context, recs []netstore.Record) ([]oplog.Resu
 		if n == 0 {
 			return nil
 		}
-		reply, err := f.ExchangeLines(ctx, buf, pushChunkSize, n)
+		reply, err := f.ExchangeLines(ctx, buf, chunk, n)
 		if err != nil {
 			return err
 		}
@@ -170,7 +174,7 @@ func (r *Remote) Push(ctx context.Context, recs []netstore.Record) ([]oplog.Resu
 	}
 	for i := range recs {
 		line := netstore.AppendRecord(nil, &recs[i])
-		if len(buf)+len(line)+1 > pushChunkSize {
+		if len(buf)+len(line)+1 > chunk {
 			if err = flush(); err != nil {
 				break
 			}

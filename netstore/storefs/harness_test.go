@@ -103,6 +103,13 @@ func (l *logLines) has(s string) bool {
 
 func startStore(tb testing.TB, cfg netstore.Config) *testStore {
 	tb.Helper()
+	return startStoreServer(tb, cfg, nil)
+}
+
+// startStoreServer is startStore with the 9P server set up by configure
+// (if not nil) before it serves.
+func startStoreServer(tb testing.TB, cfg netstore.Config, configure func(*srv9p.Server)) *testStore {
+	tb.Helper()
 	if cfg.Dir == "" {
 		cfg.Dir = tb.TempDir()
 	}
@@ -121,6 +128,9 @@ func startStore(tb testing.TB, cfg netstore.Config) *testStore {
 		tb.Fatal(err)
 	}
 	srv := &srv9p.Server{Attach: (&Tree{S: svc, AdminKey: testAdminKey}).Attach, Logf: logs.logf}
+	if configure != nil {
+		configure(srv)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { srv.Serve(ctx, l); close(done) }()
