@@ -85,7 +85,14 @@ func pushServerConfig(t *testing.T, mk func() *echoLines, cfg srv9p.MuxConfig) *
 	ts := startServer(t, func(s *srv9p.Server) {
 		s.Attach = func(context.Context, string, string, string) (srv9p.Node, error) { return root, nil }
 	})
-	m, err := srv9p.DialMuxConfig(context.Background(), "tcp!"+strings.Replace(ts.addr, ":", "!", 1), srv9p.Trust{}, testUser, testKey, cfg)
+	return openPush(t, ts.addr, cfg)
+}
+
+// openPush dials a Mux of cfg to the server at addr (host:port) and opens
+// its /push; both are closed when the test ends.
+func openPush(t *testing.T, addr string, cfg srv9p.MuxConfig) *srv9p.MuxFile {
+	t.Helper()
+	m, err := srv9p.DialMuxConfig(context.Background(), "tcp!"+strings.Replace(addr, ":", "!", 1), srv9p.Trust{}, testUser, testKey, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -80,16 +79,7 @@ func TestServer_PushPairLeavesInOneWrite(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); s.Serve(ctx, loggedListener{l, log}) }()
 	t.Cleanup(func() { cancel(); <-done })
-	m, err := srv9p.DialMux(context.Background(), "tcp!"+strings.Replace(l.Addr().String(), ":", "!", 1), srv9p.Trust{}, testUser, testKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	f, err := m.Open(context.Background(), "/push")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
+	f := openPush(t, l.Addr().String(), srv9p.MuxConfig{})
 
 	log.mu.Lock()
 	before := len(log.writes)

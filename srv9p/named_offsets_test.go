@@ -3,7 +3,6 @@ package srv9p_test
 import (
 	"bytes"
 	"context"
-	"strings"
 	"sync"
 	"testing"
 
@@ -83,16 +82,7 @@ func TestMux_ExchangeLinesNumbersAboveItsOwnOffsets(t *testing.T) {
 		s.Msize = 8192
 		s.Attach = func(context.Context, string, string, string) (srv9p.Node, error) { return root, nil }
 	})
-	m, err := srv9p.DialMux(context.Background(), "tcp!"+strings.Replace(ts.addr, ":", "!", 1), srv9p.Trust{}, testUser, testKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	f, err := m.Open(context.Background(), "/push")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
+	f := openPush(t, ts.addr, srv9p.MuxConfig{})
 	// One record of 40,000 bytes: a 32 KiB chunk (four messages), then the
 	// rest in one numbered write with its read.
 	data := append(bytes.Repeat([]byte("x"), 40000), '\n')
