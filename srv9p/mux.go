@@ -42,8 +42,7 @@ type Mux struct {
 
 	wmu     sync.Mutex
 	writing bool          // a write is under way; guarded by wmu
-	wqueue  []byte        // requests waiting for it to end; guarded by wmu
-	wspare  []byte        // the buffer of the last queued write; guarded by wmu
+	wout    batch         // requests waiting for it to end; guarded by wmu
 	tagSem  chan struct{} // one per tag in use
 	cfg     MuxConfig
 	bitAt   time.Time // when the tag bound was last logged; guarded by mu
@@ -343,7 +342,7 @@ func (m *Mux) marshal(b []byte, tx *plan9.Fcall) ([]byte, error) {
 func (m *Mux) sendBytes(ctx context.Context, b []byte) error {
 	m.wmu.Lock()
 	if m.writing {
-		m.wqueue = append(m.wqueue, b...)
+		m.wout.queue = append(m.wout.queue, b...)
 		m.wmu.Unlock()
 		return nil
 	}
@@ -353,7 +352,7 @@ func (m *Mux) sendBytes(ctx context.Context, b []byte) error {
 	m.nc.SetWriteDeadline(dl)
 	n, err := m.nc.Write(b)
 	m.wmu.Lock()
-	more := len(m.wqueue) > 0
+	more := len(m.wout.queue) > 0
 	m.writing = more
 	m.wmu.Unlock()
 	if more {
@@ -376,28 +375,24 @@ func (m *Mux) sendBytes(ctx context.Context, b []byte) error {
 func (m *Mux) writeQueue() {
 	for {
 		m.wmu.Lock()
-		q := m.wqueue
-		if len(q) == 0 {
+		if len(m.wout.queue) == 0 {
 			m.writing = false
 			m.wmu.Unlock()
 			return
 		}
-		m.wqueue = m.wspare[:0]
-		m.wspare = nil
+		q := m.wout.take()
 		m.wmu.Unlock()
 		m.nc.SetWriteDeadline(time.Time{})
 		if _, err := m.nc.Write(q); err != nil {
 			m.fail(err)
 			m.wmu.Lock()
-			m.wqueue, m.writing = nil, false
+			m.wout, m.writing = batch{}, false
 			m.wmu.Unlock()
 			return
 		}
-		if cap(q) <= 64<<10 {
-			m.wmu.Lock()
-			m.wspare = q[:0]
-			m.wmu.Unlock()
-		}
+		m.wmu.Lock()
+		m.wout.giveBack(q)
+		m.wmu.Unlock()
 	}
 }
 

@@ -522,14 +522,10 @@ func (c *conn) readFull(p []byte) error {
 type writer struct {
 	c       *conn
 	mu      sync.Mutex // one message at a time: the library's and refuse's
-	queue   []byte     // replies not written yet, whole messages in order
-	held    []byte     // Rwrites held for their named reads' replies, after queue
-	spare   []byte     // the buffer of the last write, for the next queue
+	out     batch      // replies not written yet
+	held    []byte     // Rwrites held for their named reads' replies, after out's
 	writing bool       // a goroutine is writing (the queue, or its own reply)
 }
-
-// maxSpare is the largest write buffer a writer keeps for the next one.
-const maxSpare = 64 << 10
 
 // inlineInFlight is how many requests of a connection may be in flight,
 // the one answered included, for its reply to be written at once.
@@ -550,19 +546,18 @@ func (w *writer) Write(p []byte) (int, error) {
 		w.enqueue(p)
 		return len(p), nil
 	}
-	b, queued := p, len(w.queue) > 0
+	b, queued := p, len(w.out.queue) > 0
 	if queued {
-		b = append(w.queue, p...)
-		w.queue, w.spare = w.spare[:0], nil
+		b = append(w.out.take(), p...)
 	}
 	w.writing = true
 	w.mu.Unlock()
 	w.send(b)
 	w.mu.Lock()
-	if queued && cap(b) <= maxSpare {
-		w.spare = b[:0]
+	if queued {
+		w.out.giveBack(b)
 	}
-	more := len(w.queue) > 0
+	more := len(w.out.queue) > 0
 	w.writing = more
 	w.mu.Unlock()
 	if more { // queued meanwhile
@@ -575,7 +570,7 @@ func (w *writer) Write(p []byte) (int, error) {
 // made after them leaves after them.
 func (w *writer) release() {
 	if len(w.held) > 0 {
-		w.queue = append(w.queue, w.held...)
+		w.out.queue = append(w.out.queue, w.held...)
 		w.held = w.held[:0]
 		if cap(w.held) > maxSpare {
 			w.held = nil
@@ -595,7 +590,7 @@ func (w *writer) queueReply(p []byte) {
 // enqueue queues p, with w.mu held, which it releases, and starts the
 // background write if none is under way.
 func (w *writer) enqueue(p []byte) {
-	w.queue = append(w.queue, p...)
+	w.out.queue = append(w.out.queue, p...)
 	start := !w.writing
 	w.writing = true
 	w.mu.Unlock()
@@ -608,21 +603,17 @@ func (w *writer) enqueue(p []byte) {
 func (w *writer) writeOut() {
 	for {
 		w.mu.Lock()
-		b := w.queue
-		if len(b) == 0 {
+		if len(w.out.queue) == 0 {
 			w.writing = false
 			w.mu.Unlock()
 			return
 		}
-		w.queue = w.spare[:0]
-		w.spare = nil
+		b := w.out.take()
 		w.mu.Unlock()
 		w.send(b)
-		if cap(b) <= maxSpare {
-			w.mu.Lock()
-			w.spare = b[:0]
-			w.mu.Unlock()
-		}
+		w.mu.Lock()
+		w.out.giveBack(b)
+		w.mu.Unlock()
 	}
 }
 
