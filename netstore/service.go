@@ -84,6 +84,10 @@ type Config struct {
 	// StreamBuffer is how many recent events per user the stream keeps for
 	// readers that resume. Zero means DefaultStreamBuffer.
 	StreamBuffer int
+	// StreamWants bounds the oplogs, channels and origins one filtered
+	// stream reader may name (want, skip); past it the reader gets every
+	// event (logged). Zero means DefaultStreamWants.
+	StreamWants int
 	// CheckTimeout bounds a token check with the table. Zero means
 	// DefaultCheckTimeout.
 	CheckTimeout time.Duration
@@ -200,6 +204,9 @@ func Open(cfg Config) (*Service, error) {
 	}
 	if cfg.StreamBuffer <= 0 {
 		cfg.StreamBuffer = DefaultStreamBuffer
+	}
+	if cfg.StreamWants <= 0 {
+		cfg.StreamWants = DefaultStreamWants
 	}
 	if cfg.CheckTimeout == 0 {
 		cfg.CheckTimeout = DefaultCheckTimeout

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"unicode/utf8"
 
@@ -25,7 +24,7 @@ type hub struct {
 	max   int
 
 	mu     sync.Mutex
-	events [][]byte // events[i] has seq first+i; JSON lines
+	events []hubEvent // events[i] has seq first+i
 	bytes  int      // in events
 	first  uint64
 	wake   chan struct{} // closed and replaced on every publish
@@ -33,6 +32,14 @@ type hub struct {
 	file   *streamFile                   // with Config.KeepStream (streamfile.go)
 	logf   func(format string, a ...any) // with file
 	kept   *keptShas                     // with Config.KeepStream: the shas of events
+}
+
+// A hubEvent is one event of the stream: its JSON line, and what a
+// filtered reader picks events by (filter.go).
+type hubEvent struct {
+	line   []byte
+	path   string // the oplog's path, "/<channel>/<path>"
+	origin string // the op's
 }
 
 func newHub(epoch string, max int) *hub {
@@ -52,6 +59,11 @@ type Event struct {
 	Op    json.RawMessage `json:"op"`
 }
 
+// Mark reports whether the event is a mark, {"seq":N,"epoch":"E"}: no op,
+// only the position of a filtered reader that was spared the events up to
+// it (PROTOCOL.md).
+func (ev *Event) Mark() bool { return ev.Type == "" && ev.Op == nil }
+
 // publish appends accepted ops of (typ, path) to the stream.
 func (h *hub) publish(typ, path string, ops []oplog.Op) {
 	if len(ops) == 0 {
@@ -63,7 +75,7 @@ func (h *hub) publish(typ, path string, ops []oplog.Op) {
 	for i := range ops {
 		seq := h.first + uint64(len(h.events))
 		ev := append(appendEvent(nil, seq, h.epoch, typ, path, ops[i].AppendJSON(nil)), '\n')
-		h.append(ev, ops[i].Sha)
+		h.append(hubEvent{ev, path, ops[i].Origin}, ops[i].Sha)
 		if h.file != nil {
 			lines = append(lines, ev...)
 		}
@@ -83,13 +95,13 @@ func (h *hub) publish(typ, path string, ops []oplog.Op) {
 // append adds an event line, keeping at most max events and
 // maxStreamBytes: a reader further behind is told to re-read. Called with
 // h.mu held.
-func (h *hub) append(ev []byte, sha string) {
+func (h *hub) append(ev hubEvent, sha string) {
 	h.events = append(h.events, ev)
-	h.bytes += len(ev)
+	h.bytes += len(ev.line)
 	h.kept.add(sha)
 	for len(h.events) > 1 && (len(h.events) > h.max || h.bytes > maxStreamBytes) {
-		h.bytes -= len(h.events[0])
-		h.events[0] = nil
+		h.bytes -= len(h.events[0].line)
+		h.events[0] = hubEvent{}
 		h.events = h.events[1:]
 		h.first++
 		h.kept.drop()
@@ -105,19 +117,19 @@ func (h *hub) head() uint64 {
 
 // next returns the event after seq, or a channel closed when there may be
 // one.
-func (h *hub) next(after uint64) ([]byte, <-chan struct{}, error) {
+func (h *hub) next(after uint64) (hubEvent, <-chan struct{}, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	last := h.first + uint64(len(h.events)) - 1
 	switch {
 	case h.closed:
-		return nil, nil, fmt.Errorf("stream closed")
+		return hubEvent{}, nil, fmt.Errorf("stream closed")
 	case after+1 < h.first:
-		return nil, nil, fmt.Errorf("%w: cursor %d, oldest event kept %d", ErrStreamTooOld, after, h.first)
+		return hubEvent{}, nil, fmt.Errorf("%w: cursor %d, oldest event kept %d", ErrStreamTooOld, after, h.first)
 	case after < last:
 		return h.events[after+1-h.first], nil, nil
 	}
-	return nil, h.wake, nil
+	return hubEvent{}, h.wake, nil
 }
 
 func (h *hub) close() {
@@ -134,11 +146,23 @@ func (h *hub) close() {
 }
 
 // A Cursor reads one user's stream from a position. It is what a stream
-// fid holds; it is not safe for concurrent use.
+// fid holds. Next and Ready are not safe for concurrent use with each
+// other or with Since; control lines (Write) may come while Next waits.
 type Cursor struct {
 	h     *hub
 	after uint64
 	auth  func(context.Context) error // if set, checked before each event
+	// spared counts the events passed over since the last line given
+	// (a filtered reader's), for the marks (streamfilter.go).
+	spared uint64
+
+	user     string
+	maxWants int
+	logf     func(format string, a ...any)
+
+	mu         sync.Mutex
+	f          *filter // nil: every event
+	unfiltered bool    // the wants went past maxWants: every event for good
 }
 
 // Stream returns a cursor at the head of the user's stream: it yields the
@@ -149,7 +173,7 @@ func (s *Service) Stream(id string, auth func(context.Context) error) (*Cursor, 
 	if err != nil {
 		return nil, err
 	}
-	return &Cursor{h: u.hub, after: u.hub.head(), auth: auth}, nil
+	return &Cursor{h: u.hub, after: u.hub.head(), auth: auth, user: id, maxWants: s.cfg.StreamWants, logf: s.cfg.Logf}, nil
 }
 
 // Cursor returns the user's stream position: the stream's epoch (the
@@ -193,7 +217,9 @@ func (c *Cursor) Since(epoch string, seq uint64) error {
 
 // Next blocks until the next event and returns its JSON line. When the
 // reader has fallen so far behind that the events it needs are gone, Next
-// returns ErrStreamTooOld once and goes on from the head.
+// returns ErrStreamTooOld once and goes on from the head. A filtered
+// reader (control) gets the events it wants, and a mark of its position
+// ({"seq":N,"epoch":"E"}) once it has been spared markEvery in a row.
 func (c *Cursor) Next(ctx context.Context) ([]byte, error) {
 	for {
 		ev, wait, err := c.h.next(c.after)
@@ -201,14 +227,23 @@ func (c *Cursor) Next(ctx context.Context) ([]byte, error) {
 			c.after = c.h.head()
 			return nil, err
 		}
-		if ev != nil {
+		if ev.line != nil {
+			c.after++
+			line := ev.line
+			if !c.wants(&ev) {
+				if c.spared++; c.spared < c.h.markEvery() {
+					continue
+				}
+				line = appendMark(nil, c.after, c.h.epoch)
+			}
 			if c.auth != nil {
 				if err := c.auth(ctx); err != nil {
+					c.after--
 					return nil, err
 				}
 			}
-			c.after++
-			return ev, nil
+			c.spared = 0
+			return line, nil
 		}
 		select {
 		case <-wait:
@@ -221,22 +256,35 @@ func (c *Cursor) Next(ctx context.Context) ([]byte, error) {
 // Ready copies into p the events after the cursor that are ready now,
 // whole, as many as fit, without blocking, and moves the cursor past them
 // (a stream read adds them after the event Next returned). auth is checked
-// once for them all.
+// once for them all. A filtered reader is spared the events it does not
+// want, as with Next.
 func (c *Cursor) Ready(ctx context.Context, p []byte) (int, error) {
 	c.h.mu.Lock()
-	n, k := 0, uint64(0)
+	n, k, spared := 0, uint64(0), c.spared
 	if !c.h.closed && c.after+1 >= c.h.first {
 		for i := c.after + 1 - c.h.first; i < uint64(len(c.h.events)); i++ {
-			ev := c.h.events[i]
-			if n+len(ev) > len(p) {
+			ev := &c.h.events[i]
+			line := ev.line
+			if !c.wants(ev) {
+				if spared++; spared < c.h.markEvery() {
+					k++
+					continue
+				}
+				line = appendMark(nil, c.after+k+1, c.h.epoch)
+			}
+			if n+len(line) > len(p) {
 				break
 			}
-			n += copy(p[n:], ev)
+			n += copy(p[n:], line)
 			k++
+			spared = 0
 		}
 	}
 	c.h.mu.Unlock()
-	if k == 0 {
+	if n == 0 {
+		// Only spared events, if any: passing them needs no auth.
+		c.after += k
+		c.spared = spared
 		return 0, nil
 	}
 	if c.auth != nil {
@@ -245,21 +293,15 @@ func (c *Cursor) Ready(ctx context.Context, p []byte) (int, error) {
 		}
 	}
 	c.after += k
+	c.spared = spared
 	return n, nil
 }
 
-// Write takes a control line written on the stream file: "since <epoch>
-// <seq>".
+// Write takes the control lines written on the stream file (control):
+// "since <epoch> <seq>" to resume; "only", "want <path>" and "skip
+// <origin>" to be spared the events the reader does not want.
 func (c *Cursor) Write(_ context.Context, p []byte) (int, error) {
-	f := strings.Fields(string(p))
-	if len(f) != 3 || f[0] != "since" {
-		return 0, fmt.Errorf("%w: usage: since <epoch> <seq>", ErrStreamCursor)
-	}
-	seq, err := strconv.ParseUint(f[2], 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%w: seq %q", ErrStreamCursor, f[2])
-	}
-	if err := c.Since(f[1], seq); err != nil {
+	if err := c.control(p); err != nil {
 		return 0, err
 	}
 	return len(p), nil
@@ -293,6 +335,9 @@ func ParseEvent(line []byte) (Event, error) {
 	var ev Event
 	if err := json.Unmarshal(line, &ev); err != nil {
 		return Event{}, fmt.Errorf("stream: bad event: %w", err)
+	}
+	if ev.Type == "" && ev.Path == "" && ev.Op == nil && ev.Seq > 0 && ev.Epoch != "" {
+		return ev, nil // a mark (Event.Mark)
 	}
 	if ev.Type == "" || ev.Path == "" || ev.Op == nil {
 		return Event{}, fmt.Errorf("stream: bad event: needs type, path and op")

@@ -105,15 +105,17 @@ func loadHub(name string, max int) (*hub, error) {
 		var ev struct {
 			Seq   uint64 `json:"seq"`
 			Epoch string `json:"epoch"`
+			Path  string `json:"path"`
 			Op    struct {
-				Sha string `json:"sha"`
+				Sha    string `json:"sha"`
+				Origin string `json:"origin"`
 			} `json:"op"`
 		}
 		line := sc.Bytes()
 		if json.Unmarshal(line, &ev) != nil || ev.Epoch != h.epoch || ev.Seq != first+uint64(count) {
 			return nil, fmt.Errorf("line %d does not follow", count+2)
 		}
-		h.append(append(append([]byte(nil), line...), '\n'), ev.Op.Sha)
+		h.append(hubEvent{append(append([]byte(nil), line...), '\n'), ev.Path, ev.Op.Origin}, ev.Op.Sha)
 		count++
 	}
 	if err := sc.Err(); err != nil {
@@ -137,7 +139,7 @@ func (h *hub) rewrite(name string) error {
 		w := bufio.NewWriter(f)
 		fmt.Fprintf(w, "gigfs-stream %s %s %d\n", h.epoch, bootID(), h.first)
 		for _, ev := range h.events {
-			w.Write(ev)
+			w.Write(ev.line)
 		}
 		return w.Flush()
 	})

@@ -53,6 +53,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker netstore.
 	mem := fl.Set.Int64("mem", netstore.DefaultMemBudget, "bytes of oplogs kept in memory; colder ones are dropped and read again from disk when used")
 	memLimit := fl.Set.Int64("mem-limit", 0, "the process's soft memory limit in bytes (0: -mem + 64 MiB; GOMEMLIMIT, if set, wins)")
 	callLog := fl.Set.Int("call-log", netstore.DefaultCallLog, "calls per user kept in the user's call log (/user/<id>/calls)")
+	streamWants := fl.Set.Int("stream-wants", netstore.DefaultStreamWants, "oplogs, channels and origins one stream reader may name to be spared other events; past it the reader gets every event")
 	allowUnix := fl.Set.Bool("allow-unix-table", false, "let a confirm name a table on a unix socket (the default when -addr is a unix socket)")
 	if status, ok := fl.Parse(args, logger); !ok {
 		return status
@@ -65,6 +66,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker netstore.
 	}
 	if *memLimit < 0 || (*memLimit > 0 && *memLimit <= *mem) {
 		return fl.Fail("-mem-limit %d: want 0 or more bytes than -mem (%d)", *memLimit, *mem)
+	}
+	if *streamWants <= 0 {
+		return fl.Fail("-stream-wants %d: want a positive count", *streamWants)
 	}
 	if *callLog <= 0 {
 		return fl.Fail("-call-log %d: want a positive count", *callLog)
@@ -79,7 +83,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker netstore.
 	}
 	limit, limitFrom := netstore.SetMemoryLimit(*mem, *memLimit)
 	svc, err := netstore.Open(netstore.Config{Dir: fl.Data, Checker: checker, DateHorizon: *horizon, FlushInterval: *flushEvery, WALMaxBytes: *walMax, FlushWorkers: *flushWorkers,
-		MemBudget: *mem, MemLimit: limit, CallLog: *callLog, AllowUnixTable: *allowUnix || isUnix(fl.Addr), Logf: logger.Printf})
+		MemBudget: *mem, MemLimit: limit, CallLog: *callLog, StreamWants: *streamWants, AllowUnixTable: *allowUnix || isUnix(fl.Addr), Logf: logger.Printf})
 	if err != nil {
 		logger.Print(err)
 		return daemon.ExitError
