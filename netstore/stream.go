@@ -25,7 +25,7 @@ type hub struct {
 
 	mu     sync.Mutex
 	events []hubEvent // events[i] has seq first+i
-	bytes  int      // in events
+	bytes  int        // in events
 	first  uint64
 	wake   chan struct{} // closed and replaced on every publish
 	closed bool
