@@ -40,6 +40,14 @@ type remoteStore struct {
 	downSaid  bool               // Config.OnStore was told the store is down
 	stop      context.CancelFunc // ends run
 	tried     chan struct{}      // closed when the first connection attempt has ended
+
+	// wmu orders what the client asks of the stream (want) with the
+	// connect that opens it, so that a want is either in the filter the
+	// stream opens with or sent on it.
+	wmu sync.Mutex
+	// wants are the oplogs ("/<channel>/<path>") and channels
+	// ("/<channel>/") asked of the store's stream; guarded by wmu.
+	wants map[string]bool
 }
 
 func newRemoteStore(c *Client, id, addr, fingerprint string) *remoteStore {
@@ -47,7 +55,7 @@ func newRemoteStore(c *Client, id, addr, fingerprint string) *remoteStore {
 	if rt := c.cfg.RemoteTable; rt != nil && fingerprint == "" {
 		trust.CAFile = rt.CAFile
 	}
-	rs := &remoteStore{c: c, id: id, addr: addr, trust: trust, tried: make(chan struct{})}
+	rs := &remoteStore{c: c, id: id, addr: addr, trust: trust, tried: make(chan struct{}), wants: make(map[string]bool)}
 	if pos, ok := c.cfg.Resume[id]; ok {
 		rs.epoch, rs.seq = pos.Epoch, pos.Seq
 		rs.doneEpoch, rs.doneSeq = pos.Epoch, pos.Seq
@@ -80,6 +88,7 @@ func (rs *remoteStore) Read(ctx context.Context, typ, spath string) (*oplog.Log,
 	if r == nil {
 		return nil, errOffline
 	}
+	rs.want(ctx, spath) // before the read: no event after it is missed
 	l, err := r.Read(ctx, typ, spath)
 	if err != nil {
 		rs.fail(r, err)
@@ -282,10 +291,13 @@ func (rs *remoteStore) connect(ctx context.Context) error {
 		rs.mu.Unlock()
 		return err
 	}
+	rs.wmu.Lock() // until rs.sr is set: a want meanwhile is in filter
+	defer rs.wmu.Unlock()
+	filter := rs.filter()
 	lost := false
 	var sr *remote.StreamReader
 	if epoch != "" {
-		sr, err = remote.OpenStreamTrust(cctx, rs.addr, rs.trust, rs.c.user, token, epoch, seq)
+		sr, err = remote.OpenStreamFiltered(cctx, rs.addr, rs.trust, rs.c.user, token, epoch, seq, filter)
 		// The store cannot resume our cursor (restarted, or we fell too
 		// far behind): follow from now on; the sync on connect re-reads,
 		// and channel-wide watchers get a replay (streamLost).
@@ -296,7 +308,7 @@ func (rs *remoteStore) connect(ctx context.Context) error {
 		// first event on.
 		epoch, seq, err = r.Cursor(cctx)
 		if err == nil {
-			sr, err = remote.OpenStreamTrust(cctx, rs.addr, rs.trust, rs.c.user, token, epoch, seq)
+			sr, err = remote.OpenStreamFiltered(cctx, rs.addr, rs.trust, rs.c.user, token, epoch, seq, filter)
 		}
 	}
 	if err != nil {
@@ -338,7 +350,9 @@ func (rs *remoteStore) follow(ctx context.Context) {
 		rs.mu.Lock()
 		rs.epoch, rs.seq = ev.Epoch, ev.Seq
 		rs.mu.Unlock()
-		rs.c.storeEvent(rs, ev)
+		if !ev.Mark() {
+			rs.c.storeEvent(rs, ev)
+		}
 		rs.mu.Lock()
 		rs.doneEpoch, rs.doneSeq = ev.Epoch, ev.Seq
 		rs.mu.Unlock()

@@ -176,6 +176,7 @@ func (c *Client) watchOps(ctx context.Context, channel string) (*subscriber, <-c
 	}
 	c.chanSubs[channel][s] = struct{}{}
 	c.mu.Unlock()
+	c.wantChannel(ctx, channel)
 	ch, err := pump[OpEvent](ctx, c, s, func() {
 		c.mu.Lock()
 		delete(c.chanSubs[channel], s)

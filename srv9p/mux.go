@@ -809,6 +809,16 @@ func (f *MuxFile) Write(ctx context.Context, p []byte) error {
 	return nil
 }
 
+// WriteAside writes p at offset 0 without waiting for the file's other
+// calls: a control line on a stream whose read is blocked (the server
+// takes a write on a fid while a read waits on it).
+func (f *MuxFile) WriteAside(ctx context.Context, p []byte) error {
+	if err := f.writeAt(ctx, p, 0); err != nil {
+		return fmt.Errorf("write %s: %w", f.path, err)
+	}
+	return nil
+}
+
 // Read reads once at the file's offset: one event of a stream.
 func (f *MuxFile) Read(ctx context.Context, p []byte) (int, error) {
 	f.mu.Lock()

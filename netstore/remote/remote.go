@@ -262,6 +262,8 @@ type StreamReader struct {
 	buf  []byte
 	rest []byte // whole events read and not yet returned (in buf)
 	part []byte // the start of an event larger than a read
+
+	filtered bool
 }
 
 // OpenStream connects to the store's stream. With a non-empty epoch it
@@ -274,11 +276,30 @@ func OpenStream(ctx context.Context, addr, user, token, epoch string, seq uint64
 
 // OpenStreamTrust is OpenStream, verifying a TLS store as trust says.
 func OpenStreamTrust(ctx context.Context, addr string, trust srv9p.Trust, user, token, epoch string, seq uint64) (*StreamReader, error) {
+	return OpenStreamFiltered(ctx, addr, trust, user, token, epoch, seq, nil)
+}
+
+// OpenStreamFiltered is OpenStreamTrust for a reader that says what it
+// wants: with filter (the "want <path>" and "skip <origin>" lines of
+// PROTOCOL.md, without newlines) the store is asked for those events
+// only, before the stream resumes; Want adds to them later. A store that
+// does not know filters (an older one) sends every event: Filtered says
+// which it is.
+func OpenStreamFiltered(ctx context.Context, addr string, trust srv9p.Trust, user, token, epoch string, seq uint64, filter []string) (*StreamReader, error) {
 	c, err := srv9p.DialMux(ctx, addr, trust, user, "token "+token)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", addr, err)
 	}
 	f, err := c.Open(ctx, "/user/"+user+"/stream")
+	filtered := false
+	if err == nil && filter != nil {
+		s := &StreamReader{f: f}
+		err = s.write(ctx, append([]string{"only"}, filter...))
+		filtered = err == nil
+		if err != nil && !errors.Is(err, gig.ErrTransport) {
+			err = nil // an older store: every event
+		}
+	}
 	if err == nil && epoch != "" {
 		err = f.Write(ctx, []byte(fmt.Sprintf("since %s %d\n", epoch, seq)))
 	}
@@ -286,7 +307,41 @@ func OpenStreamTrust(ctx context.Context, addr string, trust srv9p.Trust, user, 
 		c.Close()
 		return nil, fmt.Errorf("stream: %w", err)
 	}
-	return &StreamReader{c: c, f: f, buf: make([]byte, streamRead)}, nil
+	return &StreamReader{c: c, f: f, buf: make([]byte, streamRead), filtered: filtered}, nil
+}
+
+// Filtered reports whether the store took the reader's filter: it sends
+// only the events wanted, and marks of the position (netstore.Event.Mark).
+func (s *StreamReader) Filtered() bool { return s.filtered }
+
+// Want asks the store for more events ("want <path>", "skip <origin>"
+// lines), while a Next may wait: once it returns, every event the store
+// publishes from then on that the lines want is sent.
+func (s *StreamReader) Want(ctx context.Context, lines ...string) error {
+	return s.write(ctx, lines)
+}
+
+// write sends control lines, as many whole lines per write as a message
+// holds.
+func (s *StreamReader) write(ctx context.Context, lines []string) error {
+	var b []byte
+	flush := func() error {
+		if len(b) == 0 {
+			return nil
+		}
+		err := s.f.WriteAside(ctx, b)
+		b = b[:0]
+		return err
+	}
+	for _, l := range lines {
+		if len(b) > 0 && len(b)+len(l)+1 > s.f.Iounit() {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		b = append(append(b, l...), '\n')
+	}
+	return flush()
 }
 
 // streamRead is the size of one read of the stream, at first and while
