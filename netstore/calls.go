@@ -1,15 +1,18 @@
 package netstore
 
 import (
-	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/klauspost/compress/zstd"
 
 	"gigfs.io/gigfs/internal/atomicfile"
 )
@@ -45,21 +48,214 @@ func SessionOf(token string) string {
 	return f[1]
 }
 
-// callLogs are the users' call logs: per user, the file calls.jsonl in its
-// folder, appended one line per call (not fsynced: the log is for people,
-// and losing its last lines in a crash loses no data). When it holds twice
-// the bound it is rewritten with the last Config.CallLog lines.
+// callLogs are the users' call logs. Per user, in its folder:
+// calls.jsonl, the newest calls, appended one line per call; and
+// calls.zst, the older ones, compressed. When calls.jsonl holds an eighth
+// of Config.CallLog lines (callChunk), they are compressed into one
+// frame appended to calls.zst, and calls.jsonl is emptied; when calls.zst
+// holds twice Config.CallLog lines, it is rewritten without its oldest
+// frames, keeping Config.CallLog lines at least. So the files hold at
+// most 2*CallLog + 2*callChunk lines, most of them compressed. Neither is
+// fsynced but for that rewrite: the log is for people, and losing its
+// last lines in a crash loses no data (a crash between the append of a
+// frame and the emptying of calls.jsonl may show those calls twice).
+//
+// calls.zst is a zstd stream (zstdcat prints it): each frame is preceded
+// by a skippable frame (magic 0x184D2A5F) of 8 bytes, the length of the
+// zstd frame and its number of lines (little endian), and has zstd's
+// content checksum. A frame that is torn or damaged is dropped with one
+// log line when the file is opened, the file rewritten without it, and
+// nothing else is lost.
 type callLogs struct {
 	mu    sync.Mutex
 	files map[string]*callFile
 }
 
 type callFile struct {
-	f     *os.File
-	lines int
+	f      *os.File // calls.jsonl
+	lines  int      // in calls.jsonl
+	frames []int    // lines of each frame of calls.zst, oldest first
+	old    int      // lines in calls.zst
 }
 
 func (u *user) callsFile() string { return filepath.Join(u.dir, "calls.jsonl") }
+func (u *user) callsOld() string  { return filepath.Join(u.dir, "calls.zst") }
+
+// callChunk is how many lines calls.jsonl gathers before they are
+// compressed, for a log of max calls.
+func callChunk(max int) int { return max/8 + 1 }
+
+// callMagic is the magic of the skippable frame before each frame of
+// calls.zst (0x184D2A50 + 15).
+const callMagic = 0x184D2A5F
+
+var (
+	callCodecOnce sync.Once
+	callEnc       *zstd.Encoder
+	callDec       *zstd.Decoder
+)
+
+func callCodecs() (*zstd.Encoder, *zstd.Decoder) {
+	callCodecOnce.Do(func() {
+		var err error
+		if callEnc, err = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(true)); err != nil {
+			panic(err)
+		}
+		if callDec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(64<<20)); err != nil {
+			panic(err)
+		}
+	})
+	return callEnc, callDec
+}
+
+// appendCallFrame appends the frame of lines, a whole number of them.
+func appendCallFrame(dst, lines []byte) []byte {
+	enc, _ := callCodecs()
+	start := len(dst)
+	dst = append(dst, make([]byte, 16)...)
+	dst = enc.EncodeAll(lines, dst)
+	binary.LittleEndian.PutUint32(dst[start:], callMagic)
+	binary.LittleEndian.PutUint32(dst[start+4:], 8)
+	binary.LittleEndian.PutUint32(dst[start+8:], uint32(len(dst)-start-16))
+	binary.LittleEndian.PutUint32(dst[start+12:], uint32(bytes.Count(lines, []byte{'\n'})))
+	return dst
+}
+
+// A callFrame is a frame of calls.zst: where it is and what it holds.
+type callFrame struct {
+	raw   []byte // header and frame
+	lines []byte // decoded
+	n     int
+}
+
+// readCallFrames decodes calls.zst's content: its good frames, and why
+// and where the rest, if any, is not (a torn or damaged frame; after a
+// damaged header nothing can be told apart).
+func readCallFrames(data []byte) (frames []callFrame, bad error) {
+	_, dec := callCodecs()
+	for off := 0; off < len(data); {
+		rest := data[off:]
+		if len(rest) < 16 || binary.LittleEndian.Uint32(rest) != callMagic || binary.LittleEndian.Uint32(rest[4:]) != 8 {
+			return frames, fmt.Errorf("%d bytes from offset %d: not a frame header", len(rest), off)
+		}
+		end := 16 + int(binary.LittleEndian.Uint32(rest[8:]))
+		if end > len(rest) {
+			return frames, fmt.Errorf("%d bytes from offset %d: a torn frame", len(rest), off)
+		}
+		lines, err := dec.DecodeAll(rest[16:end], nil)
+		n := int(binary.LittleEndian.Uint32(rest[12:]))
+		if err == nil && bytes.Count(lines, []byte{'\n'}) != n {
+			err = fmt.Errorf("%d lines, its header says %d", bytes.Count(lines, []byte{'\n'}), n)
+		}
+		if err != nil {
+			// The header is whole: the frames after this one are not lost.
+			bad = errors.Join(bad, fmt.Errorf("frame at offset %d (%d bytes): %v", off, end, err))
+		} else {
+			frames = append(frames, callFrame{raw: rest[:end], lines: lines, n: n})
+		}
+		off += end
+	}
+	return frames, bad
+}
+
+// openCallFile opens a user's call log; damage in calls.zst is dropped,
+// with one line to logf.
+func openCallFile(u *user, logf func(string, ...any)) (*callFile, error) {
+	b, err := os.ReadFile(u.callsFile())
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	cf := &callFile{lines: bytes.Count(b, []byte{'\n'})}
+	old, err := os.ReadFile(u.callsOld())
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	frames, bad := readCallFrames(old)
+	if bad != nil {
+		logf("store: call log of %s: calls.zst: dropped what cannot be read, the rest is kept: %v", u.id, bad)
+		if err := cf.rewriteOld(u, frames); err != nil {
+			return nil, err
+		}
+	} else {
+		cf.setFrames(frames)
+	}
+	if cf.f, err = os.OpenFile(u.callsFile(), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600); err != nil {
+		return nil, err
+	}
+	return cf, nil
+}
+
+func (cf *callFile) setFrames(frames []callFrame) {
+	cf.frames, cf.old = cf.frames[:0], 0
+	for _, fr := range frames {
+		cf.frames = append(cf.frames, fr.n)
+		cf.old += fr.n
+	}
+}
+
+// rewriteOld replaces calls.zst with frames, durably.
+func (cf *callFile) rewriteOld(u *user, frames []callFrame) error {
+	var b []byte
+	for _, fr := range frames {
+		b = append(b, fr.raw...)
+	}
+	if err := atomicfile.WriteFile(u.callsOld(), b, 0o600); err != nil {
+		return err
+	}
+	cf.setFrames(frames)
+	return nil
+}
+
+// compress moves the lines of calls.jsonl into a frame of calls.zst, and
+// drops calls.zst's oldest frames once it holds twice keep lines.
+func (cf *callFile) compress(u *user, keep int) error {
+	b, err := os.ReadFile(u.callsFile())
+	if err != nil {
+		return err
+	}
+	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+		b = b[:i+1]
+	} else {
+		b = nil
+	}
+	if len(b) > 0 {
+		f, err := os.OpenFile(u.callsOld(), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return err
+		}
+		_, err = f.Write(appendCallFrame(nil, b))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+		n := bytes.Count(b, []byte{'\n'})
+		cf.frames = append(cf.frames, n)
+		cf.old += n
+	}
+	if err := cf.f.Truncate(0); err != nil {
+		return err
+	}
+	cf.lines = 0
+	if cf.old < 2*keep {
+		return nil
+	}
+	old, err := os.ReadFile(u.callsOld())
+	if err != nil {
+		return err
+	}
+	frames, _ := readCallFrames(old) // damage since it was opened: dropped with it
+	total := 0
+	for _, fr := range frames {
+		total += fr.n
+	}
+	for len(frames) > 1 && total-frames[0].n >= keep {
+		total -= frames[0].n
+		frames = frames[1:]
+	}
+	return cf.rewriteOld(u, frames)
+}
 
 // LogCall adds a call to the log of user id (an unknown user has none).
 // Errors are logged, not returned: a call log that cannot be written must
@@ -81,19 +277,13 @@ func (s *Service) LogCall(id string, c Call) {
 	l := &s.calls
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.files == nil {
-		l.files = make(map[string]*callFile)
+	cf, err := l.open(u, s.cfg.Logf)
+	if err != nil {
+		s.cfg.Logf("store: call log of %s: %v", id, err)
+		return
 	}
-	cf := l.files[id]
-	if cf == nil {
-		if cf, err = openCallFile(u.callsFile()); err != nil {
-			s.cfg.Logf("store: call log of %s: %v", id, err)
-			return
-		}
-		l.files[id] = cf
-	}
-	if cf.lines >= 2*max {
-		if err := cf.trim(u.callsFile(), max); err != nil {
+	if cf.lines >= callChunk(max) {
+		if err := cf.compress(u, max); err != nil {
 			s.cfg.Logf("store: call log of %s: %v", id, err)
 			return
 		}
@@ -105,35 +295,21 @@ func (s *Service) LogCall(id string, c Call) {
 	cf.lines++
 }
 
-func openCallFile(name string) (*callFile, error) {
-	b, err := os.ReadFile(name)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
+// open returns the open call log of u, opening it if needed. The caller
+// holds l.mu.
+func (l *callLogs) open(u *user, logf func(string, ...any)) (*callFile, error) {
+	if cf := l.files[u.id]; cf != nil {
+		return cf, nil
 	}
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if l.files == nil {
+		l.files = make(map[string]*callFile)
+	}
+	cf, err := openCallFile(u, logf)
 	if err != nil {
 		return nil, err
 	}
-	return &callFile{f: f, lines: bytes.Count(b, []byte{'\n'})}, nil
-}
-
-// trim rewrites the file with its last keep lines.
-func (cf *callFile) trim(name string, keep int) error {
-	b, err := os.ReadFile(name)
-	if err != nil {
-		return err
-	}
-	b = lastLines(b, keep)
-	if err := atomicfile.WriteFile(name, b, 0o600); err != nil {
-		return err
-	}
-	cf.f.Close()
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
-	}
-	cf.f, cf.lines = f, bytes.Count(b, []byte{'\n'})
-	return nil
+	l.files[u.id] = cf
+	return cf, nil
 }
 
 // lastLines returns the last n whole lines of b.
@@ -164,27 +340,26 @@ func (s *Service) Calls(id string) ([]byte, error) {
 	}
 	s.calls.mu.Lock()
 	defer s.calls.mu.Unlock()
-	f, err := os.Open(u.callsFile())
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
+	if _, err := s.calls.open(u, s.cfg.Logf); err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	var lines [][]byte
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		lines = append(lines, append(sc.Bytes(), '\n'))
-		if len(lines) > 2*s.cfg.CallLog {
-			lines = lines[len(lines)-s.cfg.CallLog:]
-		}
+	old, err := os.ReadFile(u.callsOld())
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
 	}
-	if len(lines) > s.cfg.CallLog {
-		lines = lines[len(lines)-s.cfg.CallLog:]
+	tail, err := os.ReadFile(u.callsFile())
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
 	}
-	return bytes.Join(lines, nil), sc.Err()
+	frames, _ := readCallFrames(old) // damage since it was opened: skipped
+	var all []byte
+	for _, fr := range frames {
+		all = append(all, fr.lines...)
+	}
+	if i := bytes.LastIndexByte(tail, '\n'); i >= 0 {
+		all = append(all, tail[:i+1]...)
+	}
+	return lastLines(all, s.cfg.CallLog), nil
 }
 
 func (l *callLogs) close() {

@@ -23,7 +23,8 @@
 //	<salt>/<user>/stream   with Config.KeepStream, the user's stream, so
 //	                       that the next process on the folder goes on with
 //	                       the same epoch and seqs (streamfile.go)
-//	<salt>/<user>/calls.jsonl  the user's recent calls, shown in /user/<id>/calls
+//	<salt>/<user>/calls.jsonl  the user's newest calls, shown in /user/<id>/calls
+//	<salt>/<user>/calls.zst    the older ones, compressed (calls.go)
 //	wal/                   the write-ahead log (oplog.Journal): a push is
 //	                       acknowledged once its records are fsynced here,
 //	                       one fsync for every push that arrives meanwhile;

@@ -1,7 +1,6 @@
 package netstore
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -38,11 +37,15 @@ const (
 // any moment loses nothing acknowledged.
 //
 // The log lives in <Dir>/wal, in the segments of an oplog.Journal (whose
-// doc gives the framing). The body of each record is the accepted ops of
-// one push to one oplog: one byte, the length of the user id, and the id;
-// one byte, the length of the type, and the type; two bytes (little
-// endian), the length of the path, and the path; then the ops as JSON
-// lines, as the oplog's file holds them. testdata/wal-v1 pins the format.
+// doc gives the framing). Each record is the accepted ops of one push to
+// one oplog. Its key names the oplog: one byte, the length of the user
+// id, and the id; one byte, the length of the type, and the type; two
+// bytes (little endian), the length of the path, and the path (the
+// journal writes it once per segment). Its body is the ops as the oplog's
+// file holds them: JSON lines without the sha, which replay computes
+// again. testdata/wal-v2 pins the format. A version 1 record
+// (testdata/wal-v1, replayed after an upgrade) has no key: its body is
+// the key's bytes followed by the ops as JSON lines with their shas.
 type storeWAL struct {
 	s        *Service
 	j        *oplog.Journal
@@ -61,21 +64,20 @@ type storeWAL struct {
 	done chan struct{}
 }
 
-// walBody encodes the body of a journal record: the accepted records of
-// one push to one oplog.
-func walBody(user, typ, path string, lines []byte) []byte {
-	b := make([]byte, 0, 4+len(user)+len(typ)+len(path)+len(lines))
+// walKey encodes the journal key of an oplog.
+func walKey(user, typ, path string) []byte {
+	b := make([]byte, 0, 4+len(user)+len(typ)+len(path))
 	b = append(b, byte(len(user)))
 	b = append(b, user...)
 	b = append(b, byte(len(typ)))
 	b = append(b, typ...)
 	b = binary.LittleEndian.AppendUint16(b, uint16(len(path)))
-	b = append(b, path...)
-	return append(b, lines...)
+	return append(b, path...)
 }
 
-// parseWALBody decodes what walBody encodes.
-func parseWALBody(b []byte) (user, typ, path string, lines []byte, err error) {
+// parseWALKey decodes what walKey encodes, and returns what follows it
+// (the ops of a version 1 record).
+func parseWALKey(b []byte) (user, typ, path string, rest []byte, err error) {
 	bad := errors.New("bad journal record")
 	if len(b) < 1 || len(b) < 1+int(b[0]) {
 		return "", "", "", nil, bad
@@ -101,23 +103,28 @@ func (s *Service) openWAL() error {
 	type key struct{ user, typ, path string }
 	pending := make(map[key][]oplog.Op)
 	var order []key
-	j, last, err := oplog.OpenJournal(filepath.Join(s.cfg.Dir, "wal"), func(body []byte) error {
-		user, typ, path, lines, err := parseWALBody(body)
+	j, last, err := oplog.OpenJournal(filepath.Join(s.cfg.Dir, "wal"), func(jkey, body []byte) error {
+		v1 := jkey == nil
+		if v1 { // the key, then the ops
+			jkey = body
+		}
+		user, typ, path, rest, err := parseWALKey(jkey)
 		if err != nil {
 			return err
 		}
-		sc := oplog.NewScanner(bytes.NewReader(lines))
-		for sc.Scan() {
-			if err := sc.LineErr(); err != nil {
-				return err
-			}
-			k := key{user, typ, path}
-			if _, ok := pending[k]; !ok {
-				order = append(order, k)
-			}
-			pending[k] = append(pending[k], sc.Op())
+		if v1 {
+			body = rest
 		}
-		return sc.Err()
+		ops, err := oplog.DecodeRecords(body)
+		if err != nil {
+			return err
+		}
+		k := key{user, typ, path}
+		if _, ok := pending[k]; !ok {
+			order = append(order, k)
+		}
+		pending[k] = append(pending[k], ops...)
+		return nil
 	})
 	if err != nil {
 		return err
@@ -195,10 +202,10 @@ func (s *Service) pushJournaled(ctx context.Context, u *user, order []logKey, gr
 		}
 		got, t, err := e.d.MergeJournaled(ops, func(lines []byte) (oplog.Ticket, error) {
 			if len(lines) == 0 {
-				return s.wal.j.Enqueue(nil)
+				return s.wal.j.Enqueue(nil, nil)
 			}
 			s.wal.markDirty(e, u)
-			return s.wal.j.Enqueue(walBody(u.id, k.typ, k.path, lines))
+			return s.wal.j.Enqueue(walKey(u.id, k.typ, k.path), lines)
 		})
 		u.cache.unpin(e)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"gigfs.io/gigfs/oplog"
@@ -134,26 +135,10 @@ func TestService_FlushEmptiesTheLog(t *testing.T) {
 	}
 }
 
-// The write-ahead log's format is pinned by a golden segment (go test -run
-// Golden -update rewrites it): a store replays it into its oplogs.
-func TestService_GoldenWAL(t *testing.T) {
-	golden := filepath.Join("testdata", "wal-v1", "0000000000000001.wal")
-	if *updateGolden {
-		os.RemoveAll(filepath.Dir(golden))
-		j, _, err := oplog.OpenJournal(filepath.Dir(golden), func([]byte) error { return nil })
-		if err != nil {
-			t.Fatal(err)
-		}
-		var lines []byte
-		for _, r := range counterRecs(t, "golden", 1, 2, "/c/n") {
-			lines = append(r.Op.AppendJSON(lines), '\n')
-		}
-		tk, _ := j.Enqueue(walBody("kim", "counter", "/c/n", lines))
-		tk2, _ := j.Enqueue(walBody("kim", "lww", "/c/a b/é", lines[:len(lines)/2]))
-		tk.Wait()
-		tk2.Wait()
-		j.Close()
-	}
+// replayGolden opens a store of user kim whose write-ahead log is the
+// golden segment, and returns it.
+func replayGolden(t *testing.T, golden string) *Service {
+	t.Helper()
 	data, err := os.ReadFile(golden)
 	if err != nil {
 		t.Fatal(err)
@@ -170,14 +155,72 @@ func TestService_GoldenWAL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer svc.Close()
+	t.Cleanup(func() { svc.Close() })
+	return svc
+}
+
+// checkGolden checks what the golden segments hold: two ops of counter
+// /c/n and the first of them in lww /c/a b/é, their shas as made.
+func checkGolden(t *testing.T, svc *Service) {
+	t.Helper()
+	want := counterRecs(t, "golden", 1, 2, "/c/n")
 	l, err := svc.Log("kim", "counter", "/c/n")
 	if err != nil || len(l.Ops()) != 2 {
 		t.Fatalf("counter /c/n from the golden log: %v %v", l, err)
 	}
-	if l, err := svc.Log("kim", "lww", "/c/a b/é"); err != nil || len(l.Ops()) != 1 {
+	for i, o := range l.Ops() {
+		if o.Sha != want[i].Op.Sha {
+			t.Errorf("op %d: sha %s, want %s", i+1, o.Sha, want[i].Op.Sha)
+		}
+	}
+	if l, err := svc.Log("kim", "lww", "/c/a b/é"); err != nil || len(l.Ops()) != 1 || l.Ops()[0].Sha != want[0].Op.Sha {
 		t.Fatalf("lww /c/a b/é from the golden log: %v %v", l, err)
 	}
+}
+
+// A write-ahead log of the previous version (testdata/wal-v1: keys in
+// every record, ops with their shas) is replayed by a store of this one:
+// an upgrade over a log that was not flushed loses nothing.
+func TestService_GoldenWALV1(t *testing.T) {
+	checkGolden(t, replayGolden(t, filepath.Join("testdata", "wal-v1", "0000000000000001.wal")))
+}
+
+// The write-ahead log's format is pinned by a golden segment (go test -run
+// Golden -update rewrites it): a store replays it into its oplogs.
+func TestService_GoldenWAL(t *testing.T) {
+	golden := filepath.Join("testdata", "wal-v2", "0000000000000001.wal")
+	if *updateGolden {
+		os.RemoveAll(filepath.Dir(golden))
+		j, _, err := oplog.OpenJournal(filepath.Dir(golden), func(_, _ []byte) error { return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ops []oplog.Op
+		for _, r := range counterRecs(t, "golden", 1, 2, "/c/n") {
+			ops = append(ops, r.Op)
+		}
+		for _, w := range []struct {
+			typ, path string
+			ops       []oplog.Op
+		}{{"counter", "/c/n", ops}, {"lww", "/c/a b/é", ops[:1]}} {
+			d, err := oplog.OpenDiskLog(filepath.Join(t.TempDir(), "log"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, tk, err := d.MergeJournaled(w.ops, func(recs []byte) (oplog.Ticket, error) {
+				return j.Enqueue(walKey("kim", w.typ, w.path), recs)
+			})
+			if err == nil {
+				err = tk.Wait()
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			d.Close()
+		}
+		j.Close()
+	}
+	checkGolden(t, replayGolden(t, golden))
 }
 
 // A flush writes many oplogs' files at once, and removes the write-ahead
@@ -241,5 +284,57 @@ func TestService_FlushThatFailsForOneOplogKeepsTheLog(t *testing.T) {
 		if len(l.Ops()) != 3 {
 			t.Errorf("/c/p%d after the crash: %d ops, want 3", p, len(l.Ops()))
 		}
+	}
+}
+
+// The write-ahead log is never larger than the JSON lines of the ops it
+// holds, whether each push has a write of its own (one small record per
+// fsync) or many share one (16 writers): before any flush, it holds every
+// op, as what the oplogs' files will hold (no shas), keyed once per
+// segment and, for a group commit, compressed.
+func TestService_WALSmallerThanJSONLines(t *testing.T) {
+	for _, writers := range []int{1, 16} {
+		t.Run(fmt.Sprintf("%d writers", writers), func(t *testing.T) {
+			svc, err := Open(Config{Dir: t.TempDir(), FlushInterval: -1, Logf: t.Logf})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer svc.Close()
+			id := "1c5e0f3e-8d5a-4b7e-9a51-5d0c2b7f6e43"
+			if _, err := svc.AddUser(id); err != nil {
+				t.Fatal(err)
+			}
+			const perWriter = 200
+			origin := "9b2f63c4-3f0e-4a51-9d7e-0c1c2a6d5e11"
+			recs := counterRecs(t, origin, 1, writers*perWriter, "/bench/p1")
+			var jsonLines int
+			for _, r := range recs {
+				jsonLines += len(r.Op.AppendJSON(nil)) + 1
+			}
+			var wg sync.WaitGroup
+			errs := make(chan error, writers)
+			for w := range writers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := w; i < len(recs); i += writers {
+						if _, err := svc.Push(context.Background(), id, recs[i:i+1]); err != nil {
+							errs <- err
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+			size := svc.wal.j.Size()
+			t.Logf("%d ops: write-ahead log %d bytes (%.1f B/op), JSON lines %d (%.1f B/op)", len(recs), size, float64(size)/float64(len(recs)), jsonLines, float64(jsonLines)/float64(len(recs)))
+			if size >= int64(jsonLines) {
+				t.Errorf("write-ahead log of %d ops: %d bytes, their JSON lines %d", len(recs), size, jsonLines)
+			}
+		})
 	}
 }

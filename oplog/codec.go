@@ -123,6 +123,32 @@ func (o *Op) appendStored(b []byte) []byte {
 	return append(b[:i], b[i+n:]...)
 }
 
+// DecodeRecords decodes records as a log's file keeps them (what
+// DiskLog.MergeJournaled hands a journal), one per line, with or without
+// their shas: those missing are computed again. They are not checked (a
+// store checked each when it accepted it); a line that does not parse is
+// an error naming it.
+func DecodeRecords(lines []byte) ([]Op, error) {
+	var ops []Op
+	for n := 1; len(lines) > 0; n++ {
+		line := lines
+		if i := bytes.IndexByte(lines, '\n'); i >= 0 {
+			line, lines = lines[:i], lines[i+1:]
+		} else {
+			lines = nil
+		}
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		o, err := decode(line, false)
+		if err != nil {
+			return nil, &LineError{Line: n, Err: err}
+		}
+		ops = append(ops, o)
+	}
+	return ops, nil
+}
+
 // appendStoredLines appends the log as appendStored lines, checkpoint
 // first.
 func (l *Log) appendStoredLines(b []byte) []byte {

@@ -130,31 +130,31 @@ func (d *DiskLog) Close() error {
 }
 
 // MergeJournaled merges ops into the log in memory and hands the accepted
-// records, as JSON lines, to journal, under the log's lock (so a journal
-// receives each log's records in merge order); with nothing accepted it
-// calls journal with nil, for a ticket that covers what made the ops
-// no-ops. The records are durable once the ticket journal returned is;
-// they reach the log's own file at the next Flush. A journal error means
-// nothing of this call was acknowledged.
-func (d *DiskLog) MergeJournaled(ops []Op, journal func(lines []byte) (Ticket, error)) ([]Result, Ticket, error) {
+// records to journal, in the form the log's file keeps them (JSON lines
+// without the sha, which DecodeRecords computes again), under the log's
+// lock (so a journal receives each log's records in merge order); with
+// nothing accepted it calls journal with nil, for a ticket that covers
+// what made the ops no-ops. journal must not keep the records. They are
+// durable once the ticket journal returned is; they reach the log's own
+// file at the next Flush. A journal error means nothing of this call was
+// acknowledged.
+func (d *DiskLog) MergeJournaled(ops []Op, journal func(records []byte) (Ticket, error)) ([]Result, Ticket, error) {
 	res := make([]Result, len(ops))
-	var lines, stored []byte
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	start := len(d.unflushed)
 	for i := range ops {
 		res[i] = d.log.Merge(ops[i])
 		if res[i].Outcome() == Accepted {
-			lines = ops[i].AppendJSON(lines)
-			lines = append(lines, '\n')
-			stored = append(ops[i].appendStored(stored), '\n')
+			d.unflushed = append(ops[i].appendStored(d.unflushed), '\n')
 			d.version++
 		}
 	}
-	t, err := journal(lines)
+	t, err := journal(d.unflushed[start:])
 	if err != nil {
+		d.unflushed = d.unflushed[:start]
 		return nil, Ticket{}, err
 	}
-	d.unflushed = append(d.unflushed, stored...)
 	return res, t, nil
 }
 

@@ -77,23 +77,45 @@
 // all its oplogs, and brings the oplogs' files up to date from it in the
 // background (DiskLog.MergeJournaled, then DiskLog.Flush). The journal is a
 // folder of segment files named by a 16-digit hex number, in order
-// (0000000000000001.wal, …). A segment starts with the 8 bytes "GIGWAL1\n"
-// and holds records, each a header of 8 bytes (the length of the body and
-// its CRC-32C, little endian) followed by the body, whose meaning is the
-// journal user's (package netstore: the user, type and path, then the
-// accepted ops as JSON lines). Records enqueued while a write is in
-// progress are written together by the next writer, with one fdatasync,
-// whatever oplogs they are for (group commit); a writer's records are
-// durable, and its push acknowledged, once that fdatasync returns. A new
-// segment's name is made durable (the folder fsynced) before a record in
-// it is acknowledged.
+// (0000000000000001.wal, …). Records are enqueued with a key, naming what
+// they are for, and a body, both the journal user's (package netstore: the
+// key names the user, type and path, the body is the accepted ops as the
+// oplog's file keeps them). Records enqueued while a write is in progress
+// are written together by the next writer, with one fdatasync, whatever
+// oplogs they are for (group commit); a writer's records are durable, and
+// its push acknowledged, once that fdatasync returns. A new segment's name
+// is made durable (the folder fsynced) before a record in it is
+// acknowledged.
+//
+// A segment (version 2) starts with the 8 bytes "GIGWAL2\n" and holds
+// frames, one per write (more for a write of over 1 MiB of records). A
+// frame is a header of 8 bytes, the length of its content and the
+// content's CRC-32C (little endian), then the content: one byte saying how
+// the rest is stored, 0 as it is or 1 as one zstd frame (written when the
+// entries are 256 bytes or more and zstd saves an eighth of them: a group
+// commit of many small records, never one small record), and the entries.
+// An entry is a reference (uvarint) to its key, then the body's length
+// (uvarint) and the body. Reference 0 defines a key: its length (uvarint)
+// and bytes follow, and it is from then on, in that segment, the next
+// number from 1; so each key is written once per segment, and every frame
+// is read with the keys of the frames before it. testdata/journal-v2 pins
+// the format.
+//
+// Version 1 segments ("GIGWAL1\n", testdata/journal-v1) are still read: a
+// record per frame, the content its body, with no key and no compression
+// (the netstore body then starts with the user, type and path). A store
+// upgraded over a journal it did not flush replays it; it writes version
+// 2 only, so an older store cannot read a journal a newer one left
+// unflushed (a clean stop flushes it, and the oplogs' files are
+// unchanged).
 //
 // Rotate closes the open segment; once every oplog file holds what the
 // closed segments hold (appended and fsynced), Remove deletes them. On
 // open every segment is replayed in order: merging a record an oplog
 // already holds is a no-op, so replaying twice is harmless. As with log
-// files, an incomplete last record, a last record that fails its checksum,
+// files, an incomplete last frame, a last frame that fails its checksum,
 // and zero bytes at the end of the last segment are a torn write, cut off;
-// damage followed by more records, or in a segment before the last, is
-// ErrCorrupt and nothing is cut. testdata/journal-v1 pins the format.
+// damage followed by more frames, a frame with a good checksum that does
+// not decode (a bad reference, length or zstd frame), or damage in a
+// segment before the last, is ErrCorrupt and nothing is cut.
 package oplog

@@ -1,10 +1,8 @@
 package oplog
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -15,18 +13,6 @@ import (
 	"time"
 
 	"gigfs.io/gigfs/internal/atomicfile"
-)
-
-// The journal's format; see doc.go for the prose description.
-const (
-	// journalMagic starts every segment file.
-	journalMagic = "GIGWAL1\n"
-	// journalHeader is the length of a record's header: its body's length
-	// and CRC-32C, little endian.
-	journalHeader = 8
-	// maxJournalRecord bounds one record's body.
-	maxJournalRecord = 64 << 20
-	journalExt       = ".wal"
 )
 
 // A Journal is a write-ahead log shared by many oplogs: records from
@@ -50,6 +36,11 @@ type Journal struct {
 	closed  bool
 	syncs   int64
 	onSync  func(time.Duration) // told how long each fsync took
+
+	// The writer's own (the one whose write is in progress):
+	keys    segmentKeys // the open segment's keys, by number
+	out     []byte      // the frames of the write, reused
+	scratch []byte      // a frame's entries before compression, reused
 }
 
 // OnSync has f told how long each of the journal's fsyncs takes (for a
@@ -61,7 +52,7 @@ func (j *Journal) OnSync(f func(time.Duration)) {
 }
 
 type jbatch struct {
-	data []byte
+	data []byte // records as appendPending appends them
 	done bool
 	err  error
 }
@@ -82,12 +73,14 @@ func (t Ticket) Wait() error {
 }
 
 // OpenJournal opens the journal in dir, creating dir if needed, and calls
-// replay with the body of every record it holds, in order. A torn tail of
+// replay with the key and body of every record it holds, in order (a
+// record of a version 1 segment has no key: the key is nil and the body
+// the whole record); replay must not keep them. A torn tail of
 // the last segment (a crash in the middle of a write) is cut off; damage
 // anywhere else is ErrCorrupt. It returns the journal, appending to a new
 // segment, and the number of the last segment replayed (0 if none): once
 // what replay was given is durable elsewhere, Remove(last) deletes it.
-func OpenJournal(dir string, replay func(body []byte) error) (*Journal, uint64, error) {
+func OpenJournal(dir string, replay func(key, body []byte) error) (*Journal, uint64, error) {
 	if err := atomicfile.MkdirAll(dir, 0o700); err != nil {
 		return nil, 0, fmt.Errorf("open journal: %w", err)
 	}
@@ -164,66 +157,13 @@ func (j *Journal) segName(seq uint64) string {
 	return filepath.Join(j.dir, fmt.Sprintf("%016x%s", seq, journalExt))
 }
 
-// readJournal calls fn with each record of a segment's content and returns
-// the length of the intact prefix. A record that is incomplete, fails its
-// checksum as the last thing in the segment (zero bytes aside), or zero
-// bytes at the end, are
-// a torn tail (good < len(data)); a bad record followed by more data is
-// ErrCorrupt.
-func readJournal(data []byte, fn func(body []byte) error) (good int64, err error) {
-	if len(data) < len(journalMagic) {
-		if string(data) == journalMagic[:len(data)] || allZero(data) {
-			return 0, nil // torn while the segment was being started
-		}
-		return 0, fmt.Errorf("%w: not a journal segment", ErrCorrupt)
-	}
-	if string(data[:len(journalMagic)]) != journalMagic {
-		return 0, fmt.Errorf("%w: not a journal segment", ErrCorrupt)
-	}
-	off := len(journalMagic)
-	for off < len(data) {
-		rest := data[off:]
-		if len(rest) < journalHeader {
-			return int64(off), nil
-		}
-		n := int(binary.LittleEndian.Uint32(rest[0:]))
-		if n == 0 && allZero(rest) { // records are never empty
-			return int64(off), nil
-		}
-		if n > maxJournalRecord {
-			return 0, fmt.Errorf("%w: record of %d bytes at offset %d", ErrCorrupt, n, off)
-		}
-		end := journalHeader + n
-		if end > len(rest) {
-			return int64(off), nil
-		}
-		body := rest[journalHeader:end]
-		if crc32.Checksum(body, crcTable) != binary.LittleEndian.Uint32(rest[4:]) {
-			if allZero(rest[end:]) { // the last record, torn
-				return int64(off), nil
-			}
-			return 0, fmt.Errorf("%w: checksum mismatch in record at offset %d", ErrCorrupt, off)
-		}
-		if err := fn(body); err != nil {
-			return 0, fmt.Errorf("record at offset %d: %w", off, err)
-		}
-		off += end
-	}
-	return int64(off), nil
-}
-
-// appendJournalRecord appends the on-disk form of one record.
-func appendJournalRecord(dst, body []byte) []byte {
-	var h [journalHeader]byte
-	binary.LittleEndian.PutUint32(h[0:], uint32(len(body)))
-	binary.LittleEndian.PutUint32(h[4:], crc32.Checksum(body, crcTable))
-	return append(append(dst, h[:]...), body...)
-}
-
 // Enqueue adds a record to the next write and returns its ticket. Records
-// are written in the order they are enqueued. With an empty body it adds
-// nothing and returns a ticket for every record enqueued so far.
-func (j *Journal) Enqueue(body []byte) (Ticket, error) {
+// are written in the order they are enqueued. The key names what the
+// record is for (an oplog, say): it is written once per segment, and
+// then as a small number. With an empty body Enqueue adds nothing and
+// returns a ticket for every record enqueued so far. It keeps neither
+// key nor body.
+func (j *Journal) Enqueue(key, body []byte) (Ticket, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.err != nil || j.closed {
@@ -236,13 +176,13 @@ func (j *Journal) Enqueue(body []byte) (Ticket, error) {
 		}
 		return Ticket{j, b}, nil
 	}
-	if len(body) > maxJournalRecord {
-		return Ticket{}, fmt.Errorf("%w: journal record of %d bytes", ErrTooLarge, len(body))
+	if len(key)+len(body) > maxJournalRecord {
+		return Ticket{}, fmt.Errorf("%w: journal record of %d bytes", ErrTooLarge, len(key)+len(body))
 	}
 	if j.next == nil {
 		j.next = &jbatch{}
 	}
-	j.next.data = appendJournalRecord(j.next.data, body)
+	j.next.data = appendPending(j.next.data, key, body)
 	return Ticket{j, j.next}, nil
 }
 
@@ -273,14 +213,16 @@ func (j *Journal) wait(b *jbatch) error {
 	return b.err
 }
 
-// write appends data to the open segment, starting one if needed, and
-// makes it durable. Only the writer calls it.
-func (j *Journal) write(data []byte) error {
+// write appends the frames of the pending records to the open segment,
+// starting one if needed, and makes them durable. Only the writer calls
+// it.
+func (j *Journal) write(pending []byte) error {
 	j.mu.Lock()
 	seg, seq := j.seg, j.segSeq
 	j.mu.Unlock()
 	var n int64
 	if seg == nil {
+		j.keys = make(segmentKeys)
 		f, err := os.OpenFile(j.segName(seq), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
 		if err != nil {
 			return fmt.Errorf("journal: %w", err)
@@ -299,6 +241,12 @@ func (j *Journal) write(data []byte) error {
 		j.mu.Lock()
 		j.seg = f
 		j.mu.Unlock()
+	}
+	var data []byte
+	data, j.scratch = encodeFrames(j.out[:0], pending, j.keys, j.scratch)
+	j.out = data
+	if cap(j.out) > 4*journalFrameTarget || cap(j.scratch) > 4*journalFrameTarget { // not kept after a big write
+		j.out, j.scratch = nil, nil
 	}
 	if _, err := seg.Write(data); err != nil {
 		return fmt.Errorf("journal: %w", err)

@@ -196,7 +196,7 @@ func Run(ctx context.Context, o Options, w io.Writer) error {
 	add(&figure{name: flushed, unit: "B/op", note: ratio})
 	add(&figure{name: compacted, unit: "B/op", note: ratio})
 	add(&figure{name: calls, unit: "bytes", note: func(float64, map[string]*figure) string {
-		return "its last 1,000–2,000 calls (gig-store -call-log), one line per push"
+		return "its last 1,000–2,250 calls (gig-store -call-log), one line per push, the older ones compressed"
 	}})
 	add(&figure{name: whole, unit: "B/op", note: ratio})
 

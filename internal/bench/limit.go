@@ -112,8 +112,8 @@ func (g *groupFile) append(rec []byte) error {
 
 // dirBytes sums the sizes of the regular files below dir: the data at
 // rest (oplog files, the journal, the store's small files) and, apart,
-// the users' call logs (calls.jsonl: bounded per user by gig-store
-// -call-log, whatever the number of ops).
+// the users' call logs (calls.jsonl and calls.zst: bounded per user by
+// gig-store -call-log, whatever the number of ops).
 func dirBytes(dir string) (data, calls int64, err error) {
 	err = filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
 		if err != nil {
@@ -121,7 +121,7 @@ func dirBytes(dir string) (data, calls int64, err error) {
 		}
 		switch {
 		case !fi.Mode().IsRegular():
-		case fi.Name() == callLogName:
+		case fi.Name() == callLogName || fi.Name() == callLogOldName:
 			calls += fi.Size()
 		default:
 			data += fi.Size()
@@ -134,6 +134,10 @@ func dirBytes(dir string) (data, calls int64, err error) {
 	return data, calls, nil
 }
 
-// callLogName is the name of a user's call log in a store's data folder
+// callLogName and callLogOldName are the names of a user's call log in
+// a store's data folder, its newest calls and the older ones compressed
 // (netstore's doc).
-const callLogName = "calls.jsonl"
+const (
+	callLogName    = "calls.jsonl"
+	callLogOldName = "calls.zst"
+)
