@@ -203,7 +203,7 @@ func DecodeHeld(line []byte, held func(*Op) bool) (o Op, isHeld bool, err error)
 		return Op{}, false, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(line), MaxLineSize)
 	}
 	if o, ok := decodeFast(line, nil); ok && o.Sha != "" {
-		if o.Kind() == KindOp && held(&o) {
+		if o.Kind() == KindOp && o.Seq > 0 && held(&o) {
 			return o, true, nil
 		}
 		o.Payload = append(json.RawMessage(nil), o.Payload...) // line is the caller's
