@@ -285,19 +285,19 @@ func (s *Service) LogCall(id string, c Call) {
 		l.qmu.Unlock()
 		return
 	}
-	l.queue = append(l.queue, queuedCall{u, c})
-	full := len(l.queue) >= s.cfg.CallLog
-	start := !full && !l.draining
-	if start {
-		l.draining = true
-	}
-	l.qmu.Unlock()
-	switch {
-	case full:
+	if len(l.queue) >= s.cfg.CallLog { // full: the caller writes
+		l.qmu.Unlock()
 		l.mu.Lock()
 		s.writeQueuedCalls()
+		s.writeCall(u, &c)
 		l.mu.Unlock()
-	case start:
+		return
+	}
+	l.queue = append(l.queue, queuedCall{u, c})
+	start := !l.draining
+	l.draining = true
+	l.qmu.Unlock()
+	if start {
 		go s.drainCalls()
 	}
 }
