@@ -473,10 +473,23 @@ func (c *Client) storeEvent(rs Store, ev netstore.Event) {
 		}
 		return
 	}
-	o, err := oplog.Decode(ev.Op)
+	// An op the path holds already (each store of the channel sends it)
+	// is dropped before its sha is verified: it was, when it came first.
+	held := func(o *oplog.Op) bool {
+		if p == nil {
+			return false
+		}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.log.Has(o)
+	}
+	o, isHeld, err := oplog.DecodeHeld(ev.Op, held)
 	if err != nil {
 		c.cfg.Logf("gigfs: %s: bad op in stream: %v", rs.Name(), err)
 		return
+	}
+	if isHeld {
+		return // its date was observed when it came first
 	}
 	c.observe(&o)
 	if p == nil {

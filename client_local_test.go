@@ -253,6 +253,23 @@ func TestClient_PruneDueAsksCoverableOnlyAsTheTailGrows(t *testing.T) {
 	if !due {
 		t.Fatal("not due an eighth of the tail after the gap was filled")
 	}
+	// Due stays due for this checkpoint: the ops that come while its
+	// prune waits do not walk the tail again.
+	p.mu.Lock()
+	asked = p.coverableAsked
+	p.mu.Unlock()
+	for seq := uint64(250); seq < 300; seq++ {
+		add(seq)
+		if !c.pruneDue(p) {
+			t.Fatalf("not due at seq %d", seq)
+		}
+	}
+	p.mu.Lock()
+	again := p.coverableAsked - asked
+	p.mu.Unlock()
+	if again != 0 {
+		t.Fatalf("Coverable asked %d times for a tail already due", again)
+	}
 
 	cfg.PruneOps, cfg.PruneAge = -1, -1
 	off := mustClient(t, cfg)
@@ -321,6 +338,70 @@ func TestClient_PruneSyncOnlyIfStillDue(t *testing.T) {
 	c.schedulePrune(p)
 	c.scheduleSync(p, time.Hour)
 	fire()
+	for synced() == before {
+		runtime.Gosched()
+	}
+}
+
+// TestClient_PruneWaitsAgainAfterAnotherClientsCheckpoint: a prune set to
+// start when another client's checkpoint came meanwhile does not run then,
+// even if the new tail is due already: it waits a delay of its own, so
+// that the clients of a busy path do not each prune in turn.
+func TestClient_PruneWaitsAgainAfterAnotherClientsCheckpoint(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.LocalTable = map[string][]LocalStore{"a": {{InMemory: true}}}
+	cfg.SyncDelay = time.Hour // timers fire when the test says
+	cfg.PruneOps, cfg.PruneAge = 8, -1
+	c := mustClient(t, cfg)
+	p := c.pathState(pathKey{"a", "counter", "/g"})
+	date := time.Now().UnixMilli()
+	add := func(from, to uint64) {
+		t.Helper()
+		for seq := from; seq <= to; seq++ {
+			date++
+			o, err := oplog.NewOp(date, "m", seq, json.RawMessage("1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.merge([]oplog.Op{o}, &o)
+		}
+	}
+	add(1, 10)
+	if !c.pruneDue(p) {
+		t.Fatal("10 coverable ops not due")
+	}
+	synced := func() int {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.syncsDone
+	}
+	timer := func() *time.Timer {
+		p.syncMu.Lock()
+		defer p.syncMu.Unlock()
+		return p.syncTimer
+	}
+	before := synced()
+	c.schedulePrune(p)
+	first := timer()
+	// Another client prunes the 10 ops, and 10 more come: due again.
+	cp, err := oplog.NewCheckpoint(date+1, "other", json.RawMessage("10"), oplog.Coverage{"m": 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	date++
+	p.merge([]oplog.Op{cp}, &cp)
+	add(11, 20)
+	first.Reset(0)
+	for synced() == before && (timer() == first || timer() == nil) {
+		runtime.Gosched() // until the timer ran a sync or set another timer
+	}
+	if n := synced() - before; n != 0 {
+		t.Fatalf("%d syncs ran at once after another client's checkpoint", n)
+	}
+	// The new timer's prune runs: its checkpoint has not moved.
+	p.syncMu.Lock()
+	p.syncTimer.Reset(0)
+	p.syncMu.Unlock()
 	for synced() == before {
 		runtime.Gosched()
 	}

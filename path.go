@@ -44,6 +44,9 @@ type pathState struct {
 	pruneBase string
 	pruneNext int
 	pruneAt   time.Time
+	// dueBase is the checkpoint whose tail pruneDue last found due: it
+	// stays due until the checkpoint changes.
+	dueBase string
 	// coverableAsked counts pruneDue's Coverable calls (for tests).
 	coverableAsked int
 
@@ -54,6 +57,13 @@ type pathState struct {
 	// syncPruneOnly: the sync set to start was asked for by pruneDue
 	// alone (schedulePrune), so it starts only if the path is still due.
 	syncPruneOnly bool
+	// syncPruneBase is the checkpoint when that prune was asked for: if
+	// another client's has replaced it when the timer fires, the prune
+	// waits a delay again.
+	syncPruneBase string
+	// syncAgainPrune: a prune was asked for while a sync ran; it is
+	// scheduled (schedulePrune) when the sync ends.
+	syncAgainPrune bool
 }
 
 // pathState returns the state of k, made empty (not loaded) if new.
@@ -224,13 +234,13 @@ func hasData(l *oplog.Log) bool {
 
 var initialSha = oplog.Initial().Sha
 
-// mergeOp merges one op into the state, as merge does, and returns what
-// the log made of it. The clock does not observe the op: the caller has
+// mergeOp merges one op, checked already (Op.Check), into the state, as
+// merge does, and returns what the log made of it. The clock does not observe the op: the caller has
 // it observe the op once a store takes it (an op every store refuses, too
 // far in the future for them, must not date the client's next ops).
 func (p *pathState) mergeOp(o oplog.Op) oplog.Result {
 	p.mu.Lock()
-	r := p.log.Merge(o)
+	r := p.log.MergeChecked(o)
 	if r.Outcome() == oplog.Accepted {
 		p.ver++
 		p.revalue(&o)
@@ -243,8 +253,9 @@ func (p *pathState) mergeOp(o oplog.Op) oplog.Result {
 }
 
 // merge merges records into the state and reports whether the log changed.
-// When the value changes, watchers hear of it once; cause is the op behind
-// the change, if one op is.
+// The records are checked already (oplog.Decode, NewOp, NewCheckpoint):
+// they are not verified again. When the value changes, watchers hear of it
+// once; cause is the op behind the change, if one op is.
 func (p *pathState) merge(recs []oplog.Op, cause *oplog.Op) bool {
 	p.mu.Lock()
 	// One op dated after every op of the log (a stream event, most
@@ -267,7 +278,7 @@ func (p *pathState) merge(recs []oplog.Op, cause *oplog.Op) bool {
 	var fresh []oplog.Op
 	for i := range recs {
 		p.c.observe(&recs[i])
-		if p.log.Merge(recs[i]).Outcome() == oplog.Accepted {
+		if p.log.MergeChecked(recs[i]).Outcome() == oplog.Accepted {
 			changed = true
 			p.ver++
 			if recs[i].Kind() == oplog.KindOp {

@@ -109,7 +109,7 @@ func (c *Client) PushStart(ctx context.Context, channel, typ, path string, paylo
 		p.mu.Unlock()
 		return nil, fmt.Errorf("push %s %s %s: %w", channel, typ, path, err)
 	}
-	p.log.Merge(o)
+	p.log.MergeChecked(o) // NewOp checked it
 	if p.clean == p.ver+1 {
 		p.heldIf = p.ver + 1
 	}

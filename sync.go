@@ -61,6 +61,11 @@ func (c *Client) pruneDue(p *pathState) bool {
 	// PruneAge later: a long tail whose ops cannot be covered yet (a gap
 	// in an origin's numbers) costs O(1) per event, not O(tail).
 	base := p.log.Base().Sha
+	if base == p.dueBase {
+		// Found due for this checkpoint already: its tail only grew
+		// since (while a prune is scheduled or runs, every event asks).
+		return true
+	}
 	if base == p.pruneBase && len(ops) < p.pruneNext && (!byAge || time.Since(p.pruneAt) < c.cfg.PruneAge/16) {
 		return false
 	}
@@ -71,7 +76,7 @@ func (c *Client) pruneDue(p *pathState) bool {
 	due := n > 0 && ((c.cfg.PruneOps > 0 && n >= c.cfg.PruneOps) ||
 		(c.cfg.PruneAge > 0 && time.Since(time.UnixMilli(oldest)) >= c.cfg.PruneAge))
 	if due {
-		p.pruneBase, p.pruneNext = "", 0
+		p.pruneBase, p.pruneNext, p.dueBase = "", 0, base
 		return true
 	}
 	p.pruneBase, p.pruneAt = base, time.Now()
@@ -112,7 +117,13 @@ func (c *Client) scheduleSyncFor(p *pathState, delay time.Duration, prune bool) 
 	p.syncMu.Lock()
 	defer p.syncMu.Unlock()
 	if p.syncRunning {
-		p.syncAgain = true
+		// A prune asked for meanwhile is scheduled once the sync ends,
+		// as any prune is: the sync running may be the one that prunes.
+		if prune {
+			p.syncAgainPrune = true
+		} else {
+			p.syncAgain = true
+		}
 		return
 	}
 	if p.syncTimer != nil {
@@ -120,6 +131,11 @@ func (c *Client) scheduleSyncFor(p *pathState, delay time.Duration, prune bool) 
 		return
 	}
 	p.syncPruneOnly = prune
+	if prune {
+		p.mu.Lock()
+		p.syncPruneBase = p.log.Base().Sha
+		p.mu.Unlock()
+	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -135,10 +151,20 @@ func (c *Client) scheduleSyncFor(p *pathState, delay time.Duration, prune bool) 
 			// joins this one (and clears syncPruneOnly).
 			p.syncMu.Unlock()
 			due := c.pruneDue(p)
+			p.mu.Lock()
+			moved := p.log.Base().Sha != p.syncPruneBase
+			p.mu.Unlock()
 			p.syncMu.Lock()
-			if !due && p.syncPruneOnly {
+			if (!due || moved) && p.syncPruneOnly {
+				// Not due, or another client pruned since this prune was
+				// asked for: its tail, if due already, waits a delay of
+				// its own, so that of the clients of a busy path one
+				// prunes it at a time, not each in turn.
 				p.syncTimer, p.syncPruneOnly = nil, false
 				p.syncMu.Unlock()
+				if due {
+					c.schedulePrune(p)
+				}
 				return
 			}
 		}
@@ -168,16 +194,20 @@ func (c *Client) syncNow(p *pathState) {
 func (c *Client) runSync(p *pathState) {
 	for {
 		if c.ctx.Err() == nil {
-			if _, err := c.sync(c.ctx, p, false); err != nil && c.ctx.Err() == nil {
+			if _, err := c.sync(c.ctx, p, false, false); err != nil && c.ctx.Err() == nil {
 				c.cfg.Logf("gigfs: sync %s: %v", p.key, err)
 			}
 		}
 		p.syncMu.Lock()
 		again := p.syncAgain && c.ctx.Err() == nil
-		p.syncRunning, p.syncAgain = again, false
+		prune := p.syncAgainPrune && !again && c.ctx.Err() == nil
+		p.syncRunning, p.syncAgain, p.syncAgainPrune = again, false, false
 		p.syncMu.Unlock()
 		if !again {
 			c.syncEnded()
+			if prune && c.pruneDue(p) {
+				c.schedulePrune(p)
+			}
 			return
 		}
 	}
@@ -198,10 +228,13 @@ func (c *Client) Sync(ctx context.Context, channel, typ, path string, prune bool
 	} else if err != nil {
 		return SyncReport{}, err
 	}
-	return c.sync(ctx, p, prune)
+	return c.sync(ctx, p, prune, true)
 }
 
-func (c *Client) sync(ctx context.Context, p *pathState, forcePrune bool) (SyncReport, error) {
+// sync is Sync of a loaded path. With check, after a prune it reads every
+// store again to report whether they agree (SyncReport.Agreed); a
+// background sync, whose report nobody reads, does not.
+func (c *Client) sync(ctx context.Context, p *pathState, forcePrune, check bool) (SyncReport, error) {
 	rep := SyncReport{Channel: p.key.channel, Type: p.key.typ, Path: p.key.path}
 	stores, err := c.stores(ctx, p.key.channel)
 	if err != nil {
@@ -336,7 +369,9 @@ func (c *Client) sync(ctx context.Context, p *pathState, forcePrune bool) (SyncR
 		rep.Agreed = false
 		return rep, err
 	}
-	rep.Agreed = c.sameLogs(ctx, stores, p.key.typ, spath)
+	if check {
+		rep.Agreed = c.sameLogs(ctx, stores, p.key.typ, spath)
+	}
 	return rep, err
 }
 

@@ -67,8 +67,14 @@ func SessionOf(token string) string {
 // log line when the file is opened, the file rewritten without it, and
 // nothing else is lost.
 type callLogs struct {
-	mu    sync.Mutex
+	mu    sync.Mutex // held while the files are written or read
 	files map[string]*callFile
+
+	qmu      sync.Mutex // guards the fields below
+	queue    []queuedCall
+	spare    []queuedCall // the queue's last slice, reused
+	draining bool         // the background writer runs
+	closed   bool
 }
 
 type callFile struct {
@@ -258,8 +264,13 @@ func (cf *callFile) compress(u *user, keep int) error {
 }
 
 // LogCall adds a call to the log of user id (an unknown user has none).
-// Errors are logged, not returned: a call log that cannot be written must
-// not fail the call.
+// It returns at once: the line is written by a background writer, off the
+// path of the call's reply (a push's fsync is all its reply waits for).
+// Calls, and a clean stop, write what is queued first, so the calls file
+// shows every call logged before it is opened. At most Config.CallLog
+// calls wait in memory: past that the caller writes them itself. Errors
+// are logged, not returned: a call log that cannot be written must not
+// fail the call.
 func (s *Service) LogCall(id string, c Call) {
 	u, err := s.user(id)
 	if err != nil {
@@ -268,28 +279,95 @@ func (s *Service) LogCall(id string, c Call) {
 	if c.Time == 0 {
 		c.Time = s.cfg.Now().UnixMilli()
 	}
-	line, err := json.Marshal(&c)
+	l := &s.calls
+	l.qmu.Lock()
+	if l.closed {
+		l.qmu.Unlock()
+		return
+	}
+	if len(l.queue) >= s.cfg.CallLog { // full: the caller writes
+		l.qmu.Unlock()
+		l.mu.Lock()
+		s.writeQueuedCalls()
+		s.writeCall(u, &c)
+		l.mu.Unlock()
+		return
+	}
+	l.queue = append(l.queue, queuedCall{u, c})
+	start := !l.draining
+	l.draining = true
+	l.qmu.Unlock()
+	if start {
+		go s.drainCalls()
+	}
+}
+
+// queuedCall is a call waiting for the background writer.
+type queuedCall struct {
+	u *user
+	c Call
+}
+
+// drainCalls is the background writer: it writes the queued calls until
+// none is left.
+func (s *Service) drainCalls() {
+	l := &s.calls
+	for {
+		l.mu.Lock()
+		s.writeQueuedCalls()
+		l.mu.Unlock()
+		l.qmu.Lock()
+		if len(l.queue) == 0 {
+			l.draining = false
+			l.qmu.Unlock()
+			return
+		}
+		l.qmu.Unlock()
+	}
+}
+
+// writeQueuedCalls writes the queued calls, in order. The caller holds
+// s.calls.mu, so that calls taken from the queue are written before those
+// taken after them.
+func (s *Service) writeQueuedCalls() {
+	l := &s.calls
+	l.qmu.Lock()
+	q := l.queue
+	l.queue, l.spare = l.spare[:0], nil
+	l.qmu.Unlock()
+	for i := range q {
+		s.writeCall(q[i].u, &q[i].c)
+		q[i] = queuedCall{}
+	}
+	l.qmu.Lock()
+	if cap(q) <= 256 {
+		l.spare = q[:0]
+	}
+	l.qmu.Unlock()
+}
+
+// writeCall appends the line of c to the log of u. The caller holds
+// s.calls.mu.
+func (s *Service) writeCall(u *user, c *Call) {
+	line, err := json.Marshal(c)
 	if err != nil {
 		return
 	}
 	line = append(line, '\n')
 	max := s.cfg.CallLog
-	l := &s.calls
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	cf, err := l.open(u, s.cfg.Logf)
+	cf, err := s.calls.open(u, s.cfg.Logf)
 	if err != nil {
-		s.cfg.Logf("store: call log of %s: %v", id, err)
+		s.cfg.Logf("store: call log of %s: %v", u.id, err)
 		return
 	}
 	if cf.lines >= callChunk(max) {
 		if err := cf.compress(u, max); err != nil {
-			s.cfg.Logf("store: call log of %s: %v", id, err)
+			s.cfg.Logf("store: call log of %s: %v", u.id, err)
 			return
 		}
 	}
 	if _, err := cf.f.Write(line); err != nil {
-		s.cfg.Logf("store: call log of %s: %v", id, err)
+		s.cfg.Logf("store: call log of %s: %v", u.id, err)
 		return
 	}
 	cf.lines++
@@ -340,6 +418,7 @@ func (s *Service) Calls(id string) ([]byte, error) {
 	}
 	s.calls.mu.Lock()
 	defer s.calls.mu.Unlock()
+	s.writeQueuedCalls()
 	if _, err := s.calls.open(u, s.cfg.Logf); err != nil {
 		return nil, err
 	}
@@ -362,9 +441,16 @@ func (s *Service) Calls(id string) ([]byte, error) {
 	return lastLines(all, s.cfg.CallLog), nil
 }
 
-func (l *callLogs) close() {
+// closeCalls writes the queued calls and closes the call logs: later
+// calls are not logged.
+func (s *Service) closeCalls() {
+	l := &s.calls
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	s.writeQueuedCalls()
+	l.qmu.Lock()
+	l.closed = true
+	l.qmu.Unlock()
 	for _, cf := range l.files {
 		cf.f.Close()
 	}

@@ -219,3 +219,46 @@ func TestCalls_DamagedCompressedPart(t *testing.T) {
 		})
 	}
 }
+
+// Calls logged from many goroutines at once are all shown, each once, and
+// no more than CallLog of them ever wait in memory for the background
+// writer; a clean stop writes what waits.
+func TestCalls_QueuedWritesBounded(t *testing.T) {
+	const max, writers, each = 50, 8, 40
+	dir := t.TempDir()
+	svc, _ := openCalls(t, dir, max)
+	var wg sync.WaitGroup
+	var over sync.Once
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				svc.LogCall("kim", Call{Time: int64(1 + w*each + i), Call: "push", Result: "accepted 1"})
+				svc.calls.qmu.Lock()
+				n := len(svc.calls.queue)
+				svc.calls.qmu.Unlock()
+				if n > max {
+					over.Do(func() { t.Errorf("%d calls queued, bound %d", n, max) })
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b, err := svc.Calls("kim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(callTimes(t, b)); got != max {
+		t.Errorf("%d calls shown, want %d", got, max)
+	}
+	logPushes(svc, 10001, 10003)
+	svc.Close()
+	svc, _ = openCalls(t, dir, max)
+	defer svc.Close()
+	b, _ = svc.Calls("kim")
+	times := callTimes(t, b)
+	if len(times) != max || times[len(times)-1] != 10003 {
+		t.Errorf("after a clean stop: %d calls, last %v, want %d ending with 10003", len(times), times[len(times)-1:], max)
+	}
+}

@@ -570,7 +570,7 @@ func (s *Service) Close() error {
 	if err := s.closeLogs(); err != nil && first == nil {
 		first = err
 	}
-	s.calls.close()
+	s.closeCalls()
 	if err := s.lock.Close(); err != nil && first == nil {
 		first = err
 	}

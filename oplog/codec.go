@@ -192,6 +192,27 @@ func Decode(line []byte) (Op, error) {
 	return decode(line, true)
 }
 
+// DecodeHeld is Decode for a reader that may hold the op already (a
+// client gets each op from every store of its channel): when held
+// reports it does, by its sha and (origin, seq), the op is returned with
+// isHeld true and not verified (the caller drops it; its Payload may
+// alias line). Any other op is checked as Decode checks it.
+func DecodeHeld(line []byte, held func(*Op) bool) (o Op, isHeld bool, err error) {
+	line = bytes.TrimSpace(line)
+	if len(line) > MaxLineSize {
+		return Op{}, false, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(line), MaxLineSize)
+	}
+	if o, ok := decodeFast(line, nil); ok && o.Sha != "" {
+		if o.Kind() == KindOp && o.Seq > 0 && held(&o) {
+			return o, true, nil
+		}
+		o.Payload = append(json.RawMessage(nil), o.Payload...) // line is the caller's
+		return o, false, o.Check()
+	}
+	o, err = decodeSlow(line, true)
+	return o, false, err
+}
+
 // decode parses an op; with verify it also canonicalizes the body and
 // checks the sha (ops from our own files were checked when written).
 func decode(line []byte, verify bool) (Op, error) {

@@ -143,7 +143,54 @@ func TestDecode_BadInput(t *testing.T) {
 			if after := string(l.AppendJSONLines(nil)); after != before {
 				t.Errorf("log changed")
 			}
+			// DecodeHeld of an op the reader does not hold checks it all.
+			if _, held, err := DecodeHeld([]byte(tt.line), l.Has); held || !errors.Is(err, tt.want) {
+				t.Fatalf("DecodeHeld: held %v, err = %v, want %v", held, err, tt.want)
+			}
 		})
+	}
+}
+
+// TestDecodeHeld: an op the reader holds (same origin, seq and sha) is
+// reported held and not verified; the same op with another sha, or one it
+// does not hold, is verified as Decode verifies it.
+func TestDecodeHeld(t *testing.T) {
+	l := NewLog()
+	o := mustOp(t, 100, "a", 1, `{"k":1}`)
+	l.Merge(o)
+	line := o.AppendJSON(nil)
+	got, held, err := DecodeHeld(line, l.Has)
+	if err != nil || !held || got.Sha != o.Sha {
+		t.Fatalf("held op: %v, held %v, sha %.12s", err, held, got.Sha)
+	}
+	// Tampered content under the held sha: held, so dropped, never merged.
+	tampered := []byte(strings.Replace(string(line), `"k":1`, `"k":2`, 1))
+	if _, held, err := DecodeHeld(tampered, l.Has); err != nil || !held {
+		t.Fatalf("tampered held op: %v, held %v", err, held)
+	}
+	// The same (origin, seq) with a sha that is not the held one: verified.
+	other := mustOp(t, 101, "a", 1, `{"k":1}`)
+	bad := []byte(strings.Replace(string(other.AppendJSON(nil)), `"date":101`, `"date":102`, 1))
+	if _, held, err := DecodeHeld(bad, l.Has); held || !errors.Is(err, ErrBadSha) {
+		t.Fatalf("op not held with a bad sha: held %v, err %v, want %v", held, err, ErrBadSha)
+	}
+	if got, held, err := DecodeHeld(other.AppendJSON(nil), l.Has); held || err != nil || got.Sha != other.Sha {
+		t.Fatalf("op not held: held %v, err %v", held, err)
+	}
+}
+
+// TestLog_MergeChecked: MergeChecked merges as Merge does, for ops that
+// passed Check.
+func TestLog_MergeChecked(t *testing.T) {
+	a, b := NewLog(), NewLog()
+	ops := []Op{mustOp(t, 2, "a", 2, `1`), mustOp(t, 1, "a", 1, `1`), mustCheckpoint(t, 3, "x", `1`, Coverage{"a": 1})}
+	for _, o := range append(ops, ops[0]) {
+		if r, s := a.Merge(o), b.MergeChecked(o); r != s {
+			t.Fatalf("op %.12s: Merge %v, MergeChecked %v", o.Sha, r, s)
+		}
+	}
+	if x, y := string(a.AppendJSONLines(nil)), string(b.AppendJSONLines(nil)); x != y {
+		t.Fatalf("logs differ:\n%s\n%s", x, y)
 	}
 }
 
