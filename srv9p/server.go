@@ -537,14 +537,14 @@ const inlineInFlight = 2
 // what is queued, or queues it (see writer).
 func (w *writer) Write(p []byte) (int, error) {
 	w.mu.Lock()
-	w.c.answering(p)
-	if w.c.holds(p) {
+	hold, inline := w.c.answer(p)
+	if hold {
 		w.held = append(w.held, p...)
 		w.mu.Unlock()
 		return len(p), nil
 	}
 	w.release()
-	if w.writing || !w.c.fewInFlight() {
+	if w.writing || !inline {
 		w.enqueue(p)
 		return len(p), nil
 	}
