@@ -224,3 +224,30 @@ func (c *conn) pending() (int, int64) {
 	defer f.mu.Unlock()
 	return f.inflight, f.bytes
 }
+
+// hangupFlushes returns, for a connection that has ended, a Tflush of
+// every request in flight (read from the network and not answered yet),
+// each on a tag of its own that no request in flight holds: handed to the
+// library, they cancel the requests' contexts (see reader). Their replies
+// go nowhere.
+func (c *conn) hangupFlushes() []byte {
+	f := &c.flow
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var b []byte
+	free := uint16(0)
+	for old := range f.res {
+		for _, used := f.res[free]; used; _, used = f.res[free] {
+			free++
+		}
+		if free == plan9.NOTAG {
+			break // 65535 requests in flight: cannot be (MaxInFlight)
+		}
+		b = binary.LittleEndian.AppendUint32(b, 9)
+		b = append(b, plan9.Tflush)
+		b = binary.LittleEndian.AppendUint16(b, free)
+		b = binary.LittleEndian.AppendUint16(b, old)
+		free++
+	}
+	return b
+}
