@@ -73,7 +73,8 @@ type Server struct {
 	MaxWrite int
 	// IdleTimeout closes a connection that has sent nothing for that long
 	// while no request of it is in progress (a blocked read keeps it
-	// open), or that has not taken a reply for that long. Zero means
+	// open), or that has not taken a reply for that long (less up to
+	// 1/64 of it: deadlines move in steps, see moveDeadline). Zero means
 	// DefaultIdleTimeout; negative means never.
 	IdleTimeout time.Duration
 	// MaxInFlight is how many requests of one connection may be in
@@ -277,6 +278,7 @@ type conn struct {
 	nc         net.Conn
 	br         *bufio.Reader // nc's requests: one read(2) takes every request ready
 	msgBuf     []byte        // the reader's buffer for small messages (readMsg)
+	readDL     time.Time     // the read deadline set last (readFull)
 	remote     string
 	maxFids    int
 	maxBlocked int64
@@ -542,10 +544,26 @@ func (c *conn) version(msg []byte) {
 	c.rmsize.Store(m)
 }
 
+// moveDeadline sets, with set, a deadline idle from now, unless the one
+// set last, dl, is within idle/64 of it: a deadline costs a timer update
+// in the runtime, and a connection's reads and writes came to several per
+// request. The idle timeout a connection gets is then between
+// idle - idle/64 and idle. It returns the deadline now set.
+func moveDeadline(set func(time.Time) error, dl time.Time, idle time.Duration) time.Time {
+	next := time.Now().Add(idle)
+	if next.Sub(dl) <= idle/64 {
+		return dl
+	}
+	set(next)
+	return next
+}
+
+// readFull reads p whole; the read deadline moves only before a read that
+// may wait for the network (nothing buffered).
 func (c *conn) readFull(p []byte) error {
 	for len(p) > 0 {
-		if c.idle > 0 {
-			c.nc.SetReadDeadline(time.Now().Add(c.idle))
+		if c.idle > 0 && c.br.Buffered() == 0 {
+			c.readDL = moveDeadline(c.nc.SetReadDeadline, c.readDL, c.idle)
 		}
 		n, err := c.br.Read(p)
 		p = p[n:]
@@ -592,6 +610,7 @@ type writer struct {
 	out     batch      // replies not written yet
 	held    []byte     // Rwrites held for their named reads' replies, after out's
 	writing bool       // a goroutine is writing (the queue, or its own reply)
+	writeDL time.Time  // the write deadline set last; used by the goroutine writing
 }
 
 // inlineInFlight is how many requests of a connection may be in flight,
@@ -690,7 +709,7 @@ func (w *writer) send(b []byte) {
 	c := w.c
 	if !c.wfailed.Load() {
 		if c.idle > 0 {
-			c.nc.SetWriteDeadline(time.Now().Add(c.idle))
+			w.writeDL = moveDeadline(c.nc.SetWriteDeadline, w.writeDL, c.idle)
 		}
 		if _, err := c.nc.Write(b); err != nil {
 			if !c.wfailed.Swap(true) && !c.hungUp.Load() {
