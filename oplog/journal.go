@@ -26,9 +26,9 @@ type Journal struct {
 
 	mu      sync.Mutex
 	cond    sync.Cond
-	seg     *os.File // the open segment, nil until the next write
-	segSeq  uint64   // the open segment's number, or the next one's
-	size    int64    // bytes of the segments' magics and frames (not their zeros)
+	seg     *os.File         // the open segment, nil until the next write
+	segSeq  uint64           // the open segment's number, or the next one's
+	size    int64            // bytes of the segments' magics and frames (not their zeros)
 	used    map[uint64]int64 // those bytes of each closed segment
 	writing bool
 	current *jbatch
