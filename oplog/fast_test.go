@@ -165,3 +165,19 @@ func TestLog_MergeLogOwnedKeepsTheIndex(t *testing.T) {
 		t.Errorf("merged %d new records into a log of %d, want 1 and 7", len(got), dst.Len())
 	}
 }
+
+// FuzzCanonical checks that Canonical's one-pass way for values in
+// canonical form already gives what the general way gives, for any input.
+func FuzzCanonical(f *testing.F) {
+	for _, s := range []string{`{"add":1}`, `{"a":1,"a":2}`, `{"b":1,"a":2}`, `[1,"x",null,true,false,{}]`,
+		`-0.5e+10`, `01`, `1.`, `"\u00e9"`, `"é"`, ` 1`, `{"a":[{"b":{"c":[]}}]}`, `nul`, `{"a":1,}`, `[1,]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		got, gerr := Canonical(raw)
+		want, werr := canonicalSlow(raw)
+		if (gerr == nil) != (werr == nil) || !bytes.Equal(got, want) {
+			t.Fatalf("%q: Canonical %s, %v; the general way %s, %v", raw, got, gerr, want, werr)
+		}
+	})
+}

@@ -237,6 +237,18 @@ func Canonical(raw []byte) (json.RawMessage, error) {
 	if len(raw) > MaxOpSize {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(raw), MaxOpSize)
 	}
+	if isCanonical(raw) {
+		// Most payloads are canonical already ({"add":1}): one pass
+		// over the bytes rather than decoding and encoding them (5% of
+		// a sequential push's CPU, client and store, in gig-bench).
+		return append(json.RawMessage(nil), raw...), nil
+	}
+	return canonicalSlow(raw)
+}
+
+// canonicalSlow is Canonical of any JSON value: decoded, then encoded in
+// canonical form.
+func canonicalSlow(raw []byte) (json.RawMessage, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var v any
