@@ -59,18 +59,18 @@ type Journal struct {
 // segment until renamed, and one left by a crash is removed on open.
 const spareName = "spare.tmp"
 
-// A spare segment (Preallocate) is made of what the last segment used,
-// rounded up to spareMin, within [spareMin, the bound given]: a segment
-// holds a flush interval's records, and one that fills moves on to the
-// next spare.
+// A spare segment (Preallocate) is made of twice what the last segment
+// used, rounded up to spareMin, within [spareMin, the bound given]: a
+// segment holds a flush interval's records, and while segments fill up
+// before the interval ends, each spare doubles.
 const spareMin = 16 << 10
 
 // Preallocate has the journal write into segments made ahead of need:
 // each is the magic then zeros, written and fsynced once in the
 // background, and records overwrite the zeros in place, so that a
 // record's fdatasync commits no metadata (the file's size and blocks are
-// already durable). A spare is made of what the last segment used, at
-// least 16 KiB and at most max bytes; a write that finds no room in
+// already durable). A spare is made of twice what the last segment used,
+// at least 16 KiB and at most max bytes; a write that finds no room in
 // its segment's zeros and no spare ready appends past them (told to logf
 // once per segment). max <= 0 turns preallocation off. Call it before the
 // first Enqueue.
@@ -89,7 +89,7 @@ func (j *Journal) makeSpareLocked() {
 	if j.prealloc <= 0 || j.spareSize > 0 || j.sparing || j.closed {
 		return
 	}
-	size := min(max((j.lastUsed+spareMin-1)/spareMin*spareMin, spareMin), max(j.prealloc, int64(len(journalMagic))))
+	size := min(max((2*j.lastUsed+spareMin-1)/spareMin*spareMin, spareMin), max(j.prealloc, int64(len(journalMagic))))
 	j.sparing = true
 	go func() {
 		err := writeSpare(filepath.Join(j.dir, spareName), size)
