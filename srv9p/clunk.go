@@ -80,10 +80,16 @@ func (c *conn) answering(msg []byte) {
 	if len(msg) < 7 {
 		return
 	}
-	tag := binary.LittleEndian.Uint16(msg[5:7])
 	f := &c.flow
 	f.mu.Lock()
-	defer f.mu.Unlock()
+	c.answeringLocked(msg)
+	f.mu.Unlock()
+}
+
+// answeringLocked is answering with c.flow.mu held.
+func (c *conn) answeringLocked(msg []byte) {
+	tag := binary.LittleEndian.Uint16(msg[5:7])
+	f := &c.flow
 	if _, ok := f.clunks[tag]; ok {
 		delete(f.clunks, tag)
 		if msg[4] == plan9.Rremove {

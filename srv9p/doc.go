@@ -79,10 +79,13 @@
 //     included), Stat and Wstat are served from our Nodes.
 //   - Request contexts are cancelled only by Tflush, not when the
 //     connection ends, and a request still running at hang-up keeps its
-//     fid (and the fid's Clunk) alive. Each connection has its own context,
-//     cancelled when the library's Serve returns, and our own fid registry:
-//     the connection's end releases every fid itself, once the fid's
-//     requests have returned, instead of waiting for the library.
+//     fid (and the fid's Clunk) alive. When a connection ends, our reader
+//     hands the library a Tflush of every request in flight (on tags of
+//     their own, their replies going nowhere), so the library's request
+//     context is the request's whole context, with no context of ours
+//     made per request; and our own fid registry releases every fid at the
+//     connection's end, once the fid's requests have returned, instead of
+//     waiting for the library.
 //   - It accepts any msize in Tversion, and below 24 bytes its read count
 //     check wraps around (a client could make it allocate gigabytes). We
 //     read each message before it does: a Tversion with msize under 256 is

@@ -73,12 +73,12 @@ func (h *echoLines) Write(ctx context.Context, p []byte, off int64) (int, error)
 func (h *echoLines) Close() error { return nil }
 
 // pushServer serves one echoLines file, /push, made by mk.
-func pushServer(t *testing.T, mk func() *echoLines) *srv9p.MuxFile {
+func pushServer(t testing.TB, mk func() *echoLines) *srv9p.MuxFile {
 	return pushServerConfig(t, mk, srv9p.MuxConfig{})
 }
 
 // pushServerConfig is pushServer with a Mux of cfg.
-func pushServerConfig(t *testing.T, mk func() *echoLines, cfg srv9p.MuxConfig) *srv9p.MuxFile {
+func pushServerConfig(t testing.TB, mk func() *echoLines, cfg srv9p.MuxConfig) *srv9p.MuxFile {
 	root := srv9p.NewDir(srv9p.Info{Name: "/"}, srv9p.NewFile(srv9p.Info{Name: "push", Mode: 0o600}, func(context.Context, srv9p.OpenMode) (srv9p.Handle, error) {
 		return mk(), nil
 	}))
@@ -90,7 +90,7 @@ func pushServerConfig(t *testing.T, mk func() *echoLines, cfg srv9p.MuxConfig) *
 
 // openPush dials a Mux of cfg to the server at addr (host:port) and opens
 // its /push; both are closed when the test ends.
-func openPush(t *testing.T, addr string, cfg srv9p.MuxConfig) *srv9p.MuxFile {
+func openPush(t testing.TB, addr string, cfg srv9p.MuxConfig) *srv9p.MuxFile {
 	t.Helper()
 	m, err := srv9p.DialMuxConfig(context.Background(), "tcp!"+strings.Replace(addr, ":", "!", 1), srv9p.Trust{}, testUser, testKey, cfg)
 	if err != nil {

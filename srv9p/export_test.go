@@ -22,3 +22,6 @@ func AttachWaiting(s *Server) int { return int(s.guard().turning.Load()) }
 // Ending returns how many connections of s hold a Tclunk or Tremove back
 // until the other kind's replies are written (clunk.go).
 func Ending(s *Server) int { return int(s.guard().ending.Load()) }
+
+// FileMux returns the Mux of f.
+func FileMux(f *MuxFile) *Mux { return f.m }

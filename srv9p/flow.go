@@ -146,27 +146,27 @@ func (c *conn) reserve(msg []byte) {
 	f.mu.Unlock()
 }
 
-// fewInFlight reports whether few enough requests are in flight for a
-// reply to be written by the goroutine that made it (see writer).
-func (c *conn) fewInFlight() bool {
-	f := &c.flow
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.inflight <= inlineInFlight
-}
-
-// holds reports whether msg is the Rwrite of a numbered write whose named
-// read is in flight: it is kept for that read's reply, which follows it
-// at once, to leave together (see writer).
-func (c *conn) holds(msg []byte) bool {
-	if len(msg) < 7 || msg[4] != plan9.Rwrite {
-		return false
+// answer looks at the reply msg before the writer takes it, under one
+// lock: answering's work, then whether msg is to be held, the Rwrite of a
+// numbered write whose named read is in flight (kept for that read's
+// reply, which follows it at once, to leave together), and whether few
+// enough requests are in flight for it to be written by the goroutine
+// that made it (see writer).
+func (c *conn) answer(msg []byte) (hold, inline bool) {
+	if len(msg) < 7 {
+		return false, false
 	}
 	f := &c.flow
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	r := f.res[binary.LittleEndian.Uint16(msg[5:7])]
-	return len(r) > 0 && r[0].kind == numberedWrite && f.named[r[0].write] > 0
+	c.answeringLocked(msg)
+	if msg[4] == plan9.Rwrite {
+		r := f.res[binary.LittleEndian.Uint16(msg[5:7])]
+		if len(r) > 0 && r[0].kind == numberedWrite && f.named[r[0].write] > 0 {
+			return true, false
+		}
+	}
+	return false, f.inflight <= inlineInFlight
 }
 
 // replied counts the reply msg as written: its request leaves the flight.
@@ -223,4 +223,31 @@ func (c *conn) pending() (int, int64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.inflight, f.bytes
+}
+
+// hangupFlushes returns, for a connection that has ended, a Tflush of
+// every request in flight (read from the network and not answered yet),
+// each on a tag of its own that no request in flight holds: handed to the
+// library, they cancel the requests' contexts (see reader). Their replies
+// go nowhere.
+func (c *conn) hangupFlushes() []byte {
+	f := &c.flow
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var b []byte
+	free := uint16(0)
+	for old := range f.res {
+		for _, used := f.res[free]; used; _, used = f.res[free] {
+			free++
+		}
+		if free == plan9.NOTAG {
+			break // 65535 requests in flight: cannot be (MaxInFlight)
+		}
+		b = binary.LittleEndian.AppendUint32(b, 9)
+		b = append(b, plan9.Tflush)
+		b = binary.LittleEndian.AppendUint16(b, free)
+		b = binary.LittleEndian.AppendUint16(b, old)
+		free++
+	}
+	return b
 }

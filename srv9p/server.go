@@ -240,7 +240,6 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 		defer t.Stop()
 	}
 	c.cond = sync.NewCond(&c.mu)
-	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.srvMsize = s.msize()
 	c.rmsize.Store(c.srvMsize)
 	c.msize.Store(c.srvMsize)
@@ -291,11 +290,6 @@ type conn struct {
 	w           *writer
 	attached    atomic.Bool // an attach has succeeded (or the connection ended)
 
-	// ctx is cancelled when the connection ends; every request context
-	// derives from it.
-	ctx    context.Context
-	cancel context.CancelFunc
-
 	msize   atomic.Uint32 // negotiated message size
 	rmsize  atomic.Uint32 // largest request accepted after Tversion (0: only Tversion)
 	blocked atomic.Int64  // stream reads in progress
@@ -313,10 +307,11 @@ func (c *conn) logf(format string, args ...any) {
 	c.srv.logf("%s: "+format, append([]any{c.remote}, args...)...)
 }
 
-// do runs f as the body of a request whose library context is rctx: with
-// a context also cancelled when the connection ends, a recovered panic,
-// and the error turned into its 9P string.
-func (c *conn) do(rctx context.Context, f func(ctx context.Context) error) (err error) {
+// do runs f as the body of a request whose library context is ctx: with
+// a recovered panic, and the error turned into its 9P string. ctx ends
+// when the request is flushed, and when the connection ends: the reader
+// then hands the library a Tflush of every request in flight (hangupFlushes).
+func (c *conn) do(ctx context.Context, f func(ctx context.Context) error) (err error) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -331,13 +326,6 @@ func (c *conn) do(rctx context.Context, f func(ctx context.Context) error) (err 
 			c.cond.Broadcast()
 		}
 		c.mu.Unlock()
-	}()
-
-	ctx, cancel := context.WithCancel(c.ctx)
-	stop := context.AfterFunc(rctx, cancel)
-	defer func() {
-		stop()
-		cancel()
 	}()
 	defer func() {
 		if p := recover(); p != nil {
@@ -359,7 +347,6 @@ func (c *conn) shutdown() {
 	c.mu.Lock()
 	c.closed = true
 	c.mu.Unlock()
-	c.cancel()
 	for {
 		c.mu.Lock()
 		var f *fidState
@@ -380,36 +367,51 @@ func (c *conn) shutdown() {
 }
 
 // reader hands the library one whole 9P message at a time, after checking
-// its size, watching for idleness and vetting Tversion.
+// its size, watching for idleness and vetting Tversion. When the
+// connection ends, it hands the library a Tflush of every request still in
+// flight, then the error: the library's flush cancels each request's
+// context, so that a request context ends with the connection.
 type reader struct {
 	c   *conn
 	buf []byte
+	err error // why the connection ended, once it has
 }
 
 func (r *reader) Read(p []byte) (int, error) {
 	for len(r.buf) == 0 {
+		if r.err != nil {
+			return 0, r.err
+		}
 		if !r.c.waitRoom() {
-			r.c.hungUp.Store(true)
-			return 0, io.EOF
+			r.end(io.EOF)
+			continue
 		}
 		msg, err := r.c.readMsg()
 		if err != nil {
-			r.c.hungUp.Store(true)
-			return 0, err
+			r.end(err)
+			continue
 		}
 		r.c.reserve(msg)
 		if r.c.refuse(msg) {
 			continue
 		}
 		if !r.c.endsFid(msg) {
-			r.c.hungUp.Store(true)
-			return 0, io.EOF
+			r.end(io.EOF)
+			continue
 		}
 		r.buf = msg
 	}
 	n := copy(p, r.buf)
 	r.buf = r.buf[n:]
 	return n, nil
+}
+
+// end records that the connection has ended with err, and queues for the
+// library the Tflushes of the requests in flight.
+func (r *reader) end(err error) {
+	r.c.hungUp.Store(true)
+	r.err = err
+	r.buf = r.c.hangupFlushes()
 }
 
 func (r *reader) Close() error { return r.c.nc.Close() }
@@ -535,14 +537,14 @@ const inlineInFlight = 2
 // what is queued, or queues it (see writer).
 func (w *writer) Write(p []byte) (int, error) {
 	w.mu.Lock()
-	w.c.answering(p)
-	if w.c.holds(p) {
+	hold, inline := w.c.answer(p)
+	if hold {
 		w.held = append(w.held, p...)
 		w.mu.Unlock()
 		return len(p), nil
 	}
 	w.release()
-	if w.writing || !w.c.fewInFlight() {
+	if w.writing || !inline {
 		w.enqueue(p)
 		return len(p), nil
 	}
