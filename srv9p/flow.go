@@ -117,6 +117,19 @@ func (c *conn) waitRoom() bool {
 	return false
 }
 
+// roomNow reports whether the connection may read one more request now,
+// as waitRoom would let it, without waiting.
+func (c *conn) roomNow() bool {
+	f := &c.flow
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	max := c.maxInFlight
+	if !c.attached.Load() {
+		max = min(max, unauthInFlight)
+	}
+	return !f.closed && f.inflight < max && (f.bytes == 0 || f.bytes < c.maxPending)
+}
+
 // reserve counts the request msg as in flight.
 func (c *conn) reserve(msg []byte) {
 	typ := msg[4]

@@ -2,6 +2,7 @@ package srv9p
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -371,14 +372,29 @@ func (c *conn) shutdown() {
 // connection ends, it hands the library a Tflush of every request still in
 // flight, then the error: the library's flush cancels each request's
 // context, so that a request context ends with the connection.
+//
+// A numbered Twrite followed, in what one read(2) brought, by the Tread
+// that names it (one sequential push: see NamedOffset) is handed over
+// second, after that Tread: the library starts a goroutine per request,
+// and Go runs the one started last first, so the write, which the read
+// waits for, starts at once, instead of after the read has run and
+// blocked; the read waits during the write's fsync. 9P lets a server
+// serve requests in any order, and a named read waits for its write
+// whatever the order.
 type reader struct {
-	c   *conn
-	buf []byte
-	err error // why the connection ended, once it has
+	c     *conn
+	buf   []byte
+	err   error  // why the connection ended, once it has
+	after []byte // a Twrite to hand over once buf is (its named Tread)
+	spare []byte // after's buffer, kept for the next
 }
 
 func (r *reader) Read(p []byte) (int, error) {
 	for len(r.buf) == 0 {
+		if len(r.after) > 0 {
+			r.buf, r.after = r.after, nil
+			break
+		}
 		if r.err != nil {
 			return 0, r.err
 		}
@@ -400,6 +416,11 @@ func (r *reader) Read(p []byte) (int, error) {
 			continue
 		}
 		r.buf = msg
+		if r.c.namedReadFollows(msg) {
+			if err := r.swap(); err != nil {
+				r.end(err)
+			}
+		}
 	}
 	n := copy(p, r.buf)
 	r.buf = r.buf[n:]
@@ -411,7 +432,51 @@ func (r *reader) Read(p []byte) (int, error) {
 func (r *reader) end(err error) {
 	r.c.hungUp.Store(true)
 	r.err = err
+	r.after = nil
 	r.buf = r.c.hangupFlushes()
+}
+
+// swap reads the Tread that follows the Twrite in r.buf (namedReadFollows
+// said it is buffered whole) and hands it over first: the Twrite waits in
+// r.after, in a buffer of its own (readMsg reuses the one it is in).
+func (r *reader) swap() error {
+	r.after = append(r.spare[:0], r.buf...)
+	r.spare = r.after
+	if cap(r.spare) > readBuffer {
+		r.spare = nil
+	}
+	msg, err := r.c.readMsg()
+	if err != nil {
+		return err
+	}
+	r.c.reserve(msg) // a Tread: neither refused nor ending a fid
+	r.buf = msg
+	return nil
+}
+
+// namedReadFollows reports whether msg is a numbered Twrite whose named
+// Tread (same fid, naming its number) is next in the read buffer, whole,
+// and may be read now without waiting for room (see reader).
+func (c *conn) namedReadFollows(msg []byte) bool {
+	if len(msg) < 23 || msg[4] != plan9.Twrite {
+		return false
+	}
+	k := int64(binary.LittleEndian.Uint64(msg[11:19]))
+	if k <= 0 || c.br.Buffered() < 23 {
+		return false
+	}
+	next, err := c.br.Peek(23)
+	if err != nil || next[4] != plan9.Tread || !bytes.Equal(next[7:11], msg[7:11]) {
+		return false
+	}
+	size := int(binary.LittleEndian.Uint32(next))
+	if size < 23 || size > c.br.Buffered() || uint32(size) > c.rmsize.Load() {
+		return false
+	}
+	if nk, _, named := ParseNamedOffset(int64(binary.LittleEndian.Uint64(next[11:19]))); !named || nk != k {
+		return false
+	}
+	return c.roomNow()
 }
 
 func (r *reader) Close() error { return r.c.nc.Close() }
