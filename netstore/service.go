@@ -117,6 +117,11 @@ type Config struct {
 	// WALMaxBytes is the size of the write-ahead log past which a flush
 	// starts at once. Zero means DefaultWALMaxBytes.
 	WALMaxBytes int64
+	// WALPrealloc is the most bytes a segment of the write-ahead log is
+	// preallocated with (written with zeros and fsynced ahead of need, so
+	// that a push's fdatasync commits no metadata: oplog.Journal's
+	// Preallocate). Zero means DefaultWALPrealloc; negative, none.
+	WALPrealloc int64
 	// FlushWorkers is how many oplogs' files a flush writes and fsyncs at
 	// once. Zero means DefaultFlushWorkers.
 	FlushWorkers int
@@ -228,6 +233,9 @@ func Open(cfg Config) (*Service, error) {
 	}
 	if cfg.WALMaxBytes <= 0 {
 		cfg.WALMaxBytes = DefaultWALMaxBytes
+	}
+	if cfg.WALPrealloc == 0 {
+		cfg.WALPrealloc = DefaultWALPrealloc
 	}
 	if cfg.FlushWorkers <= 0 {
 		cfg.FlushWorkers = DefaultFlushWorkers

@@ -21,6 +21,12 @@ const (
 	// DefaultWALMaxBytes is the size of the write-ahead log past which a
 	// flush starts at once.
 	DefaultWALMaxBytes = 64 << 20
+	// DefaultWALPrealloc is the most bytes a segment of the write-ahead
+	// log is made of ahead of need (twice what the last one used, at
+	// least 64 KiB): written as zeros and fsynced once, in the
+	// background, so that records overwrite zeros in place and a push's
+	// fdatasync commits no metadata.
+	DefaultWALPrealloc = 4 << 20
 	// DefaultFlushWorkers is how many oplogs' files a flush writes and
 	// fsyncs at once. Concurrent fsyncs of many files share the file
 	// system's journal commits, so a flush of many oplogs takes a few
@@ -165,6 +171,7 @@ func (s *Service) openWAL() error {
 	}
 	s.wal = w
 	j.OnSync(s.fsync.Observe)
+	j.Preallocate(s.cfg.WALPrealloc, s.cfg.Logf)
 	s.cache.flush = w.flushSoon
 	go w.run()
 	return nil

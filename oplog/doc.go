@@ -109,12 +109,34 @@
 // unflushed (a clean stop flushes it, and the oplogs' files are
 // unchanged).
 //
+// A segment may be preallocated (Journal.Preallocate; gig-store
+// -wal-prealloc): made ahead of need as spare.tmp, the magic then zeros
+// up to its size, written and fsynced once in the background, then
+// renamed to the next segment's name (the folder fsynced) when the writer
+// needs it. Frames overwrite the zeros in place, so a record's fdatasync
+// commits no metadata; a segment whose zeros run out moves on to the next
+// spare, or is appended to past them if none is ready. Zeros after the
+// last frame are the segment's unused part, in any segment, and stay:
+// a frame header of zero length followed by zeros to the end marks it.
+// spare.tmp is never a segment: one left by a crash is removed on open.
+// testdata/journal-v2-prealloc pins the shape (two segments of 512
+// bytes, the first filled, the second ending in zeros). The frames are
+// unchanged and the magic is still "GIGWAL2\n": a store of the previous
+// version meeting zeros at the end of the last segment cuts them off as
+// a torn tail and replays everything; zeros ending an earlier segment (a
+// crash while a segment that filled up was followed by another) it
+// reports as ErrCorrupt, and it refuses to start without cutting or
+// losing anything. A clean stop leaves no segment (the flush removes
+// them) and removes the spare, so going back a version after a clean
+// stop is safe.
+//
 // Rotate closes the open segment; once every oplog file holds what the
 // closed segments hold (appended and fsynced), Remove deletes them. On
 // open every segment is replayed in order: merging a record an oplog
 // already holds is a no-op, so replaying twice is harmless. As with log
 // files, an incomplete last frame, a last frame that fails its checksum,
-// and zero bytes at the end of the last segment are a torn write, cut off;
+// and bytes of a torn frame followed by zeros at the end of the last
+// segment are a torn write, cut off;
 // damage followed by more frames, a frame with a good checksum that does
 // not decode (a bad reference, length or zstd frame), or damage in a
 // segment before the last, is ErrCorrupt and nothing is cut.

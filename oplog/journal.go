@@ -26,9 +26,10 @@ type Journal struct {
 
 	mu      sync.Mutex
 	cond    sync.Cond
-	seg     *os.File // the open segment, nil until the next write
-	segSeq  uint64   // the open segment's number, or the next one's
-	size    int64    // bytes in the folder's segments
+	seg     *os.File         // the open segment, nil until the next write
+	segSeq  uint64           // the open segment's number, or the next one's
+	size    int64            // bytes of the segments' magics and frames (not their zeros)
+	used    map[uint64]int64 // those bytes of each closed segment
 	writing bool
 	current *jbatch
 	next    *jbatch
@@ -37,10 +38,102 @@ type Journal struct {
 	syncs   int64
 	onSync  func(time.Duration) // told how long each fsync took
 
+	// Preallocation (Preallocate): the next segment is made ahead of need
+	// as spareName, its magic then zeros, written and fsynced once.
+	prealloc  int64                // the most a spare is made of; 0: none
+	logf      func(string, ...any) // told when a segment runs past its zeros
+	spareSize int64                // the ready spare's size; 0: none ready
+	sparing   bool                 // a spare is being made
+	lastUsed  int64                // bytes used of the last closed segment
+
 	// The writer's own (the one whose write is in progress):
 	keys    segmentKeys // the open segment's keys, by number
+	off     int64       // where the open segment's next frame goes
+	end     int64       // the open segment file's size
+	zeroed  int64       // the open segment's preallocated size (0: appended)
 	out     []byte      // the frames of the write, reused
 	scratch []byte      // a frame's entries before compression, reused
+}
+
+// spareName is the file a segment is made in ahead of need; it is not a
+// segment until renamed, and one left by a crash is removed on open.
+const spareName = "spare.tmp"
+
+// A spare segment (Preallocate) is made of twice what the last segment
+// used, rounded up to spareMin, within [spareMin, the bound given]: a
+// segment holds a flush interval's records, and while segments fill up
+// before the interval ends, each spare doubles.
+const spareMin = 16 << 10
+
+// Preallocate has the journal write into segments made ahead of need:
+// each is the magic then zeros, written and fsynced once in the
+// background, and records overwrite the zeros in place, so that a
+// record's fdatasync commits no metadata (the file's size and blocks are
+// already durable). A spare is made of twice what the last segment used,
+// at least 16 KiB and at most max bytes; a write that finds no room in
+// its segment's zeros and no spare ready appends past them (told to logf
+// once per segment). max <= 0 turns preallocation off. Call it before the
+// first Enqueue.
+func (j *Journal) Preallocate(max int64, logf func(string, ...any)) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.prealloc, j.logf = max, logf
+	if max > 0 {
+		j.makeSpareLocked()
+	}
+}
+
+// makeSpareLocked starts making a spare if none is ready or under way.
+// The caller holds j.mu.
+func (j *Journal) makeSpareLocked() {
+	if j.prealloc <= 0 || j.spareSize > 0 || j.sparing || j.closed {
+		return
+	}
+	size := min(max((2*j.lastUsed+spareMin-1)/spareMin*spareMin, spareMin), max(j.prealloc, int64(len(journalMagic))))
+	j.sparing = true
+	go func() {
+		err := writeSpare(filepath.Join(j.dir, spareName), size)
+		j.mu.Lock()
+		defer j.mu.Unlock()
+		j.sparing = false
+		j.cond.Broadcast() // Close may wait for it
+		if err != nil {
+			if j.logf != nil {
+				j.logf("journal: making the next segment ahead of need: %v (segments are appended to meanwhile)", err)
+			}
+			return
+		}
+		if j.closed {
+			os.Remove(filepath.Join(j.dir, spareName))
+			return
+		}
+		j.spareSize = size
+	}()
+}
+
+// writeSpare writes a spare segment of size bytes: the magic, then zeros,
+// made durable.
+func writeSpare(name string, size int64) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, min(size, 256<<10))
+	copy(buf, journalMagic)
+	for off := int64(0); off < size && err == nil; off += int64(len(buf)) {
+		_, err = f.Write(buf[:min(int64(len(buf)), size-off)])
+		clear(buf[:len(journalMagic)])
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(name)
+	}
+	return err
 }
 
 // OnSync has f told how long each of the journal's fsyncs takes (for a
@@ -76,8 +169,9 @@ func (t Ticket) Wait() error {
 // replay with the key and body of every record it holds, in order (a
 // record of a version 1 segment has no key: the key is nil and the body
 // the whole record); replay must not keep them. A torn tail of
-// the last segment (a crash in the middle of a write) is cut off; damage
-// anywhere else is ErrCorrupt. It returns the journal, appending to a new
+// the last segment (a crash in the middle of a write) is cut off; zero
+// bytes ending a segment are the unused part of a preallocated one
+// (Preallocate); other damage anywhere is ErrCorrupt. It returns the journal, appending to a new
 // segment, and the number of the last segment replayed (0 if none): once
 // what replay was given is durable elsewhere, Remove(last) deletes it.
 func OpenJournal(dir string, replay func(key, body []byte) error) (*Journal, uint64, error) {
@@ -88,7 +182,10 @@ func OpenJournal(dir string, replay func(key, body []byte) error) (*Journal, uin
 	if err != nil {
 		return nil, 0, err
 	}
-	j := &Journal{dir: dir, segSeq: 1}
+	if err := os.Remove(filepath.Join(dir, spareName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, 0, fmt.Errorf("open journal: %w", err)
+	}
+	j := &Journal{dir: dir, segSeq: 1, used: make(map[uint64]int64)}
 	j.cond.L = &j.mu
 	var last uint64
 	for i, seq := range segs {
@@ -101,7 +198,9 @@ func OpenJournal(dir string, replay func(key, body []byte) error) (*Journal, uin
 		if err != nil {
 			return nil, 0, fmt.Errorf("journal %s: %w", name, err)
 		}
-		if good < int64(len(data)) {
+		// The unused zeros of a preallocated segment are no damage,
+		// whatever segment they end; they are removed with it.
+		if good < int64(len(data)) && !allZero(data[good:]) {
 			if i != len(segs)-1 {
 				return nil, 0, fmt.Errorf("journal %s: %w: damage at offset %d before the last segment", name, ErrCorrupt, good)
 			}
@@ -110,6 +209,7 @@ func OpenJournal(dir string, replay func(key, body []byte) error) (*Journal, uin
 			}
 		}
 		j.size += good
+		j.used[seq] = good
 		last = seq
 		j.segSeq = seq + 1
 	}
@@ -213,51 +313,53 @@ func (j *Journal) wait(b *jbatch) error {
 	return b.err
 }
 
-// write appends the frames of the pending records to the open segment,
-// starting one if needed, and makes them durable. Only the writer calls
-// it.
+// write writes the frames of the pending records into the open segment,
+// starting one if needed (the spare, if one is ready), and makes them
+// durable. Only the writer calls it.
 func (j *Journal) write(pending []byte) error {
+	var data []byte
 	j.mu.Lock()
-	seg, seq := j.seg, j.segSeq
+	seg := j.seg
 	j.mu.Unlock()
-	var n int64
 	if seg == nil {
 		j.keys = make(segmentKeys)
-		f, err := os.OpenFile(j.segName(seq), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
-		if err != nil {
-			return fmt.Errorf("journal: %w", err)
-		}
-		if _, err := f.Write([]byte(journalMagic)); err != nil {
-			f.Close()
-			return fmt.Errorf("journal: %w", err)
-		}
-		// The segment's name must be durable before a record in it is
-		// acknowledged.
-		if err := atomicfile.SyncDir(j.dir); err != nil {
-			f.Close()
-			return fmt.Errorf("journal: %w", err)
-		}
-		seg, n = f, int64(len(journalMagic))
-		j.mu.Lock()
-		j.seg = f
-		j.mu.Unlock()
 	}
-	var data []byte
 	data, j.scratch = encodeFrames(j.out[:0], pending, j.keys, j.scratch)
 	j.out = data
 	if cap(j.out) > 4*journalFrameTarget || cap(j.scratch) > 4*journalFrameTarget { // not kept after a big write
 		j.out, j.scratch = nil, nil
 	}
-	if _, err := seg.Write(data); err != nil {
+	if seg != nil && j.off+int64(len(data)) > j.end && j.off > int64(len(journalMagic)) && j.spareReady() {
+		// The segment's zeros are used up and a spare is ready: the
+		// frames go there, with the keys defined again.
+		j.closeFull()
+		seg = nil
+		j.keys = make(segmentKeys)
+		data, j.scratch = encodeFrames(j.out[:0], pending, j.keys, j.scratch)
+		j.out = data
+	}
+	if seg == nil {
+		var err error
+		if seg, err = j.startSegment(); err != nil {
+			return err
+		}
+	}
+	if _, err := seg.WriteAt(data, j.off); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
+	j.off += int64(len(data))
+	grown := max(j.off-j.end, 0)
+	if grown > 0 && j.zeroed > 0 && j.end == j.zeroed && j.logf != nil {
+		j.logf("journal: segment %s ran past its %d preallocated bytes with no spare ready: appending to it (-wal-prealloc)", filepath.Base(seg.Name()), j.zeroed)
+	}
+	j.end += grown
 	start := time.Now()
 	if err := fdatasync(seg); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
 	took := time.Since(start)
 	j.mu.Lock()
-	j.size += n + int64(len(data))
+	j.size += int64(len(data))
 	j.syncs++
 	onSync := j.onSync
 	j.mu.Unlock()
@@ -265,6 +367,75 @@ func (j *Journal) write(pending []byte) error {
 		onSync(took)
 	}
 	return nil
+}
+
+// spareReady tells whether a spare segment is ready.
+func (j *Journal) spareReady() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.spareSize > 0
+}
+
+// closeFull closes the open segment, whose zeros the writer used up: the
+// next write starts the next one.
+func (j *Journal) closeFull() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.closeSegLocked()
+}
+
+// closeSegLocked closes the open segment. The caller holds j.mu, and
+// either is the writer or waited for no write to be in progress.
+func (j *Journal) closeSegLocked() error {
+	err := j.seg.Close()
+	j.seg = nil
+	j.used[j.segSeq] = j.off
+	j.segSeq++
+	j.lastUsed = j.off
+	return err
+}
+
+// startSegment opens the next segment: the spare renamed, if one is
+// ready, else a new file of the magic alone, appended to. Its name is
+// durable (the folder fsynced) before it returns, as it must be before a
+// record in it is acknowledged. Only the writer calls it.
+func (j *Journal) startSegment() (*os.File, error) {
+	j.mu.Lock()
+	seq, spare := j.segSeq, j.spareSize
+	j.spareSize = 0
+	j.mu.Unlock()
+	name := j.segName(seq)
+	var f *os.File
+	var err error
+	if spare > 0 {
+		if err = os.Rename(filepath.Join(j.dir, spareName), name); err == nil {
+			f, err = os.OpenFile(name, os.O_WRONLY, 0)
+		}
+		j.end, j.zeroed = spare, spare
+	} else {
+		f, err = os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			if _, err = f.Write([]byte(journalMagic)); err != nil {
+				f.Close()
+			}
+		}
+		j.end, j.zeroed = int64(len(journalMagic)), 0
+	}
+	if err == nil {
+		if err = atomicfile.SyncDir(j.dir); err != nil {
+			f.Close()
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	j.off = int64(len(journalMagic))
+	j.mu.Lock()
+	j.seg = f
+	j.size += j.off
+	j.makeSpareLocked()
+	j.mu.Unlock()
+	return f, nil
 }
 
 // Rotate closes the open segment: later records go to a new one. It
@@ -282,9 +453,7 @@ func (j *Journal) Rotate() (uint64, error) {
 	if j.seg == nil {
 		return j.segSeq - 1, nil
 	}
-	err := j.seg.Close()
-	j.seg = nil
-	j.segSeq++
+	err := j.closeSegLocked()
 	return j.segSeq - 1, err
 }
 
@@ -305,20 +474,15 @@ func (j *Journal) Remove(upTo uint64) error {
 		if seq > upTo || seq == open {
 			continue
 		}
-		name := j.segName(seq)
-		fi, err := os.Stat(name)
-		if err == nil {
-			err = os.Remove(name)
-		}
+		err := os.Remove(j.segName(seq))
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("journal: %w", err)
 		}
-		if err == nil {
-			j.mu.Lock()
-			j.size -= fi.Size()
-			j.mu.Unlock()
-			removed = true
-		}
+		j.mu.Lock()
+		j.size -= j.used[seq]
+		delete(j.used, seq)
+		j.mu.Unlock()
+		removed = removed || err == nil
 	}
 	if removed {
 		return atomicfile.SyncDir(j.dir)
@@ -326,7 +490,8 @@ func (j *Journal) Remove(upTo uint64) error {
 	return nil
 }
 
-// Size is the number of bytes the journal's segments hold.
+// Size is the number of bytes of records the journal's segments hold:
+// their magics and frames, not the zeros of preallocated segments.
 func (j *Journal) Size() int64 {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -359,10 +524,27 @@ func (j *Journal) Close() error {
 	}
 	j.closed = true
 	j.cond.Broadcast()
+	for j.sparing {
+		j.cond.Wait()
+	}
+	if j.spareSize > 0 { // a spare left on disk would be removed on open anyway
+		j.spareSize = 0
+		os.Remove(filepath.Join(j.dir, spareName))
+	}
 	if j.seg != nil {
 		err := j.seg.Close()
 		j.seg = nil
 		return err
 	}
 	return nil
+}
+
+// waitSpare waits until no spare is being made (for tests: a spare, if
+// one was asked for, is then ready).
+func (j *Journal) waitSpare() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for j.sparing {
+		j.cond.Wait()
+	}
 }

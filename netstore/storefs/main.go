@@ -49,6 +49,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker netstore.
 	horizon := fl.Set.Duration("date-horizon", oplog.DefaultHorizon, "refuse ops dated further ahead of this store's clock")
 	flushEvery := fl.Set.Duration("flush-interval", netstore.DefaultFlushInterval, "how often the oplogs' files are brought up to date from the write-ahead log")
 	walMax := fl.Set.Int64("wal-max", netstore.DefaultWALMaxBytes, "bytes of write-ahead log past which a flush starts at once")
+	walPrealloc := fl.Set.Int64("wal-prealloc", netstore.DefaultWALPrealloc, "most bytes a write-ahead log segment is preallocated with, zeros written ahead of need (0: none, segments are appended to)")
 	flushWorkers := fl.Set.Int("flush-workers", netstore.DefaultFlushWorkers, "oplogs' files a flush writes and fsyncs at once")
 	mem := fl.Set.Int64("mem", netstore.DefaultMemBudget, "bytes of oplogs kept in memory; colder ones are dropped and read again from disk when used")
 	memLimit := fl.Set.Int64("mem-limit", 0, "the process's soft memory limit in bytes (0: -mem + 64 MiB; GOMEMLIMIT, if set, wins)")
@@ -73,6 +74,13 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker netstore.
 	if *callLog <= 0 {
 		return fl.Fail("-call-log %d: want a positive count", *callLog)
 	}
+	if *walPrealloc < 0 {
+		return fl.Fail("-wal-prealloc %d: want 0 (none) or a number of bytes", *walPrealloc)
+	}
+	prealloc := *walPrealloc
+	if prealloc == 0 {
+		prealloc = -1 // none
+	}
 	if *flushEvery <= 0 || *walMax <= 0 || *flushWorkers <= 0 {
 		return fl.Fail("-flush-interval %v, -wal-max %d, -flush-workers %d: want positive values", *flushEvery, *walMax, *flushWorkers)
 	}
@@ -82,7 +90,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker netstore.
 		return daemon.ExitError
 	}
 	limit, limitFrom := netstore.SetMemoryLimit(*mem, *memLimit)
-	svc, err := netstore.Open(netstore.Config{Dir: fl.Data, Checker: checker, DateHorizon: *horizon, FlushInterval: *flushEvery, WALMaxBytes: *walMax, FlushWorkers: *flushWorkers,
+	svc, err := netstore.Open(netstore.Config{Dir: fl.Data, Checker: checker, DateHorizon: *horizon, FlushInterval: *flushEvery, WALMaxBytes: *walMax, WALPrealloc: prealloc, FlushWorkers: *flushWorkers,
 		MemBudget: *mem, MemLimit: limit, CallLog: *callLog, StreamWants: *streamWants, AllowUnixTable: *allowUnix || isUnix(fl.Addr), Logf: logger.Printf})
 	if err != nil {
 		logger.Print(err)
@@ -109,7 +117,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker netstore.
 	return daemon.Serve(ctx, logger, l, srv, svc.Close)
 }
 
-const usage = `usage: gig-store [-addr dialstring] [-data dir] [-date-horizon 24h] [-flush-interval 1s] [-wal-max bytes] [-flush-workers 16] [-mem bytes] [-mem-limit bytes] [-call-log 1000] [-cert file -key file] [-allow-unix-table]
+const usage = `usage: gig-store [-addr dialstring] [-data dir] [-date-horizon 24h] [-flush-interval 1s] [-wal-max bytes] [-wal-prealloc bytes] [-flush-workers 16] [-mem bytes] [-mem-limit bytes] [-call-log 1000] [-cert file -key file] [-allow-unix-table]
 
 Serves a GiG.fs store over 9P2000: per user, oplogs on disk and the
 stream of accepted ops. The admin key is made on first start in
