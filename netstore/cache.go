@@ -102,6 +102,7 @@ type logEntry struct {
 	logCost int64  // Log.MemSize at costVer
 	costVer uint64 // DiskLog version logCost was taken at
 	costOK  bool
+	sizes   oplog.SizeCache // what measuring the log walked already
 }
 
 // newCache makes a cache of budget bytes (<= 0: none) in a process whose
@@ -182,15 +183,16 @@ func (e *logEntry) encoded(c *oplogCache) ([]byte, uint64) {
 	return e.enc, e.stamp
 }
 
-// measure returns the entry's estimated cost in memory: its log (walked
-// again only when it changed), its JSON lines, the records not yet in its
+// measure returns the entry's estimated cost in memory: its log (measured
+// again only when it changed, and then only the ops appended since, as a
+// rule), its JSON lines, the records not yet in its
 // file, its structs and its key.
 func (e *logEntry) measure() int64 {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.d.View(func(l *oplog.Log, v uint64) {
 		if !e.costOK || e.costVer != v {
-			e.logCost, e.costVer, e.costOK = l.MemSize(), v, true
+			e.logCost, e.costVer, e.costOK = l.MemSizeCached(&e.sizes), v, true
 		}
 	})
 	return entryOverhead + e.logCost + int64(cap(e.enc)) + e.d.OwnSize() + oplog.AllocSize(len(e.key.typ)) + oplog.AllocSize(len(e.key.path))

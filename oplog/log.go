@@ -181,6 +181,10 @@ type Log struct {
 	// than indexMin ops; a shorter log finds an (origin, seq) by scanning
 	// its ops (seqOf).
 	bySeq map[originSeq]string
+	// shape counts the changes that were not an op appended at the end
+	// (an op inserted before others, ops pruned or dropped): what a
+	// SizeCache measured of the ops holds while it stays the same.
+	shape uint64
 }
 
 // indexMin is how many ops a log holds before it indexes them by (origin,
@@ -249,6 +253,9 @@ func (l *Log) insert(i int, o Op) {
 	}
 	if i > 0 && l.ops[i-1].Origin == o.Origin {
 		o.Origin = l.ops[i-1].Origin
+	}
+	if i < len(l.ops) {
+		l.shape++
 	}
 	l.ops = append(l.ops, Op{})
 	copy(l.ops[i+1:], l.ops[i:])
@@ -354,6 +361,7 @@ func (l *Log) mergeCheckpoint(c Op) Result {
 		clear(l.ops[len(kept):])
 	}
 	l.ops = kept
+	l.shape++
 	if l.bySeq != nil && len(l.ops) <= indexMin/2 {
 		l.bySeq = nil
 	}
@@ -402,6 +410,7 @@ func (l *Log) Drop(o *Op) bool {
 	if l.bySeq != nil {
 		delete(l.bySeq, originSeq{o.Origin, o.Seq})
 	}
+	l.shape++
 	for i := range l.ops {
 		if l.ops[i].Sha == o.Sha {
 			if cap(l.ops) == len(l.ops) { // maybe shared (MergeLogOwned): into a new array

@@ -54,8 +54,31 @@ func (o *Op) memSize(prev *Op) int64 {
 // MemSize estimates the bytes of memory the log takes: its checkpoint, the
 // slice of its ops (by capacity), every op's strings and bodies, and the
 // index of (origin, seq) if it has one. The initial checkpoint, shared by
-// every log, costs nothing.
+// every log, costs nothing. It walks every op; MemSizeCached walks only
+// those appended since it last measured.
 func (l *Log) MemSize() int64 {
+	var c SizeCache
+	return l.MemSizeCached(&c)
+}
+
+// SizeCache remembers what MemSizeCached measured of a log's ops: the
+// first n, their cost, the log's shape then, and the shas of the first
+// and the last of them. Its zero value has measured nothing.
+type SizeCache struct {
+	n           int
+	sum         int64
+	shape       uint64
+	first, last string
+}
+
+// MemSizeCached is MemSize for a caller that measures the same log again
+// and again (a store, on every push to an oplog): if the ops it measured
+// are still the log's first ones (the same first and last op, by the
+// memory of their shas) and nothing but appends changed the log since, it
+// walks only the ops after them, so measuring after a push costs one op,
+// not the whole log. After an op inserted before others, a prune or a
+// drop, it walks them all again.
+func (l *Log) MemSizeCached(c *SizeCache) int64 {
 	n := logSize + AllocSize(int(opSize)*cap(l.ops))
 	if l.bySeq != nil {
 		n += mapHeader + seqEntry*int64(len(l.bySeq))
@@ -63,12 +86,28 @@ func (l *Log) MemSize() int64 {
 	if l.base.Sha != initial.Sha {
 		n += l.base.memSize(nil)
 	}
+	if c.n == 0 || c.shape != l.shape || c.n > len(l.ops) || !sameString(l.ops[0].Sha, c.first) || !sameString(l.ops[c.n-1].Sha, c.last) {
+		*c = SizeCache{}
+	}
 	var prev *Op
-	for i := range l.ops {
-		n += l.ops[i].memSize(prev)
+	if c.n > 0 {
+		prev = &l.ops[c.n-1]
+	}
+	for i := c.n; i < len(l.ops); i++ {
+		c.sum += l.ops[i].memSize(prev)
 		prev = &l.ops[i]
 	}
-	return n
+	c.n, c.shape = len(l.ops), l.shape
+	if c.n > 0 {
+		c.first, c.last = l.ops[0].Sha, l.ops[c.n-1].Sha
+	}
+	return n + c.sum
+}
+
+// sameString reports whether a and b are the same string in memory, not
+// only equal: the same op's sha, not a copy of it.
+func sameString(a, b string) bool {
+	return len(a) == len(b) && unsafe.StringData(a) == unsafe.StringData(b)
 }
 
 // OwnSize estimates the bytes of memory the DiskLog takes apart from its
