@@ -90,6 +90,7 @@ func (c *conn) answering(msg []byte) {
 func (c *conn) answeringLocked(msg []byte) {
 	tag := binary.LittleEndian.Uint16(msg[5:7])
 	f := &c.flow
+	f.answeredLocked(tag)
 	if _, ok := f.clunks[tag]; ok {
 		delete(f.clunks, tag)
 		if msg[4] == plan9.Rremove {

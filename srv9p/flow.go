@@ -33,7 +33,7 @@ type flow struct {
 	inflight int
 	bytes    int64
 	res      map[uint16][]reservation // by tag, in order
-	named    map[writeKey]int         // named reads in flight, by the write they name
+	named    map[writeKey]int         // named reads not answered yet, by the write they name
 	closed   bool
 	bitten   bool // the limit has been logged for this connection
 
@@ -48,6 +48,9 @@ type reservation struct {
 	n     int64
 	write writeKey // the write numbered or named, if any
 	kind  uint8    // 0, numberedWrite or namedRead
+	// answered: its reply has been made (it may wait to be written); a
+	// named read then leaves flow.named (see unnamed).
+	answered bool
 }
 
 const (
@@ -196,10 +199,8 @@ func (c *conn) replied(msg []byte) {
 		return
 	}
 	n := r[0].n
-	if r[0].kind == namedRead {
-		if f.named[r[0].write]--; f.named[r[0].write] == 0 {
-			delete(f.named, r[0].write)
-		}
+	if !r[0].answered {
+		f.unnamed(&r[0])
 	}
 	if len(r) == 1 {
 		delete(f.res, tag)
@@ -209,6 +210,29 @@ func (c *conn) replied(msg []byte) {
 	f.inflight--
 	f.bytes -= n
 	f.cond.Broadcast()
+}
+
+// unnamed marks the reservation r as answered, with f.mu held: a named
+// read's reply has been made, and a Rwrite made after it must not be held
+// for it (the writer holds a Rwrite only for a reply still to be made).
+func (f *flow) unnamed(r *reservation) {
+	r.answered = true
+	if r.kind == namedRead {
+		if f.named[r.write]--; f.named[r.write] <= 0 {
+			delete(f.named, r.write)
+		}
+	}
+}
+
+// answeredLocked marks the first reservation of tag not answered yet as
+// answered, with f.mu held.
+func (f *flow) answeredLocked(tag uint16) {
+	for i, r := range f.res[tag] {
+		if !r.answered {
+			f.unnamed(&f.res[tag][i])
+			return
+		}
+	}
 }
 
 // park takes a read that is about to block, and reserved n bytes, out of

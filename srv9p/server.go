@@ -598,7 +598,10 @@ func (c *conn) readFull(p []byte) error {
 // until the next reply is made, which is that read's as a rule (the
 // write's end has just made it ready): the pair leaves in one write(2)
 // and the client takes it in one read(2). Replies leave in the order they
-// were made. (A client that names, in a read that never ends, a write it
+// were made. A named read counts as in flight here only until its reply is
+// made: one answered before the Rwrite (it woke when the write was done,
+// before the library replied to the write) whose reply is queued, not yet
+// written, holds nothing back, since no reply of it is to come. (A client that names, in a read that never ends, a write it
 // sent beside it delays only its own Rwrite, until another reply.)
 //
 // A reply counts as in flight (flow control) until it is written. A reply
