@@ -194,6 +194,7 @@ func Run(ctx context.Context, o Options, w io.Writer) error {
 	compacted := "oplog data at rest per op, after compaction"
 	calls := "the user's call log at rest after these pushes"
 	whole := "all at rest per op (call log too), after compaction"
+	spare := "the write-ahead log's spare segment after these pushes"
 	ratio := func(v float64, figs map[string]*figure) string {
 		j := figs[restJSON].median()
 		if j == 0 {
@@ -209,6 +210,9 @@ func Run(ctx context.Context, o Options, w io.Writer) error {
 		return "its last 1,000–2,250 calls (gig-store -call-log), one line per push, the older ones compressed"
 	}})
 	add(&figure{name: whole, unit: "B/op", note: ratio})
+	add(&figure{name: spare, unit: "bytes", note: func(float64, map[string]*figure) string {
+		return "zeros made ahead of need (gig-store -wal-prealloc), removed by a clean stop; not in the rows above"
+	}})
 
 	// A limit is measured if it is wanted or a wanted figure is a share of it.
 	wantLimit := func(lim string) bool {
@@ -282,7 +286,7 @@ func Run(ctx context.Context, o Options, w io.Writer) error {
 				figs[s.name].cpu = append(figs[s.name].cpu, e.lastCPU)
 			}
 		}
-		if want(restJSON) || want(rest) || want(flushed) || want(compacted) || want(calls) || want(whole) {
+		if want(restJSON) || want(rest) || want(flushed) || want(compacted) || want(calls) || want(whole) || want(spare) {
 			// A store of its own, so that the data folder grows by these ops alone.
 			e.close()
 			if e, err = startEnv(ctx, filepath.Join(dir, fmt.Sprintf("rest%d", run))); err != nil {
@@ -299,6 +303,7 @@ func Run(ctx context.Context, o Options, w io.Writer) error {
 			figs[compacted].runs = append(figs[compacted].runs, r.compacted)
 			figs[calls].runs = append(figs[calls].runs, r.calls)
 			figs[whole].runs = append(figs[whole].runs, r.whole)
+			figs[spare].runs = append(figs[spare].runs, r.spare)
 		}
 		e.close()
 	}
@@ -555,7 +560,7 @@ func (e *env) coldGet(ctx context.Context, n int) (float64, error) {
 // plain JSON lines, and the growth of the store's data folder without the
 // call log at each stage; calls is the call log's bytes at the end and
 // whole the folder with it after compaction, per op.
-type restFigures struct{ json, unpruned, flushed, compacted, calls, whole float64 }
+type restFigures struct{ json, unpruned, flushed, compacted, calls, whole, spare float64 }
 
 // atRest pushes n counter ops to one path through a client that never
 // prunes, from 16 goroutines, and measures what the store's data folder
@@ -613,6 +618,7 @@ func (e *env) atRest(ctx context.Context, n int) (restFigures, error) {
 		return r, err
 	}
 	r.unpruned = float64(after-before) / float64(n)
+	r.spare = float64(spareBytes(st.Dir))
 	st.Stop() // a clean stop flushes what the store holds
 	if err := st.Start(); err != nil {
 		return r, err

@@ -159,6 +159,7 @@ func dirBytes(dir string) (data, calls int64, err error) {
 		case !fi.Mode().IsRegular():
 		case fi.Name() == callLogName || fi.Name() == callLogOldName:
 			calls += fi.Size()
+		case fi.Name() == walSpareName: // counted apart: see spareBytes
 		default:
 			data += fi.Size()
 		}
@@ -169,6 +170,22 @@ func dirBytes(dir string) (data, calls int64, err error) {
 	}
 	return data, calls, nil
 }
+
+// spareBytes is the size of the store's spare write-ahead log segment
+// (zeros made ahead of need, in the background, and removed by a clean
+// stop: it is there or not depending on when the folder is measured,
+// hence counted apart from the ops' data), 0 if there is none.
+func spareBytes(dir string) int64 {
+	fi, err := os.Stat(filepath.Join(dir, "wal", walSpareName))
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// walSpareName is the name of a store's spare write-ahead log segment
+// (oplog.Journal's doc).
+const walSpareName = "spare.tmp"
 
 // callLogName and callLogOldName are the names of a user's call log in
 // a store's data folder, its newest calls and the older ones compressed
