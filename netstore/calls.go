@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -20,6 +21,10 @@ import (
 // DefaultCallLog is how many calls per user the store shows in the user's
 // calls file (Config.CallLog).
 const DefaultCallLog = 1000
+
+// DefaultCallFlush is how long a call's line may wait in memory before
+// the background writer writes it (Config.CallFlush).
+const DefaultCallFlush = 100 * time.Millisecond
 
 // callPaths bounds the paths one call's line names.
 const callPaths = 8
@@ -66,19 +71,27 @@ func SessionOf(token string) string {
 // content checksum. A frame that is torn or damaged is dropped with one
 // log line when the file is opened, the file rewritten without it, and
 // nothing else is lost.
+//
+// Lines are written in batches, one write(2) per user for what is queued:
+// the background writer runs Config.CallFlush after the first line that
+// finds it idle, or at once when a chunk's worth (callChunk) is queued.
 type callLogs struct {
-	mu    sync.Mutex // held while the files are written or read
-	files map[string]*callFile
+	mu      sync.Mutex // held while the files are written or read
+	files   map[string]*callFile
+	touched []*callFile // files with lines in buf; guarded by mu
 
 	qmu      sync.Mutex // guards the fields below
 	queue    []queuedCall
 	spare    []queuedCall // the queue's last slice, reused
 	draining bool         // the background writer runs
+	timer    *time.Timer  // starts the writer; armed while armed is set
+	armed    bool
 	closed   bool
 }
 
 type callFile struct {
 	f      *os.File // calls.jsonl
+	buf    []byte   // lines of calls.jsonl not written yet (counted in lines)
 	lines  int      // in calls.jsonl
 	frames []int    // lines of each frame of calls.zst, oldest first
 	old    int      // lines in calls.zst
@@ -212,9 +225,25 @@ func (cf *callFile) rewriteOld(u *user, frames []callFrame) error {
 	return nil
 }
 
+// writeBuf writes the lines buffered to calls.jsonl.
+func (cf *callFile) writeBuf() error {
+	if len(cf.buf) == 0 {
+		return nil
+	}
+	_, err := cf.f.Write(cf.buf)
+	cf.buf = cf.buf[:0]
+	if cap(cf.buf) > 64<<10 {
+		cf.buf = nil
+	}
+	return err
+}
+
 // compress moves the lines of calls.jsonl into a frame of calls.zst, and
 // drops calls.zst's oldest frames once it holds twice keep lines.
 func (cf *callFile) compress(u *user, keep int) error {
+	if err := cf.writeBuf(); err != nil {
+		return err
+	}
 	b, err := os.ReadFile(u.callsFile())
 	if err != nil {
 		return err
@@ -265,12 +294,13 @@ func (cf *callFile) compress(u *user, keep int) error {
 
 // LogCall adds a call to the log of user id (an unknown user has none).
 // It returns at once: the line is written by a background writer, off the
-// path of the call's reply (a push's fsync is all its reply waits for).
-// Calls, and a clean stop, write what is queued first, so the calls file
-// shows every call logged before it is opened. At most Config.CallLog
-// calls wait in memory: past that the caller writes them itself. Errors
-// are logged, not returned: a call log that cannot be written must not
-// fail the call.
+// path of the call's reply (a push's fsync is all its reply waits for),
+// Config.CallFlush later or once a chunk's worth waits, with the lines
+// queued meanwhile. Calls, and a clean stop, write what is queued first,
+// so the calls file shows every call logged before it is opened. At most
+// Config.CallLog calls wait in memory: past that the caller writes them
+// itself. Errors are logged, not returned: a call log that cannot be
+// written must not fail the call.
 func (s *Service) LogCall(id string, c Call) {
 	u, err := s.user(id)
 	if err != nil {
@@ -290,12 +320,12 @@ func (s *Service) LogCall(id string, c Call) {
 		l.mu.Lock()
 		s.writeQueuedCalls()
 		s.writeCall(u, &c)
+		s.writeCallBufs()
 		l.mu.Unlock()
 		return
 	}
 	l.queue = append(l.queue, queuedCall{u, c})
-	start := !l.draining
-	l.draining = true
+	start := s.writerDueLocked()
 	l.qmu.Unlock()
 	if start {
 		go s.drainCalls()
@@ -308,27 +338,66 @@ type queuedCall struct {
 	c Call
 }
 
-// drainCalls is the background writer: it writes the queued calls until
-// none is left.
+// writerDueLocked, with s.calls.qmu held and calls queued, tells whether
+// the background writer is to start now (it is then marked running);
+// otherwise the writer runs already, or its timer is armed.
+func (s *Service) writerDueLocked() bool {
+	l := &s.calls
+	switch {
+	case l.draining:
+		return false
+	case s.cfg.CallFlush < 0 || len(l.queue) >= callChunk(s.cfg.CallLog):
+		l.draining = true
+		return true
+	case !l.armed:
+		l.armed = true
+		if l.timer == nil {
+			l.timer = time.AfterFunc(s.cfg.CallFlush, s.callTimer)
+		} else {
+			l.timer.Reset(s.cfg.CallFlush)
+		}
+	}
+	return false
+}
+
+// callTimer runs the background writer when its timer fires, unless it
+// runs already.
+func (s *Service) callTimer() {
+	l := &s.calls
+	l.qmu.Lock()
+	l.armed = false
+	run := !l.draining && !l.closed && len(l.queue) > 0
+	if run {
+		l.draining = true
+	}
+	l.qmu.Unlock()
+	if run {
+		s.drainCalls()
+	}
+}
+
+// drainCalls is the background writer: it writes the queued calls; those
+// queued meanwhile wait for the timer, unless a chunk's worth did.
 func (s *Service) drainCalls() {
 	l := &s.calls
 	for {
 		l.mu.Lock()
 		s.writeQueuedCalls()
+		s.writeCallBufs()
 		l.mu.Unlock()
 		l.qmu.Lock()
-		if len(l.queue) == 0 {
-			l.draining = false
-			l.qmu.Unlock()
+		l.draining = false
+		again := len(l.queue) > 0 && !l.closed && s.writerDueLocked()
+		l.qmu.Unlock()
+		if !again {
 			return
 		}
-		l.qmu.Unlock()
 	}
 }
 
-// writeQueuedCalls writes the queued calls, in order. The caller holds
-// s.calls.mu, so that calls taken from the queue are written before those
-// taken after them.
+// writeQueuedCalls buffers the queued calls' lines, in order; the caller
+// then writes them (writeCallBufs). The caller holds s.calls.mu, so that
+// calls taken from the queue are written before those taken after them.
 func (s *Service) writeQueuedCalls() {
 	l := &s.calls
 	l.qmu.Lock()
@@ -346,14 +415,13 @@ func (s *Service) writeQueuedCalls() {
 	l.qmu.Unlock()
 }
 
-// writeCall appends the line of c to the log of u. The caller holds
-// s.calls.mu.
+// writeCall adds the line of c to the log of u, in its buffer. The caller
+// holds s.calls.mu.
 func (s *Service) writeCall(u *user, c *Call) {
 	line, err := json.Marshal(c)
 	if err != nil {
 		return
 	}
-	line = append(line, '\n')
 	max := s.cfg.CallLog
 	cf, err := s.calls.open(u, s.cfg.Logf)
 	if err != nil {
@@ -366,11 +434,24 @@ func (s *Service) writeCall(u *user, c *Call) {
 			return
 		}
 	}
-	if _, err := cf.f.Write(line); err != nil {
-		s.cfg.Logf("store: call log of %s: %v", u.id, err)
-		return
+	if len(cf.buf) == 0 {
+		s.calls.touched = append(s.calls.touched, cf)
 	}
+	cf.buf = append(append(cf.buf, line...), '\n')
 	cf.lines++
+}
+
+// writeCallBufs writes the buffered lines, one write per user. The caller
+// holds s.calls.mu.
+func (s *Service) writeCallBufs() {
+	l := &s.calls
+	for i, cf := range l.touched {
+		if err := cf.writeBuf(); err != nil {
+			s.cfg.Logf("store: call log: %s: %v", cf.f.Name(), err)
+		}
+		l.touched[i] = nil
+	}
+	l.touched = l.touched[:0]
 }
 
 // open returns the open call log of u, opening it if needed. The caller
@@ -419,6 +500,7 @@ func (s *Service) Calls(id string) ([]byte, error) {
 	s.calls.mu.Lock()
 	defer s.calls.mu.Unlock()
 	s.writeQueuedCalls()
+	s.writeCallBufs()
 	if _, err := s.calls.open(u, s.cfg.Logf); err != nil {
 		return nil, err
 	}
@@ -448,8 +530,12 @@ func (s *Service) closeCalls() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	s.writeQueuedCalls()
+	s.writeCallBufs()
 	l.qmu.Lock()
 	l.closed = true
+	if l.timer != nil {
+		l.timer.Stop()
+	}
 	l.qmu.Unlock()
 	for _, cf := range l.files {
 		cf.f.Close()

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // openCalls opens a store at dir with user kim and a log of max calls;
@@ -261,4 +262,52 @@ func TestCalls_QueuedWritesBounded(t *testing.T) {
 	if len(times) != max || times[len(times)-1] != 10003 {
 		t.Errorf("after a clean stop: %d calls, last %v, want %d ending with 10003", len(times), times[len(times)-1:], max)
 	}
+}
+
+// Calls logged within CallFlush of each other wait in memory and are
+// written together: none reaches calls.jsonl before the writer's time, a
+// chunk's worth starts the writer at once, and reading the calls file or
+// a clean stop writes what waits.
+func TestCalls_WrittenInBatches(t *testing.T) {
+	dir := t.TempDir()
+	const max = 80
+	svc, err := Open(Config{Dir: dir, CallLog: max, CallFlush: time.Hour, FlushInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.AddUser("kim"); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := svc.user("kim")
+	chunk := callChunk(max)
+	logPushes(svc, 1, chunk-1)
+	l := &svc.calls
+	l.qmu.Lock()
+	queued, draining, armed := len(l.queue), l.draining, l.armed
+	l.qmu.Unlock()
+	if queued != chunk-1 || draining || !armed {
+		t.Fatalf("after %d calls: %d queued, writer running %v, timer armed %v; want all queued, the timer armed", chunk-1, queued, draining, armed)
+	}
+	if b, err := os.ReadFile(u.callsFile()); err == nil && len(b) > 0 {
+		t.Fatalf("calls.jsonl holds %d bytes before the writer's time", len(b))
+	}
+	logPushes(svc, chunk, chunk)
+	l.qmu.Lock()
+	queued, draining = len(l.queue), l.draining
+	l.qmu.Unlock()
+	if queued > 0 && !draining {
+		t.Fatalf("a chunk's worth (%d) queued and the writer not started", queued)
+	}
+	logPushes(svc, chunk+1, chunk+2)
+	b, err := svc.Calls("kim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantTimes(t, callTimes(t, b), 1, chunk+2)
+	logPushes(svc, chunk+3, chunk+5)
+	svc.Close()
+	svc, _ = openCalls(t, dir, max)
+	defer svc.Close()
+	b, _ = svc.Calls("kim")
+	wantTimes(t, callTimes(t, b), 1, chunk+5)
 }

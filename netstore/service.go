@@ -142,6 +142,11 @@ type Config struct {
 	// (calls.go); the file on disk holds at most twice that. Zero means
 	// DefaultCallLog.
 	CallLog int
+	// CallFlush is how long a call's line may wait in memory before the
+	// background writer writes it with the lines queued meanwhile (one
+	// write per user), unless a chunk's worth waits first. Zero means
+	// DefaultCallFlush; negative, the writer starts at once.
+	CallFlush time.Duration
 	// AllowUnixTable lets confirm name a table on a unix socket
 	// (unix!/path); otherwise the store dials only TCP and TLS addresses
 	// of one machine (srv9p.CheckPeerAddr) to check tokens.
@@ -227,6 +232,9 @@ func Open(cfg Config) (*Service, error) {
 	}
 	if cfg.CallLog <= 0 {
 		cfg.CallLog = DefaultCallLog
+	}
+	if cfg.CallFlush == 0 {
+		cfg.CallFlush = DefaultCallFlush
 	}
 	if cfg.FlushInterval == 0 {
 		cfg.FlushInterval = DefaultFlushInterval

@@ -54,6 +54,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker netstore.
 	mem := fl.Set.Int64("mem", netstore.DefaultMemBudget, "bytes of oplogs kept in memory; colder ones are dropped and read again from disk when used")
 	memLimit := fl.Set.Int64("mem-limit", 0, "the process's soft memory limit in bytes (0: -mem + 64 MiB; GOMEMLIMIT, if set, wins)")
 	callLog := fl.Set.Int("call-log", netstore.DefaultCallLog, "calls per user kept in the user's call log (/user/<id>/calls)")
+	callFlush := fl.Set.Duration("call-log-flush", netstore.DefaultCallFlush, "how long a call's line may wait in memory before it is written with those queued meanwhile (negative: written at once)")
 	streamWants := fl.Set.Int("stream-wants", netstore.DefaultStreamWants, "oplogs, channels and origins one stream reader may name to be spared other events; past it the reader gets every event")
 	allowUnix := fl.Set.Bool("allow-unix-table", false, "let a confirm name a table on a unix socket (the default when -addr is a unix socket)")
 	if status, ok := fl.Parse(args, logger); !ok {
@@ -74,6 +75,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker netstore.
 	if *callLog <= 0 {
 		return fl.Fail("-call-log %d: want a positive count", *callLog)
 	}
+	if *callFlush == 0 {
+		*callFlush = -1 // at once
+	}
 	if *walPrealloc < 0 {
 		return fl.Fail("-wal-prealloc %d: want 0 (none) or a number of bytes", *walPrealloc)
 	}
@@ -91,7 +95,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker netstore.
 	}
 	limit, limitFrom := netstore.SetMemoryLimit(*mem, *memLimit)
 	svc, err := netstore.Open(netstore.Config{Dir: fl.Data, Checker: checker, DateHorizon: *horizon, FlushInterval: *flushEvery, WALMaxBytes: *walMax, WALPrealloc: prealloc, FlushWorkers: *flushWorkers,
-		MemBudget: *mem, MemLimit: limit, CallLog: *callLog, StreamWants: *streamWants, AllowUnixTable: *allowUnix || isUnix(fl.Addr), Logf: logger.Printf})
+		MemBudget: *mem, MemLimit: limit, CallLog: *callLog, CallFlush: *callFlush, StreamWants: *streamWants, AllowUnixTable: *allowUnix || isUnix(fl.Addr), Logf: logger.Printf})
 	if err != nil {
 		logger.Print(err)
 		return daemon.ExitError
@@ -117,7 +121,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker netstore.
 	return daemon.Serve(ctx, logger, l, srv, svc.Close)
 }
 
-const usage = `usage: gig-store [-addr dialstring] [-data dir] [-date-horizon 24h] [-flush-interval 1s] [-wal-max bytes] [-wal-prealloc bytes] [-flush-workers 16] [-mem bytes] [-mem-limit bytes] [-call-log 1000] [-cert file -key file] [-allow-unix-table]
+const usage = `usage: gig-store [-addr dialstring] [-data dir] [-date-horizon 24h] [-flush-interval 1s] [-wal-max bytes] [-wal-prealloc bytes] [-flush-workers 16] [-mem bytes] [-mem-limit bytes] [-call-log 1000] [-call-log-flush 100ms] [-cert file -key file] [-allow-unix-table]
 
 Serves a GiG.fs store over 9P2000: per user, oplogs on disk and the
 stream of accepted ops. The admin key is made on first start in
