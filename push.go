@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"gigfs.io/gigfs/internal/stack"
 	"gigfs.io/gigfs/netstore"
 	"gigfs.io/gigfs/oplog"
 )
@@ -183,6 +184,7 @@ func (c *Client) send(p *pathState, stores []Store, o oplog.Op) *delivery {
 			continue
 		}
 		ok := c.spawn(func() {
+			stack.Reserve() // a push goes deep: one growth, now
 			defer c.inflight.Done()
 			if own {
 				if err := c.madeDurable(); err != nil {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"gigfs.io/gigfs/gig"
+	"gigfs.io/gigfs/internal/stack"
 	"gigfs.io/gigfs/netstore"
 	"gigfs.io/gigfs/oplog"
 	"gigfs.io/gigfs/srv9p"
@@ -533,6 +534,7 @@ type pushHandle struct {
 // Write takes the records of p; a write at offset k > 0 is numbered k, and
 // a read that names it (srv9p.NamedOffset) waits for it to be done.
 func (h *pushHandle) Write(ctx context.Context, p []byte, off int64) (int, error) {
+	stack.Reserve() // the 9P server's goroutine of this request, about to go deep: one growth, now
 	if err := h.auth(ctx); err != nil {
 		h.t.logRefused(h.user, h.sess, "push", err)
 		h.mu.Lock()
