@@ -1,7 +1,6 @@
 package remote
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -217,9 +216,14 @@ const pushChunkSize = 32 << 10
 // parseResults parses the result lines of n records.
 func parseResults(reply []byte, n int) ([]oplog.Result, error) {
 	res := make([]oplog.Result, 0, n)
-	sc := bufio.NewScanner(bytes.NewReader(reply))
-	for sc.Scan() {
-		r, err := oplog.ParseResult(sc.Text())
+	for len(reply) > 0 {
+		line := reply
+		if i := bytes.IndexByte(reply, '\n'); i >= 0 {
+			line, reply = reply[:i], reply[i+1:]
+		} else {
+			reply = nil
+		}
+		r, err := oplog.ParseResult(string(bytes.TrimSuffix(line, []byte{'\r'})))
 		if err != nil {
 			return nil, err
 		}
