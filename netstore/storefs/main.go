@@ -54,7 +54,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker netstore.
 	mem := fl.Set.Int64("mem", netstore.DefaultMemBudget, "bytes of oplogs kept in memory; colder ones are dropped and read again from disk when used")
 	memLimit := fl.Set.Int64("mem-limit", 0, "the process's soft memory limit in bytes (0: -mem + 64 MiB; GOMEMLIMIT, if set, wins)")
 	callLog := fl.Set.Int("call-log", netstore.DefaultCallLog, "calls per user kept in the user's call log (/user/<id>/calls)")
-	callFlush := fl.Set.Duration("call-log-flush", netstore.DefaultCallFlush, "how long a call's line may wait in memory before it is written with those queued meanwhile (negative: written at once)")
+	callFlush := fl.Set.Duration("call-log-flush", netstore.DefaultCallFlush, "how long a call's line may wait in memory before it is written with those queued meanwhile (0 or negative: written at once)")
 	streamWants := fl.Set.Int("stream-wants", netstore.DefaultStreamWants, "oplogs, channels and origins one stream reader may name to be spared other events; past it the reader gets every event")
 	allowUnix := fl.Set.Bool("allow-unix-table", false, "let a confirm name a table on a unix socket (the default when -addr is a unix socket)")
 	if status, ok := fl.Parse(args, logger); !ok {
