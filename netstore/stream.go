@@ -27,11 +27,26 @@ type hub struct {
 	events []hubEvent // events[i] has seq first+i
 	bytes  int        // in events
 	first  uint64
-	wake   chan struct{} // closed and replaced on every publish
+	wake   chan struct{} // closed and replaced once a group commit is published
 	closed bool
+	groups map[oplog.Ticket]hubGroup     // the group commits being published
 	file   *streamFile                   // with Config.KeepStream (streamfile.go)
 	logf   func(format string, a ...any) // with file
 	kept   *keptShas                     // with Config.KeepStream: the shas of events
+}
+
+// A hubGroup is a group commit of the write-ahead log whose pushes are
+// publishing their events: the pushes still to publish, and whether
+// those that did made events.
+type hubGroup struct {
+	pushes int
+	events bool
+}
+
+// published are the ops of one oplog that a push accepted, to publish.
+type published struct {
+	typ, path string
+	ops       []oplog.Op
 }
 
 // A hubEvent is one event of the stream: its JSON line, and what a
@@ -64,23 +79,42 @@ type Event struct {
 // it (PROTOCOL.md).
 func (ev *Event) Mark() bool { return ev.Type == "" && ev.Op == nil }
 
-// publish appends accepted ops of (typ, path) to the stream.
-func (h *hub) publish(typ, path string, ops []oplog.Op) {
-	if len(ops) == 0 {
-		return
-	}
+// expect tells the hub that a push waits for the group commit of ticket
+// t, and will publish what it accepted once the group is durable.
+func (h *hub) expect(t oplog.Ticket) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.groups == nil {
+		h.groups = make(map[oplog.Ticket]hubGroup)
+	}
+	g := h.groups[t]
+	g.pushes++
+	h.groups[t] = g
+}
+
+// publish appends the ops a push accepted to the stream (none if the push
+// failed): the push said it would (expect), with t, the ticket of its
+// group commit. The stream's readers are woken once the last push of the
+// group has published, not by each: a group commit of k pushes wakes a
+// reader once, and its next read carries them all, not one each.
+func (h *hub) publish(t oplog.Ticket, pub []published) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	g := h.groups[t]
 	var lines []byte
-	for i := range ops {
-		seq := h.first + uint64(len(h.events))
-		ev := append(appendEvent(nil, seq, h.epoch, typ, path, ops[i].AppendJSON(nil)), '\n')
-		h.append(hubEvent{ev, path, ops[i].Origin}, ops[i].Sha)
-		if h.file != nil {
-			lines = append(lines, ev...)
+	n := 0
+	for _, p := range pub {
+		for i := range p.ops {
+			seq := h.first + uint64(len(h.events))
+			ev := append(appendEvent(nil, seq, h.epoch, p.typ, p.path, p.ops[i].AppendJSON(nil)), '\n')
+			h.append(hubEvent{ev, p.path, p.ops[i].Origin}, p.ops[i].Sha)
+			if h.file != nil {
+				lines = append(lines, ev...)
+			}
+			n++
 		}
 	}
-	if err := h.keep(lines, len(ops)); err != nil {
+	if err := h.keep(lines, n); err != nil {
 		// The next process to open the store must not resume a stream
 		// with a hole: without the file it starts a new epoch.
 		h.logf("store: stream file %s: %v; removed", h.file.name, err)
@@ -88,8 +122,16 @@ func (h *hub) publish(typ, path string, ops []oplog.Op) {
 		os.Remove(h.file.name)
 		h.file = nil
 	}
-	close(h.wake)
-	h.wake = make(chan struct{})
+	g.events = g.events || n > 0
+	if g.pushes--; g.pushes > 0 {
+		h.groups[t] = g
+		return
+	}
+	delete(h.groups, t)
+	if g.events && !h.closed {
+		close(h.wake)
+		h.wake = make(chan struct{})
+	}
 }
 
 // append adds an event line, keeping at most max events and
