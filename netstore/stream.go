@@ -36,11 +36,11 @@ type hub struct {
 }
 
 // A hubGroup is a group commit of the write-ahead log whose pushes are
-// publishing their events: the pushes still to publish, and whether
-// those that did made events.
+// publishing their events: the pushes still to publish, and what those
+// that did accepted.
 type hubGroup struct {
 	pushes int
-	events bool
+	staged []published
 }
 
 // published are the ops of one oplog that a push accepted, to publish.
@@ -94,16 +94,22 @@ func (h *hub) expect(t oplog.Ticket) {
 
 // publish appends the ops a push accepted to the stream (none if the push
 // failed): the push said it would (expect), with t, the ticket of its
-// group commit. The stream's readers are woken once the last push of the
-// group has published, not by each: a group commit of k pushes wakes a
-// reader once, and its next read carries them all, not one each.
+// group commit. A group commit's events go into the stream together,
+// once the last of its pushes has published, and wake the readers once:
+// a reader's read carries the whole group, not one push's events each.
 func (h *hub) publish(t oplog.Ticket, pub []published) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	g := h.groups[t]
+	g.staged = append(g.staged, pub...)
+	if g.pushes--; g.pushes > 0 {
+		h.groups[t] = g
+		return
+	}
+	delete(h.groups, t)
 	var lines []byte
 	n := 0
-	for _, p := range pub {
+	for _, p := range g.staged {
 		for i := range p.ops {
 			seq := h.first + uint64(len(h.events))
 			ev := append(appendEvent(nil, seq, h.epoch, p.typ, p.path, p.ops[i].AppendJSON(nil)), '\n')
@@ -114,6 +120,9 @@ func (h *hub) publish(t oplog.Ticket, pub []published) {
 			n++
 		}
 	}
+	if n == 0 || h.closed {
+		return
+	}
 	if err := h.keep(lines, n); err != nil {
 		// The next process to open the store must not resume a stream
 		// with a hole: without the file it starts a new epoch.
@@ -122,16 +131,8 @@ func (h *hub) publish(t oplog.Ticket, pub []published) {
 		os.Remove(h.file.name)
 		h.file = nil
 	}
-	g.events = g.events || n > 0
-	if g.pushes--; g.pushes > 0 {
-		h.groups[t] = g
-		return
-	}
-	delete(h.groups, t)
-	if g.events && !h.closed {
-		close(h.wake)
-		h.wake = make(chan struct{})
-	}
+	close(h.wake)
+	h.wake = make(chan struct{})
 }
 
 // append adds an event line, keeping at most max events and

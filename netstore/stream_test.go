@@ -8,10 +8,11 @@ import (
 	"gigfs.io/gigfs/oplog"
 )
 
-// The pushes of one group commit publish their events as one: a reader
-// waiting on the stream is woken once the last of them has published,
-// not by each, and its read then carries them all; a group whose pushes
-// accepted nothing wakes nobody.
+// The pushes of one group commit publish their events as one: they go
+// into the stream, and wake a reader waiting on it, once the last of them
+// has published, not one push's events at a time, and the reader's read
+// then carries them all; a group whose pushes accepted nothing wakes
+// nobody.
 func TestHub_GroupCommitWakesReadersOnce(t *testing.T) {
 	j, _, err := oplog.OpenJournal(t.TempDir(), func(_, _ []byte) error { return nil })
 	if err != nil {
@@ -41,6 +42,9 @@ func TestHub_GroupCommitWakesReadersOnce(t *testing.T) {
 	h.publish(group, []published{{"counter", "/c/x", []oplog.Op{op(t, "a", 1, "1")}}})
 	if woken(wait) {
 		t.Fatal("a reader was woken before the last push of the group commit published")
+	}
+	if ev, _, _ := h.next(c.after); ev.line != nil {
+		t.Fatalf("a reader can read %s before the last push of its group commit published", ev.line)
 	}
 	h.publish(group, []published{{"counter", "/c/x", []oplog.Op{op(t, "b", 1, "1"), op(t, "b", 2, "1")}}})
 	if !woken(wait) {
