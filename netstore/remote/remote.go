@@ -384,9 +384,9 @@ func (s *StreamReader) Next(ctx context.Context) (netstore.Event, error) {
 		buf := s.buf[:n]
 		switch { // the next read's size; what was read stays in buf
 		case n > len(s.buf)/2 && len(s.buf) < maxStreamRead:
-			s.buf = make([]byte, 2*len(s.buf))
+			s.buf = resize(s.buf, 2*len(s.buf))
 		case n < len(s.buf)/8 && len(s.buf) > streamRead:
-			s.buf = make([]byte, len(s.buf)/2)
+			s.buf = resize(s.buf, len(s.buf)/2)
 		}
 		if n == 0 {
 			if len(s.part) == 0 {
@@ -408,6 +408,18 @@ func (s *StreamReader) Next(ctx context.Context) (netstore.Event, error) {
 			s.rest, s.part = s.part, nil
 		}
 	}
+}
+
+// resize returns a read buffer of n bytes: buf's own memory when it has
+// the room, else a new one, so that a reader whose reads swing between
+// two sizes allocates once, not at every swing (it keeps at most
+// maxStreamRead). What buf holds is left as it is, for Next to hand out
+// before the next read.
+func resize(buf []byte, n int) []byte {
+	if n <= cap(buf) {
+		return buf[:n]
+	}
+	return make([]byte, n)
 }
 
 // NextEvent is Next (netstore.EventStream).
