@@ -303,12 +303,13 @@ func (c *Cursor) Next(ctx context.Context) ([]byte, error) {
 // want, as with Next.
 func (c *Cursor) Ready(ctx context.Context, p []byte) (int, error) {
 	c.h.mu.Lock()
+	c.mu.Lock() // the filter, once for every event
 	n, k, spared := 0, uint64(0), c.spared
 	if !c.h.closed && c.after+1 >= c.h.first {
 		for i := c.after + 1 - c.h.first; i < uint64(len(c.h.events)); i++ {
 			ev := &c.h.events[i]
 			line := ev.line
-			if !c.wants(ev) {
+			if !c.wantsLocked(ev) {
 				if spared++; spared < c.h.markEvery() {
 					k++
 					continue
@@ -323,6 +324,7 @@ func (c *Cursor) Ready(ctx context.Context, p []byte) (int, error) {
 			spared = 0
 		}
 	}
+	c.mu.Unlock()
 	c.h.mu.Unlock()
 	if n == 0 {
 		// Only spared events, if any: passing them needs no auth.
