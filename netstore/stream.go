@@ -377,6 +377,24 @@ func ParseEvent(line []byte) (Event, error) {
 	if ev, ok := parseEventFast(line); ok {
 		return ev, nil
 	}
+	return parseEventSlow(line)
+}
+
+// ParseEventAfter is ParseEvent for a reader of a stream's events in a
+// row, at less cost per event: the event's Op aliases line, which the
+// caller must neither change nor reuse while it holds the event, and its
+// epoch, type and path are prev's own strings where they are the same
+// (prev, if not nil, is the event before: a stream has one epoch, and the
+// events of an oplog often come in runs).
+func ParseEventAfter(line []byte, prev *Event) (Event, error) {
+	if ev, ok := parseLineAfter(line, prev); ok {
+		return ev, nil
+	}
+	return parseEventSlow(line)
+}
+
+// parseEventSlow is ParseEvent by encoding/json, for any form of a line.
+func parseEventSlow(line []byte) (Event, error) {
 	var ev Event
 	if err := json.Unmarshal(line, &ev); err != nil {
 		return Event{}, fmt.Errorf("stream: bad event: %w", err)
@@ -408,7 +426,14 @@ func parseEventFast(b []byte) (Event, bool) {
 // lines have: {"seq":N,"epoch":"E",…} as parseEventFast says, or the same
 // without seq and epoch ({"type":"T","path":"P","op":{...}}, a push line
 // as AppendRecord writes it). Op aliases b.
-func parseLineFast(b []byte) (Event, bool) {
+func parseLineFast(b []byte) (Event, bool) { return parseLineAfter(b, nil) }
+
+// parseLineAfter is parseLineFast sharing prev's strings, as
+// ParseEventAfter says.
+func parseLineAfter(b []byte, prev *Event) (Event, bool) {
+	if prev == nil {
+		prev = &Event{}
+	}
 	b = bytes.TrimSuffix(b, []byte("\n"))
 	var ev Event
 	rest, ok := bytes.CutPrefix(b, []byte(`{"seq":`))
@@ -426,7 +451,7 @@ func parseLineFast(b []byte) (Event, bool) {
 			return Event{}, false
 		}
 		ev.Seq = seq
-		if ev.Epoch, rest, ok = fastString(rest[i:], `,"epoch":"`); !ok {
+		if ev.Epoch, rest, ok = fastString(rest[i:], `,"epoch":"`, prev.Epoch); !ok {
 			return Event{}, false
 		}
 		if rest, ok = bytes.CutPrefix(rest, []byte(",")); !ok {
@@ -435,10 +460,10 @@ func parseLineFast(b []byte) (Event, bool) {
 	} else if rest, ok = bytes.CutPrefix(b, []byte("{")); !ok {
 		return Event{}, false
 	}
-	if ev.Type, rest, ok = fastString(rest, `"type":"`); !ok || ev.Type == "" {
+	if ev.Type, rest, ok = fastString(rest, `"type":"`, prev.Type); !ok || ev.Type == "" {
 		return Event{}, false
 	}
-	if ev.Path, rest, ok = fastString(rest, `,"path":"`); !ok || ev.Path == "" {
+	if ev.Path, rest, ok = fastString(rest, `,"path":"`, prev.Path); !ok || ev.Path == "" {
 		return Event{}, false
 	}
 	if rest, ok = bytes.CutPrefix(rest, []byte(`,"op":`)); !ok {
@@ -454,8 +479,8 @@ func parseLineFast(b []byte) (Event, bool) {
 
 // fastString cuts prefix (which ends with a string's opening quote) and
 // the string after it, which must have no escape, no control character and
-// be valid UTF-8.
-func fastString(b []byte, prefix string) (string, []byte, bool) {
+// be valid UTF-8; if it is same, it returns same (no new string).
+func fastString(b []byte, prefix, same string) (string, []byte, bool) {
 	b, ok := bytes.CutPrefix(b, []byte(prefix))
 	if !ok {
 		return "", nil, false
@@ -465,6 +490,9 @@ func fastString(b []byte, prefix string) (string, []byte, bool) {
 		case c == '"':
 			if !utf8.Valid(b[:i]) {
 				return "", nil, false
+			}
+			if string(b[:i]) == same {
+				return same, b[i+1:], true
 			}
 			return string(b[:i]), b[i+1:], true
 		case c == '\\' || c < 0x20:

@@ -260,8 +260,9 @@ type StreamReader struct {
 	c    *srv9p.Mux
 	f    *srv9p.MuxFile
 	buf  []byte
-	rest []byte // whole events read and not yet returned (in buf)
-	part []byte // the start of an event larger than a read
+	rest []byte         // whole events read and not yet returned (a copy of a read, or part)
+	part []byte         // the start of an event larger than a read
+	prev netstore.Event // the strings of the last event returned
 
 	filtered bool
 }
@@ -372,7 +373,7 @@ func (s *StreamReader) Next(ctx context.Context) (netstore.Event, error) {
 			} else {
 				s.rest = nil
 			}
-			return netstore.ParseEvent(line)
+			return s.parse(line)
 		}
 		// An event ends with a newline; one larger than a read (a
 		// checkpoint of many origins) comes in several, and a read ends
@@ -394,10 +395,12 @@ func (s *StreamReader) Next(ctx context.Context) (netstore.Event, error) {
 			}
 			ev := s.part
 			s.part = nil
-			return netstore.ParseEvent(ev)
+			return s.parse(ev)
 		}
 		if len(s.part) == 0 && buf[n-1] == '\n' {
-			s.rest = buf // the common case: whole events, no copy
+			// The common case: whole events, copied once for them all
+			// (they alias the copy, which is theirs).
+			s.rest = bytes.Clone(buf)
 			continue
 		}
 		if bytes.IndexByte(buf, '\n') < 0 && len(s.part)+n > maxEvent {
@@ -408,6 +411,17 @@ func (s *StreamReader) Next(ctx context.Context) (netstore.Event, error) {
 			s.rest, s.part = s.part, nil
 		}
 	}
+}
+
+// parse parses an event of the reader's own memory: its op aliases line,
+// its strings are those of the event before where they are the same
+// (netstore.ParseEventAfter).
+func (s *StreamReader) parse(line []byte) (netstore.Event, error) {
+	ev, err := netstore.ParseEventAfter(line, &s.prev)
+	if err == nil {
+		s.prev = netstore.Event{Epoch: ev.Epoch, Type: ev.Type, Path: ev.Path}
+	}
+	return ev, err
 }
 
 // resize returns a read buffer of n bytes: buf's own memory when it has
