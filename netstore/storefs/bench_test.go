@@ -26,16 +26,7 @@ func BenchmarkPush9P(b *testing.B) {
 			b.Run(name, func(b *testing.B) {
 				ts := startStore(b, netstore.Config{})
 				token := ts.user("bench")
-				ctx := context.Background()
-				remotes := make([]*remote.Remote, conns)
-				for i := range remotes {
-					r, err := remote.Dial(ctx, ts.addr, "bench", token)
-					if err != nil {
-						b.Fatal(err)
-					}
-					defer r.Close()
-					remotes[i] = r
-				}
+				remotes := dialRemotes(b, ts, token, conns)
 				var next atomic.Int64
 				var wg sync.WaitGroup
 				b.ResetTimer()
@@ -43,19 +34,11 @@ func BenchmarkPush9P(b *testing.B) {
 					wg.Add(1)
 					go func(c int) {
 						defer wg.Done()
-						var clk oplog.Clock
 						path := "/shared"
 						if !shared {
 							path = fmt.Sprintf("/conn%d", c)
 						}
-						for seq := uint64(1); next.Add(1) <= int64(b.N); seq++ {
-							o, _ := oplog.NewOp(clk.Date(), fmt.Sprintf("c%d", c), seq, []byte(`{"add":1}`))
-							res, err := remotes[c].Push(ctx, []netstore.Record{{Type: "counter", Path: path, Op: o}})
-							if err != nil || res[0].Outcome() != oplog.Accepted {
-								b.Errorf("push: %v %v", res, err)
-								return
-							}
-						}
+						pushOps(b, remotes[c], fmt.Sprintf("c%d", c), path, func(uint64) bool { return next.Add(1) <= int64(b.N) })
 					}(c)
 				}
 				wg.Wait()
@@ -116,15 +99,9 @@ func BenchmarkStreamFanout(b *testing.B) {
 	token := ts.user("bench")
 	ctx := context.Background()
 	perWriter := b.N/conns + 1
-	remotes := make([]*remote.Remote, conns)
+	remotes := dialRemotes(b, ts, token, conns)
 	readers := make([]*remote.StreamReader, conns)
-	for i := range remotes {
-		r, err := remote.Dial(ctx, ts.addr, "bench", token)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer r.Close()
-		remotes[i] = r
+	for i := range readers {
 		sr, err := remote.OpenStreamFiltered(ctx, ts.addr, srv9p.Trust{}, "bench", token, "", 0, []string{"want /c/shared", fmt.Sprintf("skip c%d", i)})
 		if err != nil {
 			b.Fatal(err)
@@ -139,15 +116,7 @@ func BenchmarkStreamFanout(b *testing.B) {
 		wg.Add(2)
 		go func(c int) {
 			defer wg.Done()
-			var clk oplog.Clock
-			for seq := uint64(1); seq <= uint64(perWriter); seq++ {
-				o, _ := oplog.NewOp(clk.Date(), fmt.Sprintf("c%d", c), seq, []byte(`{"add":1}`))
-				res, err := remotes[c].Push(ctx, []netstore.Record{{Type: "counter", Path: "/c/shared", Op: o}})
-				if err != nil || res[0].Outcome() != oplog.Accepted {
-					b.Errorf("push: %v %v", res, err)
-					return
-				}
-			}
+			pushOps(b, remotes[c], fmt.Sprintf("c%d", c), "/c/shared", func(seq uint64) bool { return seq <= uint64(perWriter) })
 		}(c)
 		go func(c int) {
 			defer wg.Done()
@@ -167,6 +136,35 @@ func BenchmarkStreamFanout(b *testing.B) {
 	b.StopTimer()
 	ops := float64(conns * perWriter)
 	b.ReportMetric(float64((cpuTime(b)-cpu0).Microseconds())/ops, "cpu-µs/op")
+}
+
+// dialRemotes dials n connections to the store, closed when the
+// benchmark ends.
+func dialRemotes(b *testing.B, ts *testStore, token string, n int) []*remote.Remote {
+	remotes := make([]*remote.Remote, n)
+	for i := range remotes {
+		r, err := remote.Dial(context.Background(), ts.addr, "bench", token)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { r.Close() })
+		remotes[i] = r
+	}
+	return remotes
+}
+
+// pushOps pushes counter ops of origin to path, one per push, durably,
+// while more says so of the next op's seq.
+func pushOps(b *testing.B, r *remote.Remote, origin, path string, more func(seq uint64) bool) {
+	var clk oplog.Clock
+	for seq := uint64(1); more(seq); seq++ {
+		o, _ := oplog.NewOp(clk.Date(), origin, seq, []byte(`{"add":1}`))
+		res, err := r.Push(context.Background(), []netstore.Record{{Type: "counter", Path: path, Op: o}})
+		if err != nil || res[0].Outcome() != oplog.Accepted {
+			b.Errorf("push: %v %v", res, err)
+			return
+		}
+	}
 }
 
 // cpuTime is the CPU time the process has used, user and system.
