@@ -491,9 +491,9 @@ func (c *Client) storeEvent(rs Store, ev netstore.Event) {
 	if isHeld {
 		return // its date was observed when it came first
 	}
-	c.observe(&o)
 	if p == nil {
-		c.publishOp(k, o) // a loaded path's merge publishes what is new
+		c.observe(&o)
+		c.publishOp(k, o) // a loaded path's merge observes and publishes what is new
 		return
 	}
 	if p.merge([]oplog.Op{o}, &o) && !p.syncScheduled() && c.pruneDue(p) {
@@ -519,14 +519,15 @@ func opDate(op []byte) (int64, bool) {
 	return d, true
 }
 
-// splitStorePath splits a store path "/channel/path" in two.
+// splitStorePath splits a store path "/channel/path" in two; both are
+// parts of spath (path keeps its leading slash), not copies.
 func splitStorePath(spath string) (channel, path string, ok bool) {
 	rest, found := strings.CutPrefix(spath, "/")
 	if !found {
 		return "", "", false
 	}
-	channel, path, ok = strings.Cut(rest, "/")
-	return channel, "/" + path, ok && channel != "" && path != ""
+	channel, tail, ok := strings.Cut(rest, "/")
+	return channel, spath[1+len(channel):], ok && channel != "" && tail != ""
 }
 
 // storePath is where the oplog of (channel, path) lives on stores.

@@ -62,3 +62,34 @@ func TestPathState_MergeKeepsTheValueOfTheLog(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkClient_StoreEvent: one stream event of a held path, an op
+// of another client (16 clients on one path: each gets the ops of 15),
+// decoded, verified and merged.
+func BenchmarkClient_StoreEvent(b *testing.B) {
+	cfg := Config{Logf: b.Logf, PruneOps: -1, PruneAge: -1, LocalTable: map[string][]LocalStore{"c": {{InMemory: true}}}}
+	c := mustClient(b, cfg)
+	const n = 256
+	ops := make([][]byte, n)
+	date := c.clock.Date() + 1000
+	for i := range ops {
+		o, err := oplog.NewOp(date+int64(i), fmt.Sprintf("0f1c2a3b-1111-2222-3333-4444555566%02d", i%15), uint64(i/15+1), json.RawMessage(`{"add":1}`))
+		if err != nil {
+			b.Fatal(err)
+		}
+		ops[i] = o.AppendJSON(nil)
+	}
+	b.ReportAllocs()
+	i, paths, spath := n, 0, ""
+	for b.Loop() {
+		if i == n {
+			b.StopTimer()
+			paths++
+			mustPush(b, c, "c", "counter", fmt.Sprintf("/p%d", paths), "0")
+			spath, i = fmt.Sprintf("/c/p%d", paths), 0
+			b.StartTimer()
+		}
+		c.storeEvent(nil, netstore.Event{Seq: uint64(i + 1), Epoch: "9f2c00aa11bb22cc", Type: "counter", Path: spath, Op: ops[i]})
+		i++
+	}
+}

@@ -1,9 +1,11 @@
 package netstore
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"testing"
+	"unsafe"
 
 	"gigfs.io/gigfs/oplog"
 )
@@ -40,8 +42,16 @@ func TestParseEvent_FastPathAgrees(t *testing.T) {
 			t.Errorf("%s: not taken by the fast path", lines[i])
 		}
 	}
+	var prev Event
 	for _, line := range lines {
 		got, gotErr := ParseEvent(line)
+		after, afterErr := ParseEventAfter(line, &prev)
+		if (gotErr != nil) != (afterErr != nil) || !reflect.DeepEqual(got, after) {
+			t.Errorf("%s: ParseEventAfter %+v, %v; ParseEvent %+v, %v", line, after, afterErr, got, gotErr)
+		}
+		if afterErr == nil {
+			prev = after
+		}
 		var want Event
 		wantErr := json.Unmarshal(line, &want)
 		if wantErr == nil && (want.Type == "" || want.Path == "" || want.Op == nil) {
@@ -54,6 +64,27 @@ func TestParseEvent_FastPathAgrees(t *testing.T) {
 		if gotErr == nil && !reflect.DeepEqual(got, want) {
 			t.Errorf("%s:\n got %+v\nwant %+v", line, got, want)
 		}
+	}
+}
+
+// A stream reader's events share the strings of the event before where
+// they are the same (the stream's epoch, a run of one oplog's events),
+// and their ops are the reader's line, not copies.
+func TestParseEventAfter_SharesStrings(t *testing.T) {
+	first, err := ParseEventAfter([]byte(`{"seq":1,"epoch":"9f2c","type":"counter","path":"/c/x","op":{"date":1}}`+"\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := []byte(`{"seq":2,"epoch":"9f2c","type":"counter","path":"/c/y","op":{"date":2}}` + "\n")
+	ev, err := ParseEventAfter(line, &first)
+	if err != nil || ev.Seq != 2 || ev.Path != "/c/y" || string(ev.Op) != `{"date":2}` {
+		t.Fatalf("second event %+v, %v", ev, err)
+	}
+	if unsafe.StringData(ev.Epoch) != unsafe.StringData(first.Epoch) || unsafe.StringData(ev.Type) != unsafe.StringData(first.Type) {
+		t.Error("the epoch and type of the event before were made again")
+	}
+	if &ev.Op[0] != &line[bytes.Index(line, []byte(`{"date":2}`))] {
+		t.Error("the op is a copy, not the line")
 	}
 }
 

@@ -27,11 +27,26 @@ type hub struct {
 	events []hubEvent // events[i] has seq first+i
 	bytes  int        // in events
 	first  uint64
-	wake   chan struct{} // closed and replaced on every publish
+	wake   chan struct{} // closed and replaced once a group commit is published
 	closed bool
+	groups map[oplog.Ticket]hubGroup     // the group commits being published
 	file   *streamFile                   // with Config.KeepStream (streamfile.go)
 	logf   func(format string, a ...any) // with file
 	kept   *keptShas                     // with Config.KeepStream: the shas of events
+}
+
+// A hubGroup is a group commit of the write-ahead log whose pushes are
+// publishing their events: the pushes still to publish, and what those
+// that did accepted.
+type hubGroup struct {
+	pushes int
+	staged []published
+}
+
+// published are the ops of one oplog that a push accepted, to publish.
+type published struct {
+	typ, path string
+	ops       []oplog.Op
 }
 
 // A hubEvent is one event of the stream: its JSON line, and what a
@@ -64,23 +79,51 @@ type Event struct {
 // it (PROTOCOL.md).
 func (ev *Event) Mark() bool { return ev.Type == "" && ev.Op == nil }
 
-// publish appends accepted ops of (typ, path) to the stream.
-func (h *hub) publish(typ, path string, ops []oplog.Op) {
-	if len(ops) == 0 {
-		return
-	}
+// expect tells the hub that a push waits for the group commit of ticket
+// t, and will publish what it accepted once the group is durable.
+func (h *hub) expect(t oplog.Ticket) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.groups == nil {
+		h.groups = make(map[oplog.Ticket]hubGroup)
+	}
+	g := h.groups[t]
+	g.pushes++
+	h.groups[t] = g
+}
+
+// publish appends the ops a push accepted to the stream (none if the push
+// failed): the push said it would (expect), with t, the ticket of its
+// group commit. A group commit's events go into the stream together,
+// once the last of its pushes has published, and wake the readers once:
+// a reader's read carries the whole group, not one push's events each.
+func (h *hub) publish(t oplog.Ticket, pub []published) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	g := h.groups[t]
+	g.staged = append(g.staged, pub...)
+	if g.pushes--; g.pushes > 0 {
+		h.groups[t] = g
+		return
+	}
+	delete(h.groups, t)
 	var lines []byte
-	for i := range ops {
-		seq := h.first + uint64(len(h.events))
-		ev := append(appendEvent(nil, seq, h.epoch, typ, path, ops[i].AppendJSON(nil)), '\n')
-		h.append(hubEvent{ev, path, ops[i].Origin}, ops[i].Sha)
-		if h.file != nil {
-			lines = append(lines, ev...)
+	n := 0
+	for _, p := range g.staged {
+		for i := range p.ops {
+			seq := h.first + uint64(len(h.events))
+			ev := append(appendEvent(nil, seq, h.epoch, p.typ, p.path, p.ops[i].AppendJSON(nil)), '\n')
+			h.append(hubEvent{ev, p.path, p.ops[i].Origin}, p.ops[i].Sha)
+			if h.file != nil {
+				lines = append(lines, ev...)
+			}
+			n++
 		}
 	}
-	if err := h.keep(lines, len(ops)); err != nil {
+	if n == 0 || h.closed {
+		return
+	}
+	if err := h.keep(lines, n); err != nil {
 		// The next process to open the store must not resume a stream
 		// with a hole: without the file it starts a new epoch.
 		h.logf("store: stream file %s: %v; removed", h.file.name, err)
@@ -260,12 +303,13 @@ func (c *Cursor) Next(ctx context.Context) ([]byte, error) {
 // want, as with Next.
 func (c *Cursor) Ready(ctx context.Context, p []byte) (int, error) {
 	c.h.mu.Lock()
+	c.mu.Lock() // the filter, once for every event
 	n, k, spared := 0, uint64(0), c.spared
 	if !c.h.closed && c.after+1 >= c.h.first {
 		for i := c.after + 1 - c.h.first; i < uint64(len(c.h.events)); i++ {
 			ev := &c.h.events[i]
 			line := ev.line
-			if !c.wants(ev) {
+			if !c.wantsLocked(ev) {
 				if spared++; spared < c.h.markEvery() {
 					k++
 					continue
@@ -280,6 +324,7 @@ func (c *Cursor) Ready(ctx context.Context, p []byte) (int, error) {
 			spared = 0
 		}
 	}
+	c.mu.Unlock()
 	c.h.mu.Unlock()
 	if n == 0 {
 		// Only spared events, if any: passing them needs no auth.
@@ -332,6 +377,24 @@ func ParseEvent(line []byte) (Event, error) {
 	if ev, ok := parseEventFast(line); ok {
 		return ev, nil
 	}
+	return parseEventSlow(line)
+}
+
+// ParseEventAfter is ParseEvent for a reader of a stream's events in a
+// row, at less cost per event: the event's Op aliases line, which the
+// caller must neither change nor reuse while it holds the event, and its
+// epoch, type and path are prev's own strings where they are the same
+// (prev, if not nil, is the event before: a stream has one epoch, and the
+// events of an oplog often come in runs).
+func ParseEventAfter(line []byte, prev *Event) (Event, error) {
+	if ev, ok := parseLineAfter(line, prev); ok {
+		return ev, nil
+	}
+	return parseEventSlow(line)
+}
+
+// parseEventSlow is ParseEvent by encoding/json, for any form of a line.
+func parseEventSlow(line []byte) (Event, error) {
 	var ev Event
 	if err := json.Unmarshal(line, &ev); err != nil {
 		return Event{}, fmt.Errorf("stream: bad event: %w", err)
@@ -363,7 +426,14 @@ func parseEventFast(b []byte) (Event, bool) {
 // lines have: {"seq":N,"epoch":"E",…} as parseEventFast says, or the same
 // without seq and epoch ({"type":"T","path":"P","op":{...}}, a push line
 // as AppendRecord writes it). Op aliases b.
-func parseLineFast(b []byte) (Event, bool) {
+func parseLineFast(b []byte) (Event, bool) { return parseLineAfter(b, nil) }
+
+// parseLineAfter is parseLineFast sharing prev's strings, as
+// ParseEventAfter says.
+func parseLineAfter(b []byte, prev *Event) (Event, bool) {
+	if prev == nil {
+		prev = &Event{}
+	}
 	b = bytes.TrimSuffix(b, []byte("\n"))
 	var ev Event
 	rest, ok := bytes.CutPrefix(b, []byte(`{"seq":`))
@@ -381,7 +451,7 @@ func parseLineFast(b []byte) (Event, bool) {
 			return Event{}, false
 		}
 		ev.Seq = seq
-		if ev.Epoch, rest, ok = fastString(rest[i:], `,"epoch":"`); !ok {
+		if ev.Epoch, rest, ok = fastString(rest[i:], `,"epoch":"`, prev.Epoch); !ok {
 			return Event{}, false
 		}
 		if rest, ok = bytes.CutPrefix(rest, []byte(",")); !ok {
@@ -390,10 +460,10 @@ func parseLineFast(b []byte) (Event, bool) {
 	} else if rest, ok = bytes.CutPrefix(b, []byte("{")); !ok {
 		return Event{}, false
 	}
-	if ev.Type, rest, ok = fastString(rest, `"type":"`); !ok || ev.Type == "" {
+	if ev.Type, rest, ok = fastString(rest, `"type":"`, prev.Type); !ok || ev.Type == "" {
 		return Event{}, false
 	}
-	if ev.Path, rest, ok = fastString(rest, `,"path":"`); !ok || ev.Path == "" {
+	if ev.Path, rest, ok = fastString(rest, `,"path":"`, prev.Path); !ok || ev.Path == "" {
 		return Event{}, false
 	}
 	if rest, ok = bytes.CutPrefix(rest, []byte(`,"op":`)); !ok {
@@ -409,8 +479,8 @@ func parseLineFast(b []byte) (Event, bool) {
 
 // fastString cuts prefix (which ends with a string's opening quote) and
 // the string after it, which must have no escape, no control character and
-// be valid UTF-8.
-func fastString(b []byte, prefix string) (string, []byte, bool) {
+// be valid UTF-8; if it is same, it returns same (no new string).
+func fastString(b []byte, prefix, same string) (string, []byte, bool) {
 	b, ok := bytes.CutPrefix(b, []byte(prefix))
 	if !ok {
 		return "", nil, false
@@ -420,6 +490,9 @@ func fastString(b []byte, prefix string) (string, []byte, bool) {
 		case c == '"':
 			if !utf8.Valid(b[:i]) {
 				return "", nil, false
+			}
+			if string(b[:i]) == same {
+				return same, b[i+1:], true
 			}
 			return string(b[:i]), b[i+1:], true
 		case c == '\\' || c < 0x20:

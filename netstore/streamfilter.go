@@ -151,8 +151,11 @@ func (c *Cursor) add(cmd, arg string) error {
 func (c *Cursor) wants(ev *hubEvent) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.f == nil || c.f.pass(ev)
+	return c.wantsLocked(ev)
 }
+
+// wantsLocked is wants, called with c.mu held.
+func (c *Cursor) wantsLocked(ev *hubEvent) bool { return c.f == nil || c.f.pass(ev) }
 
 // markEvery is how many events in a row a filtered reader may be spared
 // before it is sent a mark of its position: half of what the stream

@@ -231,7 +231,9 @@ func (s *Service) pushJournaled(ctx context.Context, u *user, order []logKey, gr
 	}
 	// Tickets are batches in order: the last one is durable after all
 	// earlier ones.
+	u.hub.expect(last)
 	if err := last.Wait(); err != nil {
+		u.hub.publish(last, nil)
 		s.cfg.Logf("store: user %s: write-ahead log: %v", u.id, err)
 		for _, st := range done {
 			for _, i := range st.idx {
@@ -245,10 +247,11 @@ func (s *Service) pushJournaled(ctx context.Context, u *user, order []logKey, gr
 	if s.wal.j.Size() > s.wal.maxBytes {
 		s.wal.flushSoon()
 	}
-	for _, st := range done {
-		accepted := append(st.accepted, u.hub.unheard(st.ops, st.got)...) // KeepStream only
-		u.hub.publish(st.k.typ, st.k.path, accepted)
+	pub := make([]published, len(done))
+	for i, st := range done {
+		pub[i] = published{st.k.typ, st.k.path, append(st.accepted, u.hub.unheard(st.ops, st.got)...)} // unheard: KeepStream only
 	}
+	u.hub.publish(last, pub)
 	return ctx.Err()
 }
 

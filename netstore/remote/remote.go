@@ -264,8 +264,9 @@ type StreamReader struct {
 	c    *srv9p.Mux
 	f    *srv9p.MuxFile
 	buf  []byte
-	rest []byte // whole events read and not yet returned (in buf)
-	part []byte // the start of an event larger than a read
+	rest []byte         // whole events read and not yet returned (a copy of a read, or part)
+	part []byte         // the start of an event larger than a read
+	prev netstore.Event // the strings of the last event returned
 
 	filtered bool
 }
@@ -376,7 +377,7 @@ func (s *StreamReader) Next(ctx context.Context) (netstore.Event, error) {
 			} else {
 				s.rest = nil
 			}
-			return netstore.ParseEvent(line)
+			return s.parse(line)
 		}
 		// An event ends with a newline; one larger than a read (a
 		// checkpoint of many origins) comes in several, and a read ends
@@ -388,9 +389,9 @@ func (s *StreamReader) Next(ctx context.Context) (netstore.Event, error) {
 		buf := s.buf[:n]
 		switch { // the next read's size; what was read stays in buf
 		case n > len(s.buf)/2 && len(s.buf) < maxStreamRead:
-			s.buf = make([]byte, 2*len(s.buf))
+			s.buf = resize(s.buf, 2*len(s.buf))
 		case n < len(s.buf)/8 && len(s.buf) > streamRead:
-			s.buf = make([]byte, len(s.buf)/2)
+			s.buf = resize(s.buf, len(s.buf)/2)
 		}
 		if n == 0 {
 			if len(s.part) == 0 {
@@ -398,10 +399,12 @@ func (s *StreamReader) Next(ctx context.Context) (netstore.Event, error) {
 			}
 			ev := s.part
 			s.part = nil
-			return netstore.ParseEvent(ev)
+			return s.parse(ev)
 		}
 		if len(s.part) == 0 && buf[n-1] == '\n' {
-			s.rest = buf // the common case: whole events, no copy
+			// The common case: whole events, copied once for them all
+			// (they alias the copy, which is theirs).
+			s.rest = bytes.Clone(buf)
 			continue
 		}
 		if bytes.IndexByte(buf, '\n') < 0 && len(s.part)+n > maxEvent {
@@ -412,6 +415,29 @@ func (s *StreamReader) Next(ctx context.Context) (netstore.Event, error) {
 			s.rest, s.part = s.part, nil
 		}
 	}
+}
+
+// parse parses an event of the reader's own memory: its op aliases line,
+// its strings are those of the event before where they are the same
+// (netstore.ParseEventAfter).
+func (s *StreamReader) parse(line []byte) (netstore.Event, error) {
+	ev, err := netstore.ParseEventAfter(line, &s.prev)
+	if err == nil {
+		s.prev = netstore.Event{Epoch: ev.Epoch, Type: ev.Type, Path: ev.Path}
+	}
+	return ev, err
+}
+
+// resize returns a read buffer of n bytes: buf's own memory when it has
+// the room, else a new one, so that a reader whose reads swing between
+// two sizes allocates once, not at every swing (it keeps at most
+// maxStreamRead). What buf holds is left as it is, for Next to hand out
+// before the next read.
+func resize(buf []byte, n int) []byte {
+	if n <= cap(buf) {
+		return buf[:n]
+	}
+	return make([]byte, n)
 }
 
 // NextEvent is Next (netstore.EventStream).

@@ -69,6 +69,31 @@ func TestRemote_StreamReadsGrowWithABacklog(t *testing.T) {
 			t.Fatalf("event %d: %+v, %v", want, ev, err)
 		}
 	}
+	// Reads shrink with single events and grow again with a backlog, in
+	// the memory they had: every event still comes whole, in order.
+	seq := uint64(2000)
+	for i := 0; i < 8; i++ {
+		seq++
+		if _, err := ts.svc.Push(ctx, "jo", []netstore.Record{{Type: "counter", Path: "/n", Op: op(t, "r", seq, `1`)}}); err != nil {
+			t.Fatal(err)
+		}
+		if ev, err := sr.Next(ctx); err != nil || ev.Seq != seq {
+			t.Fatalf("event %d: %+v, %v", seq, ev, err)
+		}
+	}
+	recs = recs[:0]
+	for i := seq + 1; i <= seq+2000; i++ {
+		recs = append(recs, netstore.Record{Type: "counter", Path: "/n", Op: op(t, "r", i, `1`)})
+	}
+	if _, err := ts.svc.Push(ctx, "jo", recs); err != nil {
+		t.Fatal(err)
+	}
+	for want := seq + 1; want <= seq+2000; want++ {
+		ev, err := sr.Next(ctx)
+		if err != nil || ev.Seq != want || !bytes.Contains(ev.Op, []byte(`"seq":`+strconv.FormatUint(want, 10)+",")) {
+			t.Fatalf("event %d: %+v, %v", want, ev, err)
+		}
+	}
 	counts := map[int]int{}
 	for _, m := range regexp.MustCompile(`Tread tag \d+ fid \d+ offset \d+ count (\d+)`).FindAllStringSubmatch(trace.String(), -1) {
 		n, _ := strconv.Atoi(m[1])
