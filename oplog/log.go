@@ -451,15 +451,54 @@ func (l *Log) Clone() *Log {
 	return &Log{base: l.base, ops: slices.Clone(l.ops), bySeq: maps.Clone(l.bySeq)}
 }
 
-// NextSeq returns the seq the origin's next op on this log must carry.
+// NextSeq returns the seq the origin's next op on this log must carry. It
+// walks every op; NextSeqCached walks only those appended since it last
+// looked.
 func (l *Log) NextSeq(origin string) uint64 {
-	n := l.base.Covers[origin]
-	for i := range l.ops {
-		if l.ops[i].Origin == origin && l.ops[i].Seq > n {
-			n = l.ops[i].Seq
+	var c SeqCache
+	return l.NextSeqCached(origin, &c)
+}
+
+// SeqCache remembers what NextSeqCached saw of a log's ops: the log, its
+// shape then, the first n ops, the shas of the first and the last of them,
+// and the highest seq of each origin among them. Its zero value has seen
+// nothing.
+type SeqCache struct {
+	log         *Log
+	shape       uint64
+	n           int
+	first, last string
+	max         map[string]uint64
+}
+
+// NextSeqCached is NextSeq for a caller that asks of the same log again
+// and again (a client, on every op it makes): if nothing but appends
+// changed the log since it last looked (the same log, the same shape, the
+// same first and last op it saw, by the memory of their shas), it walks
+// only the ops after them, so an op made on a long unpruned tail costs one
+// op's walk, not the tail's. After an op inserted before others, a prune
+// or a drop it walks them all again.
+func (l *Log) NextSeqCached(origin string, c *SeqCache) uint64 {
+	if c.log != l || c.shape != l.shape || c.n > len(l.ops) ||
+		(c.n > 0 && (!sameString(l.ops[0].Sha, c.first) || !sameString(l.ops[c.n-1].Sha, c.last))) {
+		m := c.max
+		clear(m)
+		*c = SeqCache{log: l, shape: l.shape, max: m}
+	}
+	if c.max == nil {
+		c.max = make(map[string]uint64)
+	}
+	for i := c.n; i < len(l.ops); i++ {
+		o := &l.ops[i]
+		if o.Seq > c.max[o.Origin] {
+			c.max[o.Origin] = o.Seq
 		}
 	}
-	return n + 1
+	c.n = len(l.ops)
+	if c.n > 0 {
+		c.first, c.last = l.ops[0].Sha, l.ops[c.n-1].Sha
+	}
+	return max(l.base.Covers[origin], c.max[origin]) + 1
 }
 
 // Coverable returns the coverage a checkpoint of this log would have: per
@@ -586,6 +625,7 @@ func (l *Log) MergeLog(src *Log) []Op {
 		out = append(out, src.ops...)
 		l.base = src.base
 		l.ops = append(make([]Op, 0, len(src.ops)), src.ops...)
+		l.shape++
 		l.bySeq = maps.Clone(src.bySeq)
 		return out
 	}
