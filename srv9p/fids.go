@@ -149,19 +149,24 @@ func (f *fidState) install(h Handle, d *dirReader) error {
 	return err
 }
 
-// use returns the open handle or directory of the fid, held until done is called.
-func (f *fidState) use() (h Handle, d *dirReader, done func(), err error) {
+// use returns the open handle or directory of the fid, held until unuse
+// is called (unless use fails).
+func (f *fidState) use() (h Handle, d *dirReader, err error) {
 	f.mu.RLock()
 	if f.released {
 		f.mu.RUnlock()
-		return nil, nil, nil, gig.ErrClosed
+		return nil, nil, gig.ErrClosed
 	}
 	if f.h == nil && f.dir == nil {
 		f.mu.RUnlock()
-		return nil, nil, nil, nineErr("file not open")
+		return nil, nil, nineErr("file not open")
 	}
-	return f.h, f.dir, f.mu.RUnlock, nil
+	return f.h, f.dir, nil
 }
+
+// unuse ends a use. (A method value of f.mu.RUnlock returned by use
+// would cost an allocation per read and write.)
+func (f *fidState) unuse() { f.mu.RUnlock() }
 
 func stateOf(fid *lib.Fid) (*fidState, error) {
 	if f, ok := fid.Aux().(*fidState); ok && f != nil {
@@ -532,11 +537,11 @@ func (c *conn) read(rctx context.Context, fid *lib.Fid, data []byte, off int64) 
 		if err != nil {
 			return err
 		}
-		h, d, done, err := f.use()
+		h, d, err := f.use()
 		if err != nil {
 			return err
 		}
-		defer done()
+		defer f.unuse()
 		if d != nil {
 			n, err = d.read(ctx, f, data, off)
 			return err
@@ -567,11 +572,11 @@ func (c *conn) write(rctx context.Context, fid *lib.Fid, data []byte, off int64)
 		if err != nil {
 			return err
 		}
-		h, d, done, err := f.use()
+		h, d, err := f.use()
 		if err != nil {
 			return err
 		}
-		defer done()
+		defer f.unuse()
 		if d != nil {
 			return nineErr("is a directory")
 		}

@@ -33,6 +33,7 @@ type flow struct {
 	inflight int
 	bytes    int64
 	res      map[uint16][]reservation // by tag, in order
+	spare    [][]reservation          // emptied slices of res, for the next tags
 	named    map[writeKey]int         // named reads not answered yet, by the write they name
 	closed   bool
 	bitten   bool // the limit has been logged for this connection
@@ -63,6 +64,10 @@ type writeKey struct {
 	fid uint32
 	k   int64
 }
+
+// maxSpareRes is how many emptied reservation slices a connection keeps
+// (one is made per request otherwise).
+const maxSpareRes = 64
 
 // smallReply is what a request other than a read reserves for its reply:
 // an Rerror of maxErrorLen bytes fits, so does a stat of short names.
@@ -155,7 +160,11 @@ func (c *conn) reserve(msg []byte) {
 	f.mu.Lock()
 	f.inflight++
 	f.bytes += r.n
-	f.res[tag] = append(f.res[tag], r)
+	rs, ok := f.res[tag]
+	if !ok && len(f.spare) > 0 {
+		rs, f.spare = f.spare[len(f.spare)-1], f.spare[:len(f.spare)-1]
+	}
+	f.res[tag] = append(rs, r)
 	if r.kind == namedRead {
 		f.named[r.write]++
 	}
@@ -204,6 +213,9 @@ func (c *conn) replied(msg []byte) {
 	}
 	if len(r) == 1 {
 		delete(f.res, tag)
+		if len(f.spare) < maxSpareRes {
+			f.spare = append(f.spare, r[:0])
+		}
 	} else {
 		f.res[tag] = r[1:]
 	}
