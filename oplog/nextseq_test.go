@@ -28,40 +28,17 @@ func TestLog_NextSeqCachedAgreesWithWalk(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 3))
 			l := NewLog()
 			var c SeqCache
-			origins := []string{"a", "b", "c"}
 			seqs := map[string]uint64{}
 			for step := range 4000 {
-				switch r := rng.IntN(100); {
-				case r < 2 && len(l.ops) > 0:
-					cp, ok, err := l.Fold(Counter, int64(step)+1_000_000, "f")
-					if err != nil {
-						t.Fatal(err)
-					}
-					if ok {
-						if res := l.Merge(cp); res.Code != CodeAccepted {
-							t.Fatalf("step %d: checkpoint: %v", step, res)
-						}
-					}
-				case r < 6 && len(l.ops) > 0:
-					o := l.ops[rng.IntN(len(l.ops))]
-					if !l.Drop(&o) {
-						t.Fatalf("step %d: Drop of a held op said no", step)
-					}
-				default:
-					origin := origins[rng.IntN(len(origins))]
+				churn(t, rng, l, step, func(origin string) uint64 {
 					seqs[origin] += 1 + uint64(rng.IntN(2)) // gaps now and then
-					seq := seqs[origin]
-					if rng.IntN(5) == 0 && seq > 3 { // a late seq of the origin
-						seq -= uint64(rng.IntN(3))
+					if seq := seqs[origin]; rng.IntN(5) == 0 && seq > 3 {
+						return seq - uint64(rng.IntN(3)) // a late seq of the origin
 					}
-					date := int64(step)*10 + 1000
-					if rng.IntN(3) == 0 { // dated before others: inserted
-						date -= int64(rng.IntN(200))
-					}
-					l.Merge(mustOp(t, date, origin, seq, fmt.Sprint(rng.IntN(9))))
-				}
+					return seqs[origin]
+				})
 				if rng.IntN(4) == 0 { // asked now and then: changes pile up
-					origin := origins[rng.IntN(len(origins))]
+					origin := churnOrigins[rng.IntN(len(churnOrigins))]
 					if got, want := l.NextSeqCached(origin, &c), walkNextSeq(l, origin); got != want {
 						t.Fatalf("step %d (%d ops): NextSeqCached(%q) %d, a walk of the log %d", step, len(l.ops), origin, got, want)
 					}
