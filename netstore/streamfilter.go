@@ -73,26 +73,24 @@ func channelOf(spath string) string {
 // want and skip without only are an error: a reader that gets every
 // event has nothing to add.
 func (c *Cursor) control(p []byte) error {
-	text := strings.TrimSuffix(string(p), "\n")
-	for line := range strings.SplitSeq(text, "\n") {
+	lines := strings.Split(strings.TrimSuffix(string(p), "\n"), "\n")
+	if err := c.check(lines); err != nil {
+		return err // none of the write's lines applied
+	}
+	for _, line := range lines {
 		cmd, arg, _ := strings.Cut(line, " ")
 		var err error
 		switch cmd {
 		case "since":
 			err = c.sinceLine(arg)
 		case "only":
-			if arg != "" {
-				return fmt.Errorf("%w: usage: only", ErrStreamControl)
-			}
 			c.mu.Lock()
 			if c.f == nil && !c.unfiltered {
 				c.f = newFilter()
 			}
 			c.mu.Unlock()
-		case "want", "skip":
-			err = c.add(cmd, arg)
 		default:
-			err = fmt.Errorf("%w: %.40q: want since, only, want or skip", ErrStreamControl, line)
+			err = c.add(cmd, arg)
 		}
 		if err != nil {
 			return err
@@ -101,28 +99,78 @@ func (c *Cursor) control(p []byte) error {
 	return nil
 }
 
+// check refuses the lines of one write before any is applied, so that a
+// refused write changes nothing: a reader that takes the refusal for a
+// store that does not filter gets every event, as it believes.
+func (c *Cursor) check(lines []string) error {
+	c.mu.Lock()
+	only := c.f != nil || c.unfiltered
+	c.mu.Unlock()
+	for _, line := range lines {
+		cmd, arg, _ := strings.Cut(line, " ")
+		switch cmd {
+		case "since":
+			if _, _, err := parseSince(arg); err != nil {
+				return err
+			}
+		case "only":
+			if arg != "" {
+				return fmt.Errorf("%w: usage: only", ErrStreamControl)
+			}
+			only = true
+		case "want", "skip":
+			if err := checkWant(cmd, arg); err != nil {
+				return err
+			}
+			if !only {
+				return fmt.Errorf("%w: %s before only", ErrStreamControl, cmd)
+			}
+		default:
+			return fmt.Errorf("%w: %.40q: want since, only, want or skip", ErrStreamControl, line)
+		}
+	}
+	return nil
+}
+
 // sinceLine takes the argument of "since <epoch> <seq>".
 func (c *Cursor) sinceLine(arg string) error {
+	epoch, seq, err := parseSince(arg)
+	if err != nil {
+		return err
+	}
+	return c.Since(epoch, seq)
+}
+
+// parseSince parses the argument of "since <epoch> <seq>".
+func parseSince(arg string) (string, uint64, error) {
 	f := strings.Fields(arg)
 	if len(f) != 2 {
-		return fmt.Errorf("%w: usage: since <epoch> <seq>", ErrStreamCursor)
+		return "", 0, fmt.Errorf("%w: usage: since <epoch> <seq>", ErrStreamCursor)
 	}
 	seq, err := strconv.ParseUint(f[1], 10, 64)
 	if err != nil {
-		return fmt.Errorf("%w: seq %q", ErrStreamCursor, f[1])
+		return "", 0, fmt.Errorf("%w: seq %q", ErrStreamCursor, f[1])
 	}
-	return c.Since(f[0], seq)
+	return f[0], seq, nil
+}
+
+// checkWant checks the argument of a want or a skip.
+func checkWant(cmd, arg string) error {
+	switch {
+	case arg == "" || len(arg) > gig.MaxPathLen+2:
+		return fmt.Errorf("%w: %s needs an argument of 1-%d bytes", ErrStreamControl, cmd, gig.MaxPathLen+2)
+	case cmd == "want" && (arg[0] != '/' || channelOf(arg) == ""):
+		return fmt.Errorf("%w: want %.40q: want /<channel>/ or /<channel>/<path>", ErrStreamControl, arg)
+	}
+	return nil
 }
 
 // add takes a want or a skip. Past the reader's bound of wants
 // (Config.StreamWants) the reader gets every event from then on, as one
 // that never said what it wants: more than it needs, never less.
 func (c *Cursor) add(cmd, arg string) error {
-	switch {
-	case arg == "" || len(arg) > gig.MaxPathLen+2:
-		return fmt.Errorf("%w: %s needs an argument of 1-%d bytes", ErrStreamControl, cmd, gig.MaxPathLen+2)
-	case cmd == "want" && (arg[0] != '/' || channelOf(arg) == ""):
-		return fmt.Errorf("%w: want %.40q: want /<channel>/ or /<channel>/<path>", ErrStreamControl, arg)
+	if err := checkWant(cmd, arg); err != nil {
+		return err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
