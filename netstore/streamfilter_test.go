@@ -120,3 +120,20 @@ func TestCursor_FilterBound(t *testing.T) {
 		}
 	}
 }
+
+// A write whose later line is refused applies none of its lines: the
+// reader, told its filter was refused, still gets every event, as one
+// that never said what it wants.
+func TestCursor_FilterRefusedWrite(t *testing.T) {
+	s := filterStore(t, Config{})
+	c, _ := s.Stream("lee", nil)
+	_, err := c.Write(context.Background(), []byte("only\nwant /c/mine\nwant nochannel\n"))
+	if !errors.Is(err, ErrStreamControl) {
+		t.Fatalf("write with a bad want: %v, want ErrStreamControl", err)
+	}
+	pushAt(t, s, "/c/other", "them", 1) // 1: unwanted, were the filter applied
+	pushAt(t, s, "/c/mine", "them", 1)  // 2
+	if ev := nextEvent(t, c); ev.Mark() || ev.Seq != 1 || ev.Path != "/c/other" {
+		t.Errorf("got %+v, want the event of /c/other at seq 1", ev)
+	}
+}
