@@ -71,7 +71,9 @@ func channelOf(spath string) string {
 //	                      wanted channels)
 //
 // want and skip without only are an error: a reader that gets every
-// event has nothing to add.
+// event has nothing to add. All the lines are checked before any is
+// applied, so a refused write changes nothing (but a since whose
+// position the store does not have, found only when it is applied).
 func (c *Cursor) control(p []byte) error {
 	lines := strings.Split(strings.TrimSuffix(string(p), "\n"), "\n")
 	if err := c.check(lines); err != nil {
@@ -90,7 +92,7 @@ func (c *Cursor) control(p []byte) error {
 			}
 			c.mu.Unlock()
 		default:
-			err = c.add(cmd, arg)
+			c.add(cmd, arg)
 		}
 		if err != nil {
 			return err
@@ -168,17 +170,12 @@ func checkWant(cmd, arg string) error {
 // add takes a want or a skip. Past the reader's bound of wants
 // (Config.StreamWants) the reader gets every event from then on, as one
 // that never said what it wants: more than it needs, never less.
-func (c *Cursor) add(cmd, arg string) error {
-	if err := checkWant(cmd, arg); err != nil {
-		return err
-	}
+// The line was checked (check): an only came before it.
+func (c *Cursor) add(cmd, arg string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.unfiltered {
-		return nil
-	}
-	if c.f == nil {
-		return fmt.Errorf("%w: %s before only", ErrStreamControl, cmd)
+		return
 	}
 	switch {
 	case cmd == "skip":
@@ -192,7 +189,6 @@ func (c *Cursor) add(cmd, arg string) error {
 		c.f, c.unfiltered = nil, true
 		c.logf("store: a stream reader of user %s wants more than %d oplogs and channels (-stream-wants): it gets every event", c.user, c.maxWants)
 	}
-	return nil
 }
 
 // wants reports whether the cursor's reader wants ev.
