@@ -104,8 +104,10 @@ func (s *Service) Log(id, typ, path string) (*oplog.Log, error) {
 
 // Push merges records into the user's oplogs and returns, once the accepted
 // ones are durable, one result per record, in order. A record with a bad
-// type or path is refused on its own. An error means a write failed: what
-// the results do not report as accepted was not acknowledged.
+// type or path is refused on its own, and so is an oplog's share past the
+// write-ahead log's record bound (Config.WALMaxRecord); the other oplogs
+// go on. An error means the write-ahead log failed or ctx ended: what the
+// results do not report as accepted was not acknowledged.
 func (s *Service) Push(ctx context.Context, id string, recs []Record) ([]oplog.Result, error) {
 	u, err := s.user(id)
 	if err != nil {

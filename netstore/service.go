@@ -122,6 +122,11 @@ type Config struct {
 	// that a push's fdatasync commits no metadata: oplog.Journal's
 	// Preallocate). Zero means DefaultWALPrealloc; negative, none.
 	WALPrealloc int64
+	// WALMaxRecord is the largest record the write-ahead log takes: the
+	// accepted ops of one push to one oplog. An oplog's ops over it are
+	// refused (limit) and not merged; the push's other oplogs go on. Zero
+	// means oplog.MaxJournalRecord (64 MiB), also the most it can be.
+	WALMaxRecord int
 	// FlushWorkers is how many oplogs' files a flush writes and fsyncs at
 	// once. Zero means DefaultFlushWorkers.
 	FlushWorkers int

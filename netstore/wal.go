@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/oplog"
 )
 
@@ -172,6 +173,9 @@ func (s *Service) openWAL() error {
 	s.wal = w
 	j.OnSync(s.fsync.Observe)
 	j.Preallocate(s.cfg.WALPrealloc, s.cfg.Logf)
+	if s.cfg.WALMaxRecord > 0 {
+		j.LimitRecords(s.cfg.WALMaxRecord)
+	}
 	s.cache.flush = w.flushSoon
 	go w.run()
 	return nil
@@ -180,7 +184,12 @@ func (s *Service) openWAL() error {
 // pushJournaled merges the grouped records of one push into their oplogs,
 // writes what they accepted to the write-ahead log, and returns once it is
 // durable: one wait for every oplog of the push, and one fsync for every
-// push that arrives meanwhile.
+// push that arrives meanwhile. An oplog that cannot be merged or written
+// (its records over the log's record bound, a closed log) is left as it
+// was and its records get that result, refused for a limit and failed
+// otherwise; the other oplogs go on. Once the request is cancelled the
+// oplogs not yet merged fail, and what was merged is still made durable
+// and published.
 func (s *Service) pushJournaled(ctx context.Context, u *user, order []logKey, groups map[logKey][]int, recs []Record, res []oplog.Result) error {
 	type staged struct {
 		k        logKey
@@ -191,8 +200,13 @@ func (s *Service) pushJournaled(ctx context.Context, u *user, order []logKey, gr
 	}
 	var done []staged
 	var last oplog.Ticket
-	for _, k := range order {
+	for n, k := range order {
 		if err := ctx.Err(); err != nil {
+			for _, k := range order[n:] {
+				for _, i := range groups[k] {
+					res[i] = oplog.Result{Code: oplog.CodeFailed, Reason: fmt.Sprintf("not merged: %v", err)}
+				}
+			}
 			break
 		}
 		idx := groups[k]
@@ -217,7 +231,14 @@ func (s *Service) pushJournaled(ctx context.Context, u *user, order []logKey, gr
 		u.cache.unpin(e)
 		if err != nil {
 			s.cfg.Logf("store: user %s: %s %s: %v", u.id, k.typ, k.path, err)
-			return fmt.Errorf("%s %s: %w", k.typ, k.path, err)
+			r := oplog.Result{Code: oplog.CodeFailed, Reason: fmt.Sprintf("not merged: write-ahead log: %v", err)}
+			if gig.KindOf(err) == gig.ErrLimit {
+				r = oplog.Refusal(err)
+			}
+			for _, i := range idx {
+				res[i] = r
+			}
+			continue
 		}
 		last = t
 		st := staged{k: k, idx: idx, ops: ops, got: got}

@@ -2,13 +2,16 @@ package netstore
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"gigfs.io/gigfs/oplog"
 )
@@ -336,5 +339,127 @@ func TestService_WALSmallerThanJSONLines(t *testing.T) {
 				t.Errorf("write-ahead log of %d ops: %d bytes, their JSON lines %d", len(recs), size, jsonLines)
 			}
 		})
+	}
+}
+
+// A push whose records for one oplog cannot be written (past the
+// write-ahead log's record bound) gets an honest result for every record:
+// that oplog's are refused (limit) and never merged, the others accepted,
+// durable and on the stream, in order. A crash image and a clean restart
+// both serve exactly what was accepted. Before, the push failed as a whole
+// with the earlier oplogs' records written and never published, and the
+// refused oplog's ops stayed in memory, "already present" to a retry.
+func TestService_PushWithAnOplogPastTheRecordBound(t *testing.T) {
+	dir := t.TempDir()
+	svc, err := Open(Config{Dir: dir, FlushInterval: -1, WALMaxRecord: 4096, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	if _, err := svc.AddUser("kim"); err != nil {
+		t.Fatal(err)
+	}
+	c, err := svc.Stream("kim", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big, err := oplog.NewOp(2000, "o", 1, []byte(`"`+strings.Repeat("x", 8000)+`"`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := counterRecs(t, "o", 1, 3, "/c/a")
+	recs = append(recs, Record{Type: "counter", Path: "/c/big", Op: big})
+	recs = append(recs, counterRecs(t, "o", 1, 2, "/c/b")...)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	push := func(want oplog.Outcome) {
+		t.Helper()
+		res, err := svc.Push(ctx, "kim", recs)
+		if err != nil {
+			t.Fatalf("push: %v, want a result per record", err)
+		}
+		for i, r := range res {
+			if recs[i].Path == "/c/big" {
+				if r.Code != oplog.CodeLimit {
+					t.Fatalf("the record past the bound: %v, want limit", r)
+				}
+			} else if r.Outcome() != want {
+				t.Fatalf("record %d (%s): %v, want outcome %v", i, recs[i].Path, r, want)
+			}
+		}
+	}
+	push(oplog.Accepted)
+	for _, want := range []string{"/c/a", "/c/a", "/c/a", "/c/b", "/c/b"} {
+		ev, err := c.NextEvent(ctx)
+		if err != nil {
+			t.Fatalf("stream: %v, want the event of an accepted op of %s", err, want)
+		}
+		if ev.Path != want {
+			t.Fatalf("stream: event for %s, want %s", ev.Path, want)
+		}
+	}
+	// Pushed again, the oplog past the bound is refused again, not told
+	// "already present": it was never merged.
+	push(oplog.NoOp)
+
+	check := func(svc *Service, when string) {
+		t.Helper()
+		for path, n := range map[string]int{"/c/a": 3, "/c/big": 0, "/c/b": 2} {
+			l, err := svc.Log("kim", "counter", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(l.Ops()) != n {
+				t.Errorf("%s: %s has %d ops, want %d", when, path, len(l.Ops()), n)
+			}
+		}
+	}
+	check(svc, "before a restart")
+	crash := t.TempDir()
+	copyTree(t, dir, crash)
+	svc2, err := Open(Config{Dir: crash, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(svc2, "after a crash")
+	svc2.Close()
+	if err := svc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	svc3, err := Open(Config{Dir: dir, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc3.Close()
+	check(svc3, "after a restart")
+}
+
+// A push whose request is cancelled before its oplogs are merged merges
+// none of them: every record fails (retry), none is accepted.
+func TestService_CancelledPushMergesNothing(t *testing.T) {
+	svc, err := Open(Config{Dir: t.TempDir(), FlushInterval: -1, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	if _, err := svc.AddUser("kim"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	recs := append(counterRecs(t, "o", 1, 2, "/c/a"), counterRecs(t, "o", 1, 2, "/c/b")...)
+	res, err := svc.Push(ctx, "kim", recs)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("a cancelled push: %v, want context.Canceled", err)
+	}
+	for i, r := range res {
+		if r.Code != oplog.CodeFailed {
+			t.Fatalf("record %d of a cancelled push: %v, want failed", i, r)
+		}
+	}
+	for _, path := range []string{"/c/a", "/c/b"} {
+		if l, err := svc.Log("kim", "counter", path); err != nil || len(l.Ops()) != 0 {
+			t.Fatalf("%s after a cancelled push: %v ops, %v; want none", path, l, err)
+		}
 	}
 }

@@ -137,12 +137,24 @@ func (d *DiskLog) Close() error {
 // what made the ops no-ops. journal must not keep the records. They are
 // durable once the ticket journal returned is; they reach the log's own
 // file at the next Flush. A journal error means nothing of this call was
-// acknowledged.
+// acknowledged, and the merge is undone: the log, its version and what
+// the next Flush writes are as before the call, so that the same ops
+// merged again are accepted, not "already present" without being durable.
 func (d *DiskLog) MergeJournaled(ops []Op, journal func(records []byte) (Ticket, error)) ([]Result, Ticket, error) {
 	res := make([]Result, len(ops))
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	start := len(d.unflushed)
+	start, version := len(d.unflushed), d.version
+	// A checkpoint prunes what it covers, which Drop cannot undo: with
+	// one among the ops the log is copied first (a checkpoint's merge
+	// walks every op anyway).
+	var before *Log
+	for i := range ops {
+		if ops[i].Kind() == KindCheckpoint {
+			before = d.log.Clone()
+			break
+		}
+	}
 	for i := range ops {
 		res[i] = d.log.Merge(ops[i])
 		if res[i].Outcome() == Accepted {
@@ -152,7 +164,16 @@ func (d *DiskLog) MergeJournaled(ops []Op, journal func(records []byte) (Ticket,
 	}
 	t, err := journal(d.unflushed[start:])
 	if err != nil {
-		d.unflushed = d.unflushed[:start]
+		d.unflushed, d.version = d.unflushed[:start], version
+		if before != nil {
+			d.log.restore(before)
+		} else {
+			for i := len(ops) - 1; i >= 0; i-- {
+				if res[i].Outcome() == Accepted {
+					d.log.Drop(&ops[i])
+				}
+			}
+		}
 		return nil, Ticket{}, err
 	}
 	return res, t, nil

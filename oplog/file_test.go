@@ -322,3 +322,87 @@ func TestDiskLog_NoOpWaitsForDurable(t *testing.T) {
 		t.Fatalf("no-op answered with the first append not durable (done %v, %d fsyncs)", done, syncs)
 	}
 }
+
+// A journal error undoes MergeJournaled: the log, its version and what
+// the next Flush writes are as before, so the same ops merged again are
+// accepted (not "already present" while durable nowhere), and a Flush or
+// a reload never brings back what was not acknowledged. With a checkpoint
+// among the ops, the ops it pruned come back too.
+func TestDiskLog_MergeJournaledUndoneOnJournalError(t *testing.T) {
+	for _, withCheckpoint := range []bool{false, true} {
+		t.Run(fmt.Sprintf("checkpoint=%v", withCheckpoint), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "log")
+			d, err := OpenDiskLog(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ops []Op
+			for i := 1; i <= 40; i++ { // past indexMin: the (origin, seq) map is undone too
+				ops = append(ops, mustOp(t, int64(i), "a", uint64(i), `1`))
+			}
+			if res, err := d.Merge(ops); err != nil || res[0].Outcome() != Accepted {
+				t.Fatalf("merge: %v %v", res, err)
+			}
+			want := string(d.Snapshot().AppendJSONLines(nil))
+			var ver uint64
+			d.View(func(_ *Log, v uint64) { ver = v })
+
+			batch := []Op{mustOp(t, 50, "b", 1, `1`), mustOp(t, 3, "c", 1, `1`)} // appended, inserted
+			if withCheckpoint {
+				c, _, err := d.Snapshot().Fold(Counter, 45, "f")
+				if err != nil {
+					t.Fatal(err)
+				}
+				batch = append(batch, c)
+			}
+			batch = append(batch, mustOp(t, 60, "b", 2, `1`))
+			failed := errors.New("journal down")
+			if _, _, err := d.MergeJournaled(batch, func([]byte) (Ticket, error) { return Ticket{}, failed }); !errors.Is(err, failed) {
+				t.Fatalf("MergeJournaled with a failing journal: %v, want its error", err)
+			}
+			got := string(d.Snapshot().AppendJSONLines(nil))
+			var ver2 uint64
+			d.View(func(_ *Log, v uint64) { ver2 = v })
+			if got != want || ver2 != ver {
+				t.Fatalf("after the journal error: version %d (want %d), log\n%s\nwant\n%s", ver2, ver, got, want)
+			}
+			for i := range batch {
+				if d.Snapshot().Has(&batch[i]) && batch[i].Kind() == KindOp {
+					t.Fatalf("op %d of the failed merge is still in the log", i)
+				}
+			}
+
+			var journaled []byte
+			res, _, err := d.MergeJournaled(batch, func(b []byte) (Ticket, error) {
+				journaled = append([]byte(nil), b...)
+				return Ticket{}, nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, r := range res {
+				if r.Outcome() != Accepted {
+					t.Fatalf("op %d merged again: %v, want accepted", i, r)
+				}
+			}
+			if n := bytes.Count(journaled, []byte("\n")); n != len(batch) {
+				t.Fatalf("merged again: %d records journaled, want %d", n, len(batch))
+			}
+			if err := d.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			want = string(d.Snapshot().AppendJSONLines(nil))
+			if err := d.Close(); err != nil {
+				t.Fatal(err)
+			}
+			d, err = OpenDiskLog(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			if got := string(d.Snapshot().AppendJSONLines(nil)); got != want {
+				t.Fatalf("reloaded:\n%s\nwant\n%s", got, want)
+			}
+		})
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"gigfs.io/gigfs/gig"
 	"gigfs.io/gigfs/internal/atomicfile"
 )
 
@@ -37,6 +38,7 @@ type Journal struct {
 	closed  bool
 	syncs   int64
 	onSync  func(time.Duration) // told how long each fsync took
+	maxRec  int                 // the largest record Enqueue takes (LimitRecords)
 
 	// Preallocation (Preallocate): the next segment is made ahead of need
 	// as spareName, its magic then zeros, written and fsynced once.
@@ -185,7 +187,7 @@ func OpenJournal(dir string, replay func(key, body []byte) error) (*Journal, uin
 	if err := os.Remove(filepath.Join(dir, spareName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, 0, fmt.Errorf("open journal: %w", err)
 	}
-	j := &Journal{dir: dir, segSeq: 1, used: make(map[uint64]int64)}
+	j := &Journal{dir: dir, segSeq: 1, used: make(map[uint64]int64), maxRec: MaxJournalRecord}
 	j.cond.L = &j.mu
 	var last uint64
 	for i, seq := range segs {
@@ -276,8 +278,8 @@ func (j *Journal) Enqueue(key, body []byte) (Ticket, error) {
 		}
 		return Ticket{j, b}, nil
 	}
-	if len(key)+len(body) > maxJournalRecord {
-		return Ticket{}, fmt.Errorf("%w: journal record of %d bytes", ErrTooLarge, len(key)+len(body))
+	if n := len(key) + len(body); n > j.maxRec {
+		return Ticket{}, fmt.Errorf("%w: journal record of %d bytes, limit %d", ErrTooLarge, n, j.maxRec)
 	}
 	if j.next == nil {
 		j.next = &jbatch{}
@@ -507,9 +509,19 @@ func (j *Journal) Syncs() int64 {
 
 func (j *Journal) unusable() error {
 	if j.closed {
-		return errors.New("journal closed")
+		return gig.Errorf(gig.ErrClosed, "journal closed")
 	}
-	return fmt.Errorf("journal unusable after a failed write: %w", j.err)
+	return gig.Errorf(gig.ErrUnavailable, "journal unusable after a failed write: %w", j.err)
+}
+
+// LimitRecords lowers the largest record Enqueue takes (key and body) to
+// n bytes, at most MaxJournalRecord; a larger record is refused with
+// ErrTooLarge. Replay takes records up to MaxJournalRecord whatever the
+// limit.
+func (j *Journal) LimitRecords(n int) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.maxRec = min(max(n, 1), MaxJournalRecord)
 }
 
 // Close waits for the write in progress and closes the open segment.

@@ -11,6 +11,10 @@ import (
 )
 
 // The journal's segment format; see doc.go for the prose description.
+// MaxJournalRecord is the largest record (key and body) a Journal
+// writes or replays.
+const MaxJournalRecord = 64 << 20
+
 const (
 	// journalMagic starts every segment this code writes (version 2).
 	journalMagic = "GIGWAL2\n"
@@ -21,8 +25,9 @@ const (
 	// journalHeader is the length of a frame's header (a record's, in
 	// version 1): its content's length and CRC-32C, little endian.
 	journalHeader = 8
-	// maxJournalRecord bounds one record's body.
-	maxJournalRecord = 64 << 20
+	// maxJournalRecord bounds one record's body: what a journal replays,
+	// and what it writes unless LimitRecords lowers it.
+	maxJournalRecord = MaxJournalRecord
 	// maxJournalFrame bounds a frame's content on disk: one record at
 	// most, its reference and lengths.
 	maxJournalFrame = maxJournalRecord + 1<<10

@@ -451,6 +451,13 @@ func (l *Log) Clone() *Log {
 	return &Log{base: l.base, ops: slices.Clone(l.ops), bySeq: maps.Clone(l.bySeq)}
 }
 
+// restore makes l what from, a Clone of it, was: for undoing a merge.
+// from must not be used after.
+func (l *Log) restore(from *Log) {
+	l.base, l.ops, l.bySeq = from.base, from.ops, from.bySeq
+	l.shape++
+}
+
 // NextSeq returns the seq the origin's next op on this log must carry. It
 // walks every op; NextSeqCached walks only those appended since it last
 // looked.

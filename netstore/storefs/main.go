@@ -50,6 +50,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker netstore.
 	flushEvery := fl.Set.Duration("flush-interval", netstore.DefaultFlushInterval, "how often the oplogs' files are brought up to date from the write-ahead log")
 	walMax := fl.Set.Int64("wal-max", netstore.DefaultWALMaxBytes, "bytes of write-ahead log past which a flush starts at once")
 	walPrealloc := fl.Set.Int64("wal-prealloc", netstore.DefaultWALPrealloc, "most bytes a write-ahead log segment is preallocated with, zeros written ahead of need (0: none, segments are appended to)")
+	walRecord := fl.Set.Int("wal-max-record", oplog.MaxJournalRecord, "most bytes of one push's accepted ops to one oplog (a write-ahead log record); past it they are refused (limit)")
 	flushWorkers := fl.Set.Int("flush-workers", netstore.DefaultFlushWorkers, "oplogs' files a flush writes and fsyncs at once")
 	mem := fl.Set.Int64("mem", netstore.DefaultMemBudget, "bytes of oplogs kept in memory; colder ones are dropped and read again from disk when used")
 	memLimit := fl.Set.Int64("mem-limit", 0, "the process's soft memory limit in bytes (0: -mem + 64 MiB; GOMEMLIMIT, if set, wins)")
@@ -81,6 +82,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker netstore.
 	if *walPrealloc < 0 {
 		return fl.Fail("-wal-prealloc %d: want 0 (none) or a number of bytes", *walPrealloc)
 	}
+	if *walRecord <= 0 || *walRecord > oplog.MaxJournalRecord {
+		return fl.Fail("-wal-max-record %d: want 1 to %d bytes", *walRecord, oplog.MaxJournalRecord)
+	}
 	prealloc := *walPrealloc
 	if prealloc == 0 {
 		prealloc = -1 // none
@@ -94,7 +98,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker netstore.
 		return daemon.ExitError
 	}
 	limit, limitFrom := netstore.SetMemoryLimit(*mem, *memLimit)
-	svc, err := netstore.Open(netstore.Config{Dir: fl.Data, Checker: checker, DateHorizon: *horizon, FlushInterval: *flushEvery, WALMaxBytes: *walMax, WALPrealloc: prealloc, FlushWorkers: *flushWorkers,
+	svc, err := netstore.Open(netstore.Config{Dir: fl.Data, Checker: checker, DateHorizon: *horizon, FlushInterval: *flushEvery, WALMaxBytes: *walMax, WALPrealloc: prealloc, WALMaxRecord: *walRecord, FlushWorkers: *flushWorkers,
 		MemBudget: *mem, MemLimit: limit, CallLog: *callLog, CallFlush: *callFlush, StreamWants: *streamWants, AllowUnixTable: *allowUnix || isUnix(fl.Addr), Logf: logger.Printf})
 	if err != nil {
 		logger.Print(err)
@@ -121,7 +125,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, checker netstore.
 	return daemon.Serve(ctx, logger, l, srv, svc.Close)
 }
 
-const usage = `usage: gig-store [-addr dialstring] [-data dir] [-date-horizon 24h] [-flush-interval 1s] [-wal-max bytes] [-wal-prealloc bytes] [-flush-workers 16] [-mem bytes] [-mem-limit bytes] [-call-log 1000] [-call-log-flush 100ms] [-cert file -key file] [-allow-unix-table]
+const usage = `usage: gig-store [-addr dialstring] [-data dir] [-date-horizon 24h] [-flush-interval 1s] [-wal-max bytes] [-wal-prealloc bytes] [-wal-max-record bytes] [-flush-workers 16] [-mem bytes] [-mem-limit bytes] [-call-log 1000] [-call-log-flush 100ms] [-cert file -key file] [-allow-unix-table]
 
 Serves a GiG.fs store over 9P2000: per user, oplogs on disk and the
 stream of accepted ops. The admin key is made on first start in
