@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"gigfs.io/gigfs/gig"
 )
 
 func mustJournal(tb testing.TB, dir string) (*Journal, [][]byte, uint64) {
@@ -386,5 +388,27 @@ func TestJournal_FrameThatDoesNotDecode(t *testing.T) {
 				t.Fatalf("a corrupt segment was cut")
 			}
 		})
+	}
+}
+
+// A closed journal's error has the kind closed, so that a push it fails is
+// answered failed (send it again), not invalid (final: the client would
+// give the op up).
+func TestJournal_ClosedErrorIsAFailure(t *testing.T) {
+	j, _, err := OpenJournal(t.TempDir(), func(_, _ []byte) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, body := range [][]byte{nil, []byte("records")} {
+		_, err := j.Enqueue([]byte("k"), body)
+		if !errors.Is(err, gig.ErrClosed) {
+			t.Fatalf("Enqueue(%q) on a closed journal: %v, want kind closed", body, err)
+		}
+		if r := Refusal(err); r.Code != CodeFailed {
+			t.Fatalf("a push the closed journal failed is answered %v, want failed", r)
+		}
 	}
 }
