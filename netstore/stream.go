@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"unicode/utf8"
@@ -27,12 +28,15 @@ type hub struct {
 	events []hubEvent // events[i] has seq first+i
 	bytes  int        // in events
 	first  uint64
-	wake   chan struct{} // closed and replaced once a group commit is published
-	closed bool
-	groups map[oplog.Ticket]hubGroup     // the group commits being published
-	file   *streamFile                   // with Config.KeepStream (streamfile.go)
-	logf   func(format string, a ...any) // with file
-	kept   *keptShas                     // with Config.KeepStream: the shas of events
+	// The readers waiting for an event (Cursor.Next): a group commit
+	// wakes only those that want one of its events, or are due a mark
+	// (wakeWanting); the others sleep on.
+	waiters []*Cursor
+	closed  bool
+	groups  map[oplog.Ticket]hubGroup     // the group commits being published
+	file    *streamFile                   // with Config.KeepStream (streamfile.go)
+	logf    func(format string, a ...any) // with file
+	kept    *keptShas                     // with Config.KeepStream: the shas of events
 }
 
 // A hubGroup is a group commit of the write-ahead log whose pushes are
@@ -58,7 +62,7 @@ type hubEvent struct {
 }
 
 func newHub(epoch string, max int) *hub {
-	return &hub{epoch: epoch, max: max, first: 1, wake: make(chan struct{})}
+	return &hub{epoch: epoch, max: max, first: 1}
 }
 
 // Event is one record of a store's stream, as a JSON line:
@@ -95,8 +99,9 @@ func (h *hub) expect(t oplog.Ticket) {
 // publish appends the ops a push accepted to the stream (none if the push
 // failed): the push said it would (expect), with t, the ticket of its
 // group commit. A group commit's events go into the stream together,
-// once the last of its pushes has published, and wake the readers once:
-// a reader's read carries the whole group, not one push's events each.
+// once the last of its pushes has published, and wake the readers that
+// want one of them once: a reader's read carries the whole group, not one
+// push's events each, and a reader that wants none sleeps on.
 func (h *hub) publish(t oplog.Ticket, pub []published) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -109,6 +114,7 @@ func (h *hub) publish(t oplog.Ticket, pub []published) {
 	delete(h.groups, t)
 	var lines []byte
 	n := 0
+	from := h.first + uint64(len(h.events)) // the seq of the group's first event
 	for _, p := range g.staged {
 		for i := range p.ops {
 			seq := h.first + uint64(len(h.events))
@@ -131,8 +137,70 @@ func (h *hub) publish(t oplog.Ticket, pub []published) {
 		os.Remove(h.file.name)
 		h.file = nil
 	}
-	close(h.wake)
-	h.wake = make(chan struct{})
+	h.wakeWanting(from)
+}
+
+// wakeWanting wakes the waiting readers that want one of the events from
+// seq from on, or are due a mark (spared markEvery in a row), or whose
+// position is no longer kept; the others sleep on, the events counted as
+// spared. Called with h.mu held.
+func (h *hub) wakeWanting(from uint64) {
+	keep := h.waiters[:0]
+	for _, c := range h.waiters {
+		if c.dueLocked(from) {
+			c.woken()
+		} else {
+			keep = append(keep, c)
+		}
+	}
+	clear(h.waiters[len(keep):])
+	h.waiters = keep
+}
+
+// dueLocked reports whether the waiting reader is to be woken for the
+// events from seq from on, counting those it does not want. Called with
+// c.h.mu held.
+func (c *Cursor) dueLocked(from uint64) bool {
+	h := c.h
+	if c.after+1 < h.first {
+		return true // too old now: it is told so
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.f == nil {
+		return true
+	}
+	for i := max(from, h.first) - h.first; i < uint64(len(h.events)); i++ {
+		if c.f.pass(&h.events[i]) {
+			return true
+		}
+		c.asleep++
+	}
+	return c.spared+c.asleep >= h.markEvery()
+}
+
+// woken marks the reader no longer waiting and wakes it; the caller took
+// it off the hub's list. Called with c.h.mu held.
+func (c *Cursor) woken() {
+	c.waiting, c.asleep = false, 0
+	select {
+	case c.wake <- struct{}{}:
+	default: // woken already
+	}
+}
+
+// parkLocked puts the reader on the hub's list of waiting readers, to be
+// woken on c.wake. Called with c.h.mu held.
+func (c *Cursor) parkLocked() {
+	c.waiting = true
+	c.h.waiters = append(c.h.waiters, c)
+}
+
+// unwait takes c off the list of waiting readers. Called with h.mu held.
+func (h *hub) unwait(c *Cursor) {
+	if i := slices.Index(h.waiters, c); i >= 0 {
+		h.waiters = slices.Delete(h.waiters, i, i+1)
+	}
 }
 
 // append adds an event line, keeping at most max events and
@@ -158,29 +226,15 @@ func (h *hub) head() uint64 {
 	return h.first + uint64(len(h.events)) - 1
 }
 
-// next returns the event after seq, or a channel closed when there may be
-// one.
-func (h *hub) next(after uint64) (hubEvent, <-chan struct{}, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	last := h.first + uint64(len(h.events)) - 1
-	switch {
-	case h.closed:
-		return hubEvent{}, nil, fmt.Errorf("stream closed")
-	case after+1 < h.first:
-		return hubEvent{}, nil, fmt.Errorf("%w: cursor %d, oldest event kept %d", ErrStreamTooOld, after, h.first)
-	case after < last:
-		return h.events[after+1-h.first], nil, nil
-	}
-	return hubEvent{}, h.wake, nil
-}
-
 func (h *hub) close() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if !h.closed {
 		h.closed = true
-		close(h.wake)
+		for _, c := range h.waiters {
+			c.woken()
+		}
+		h.waiters = nil
 		if h.file != nil {
 			h.file.f.Close()
 			h.file = nil
@@ -190,14 +244,19 @@ func (h *hub) close() {
 
 // A Cursor reads one user's stream from a position. It is what a stream
 // fid holds. Next and Ready are not safe for concurrent use with each
-// other or with Since; control lines (Write) may come while Next waits.
+// other; Since and control lines (Write) may come while Next waits.
 type Cursor struct {
-	h     *hub
-	after uint64
-	auth  func(context.Context) error // if set, checked before each event
+	h    *hub
+	auth func(context.Context) error // if set, checked before each event
+
+	// With h.mu held:
+	after uint64 // the seq of the last event passed
 	// spared counts the events passed over since the last line given
 	// (a filtered reader's), for the marks (streamfilter.go).
-	spared uint64
+	spared  uint64
+	waiting bool          // on h.waiters, Next waiting on wake
+	asleep  uint64        // events spared while waiting (hub.wakeWanting)
+	wake    chan struct{} // one slot: the reader is woken
 
 	user     string
 	maxWants int
@@ -216,7 +275,12 @@ func (s *Service) Stream(id string, auth func(context.Context) error) (*Cursor, 
 	if err != nil {
 		return nil, err
 	}
-	return &Cursor{h: u.hub, after: u.hub.head(), auth: auth, user: id, maxWants: s.cfg.StreamWants, logf: s.cfg.Logf}, nil
+	return newCursor(u.hub, auth, id, s.cfg.StreamWants, s.cfg.Logf), nil
+}
+
+// newCursor returns a cursor at the head of h.
+func newCursor(h *hub, auth func(context.Context) error, user string, maxWants int, logf func(string, ...any)) *Cursor {
+	return &Cursor{h: h, after: h.head(), auth: auth, user: user, maxWants: maxWants, logf: logf, wake: make(chan struct{}, 1)}
 }
 
 // Cursor returns the user's stream position: the stream's epoch (the
@@ -245,9 +309,10 @@ func (c *Cursor) Since(epoch string, seq uint64) error {
 	if epoch != c.h.epoch {
 		return fmt.Errorf("%w: cursor epoch %s, store epoch %s", ErrStreamEpoch, epoch, c.h.epoch)
 	}
-	c.h.mu.Lock()
-	first, last := c.h.first, c.h.first+uint64(len(c.h.events))-1
-	c.h.mu.Unlock()
+	h := c.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	first, last := h.first, h.first+uint64(len(h.events))-1
 	if seq > last {
 		return fmt.Errorf("%w: seq %d is ahead of the store's %d", ErrStreamCursor, seq, last)
 	}
@@ -255,6 +320,10 @@ func (c *Cursor) Since(epoch string, seq uint64) error {
 		return fmt.Errorf("%w: cursor %d, oldest event kept %d", ErrStreamTooOld, seq, first)
 	}
 	c.after = seq
+	if c.waiting { // to read from there
+		h.unwait(c)
+		c.woken()
+	}
 	return nil
 }
 
@@ -264,36 +333,75 @@ func (c *Cursor) Since(epoch string, seq uint64) error {
 // reader (control) gets the events it wants, and a mark of its position
 // ({"seq":N,"epoch":"E"}) once it has been spared markEvery in a row.
 func (c *Cursor) Next(ctx context.Context) ([]byte, error) {
+	h := c.h
 	for {
-		ev, wait, err := c.h.next(c.after)
-		if err != nil {
-			c.after = c.h.head()
-			return nil, err
+		h.mu.Lock()
+		after, spared := c.after, c.spared
+		line, err := c.nextLocked()
+		if line == nil && err == nil {
+			c.parkLocked()
 		}
-		if ev.line != nil {
-			c.after++
-			line := ev.line
-			if !c.wants(&ev) {
-				if c.spared++; c.spared < c.h.markEvery() {
-					continue
-				}
-				line = appendMark(nil, c.after, c.h.epoch)
+		h.mu.Unlock()
+		switch {
+		case err != nil:
+			return nil, err
+		case line != nil && c.auth != nil:
+			if err := c.auth(ctx); err != nil {
+				h.mu.Lock()
+				c.after, c.spared = after, spared // the event is still to be given
+				h.mu.Unlock()
+				return nil, err
 			}
-			if c.auth != nil {
-				if err := c.auth(ctx); err != nil {
-					c.after--
-					return nil, err
-				}
-			}
-			c.spared = 0
+			return line, nil
+		case line != nil:
 			return line, nil
 		}
 		select {
-		case <-wait:
+		case <-c.wake:
 		case <-ctx.Done():
+			h.mu.Lock()
+			if c.waiting {
+				h.unwait(c)
+				c.waiting, c.asleep = false, 0
+			}
+			h.mu.Unlock()
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// nextLocked moves the cursor to the next line to give, the next event
+// the reader wants or a mark, and returns it: nil if there is none yet.
+// When the stream is closed, or has moved past the cursor, it returns
+// the error and moves the cursor to the head. Called with c.h.mu held.
+func (c *Cursor) nextLocked() ([]byte, error) {
+	h := c.h
+	last := h.first + uint64(len(h.events)) - 1
+	switch {
+	case h.closed:
+		c.after = last
+		return nil, fmt.Errorf("stream closed")
+	case c.after+1 < h.first:
+		err := fmt.Errorf("%w: cursor %d, oldest event kept %d", ErrStreamTooOld, c.after, h.first)
+		c.after = last
+		return nil, err
+	}
+	c.mu.Lock() // the filter, once for every event
+	defer c.mu.Unlock()
+	for c.after < last {
+		ev := &h.events[c.after+1-h.first]
+		c.after++
+		if !c.wantsLocked(ev) {
+			if c.spared++; c.spared < h.markEvery() {
+				continue
+			}
+			c.spared = 0
+			return appendMark(nil, c.after, h.epoch), nil
+		}
+		c.spared = 0
+		return ev.line, nil
+	}
+	return nil, nil
 }
 
 // Ready copies into p the events after the cursor that are ready now,
@@ -324,21 +432,27 @@ func (c *Cursor) Ready(ctx context.Context, p []byte) (int, error) {
 			spared = 0
 		}
 	}
+	after := c.after
 	c.mu.Unlock()
-	c.h.mu.Unlock()
 	if n == 0 {
 		// Only spared events, if any: passing them needs no auth.
 		c.after += k
 		c.spared = spared
+		c.h.mu.Unlock()
 		return 0, nil
 	}
+	c.h.mu.Unlock()
 	if c.auth != nil {
 		if err := c.auth(ctx); err != nil {
 			return 0, err
 		}
 	}
-	c.after += k
-	c.spared = spared
+	c.h.mu.Lock()
+	if c.after == after { // not moved meanwhile (Since)
+		c.after += k
+		c.spared = spared
+	}
+	c.h.mu.Unlock()
 	return n, nil
 }
 

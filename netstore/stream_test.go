@@ -3,6 +3,9 @@ package netstore
 import (
 	"bytes"
 	"context"
+	"runtime"
+	"slices"
+	"strings"
 	"testing"
 
 	"gigfs.io/gigfs/oplog"
@@ -32,19 +35,16 @@ func TestHub_GroupCommitWakesReadersOnce(t *testing.T) {
 		}
 	}
 	h := newHub("e", 100)
-	c := &Cursor{h: h}
-	_, wait, err := h.next(c.after)
-	if wait == nil || err != nil {
-		t.Fatalf("an empty stream: wait %v, err %v", wait, err)
-	}
+	c := newCursor(h, nil, "u", 10, t.Logf)
+	wait := park(t, c)
 	h.expect(group)
 	h.expect(group)
 	h.publish(group, []published{{"counter", "/c/x", []oplog.Op{op(t, "a", 1, "1")}}})
 	if woken(wait) {
 		t.Fatal("a reader was woken before the last push of the group commit published")
 	}
-	if ev, _, _ := h.next(c.after); ev.line != nil {
-		t.Fatalf("a reader can read %s before the last push of its group commit published", ev.line)
+	if head := c.Head(); head != 0 {
+		t.Fatalf("the stream's head is %d before the last push of its group commit published", head)
 	}
 	h.publish(group, []published{{"counter", "/c/x", []oplog.Op{op(t, "b", 1, "1"), op(t, "b", 2, "1")}}})
 	if !woken(wait) {
@@ -67,7 +67,7 @@ func TestHub_GroupCommitWakesReadersOnce(t *testing.T) {
 		t.Fatalf("last event %s, want the second push's", evs[2].Op)
 	}
 
-	_, wait, _ = h.next(c.after)
+	wait = park(t, c)
 	h.expect(group)
 	h.publish(group, nil)
 	if woken(wait) {
@@ -75,5 +75,148 @@ func TestHub_GroupCommitWakesReadersOnce(t *testing.T) {
 	}
 	if len(h.groups) != 0 {
 		t.Fatalf("%d group commits left in the hub, want none", len(h.groups))
+	}
+}
+
+// park has the reader wait, as Next does when it finds nothing to read,
+// and returns the channel it is woken on.
+func park(t *testing.T, c *Cursor) <-chan struct{} {
+	t.Helper()
+	c.h.mu.Lock()
+	defer c.h.mu.Unlock()
+	if line, err := c.nextLocked(); line != nil || err != nil {
+		t.Fatalf("the reader has %q, %v to read: it would not wait", line, err)
+	}
+	c.parkLocked()
+	return c.wake
+}
+
+// A group commit wakes only the waiting readers that want one of its
+// events (or are due a mark of their position); the others sleep on, and
+// read from where they were when woken later.
+func TestHub_WakesOnlyReadersThatWant(t *testing.T) {
+	j, _, err := oplog.OpenJournal(t.TempDir(), func(_, _ []byte) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	group, err := j.Enqueue([]byte("k"), []byte("records"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHub("e", 6) // a mark after 3 events spared in a row
+	reader := func(control string) *Cursor {
+		c := newCursor(h, nil, "u", 10, t.Logf)
+		if control != "" {
+			if _, err := c.Write(context.Background(), []byte(control)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return c
+	}
+	all := reader("")
+	x := reader("only\nwant /c/x\n")
+	y := reader("only\nwant /c/y\nskip me\n")
+	z := reader("only\nwant /c/z\n")
+	wakes := map[*Cursor]<-chan struct{}{all: park(t, all), x: park(t, x), y: park(t, y), z: park(t, z)}
+	names := map[*Cursor]string{all: "unfiltered", x: "want /c/x", y: "want /c/y, skip me", z: "want /c/z"}
+	// publish publishes one event, checks which readers it woke, and
+	// returns what each woken one reads, having it wait again.
+	publish := func(path, origin string, seq uint64, want ...*Cursor) map[*Cursor]string {
+		t.Helper()
+		h.expect(group)
+		h.publish(group, []published{{"counter", path, []oplog.Op{op(t, origin, seq, "1")}}})
+		read := map[*Cursor]string{}
+		for c, wake := range wakes {
+			select {
+			case <-wake:
+				if !slices.Contains(want, c) {
+					t.Errorf("event %s of %s: the reader %s was woken", path, origin, names[c])
+				}
+				h.mu.Lock()
+				for {
+					line, err := c.nextLocked()
+					if err != nil {
+						t.Fatal(err)
+					}
+					if line == nil {
+						break
+					}
+					read[c] += string(line)
+				}
+				h.mu.Unlock()
+				wakes[c] = park(t, c)
+			default:
+				if slices.Contains(want, c) {
+					t.Errorf("event %s of %s: the reader %s was not woken", path, origin, names[c])
+				}
+			}
+		}
+		return read
+	}
+
+	if read := publish("/c/x", "me", 1, all, x); !strings.Contains(read[x], `"seq":1,`) {
+		t.Errorf("x woken reads %q, want event 1", read[x])
+	}
+	publish("/c/y", "me", 2, all) // y skips its own
+	// y is woken for an event it wants and reads it, passing the one
+	// it slept through; z, spared 3 in a row, is woken for a mark of its
+	// position.
+	read := publish("/c/y", "other", 1, all, y, z)
+	if !strings.Contains(read[y], `"seq":3,`) || !strings.Contains(read[y], `"origin":"other"`) || strings.Count(read[y], "\n") != 1 {
+		t.Errorf("y woken reads %q, want event 3 alone", read[y])
+	}
+	if read[z] != `{"seq":3,"epoch":"e"}`+"\n" {
+		t.Errorf("z woken reads %q, want the mark of seq 3", read[z])
+	}
+	if strings.Count(read[all], "\n") != 1 {
+		t.Errorf("the unfiltered reader woken reads %q, want event 3", read[all])
+	}
+}
+
+// A since written while the reader waits (the stream file's control, on
+// another request) moves it back, and the waiting Next reads from there.
+func TestCursor_SinceWakesAWaitingNext(t *testing.T) {
+	j, _, err := oplog.OpenJournal(t.TempDir(), func(_, _ []byte) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	group, err := j.Enqueue([]byte("k"), []byte("records"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHub("e", 100)
+	h.expect(group)
+	h.publish(group, []published{{"counter", "/c/x", []oplog.Op{op(t, "a", 1, "1")}}})
+	c := newCursor(h, nil, "u", 10, t.Logf) // at the head: nothing to read
+	got := make(chan string, 1)
+	go func() {
+		line, err := c.Next(context.Background())
+		if err != nil {
+			line = []byte(err.Error())
+		}
+		got <- string(line)
+	}()
+	waitParked(t, c)
+	if _, err := c.Write(context.Background(), []byte("since e 0\n")); err != nil {
+		t.Fatal(err)
+	}
+	if line := <-got; !strings.Contains(line, `"seq":1,`) {
+		t.Fatalf("the waiting Next read %q after since e 0, want event 1", line)
+	}
+}
+
+// waitParked waits until the reader waits in Next.
+func waitParked(t *testing.T, c *Cursor) {
+	t.Helper()
+	for {
+		c.h.mu.Lock()
+		waiting := c.waiting
+		c.h.mu.Unlock()
+		if waiting {
+			return
+		}
+		runtime.Gosched()
 	}
 }
