@@ -174,15 +174,17 @@ func (c *Cursor) dueLocked(from uint64) bool {
 		if c.f.pass(&h.events[i]) {
 			return true
 		}
-		c.asleep++
 	}
-	return c.spared+c.asleep >= h.markEvery()
+	// It waits since it passed the last event then: all those after it
+	// were spared.
+	last := h.first + uint64(len(h.events)) - 1
+	return c.spared+last-c.after >= h.markEvery()
 }
 
 // woken marks the reader no longer waiting and wakes it; the caller took
 // it off the hub's list. Called with c.h.mu held.
 func (c *Cursor) woken() {
-	c.waiting, c.asleep = false, 0
+	c.waiting = false
 	select {
 	case c.wake <- struct{}{}:
 	default: // woken already
@@ -255,7 +257,6 @@ type Cursor struct {
 	// (a filtered reader's), for the marks (streamfilter.go).
 	spared  uint64
 	waiting bool          // on h.waiters, Next waiting on wake
-	asleep  uint64        // events spared while waiting (hub.wakeWanting)
 	wake    chan struct{} // one slot: the reader is woken
 
 	user     string
@@ -362,7 +363,7 @@ func (c *Cursor) Next(ctx context.Context) ([]byte, error) {
 			h.mu.Lock()
 			if c.waiting {
 				h.unwait(c)
-				c.waiting, c.asleep = false, 0
+				c.waiting = false
 			}
 			h.mu.Unlock()
 			return nil, ctx.Err()

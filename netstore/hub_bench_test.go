@@ -1,0 +1,70 @@
+package netstore
+
+import (
+	"context"
+	"fmt"
+	"syscall"
+	"testing"
+	"time"
+
+	"gigfs.io/gigfs/oplog"
+)
+
+// BenchmarkHub_PublishPastIdleReaders: the cost of a group commit's
+// events to a stream whose readers, waiting in Next, want none of them
+// (each client of a user filters the stream for its own oplogs). cpu-ns/op
+// is the whole process's CPU per publish: the publisher's and that of
+// every reader it wakes.
+func BenchmarkHub_PublishPastIdleReaders(b *testing.B) {
+	for _, readers := range []int{16, 256} {
+		b.Run(fmt.Sprintf("readers=%d", readers), func(b *testing.B) {
+			j, _, err := oplog.OpenJournal(b.TempDir(), func(_, _ []byte) error { return nil })
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer j.Close()
+			group, err := j.Enqueue([]byte("k"), []byte("records"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			h := newHub("e", 1<<20) // no marks due in the run
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			for i := range readers {
+				c := newCursor(h, nil, "u", 10, b.Logf)
+				if _, err := c.Write(ctx, fmt.Appendf(nil, "only\nwant /c/r%d\n", i)); err != nil {
+					b.Fatal(err)
+				}
+				go func() {
+					defer func() { done <- struct{}{} }()
+					for {
+						if _, err := c.Next(ctx); err != nil {
+							return
+						}
+					}
+				}()
+			}
+			o := op(b, "a", 1, "1")
+			pub := []published{{"counter", "/c/x", []oplog.Op{o}}}
+			b.ResetTimer()
+			cpu0 := procCPU()
+			for range b.N {
+				h.expect(group)
+				h.publish(group, pub)
+			}
+			b.ReportMetric(float64(procCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+			b.StopTimer()
+			cancel()
+			for range readers {
+				<-done
+			}
+		})
+	}
+}
+
+// procCPU is the CPU time the process has used, user and system.
+func procCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
