@@ -892,43 +892,52 @@ const readAhead = 8
 
 // readAhead reads the file from offset 0 towards size: the first message
 // alone (a server may take its snapshot of the file there), then the rest
-// of size in messages readAhead at a time. It stops at the first short
-// read: the file's end.
+// of size in messages, readAhead of them in flight at any moment (as one
+// read is answered, the next goes out). It stops at the first short read:
+// the file's end.
 func (f *MuxFile) readAhead(ctx context.Context, size int) ([]byte, error) {
 	out := make([]byte, size+1) // +1: room for the read that finds the end
-	n, err := f.readAt(ctx, out[:min(len(out), f.iounit)], 0)
-	if err != nil || n < min(len(out), f.iounit) {
-		return out[:n], err
+	first, err := f.readAt(ctx, out[:min(len(out), f.iounit)], 0)
+	if err != nil || first < min(len(out), f.iounit) {
+		return out[:first], err
 	}
 	type chunk struct {
-		off, n int
-		err    error
+		n   int
+		err error
 	}
-	got := n
-	for got < size {
-		var chunks []chunk
-		for off := got; off < size && len(chunks) < readAhead; off += f.iounit {
-			chunks = append(chunks, chunk{off: off})
-		}
-		var wg sync.WaitGroup
-		for i := range chunks {
-			c := &chunks[i]
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				end := min(c.off+f.iounit, size)
-				c.n, c.err = f.readAt(ctx, out[c.off:end], int64(c.off))
-			}()
-		}
-		wg.Wait()
-		for _, c := range chunks {
-			if c.err != nil {
-				return nil, c.err
+	chunks := make([]chunk, (size-first+f.iounit-1)/f.iounit)
+	var next atomic.Int64 // the next chunk to read
+	var stop atomic.Bool  // a read was short or failed: read no further
+	var wg sync.WaitGroup
+	for range min(readAhead, len(chunks)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(chunks) || stop.Load() {
+					return
+				}
+				off := first + i*f.iounit
+				end := min(off+f.iounit, size)
+				c := &chunks[i]
+				c.n, c.err = f.readAt(ctx, out[off:end], int64(off))
+				if c.err != nil || c.n < end-off {
+					stop.Store(true)
+				}
 			}
-			got += c.n
-			if c.n < min(f.iounit, size-c.off) {
-				return out[:got], nil // the file ended early: the later reads found nothing
-			}
+		})
+	}
+	wg.Wait()
+	// Every chunk before the first short or failed one was read whole:
+	// chunks are taken in order, and only those taken after stop are
+	// left unread.
+	got := first
+	for i, c := range chunks {
+		if c.err != nil {
+			return nil, c.err
+		}
+		got += c.n
+		if c.n < min(f.iounit, size-(first+i*f.iounit)) {
+			return out[:got], nil // the file ended early: the later reads found nothing
 		}
 	}
 	return out[:got], nil

@@ -1,6 +1,7 @@
 package srv9p_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -251,5 +252,50 @@ func TestMux_MaxTags(t *testing.T) {
 	}
 	if _, err := srv9p.DialMuxConfig(ctx, "tcp!"+strings.Replace(ts.addr, ":", "!", 1), srv9p.Trust{}, testUser, testKey, srv9p.MuxConfig{MaxTags: 70000}); !errors.Is(err, gig.ErrInvalid) {
 		t.Fatalf("MaxTags 70000: %v, want an invalid-input error", err)
+	}
+}
+
+// TestMux_ReadFileWhateverItsStatSays: ReadFile reads the reads ahead of
+// the length the file's stat tells, and gets the content whole whether
+// the file holds that, less (its end is found among the reads in flight)
+// or more (read on past the length told).
+func TestMux_ReadFileWhateverItsStatSays(t *testing.T) {
+	content := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte('a' + i%23)
+		}
+		return b
+	}
+	cases := []struct {
+		name        string
+		told, holds int
+	}{
+		{"exact", 700 << 10, 700 << 10},
+		{"less", 2 << 20, 300<<10 + 5},
+		{"none", 1 << 20, 0},
+		{"more", 100 << 10, 900<<10 + 3},
+		{"untold", 0, 200 << 10},
+	}
+	var files []srv9p.Node
+	for i, c := range cases {
+		data := content(c.holds)
+		files = append(files, srv9p.NewFile(srv9p.Info{Name: c.name, Mode: 0o444, Path: uint64(100 + i), Length: int64(c.told)},
+			func(context.Context, srv9p.OpenMode) (srv9p.Handle, error) { return srv9p.NewStatic(data), nil }))
+	}
+	root := srv9p.NewDir(srv9p.Info{Mode: 0o555, Path: 1}, files...)
+	ts := startServer(t, func(s *srv9p.Server) {
+		s.Attach = func(context.Context, string, string, string) (srv9p.Node, error) { return root, nil }
+	})
+	m := dialMux(t, ts)
+	for _, c := range cases {
+		got, err := m.ReadFile(context.Background(), c.name)
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if !bytes.Equal(got, content(c.holds)) {
+			t.Errorf("%s (stat says %d bytes, holds %d): read %d bytes, not the content", c.name, c.told, c.holds, len(got))
+		}
 	}
 }
