@@ -28,7 +28,7 @@ func (c *Client) originFor(stores []Store) string {
 // it ever used there (ops still pending, or made by a run whose ops the
 // stores this run reached do not have). Called with p.mu held.
 func (c *Client) nextSeq(p *pathState, origin string) uint64 {
-	n := p.log.NextSeqCached(origin, &p.seqs)
+	n := p.log.NextSeq(origin)
 	if c.lease != nil && origin == c.origin {
 		n = max(n, c.lease.nextSeq(p.key))
 	}

@@ -29,7 +29,6 @@ type pathState struct {
 
 	mu     sync.Mutex
 	log    *oplog.Log
-	seqs   oplog.SeqCache // what nextSeq saw of log
 	value  json.RawMessage
 	valErr error
 	subs   map[*subscriber]struct{}

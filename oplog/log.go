@@ -185,6 +185,10 @@ type Log struct {
 	// (an op inserted before others, ops pruned or dropped): what a
 	// SizeCache measured of the ops holds while it stays the same.
 	shape uint64
+	// seqMax is the highest seq of each origin among the ops, kept once
+	// NextSeq was asked (a client asks on every op it makes) and until
+	// ops are removed or replaced (nil then: the next ask walks them).
+	seqMax map[string]uint64
 }
 
 // indexMin is how many ops a log holds before it indexes them by (origin,
@@ -260,6 +264,9 @@ func (l *Log) insert(i int, o Op) {
 	l.ops = append(l.ops, Op{})
 	copy(l.ops[i+1:], l.ops[i:])
 	l.ops[i] = o
+	if l.seqMax != nil && o.Seq > l.seqMax[o.Origin] {
+		l.seqMax[o.Origin] = o.Seq
+	}
 }
 
 // Base returns the current checkpoint.
@@ -362,6 +369,7 @@ func (l *Log) mergeCheckpoint(c Op) Result {
 	}
 	l.ops = kept
 	l.shape++
+	l.seqMax = nil
 	if l.bySeq != nil && len(l.ops) <= indexMin/2 {
 		l.bySeq = nil
 	}
@@ -411,6 +419,7 @@ func (l *Log) Drop(o *Op) bool {
 		delete(l.bySeq, originSeq{o.Origin, o.Seq})
 	}
 	l.shape++
+	l.seqMax = nil
 	for i := range l.ops {
 		if l.ops[i].Sha == o.Sha {
 			if cap(l.ops) == len(l.ops) { // maybe shared (MergeLogOwned): into a new array
@@ -456,56 +465,28 @@ func (l *Log) Clone() *Log {
 func (l *Log) restore(from *Log) {
 	l.base, l.ops, l.bySeq = from.base, from.ops, from.bySeq
 	l.shape++
+	l.seqMax = nil
 }
 
-// NextSeq returns the seq the origin's next op on this log must carry. It
-// walks every op; NextSeqCached walks only those appended since it last
-// looked.
+// NextSeq returns the seq the origin's next op on this log must carry:
+// one past the highest of the origin's seqs the log holds or its
+// checkpoint covers. The first ask walks the ops; the log then keeps
+// each origin's highest seq as ops are merged, so a client making op
+// after op on a long tail, even with other origins' ops inserted before
+// its own (a shared path), pays a map access per ask, not a walk. After a
+// prune, a drop or a merge that replaces the ops, the next ask walks them
+// again.
 func (l *Log) NextSeq(origin string) uint64 {
-	var c SeqCache
-	return l.NextSeqCached(origin, &c)
-}
-
-// SeqCache remembers what NextSeqCached saw of a log's ops: the log, its
-// shape then, the first n ops, the shas of the first and the last of them,
-// and the highest seq of each origin among them. Its zero value has seen
-// nothing.
-type SeqCache struct {
-	log         *Log
-	shape       uint64
-	n           int
-	first, last string
-	max         map[string]uint64
-}
-
-// NextSeqCached is NextSeq for a caller that asks of the same log again
-// and again (a client, on every op it makes): if nothing but appends
-// changed the log since it last looked (the same log, the same shape, the
-// same first and last op it saw, by the memory of their shas), it walks
-// only the ops after them, so an op made on a long unpruned tail costs one
-// op's walk, not the tail's. After an op inserted before others, a prune
-// or a drop it walks them all again.
-func (l *Log) NextSeqCached(origin string, c *SeqCache) uint64 {
-	if c.log != l || c.shape != l.shape || c.n > len(l.ops) ||
-		(c.n > 0 && (!sameString(l.ops[0].Sha, c.first) || !sameString(l.ops[c.n-1].Sha, c.last))) {
-		m := c.max
-		clear(m)
-		*c = SeqCache{log: l, shape: l.shape, max: m}
-	}
-	if c.max == nil {
-		c.max = make(map[string]uint64)
-	}
-	for i := c.n; i < len(l.ops); i++ {
-		o := &l.ops[i]
-		if o.Seq > c.max[o.Origin] {
-			c.max[o.Origin] = o.Seq
+	if l.seqMax == nil {
+		l.seqMax = make(map[string]uint64)
+		for i := range l.ops {
+			o := &l.ops[i]
+			if o.Seq > l.seqMax[o.Origin] {
+				l.seqMax[o.Origin] = o.Seq
+			}
 		}
 	}
-	c.n = len(l.ops)
-	if c.n > 0 {
-		c.first, c.last = l.ops[0].Sha, l.ops[c.n-1].Sha
-	}
-	return max(l.base.Covers[origin], c.max[origin]) + 1
+	return max(l.base.Covers[origin], l.seqMax[origin]) + 1
 }
 
 // Coverable returns the coverage a checkpoint of this log would have: per
@@ -633,6 +614,7 @@ func (l *Log) MergeLog(src *Log) []Op {
 		l.base = src.base
 		l.ops = append(make([]Op, 0, len(src.ops)), src.ops...)
 		l.shape++
+		l.seqMax = nil
 		l.bySeq = maps.Clone(src.bySeq)
 		return out
 	}
@@ -673,6 +655,8 @@ func (l *Log) MergeLogOwned(src *Log) []Op {
 		out = append(out, ops...)
 	}
 	l.base, l.ops, l.bySeq = src.base, ops, src.bySeq
+	l.shape++
+	l.seqMax = nil
 	*src = Log{base: initial}
 	return out
 }

@@ -18,16 +18,15 @@ func walkNextSeq(l *Log, origin string) uint64 {
 	return n + 1
 }
 
-// A client asks for the next seq on every op it makes (NextSeqCached):
-// the answer must be a walk's, whatever happened in between: ops
+// A client asks for the next seq on every op it makes (NextSeq, from
+// the highest seqs the log keeps): the answer must be a walk's, whatever happened in between: ops
 // appended, inserted before others, with seqs out of order, dropped,
 // pruned by a checkpoint, several of these between two asks.
-func TestLog_NextSeqCachedAgreesWithWalk(t *testing.T) {
+func TestLog_NextSeqAgreesWithWalk(t *testing.T) {
 	for seed := range uint64(8) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 3))
 			l := NewLog()
-			var c SeqCache
 			seqs := map[string]uint64{}
 			for step := range 4000 {
 				churn(t, rng, l, step, func(origin string) uint64 {
@@ -39,8 +38,8 @@ func TestLog_NextSeqCachedAgreesWithWalk(t *testing.T) {
 				})
 				if rng.IntN(4) == 0 { // asked now and then: changes pile up
 					origin := churnOrigins[rng.IntN(len(churnOrigins))]
-					if got, want := l.NextSeqCached(origin, &c), walkNextSeq(l, origin); got != want {
-						t.Fatalf("step %d (%d ops): NextSeqCached(%q) %d, a walk of the log %d", step, len(l.ops), origin, got, want)
+					if got, want := l.NextSeq(origin), walkNextSeq(l, origin); got != want {
+						t.Fatalf("step %d (%d ops): NextSeq(%q) %d, a walk of the log %d", step, len(l.ops), origin, got, want)
 					}
 				}
 			}
@@ -49,69 +48,56 @@ func TestLog_NextSeqCachedAgreesWithWalk(t *testing.T) {
 }
 
 // The op holding an origin's highest seq dropped and another op inserted
-// between two asks leave the first and the last op where they were: the
-// cache must still see the change.
-func TestLog_NextSeqCachedSeesDrop(t *testing.T) {
+// between two asks: the highest seq kept must go down with the drop.
+func TestLog_NextSeqSeesDrop(t *testing.T) {
 	l := NewLog()
 	for i := range 10 {
 		l.Merge(mustOp(t, int64(i+1)*100, "a", uint64(i+1), "1"))
 	}
 	l.Merge(mustOp(t, 550, "b", 7, "1"))
-	var c SeqCache
-	if got := l.NextSeqCached("b", &c); got != 8 {
-		t.Fatalf("NextSeqCached(b) %d, want 8", got)
+	if got := l.NextSeq("b"); got != 8 {
+		t.Fatalf("NextSeq(b) %d, want 8", got)
 	}
 	o := l.ops[5] // b's seq 7
 	if o.Origin != "b" || !l.Drop(&o) {
 		t.Fatalf("Drop of b's op (%s/%d) said no", o.Origin, o.Seq)
 	}
 	l.Merge(mustOp(t, 650, "b", 3, "1"))
-	if got, want := l.NextSeqCached("b", &c), walkNextSeq(l, "b"); got != want || got != 4 {
-		t.Fatalf("NextSeqCached(b) after the drop %d, a walk %d, want 4", got, want)
+	if got, want := l.NextSeq("b"), walkNextSeq(l, "b"); got != want || got != 4 {
+		t.Fatalf("NextSeq(b) after the drop %d, a walk %d, want 4", got, want)
 	}
 }
 
-// A cache asked of another log must not answer from the first one, even
-// when the other log's first and last ops are the same ops in memory and
-// both logs only ever had ops appended.
-func TestLog_NextSeqCachedOfAnotherLog(t *testing.T) {
-	l := NewLog()
-	for i := range 3 {
-		l.Merge(mustOp(t, int64(i+1)*100, "a", uint64(i+1), "1"))
-	}
-	var c SeqCache
-	if got := l.NextSeqCached("b", &c); got != 1 {
-		t.Fatalf("NextSeqCached(b) %d, want 1", got)
-	}
-	other := NewLog()
-	other.Merge(l.Ops()[0])
-	other.Merge(mustOp(t, 150, "b", 9, "1"))
-	other.Merge(l.Ops()[2])
-	if got := other.NextSeqCached("b", &c); got != 10 {
-		t.Fatalf("NextSeqCached(b) of another log %d, want 10", got)
-	}
-}
-
-// BenchmarkNextSeq asks for the next seq on tails of 100 and 100,000 ops,
-// an op appended before each ask, as a client making ops does, by a walk
-// (NextSeq) and through a cache (NextSeqCached): the cached cost must not
-// grow with the tail.
+// BenchmarkNextSeq asks for the next seq on tails of 100 and 100,000
+// ops, an op of the asking origin appended before each ask, as a client
+// making ops does; with shared=true another origin's op, dated before
+// the last, is inserted before each ask too, as the ops of the other
+// clients of a shared path come in. The cost must not grow with the tail
+// (a walk, walkNextSeq, is there to compare).
 func BenchmarkNextSeq(b *testing.B) {
 	for _, n := range []int{100, 100_000} {
-		for _, cached := range []bool{false, true} {
-			b.Run(fmt.Sprintf("len=%d/cached=%v", n, cached), func(b *testing.B) {
+		for _, mode := range []string{"walk", "kept", "kept,shared"} {
+			b.Run(fmt.Sprintf("len=%d/%s", n, mode), func(b *testing.B) {
 				l := NewLog()
 				for _, o := range benchOps(b, n, "pre") {
 					l.Merge(o)
 				}
 				ops := benchOps(b, b.N, "bench")
-				var c SeqCache
+				var others []Op // each dated between the last two of ops
+				if mode == "kept,shared" {
+					for i := range b.N {
+						others = append(others, mustOp(b, ops[i].Date-1, "other", uint64(i+1), `{"add":1}`))
+					}
+				}
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
 					l.Merge(ops[i])
+					if others != nil {
+						l.Merge(others[i])
+					}
 					var got uint64
-					if cached {
-						got = l.NextSeqCached("bench", &c)
+					if mode == "walk" {
+						got = walkNextSeq(l, "bench")
 					} else {
 						got = l.NextSeq("bench")
 					}
