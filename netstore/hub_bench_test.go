@@ -3,6 +3,7 @@ package netstore
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -18,15 +19,7 @@ import (
 func BenchmarkHub_PublishPastIdleReaders(b *testing.B) {
 	for _, readers := range []int{16, 256} {
 		b.Run(fmt.Sprintf("readers=%d", readers), func(b *testing.B) {
-			j, _, err := oplog.OpenJournal(b.TempDir(), func(_, _ []byte) error { return nil })
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer j.Close()
-			group, err := j.Enqueue([]byte("k"), []byte("records"))
-			if err != nil {
-				b.Fatal(err)
-			}
+			group := groupTicket(b)
 			h := newHub("e", 1<<20) // no marks due in the run
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan struct{})
@@ -43,6 +36,15 @@ func BenchmarkHub_PublishPastIdleReaders(b *testing.B) {
 						}
 					}
 				}()
+			}
+			for { // every reader waiting in Next
+				h.mu.Lock()
+				n := len(h.waiters)
+				h.mu.Unlock()
+				if n == readers {
+					break
+				}
+				runtime.Gosched()
 			}
 			o := op(b, "a", 1, "1")
 			pub := []published{{"counter", "/c/x", []oplog.Op{o}}}

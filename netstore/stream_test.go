@@ -17,15 +17,7 @@ import (
 // then carries them all; a group whose pushes accepted nothing wakes
 // nobody.
 func TestHub_GroupCommitWakesReadersOnce(t *testing.T) {
-	j, _, err := oplog.OpenJournal(t.TempDir(), func(_, _ []byte) error { return nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
-	group, err := j.Enqueue([]byte("k"), []byte("records"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	group := groupTicket(t)
 	woken := func(ch <-chan struct{}) bool {
 		select {
 		case <-ch:
@@ -95,15 +87,7 @@ func park(t *testing.T, c *Cursor) <-chan struct{} {
 // events (or are due a mark of their position); the others sleep on, and
 // read from where they were when woken later.
 func TestHub_WakesOnlyReadersThatWant(t *testing.T) {
-	j, _, err := oplog.OpenJournal(t.TempDir(), func(_, _ []byte) error { return nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
-	group, err := j.Enqueue([]byte("k"), []byte("records"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	group := groupTicket(t)
 	h := newHub("e", 6) // a mark after 3 events spared in a row
 	reader := func(control string) *Cursor {
 		c := newCursor(h, nil, "u", 10, t.Logf)
@@ -177,15 +161,7 @@ func TestHub_WakesOnlyReadersThatWant(t *testing.T) {
 // A since written while the reader waits (the stream file's control, on
 // another request) moves it back, and the waiting Next reads from there.
 func TestCursor_SinceWakesAWaitingNext(t *testing.T) {
-	j, _, err := oplog.OpenJournal(t.TempDir(), func(_, _ []byte) error { return nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
-	group, err := j.Enqueue([]byte("k"), []byte("records"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	group := groupTicket(t)
 	h := newHub("e", 100)
 	h.expect(group)
 	h.publish(group, []published{{"counter", "/c/x", []oplog.Op{op(t, "a", 1, "1")}}})
@@ -219,4 +195,20 @@ func waitParked(t *testing.T, c *Cursor) {
 		}
 		runtime.Gosched()
 	}
+}
+
+// groupTicket returns the ticket of a group commit, of a journal of its
+// own, for the tests' pushes to expect and publish with.
+func groupTicket(tb testing.TB) oplog.Ticket {
+	tb.Helper()
+	j, _, err := oplog.OpenJournal(tb.TempDir(), func(_, _ []byte) error { return nil })
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { j.Close() })
+	g, err := j.Enqueue([]byte("k"), []byte("records"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return g
 }
