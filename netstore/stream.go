@@ -194,8 +194,17 @@ func (c *Cursor) woken() {
 // parkLocked puts the reader on the hub's list of waiting readers, to be
 // woken on c.wake. Called with c.h.mu held.
 func (c *Cursor) parkLocked() {
-	c.waiting = true
-	c.h.waiters = append(c.h.waiters, c)
+	select {
+	case <-c.wake:
+		// A wake the reader did not take: it was woken as its ctx ended
+		// and took the ctx. Left there it would end the wait at once,
+		// with the reader still on the list, and list it again.
+	default:
+	}
+	if !c.waiting {
+		c.waiting = true
+		c.h.waiters = append(c.h.waiters, c)
+	}
 }
 
 // unwait takes c off the list of waiting readers. Called with h.mu held.
@@ -342,6 +351,7 @@ func (c *Cursor) Next(ctx context.Context) ([]byte, error) {
 		if line == nil && err == nil {
 			c.parkLocked()
 		}
+		moved := c.after
 		h.mu.Unlock()
 		switch {
 		case err != nil:
@@ -349,7 +359,9 @@ func (c *Cursor) Next(ctx context.Context) ([]byte, error) {
 		case line != nil && c.auth != nil:
 			if err := c.auth(ctx); err != nil {
 				h.mu.Lock()
-				c.after, c.spared = after, spared // the event is still to be given
+				if c.after == moved { // not moved meanwhile (Since)
+					c.after, c.spared = after, spared // the event is still to be given
+				}
 				h.mu.Unlock()
 				return nil, err
 			}

@@ -3,6 +3,7 @@ package netstore
 import (
 	"bytes"
 	"context"
+	"errors"
 	"runtime"
 	"slices"
 	"strings"
@@ -211,4 +212,79 @@ func groupTicket(tb testing.TB) oplog.Ticket {
 		tb.Fatal(err)
 	}
 	return g
+}
+
+// A wake left in the reader's slot (woken as its ctx ended, it took the
+// ctx) is dropped when it next waits, and it is listed once: before, the
+// stale wake ended the wait at once and the reader was listed twice, so
+// that a cancel or a since took only one of it off the list.
+func TestCursor_StaleWakeIsDropped(t *testing.T) {
+	h := newHub("e", 100)
+	c := newCursor(h, nil, "u", 10, t.Logf)
+	park(t, c)
+	h.mu.Lock()
+	h.unwait(c)
+	c.woken() // a publish's wake, as Next takes its ctx instead
+	c.waiting = false
+	h.mu.Unlock()
+	if len(c.wake) != 1 {
+		t.Fatal("no wake left in the slot")
+	}
+	wake := park(t, c) // the next Next waits
+	park(t, c)         // and, woken by nothing, waits again
+	h.mu.Lock()
+	listed := 0
+	for _, w := range h.waiters {
+		if w == c {
+			listed++
+		}
+	}
+	h.mu.Unlock()
+	if listed != 1 {
+		t.Errorf("the waiting reader is listed %d times, want once", listed)
+	}
+	select {
+	case <-wake:
+		t.Error("the stale wake is still in the slot: the wait would end at once")
+	default:
+	}
+}
+
+// A since written while Next checks its auth is kept when the auth fails:
+// the failure puts back only a position nothing else moved.
+func TestCursor_AuthFailureKeepsASince(t *testing.T) {
+	h := newHub("e", 100)
+	group := groupTicket(t)
+	for s := uint64(1); s <= 3; s++ {
+		h.expect(group)
+		h.publish(group, []published{{"counter", "/c/x", []oplog.Op{op(t, "a", s, "1")}}})
+	}
+	in, release := make(chan struct{}), make(chan struct{})
+	c := newCursor(h, func(context.Context) error {
+		close(in)
+		<-release
+		return errors.New("token revoked")
+	}, "u", 10, t.Logf)
+	if err := c.Since("e", 1); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	go func() {
+		_, err := c.Next(context.Background())
+		done <- err
+	}()
+	<-in // Next has event 2 and checks the auth
+	if err := c.Since("e", 3); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if err := <-done; err == nil {
+		t.Fatal("Next returned an event past a failed auth")
+	}
+	h.mu.Lock()
+	after := c.after
+	h.mu.Unlock()
+	if after != 3 {
+		t.Fatalf("the cursor is at %d after the failed auth, want 3, where the since put it", after)
+	}
 }
