@@ -911,9 +911,9 @@ func (f *MuxFile) readAhead(ctx context.Context, size int) ([]byte, error) {
 	var wg sync.WaitGroup
 	for range min(readAhead, len(chunks)) {
 		wg.Go(func() {
-			for {
+			for !stop.Load() {
 				i := int(next.Add(1) - 1)
-				if i >= len(chunks) || stop.Load() {
+				if i >= len(chunks) {
 					return
 				}
 				off := first + i*f.iounit
@@ -928,8 +928,7 @@ func (f *MuxFile) readAhead(ctx context.Context, size int) ([]byte, error) {
 	}
 	wg.Wait()
 	// Every chunk before the first short or failed one was read whole:
-	// chunks are taken in order, and only those taken after stop are
-	// left unread.
+	// chunks are taken in order, and every chunk taken is read.
 	got := first
 	for i, c := range chunks {
 		if c.err != nil {
