@@ -267,6 +267,10 @@ type Cursor struct {
 	spared  uint64
 	waiting bool          // on h.waiters, Next waiting on wake
 	wake    chan struct{} // one slot: the reader is woken
+	// sinces counts the Since calls: a read that checks its auth with
+	// h.mu unlocked keeps the position it took only if no Since came
+	// meanwhile (whatever seq it gave).
+	sinces uint64
 
 	user     string
 	maxWants int
@@ -330,6 +334,7 @@ func (c *Cursor) Since(epoch string, seq uint64) error {
 		return fmt.Errorf("%w: cursor %d, oldest event kept %d", ErrStreamTooOld, seq, first)
 	}
 	c.after = seq
+	c.sinces++
 	if c.waiting { // to read from there
 		h.unwait(c)
 		c.woken()
@@ -351,7 +356,7 @@ func (c *Cursor) Next(ctx context.Context) ([]byte, error) {
 		if line == nil && err == nil {
 			c.parkLocked()
 		}
-		moved := c.after
+		sinces := c.sinces
 		h.mu.Unlock()
 		switch {
 		case err != nil:
@@ -359,7 +364,7 @@ func (c *Cursor) Next(ctx context.Context) ([]byte, error) {
 		case line != nil && c.auth != nil:
 			if err := c.auth(ctx); err != nil {
 				h.mu.Lock()
-				if c.after == moved { // not moved meanwhile (Since)
+				if c.sinces == sinces { // not moved meanwhile (Since)
 					c.after, c.spared = after, spared // the event is still to be given
 				}
 				h.mu.Unlock()
@@ -445,7 +450,7 @@ func (c *Cursor) Ready(ctx context.Context, p []byte) (int, error) {
 			spared = 0
 		}
 	}
-	after := c.after
+	sinces := c.sinces
 	c.mu.Unlock()
 	if n == 0 {
 		// Only spared events, if any: passing them needs no auth.
@@ -461,7 +466,7 @@ func (c *Cursor) Ready(ctx context.Context, p []byte) (int, error) {
 		}
 	}
 	c.h.mu.Lock()
-	if c.after == after { // not moved meanwhile (Since)
+	if c.sinces == sinces { // not moved meanwhile (Since)
 		c.after += k
 		c.spared = spared
 	}

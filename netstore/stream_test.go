@@ -251,40 +251,43 @@ func TestCursor_StaleWakeIsDropped(t *testing.T) {
 }
 
 // A since written while Next checks its auth is kept when the auth fails:
-// the failure puts back only a position nothing else moved.
+// the failure puts back only a position nothing else moved, even a since
+// to the very seq Next had moved to.
 func TestCursor_AuthFailureKeepsASince(t *testing.T) {
-	h := newHub("e", 100)
-	group := groupTicket(t)
-	for s := uint64(1); s <= 3; s++ {
-		h.expect(group)
-		h.publish(group, []published{{"counter", "/c/x", []oplog.Op{op(t, "a", s, "1")}}})
-	}
-	in, release := make(chan struct{}), make(chan struct{})
-	c := newCursor(h, func(context.Context) error {
-		close(in)
-		<-release
-		return errors.New("token revoked")
-	}, "u", 10, t.Logf)
-	if err := c.Since("e", 1); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error)
-	go func() {
-		_, err := c.Next(context.Background())
-		done <- err
-	}()
-	<-in // Next has event 2 and checks the auth
-	if err := c.Since("e", 3); err != nil {
-		t.Fatal(err)
-	}
-	close(release)
-	if err := <-done; err == nil {
-		t.Fatal("Next returned an event past a failed auth")
-	}
-	h.mu.Lock()
-	after := c.after
-	h.mu.Unlock()
-	if after != 3 {
-		t.Fatalf("the cursor is at %d after the failed auth, want 3, where the since put it", after)
+	for _, to := range []uint64{3, 2} {
+		h := newHub("e", 100)
+		group := groupTicket(t)
+		for s := uint64(1); s <= 3; s++ {
+			h.expect(group)
+			h.publish(group, []published{{"counter", "/c/x", []oplog.Op{op(t, "a", s, "1")}}})
+		}
+		in, release := make(chan struct{}), make(chan struct{})
+		c := newCursor(h, func(context.Context) error {
+			close(in)
+			<-release
+			return errors.New("token revoked")
+		}, "u", 10, t.Logf)
+		if err := c.Since("e", 1); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error)
+		go func() {
+			_, err := c.Next(context.Background())
+			done <- err
+		}()
+		<-in // Next has event 2 and checks the auth
+		if err := c.Since("e", to); err != nil {
+			t.Fatal(err)
+		}
+		close(release)
+		if err := <-done; err == nil {
+			t.Fatal("Next returned an event past a failed auth")
+		}
+		h.mu.Lock()
+		after := c.after
+		h.mu.Unlock()
+		if after != to {
+			t.Errorf("since e %d during the auth: the cursor is at %d after the auth failed, want %d", to, after, to)
+		}
 	}
 }
