@@ -207,6 +207,21 @@ func (c *Cursor) parkLocked() {
 	}
 }
 
+// rescan wakes the reader if it waits, to look again, with the wants it
+// was just given, at the events it slept through: a client wants an
+// oplog as it starts holding it, and the events of that oplog published
+// since the reader last read are then given at once, not with the next
+// event it wanted before.
+func (c *Cursor) rescan() {
+	h := c.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if c.waiting {
+		h.unwait(c)
+		c.woken()
+	}
+}
+
 // unwait takes c off the list of waiting readers. Called with h.mu held.
 func (h *hub) unwait(c *Cursor) {
 	if i := slices.Index(h.waiters, c); i >= 0 {

@@ -291,3 +291,38 @@ func TestCursor_AuthFailureKeepsASince(t *testing.T) {
 		}
 	}
 }
+
+// A want written while the reader waits wakes it for the events it slept
+// through that the want passes: they are given at once, not with the next
+// event it wanted before (seen from outside: a want written after a push
+// to its oplog was answered only at the next push to another).
+func TestCursor_WantWakesForAnEventSleptThrough(t *testing.T) {
+	h := newHub("e", 100)
+	group := groupTicket(t)
+	c := newCursor(h, nil, "u", 10, t.Logf)
+	if _, err := c.Write(context.Background(), []byte("only\nwant /c/q1\n")); err != nil {
+		t.Fatal(err)
+	}
+	wake := park(t, c)
+	h.expect(group)
+	h.publish(group, []published{{"counter", "/c/q9", []oplog.Op{op(t, "a", 1, "1")}}})
+	select {
+	case <-wake:
+		t.Fatal("woken for an event it does not want")
+	default:
+	}
+	if _, err := c.Write(context.Background(), []byte("want /c/q9\n")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-wake:
+	default:
+		t.Fatal("the want of an oplog whose event it slept through did not wake it")
+	}
+	h.mu.Lock()
+	line, err := c.nextLocked()
+	h.mu.Unlock()
+	if err != nil || !strings.Contains(string(line), `"path":"/c/q9"`) {
+		t.Fatalf("woken, it reads %q, %v: want the event of /c/q9", line, err)
+	}
+}

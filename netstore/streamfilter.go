@@ -79,6 +79,7 @@ func (c *Cursor) control(p []byte) error {
 	if err := c.check(lines); err != nil {
 		return err // none of the write's lines applied
 	}
+	wanted := false
 	for _, line := range lines {
 		cmd, arg, _ := strings.Cut(line, " ")
 		var err error
@@ -93,10 +94,14 @@ func (c *Cursor) control(p []byte) error {
 			c.mu.Unlock()
 		default:
 			c.add(cmd, arg)
+			wanted = wanted || cmd == "want"
 		}
 		if err != nil {
 			return err
 		}
+	}
+	if wanted {
+		c.rescan()
 	}
 	return nil
 }
