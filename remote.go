@@ -356,6 +356,9 @@ func (rs *remoteStore) follow(ctx context.Context) {
 		rs.mu.Lock()
 		rs.doneEpoch, rs.doneSeq = ev.Epoch, ev.Seq
 		rs.mu.Unlock()
+		if ev.Mark() {
+			rs.c.storeMoved(rs)
+		}
 	}
 }
 

@@ -47,6 +47,9 @@ type subscriber struct {
 	channel string // for op watchers: the channel, for cursors
 	hold    string // for op watchers: the cursor to give while a replay runs
 	last    string // for op watchers: the cursor last given
+	// positions: an op watcher that is also sent its cursor when a store's
+	// stream moved with nothing for it (WatchOptions.Positions).
+	positions bool
 }
 
 func newSubscriber(c *Client) *subscriber {
@@ -92,6 +95,28 @@ func (s *subscriber) sendOp(ev OpEvent) {
 	}
 	s.mu.Unlock()
 	s.send(ev)
+}
+
+// sendPosition sends an op watcher with positions its cursor, moved by a
+// store's stream with no op for it (a mark): an OpEvent with only Channel
+// and Cursor. A position still queued is replaced, not followed.
+func (s *subscriber) sendPosition() {
+	cursor := s.c.cursorOf(s.channel)
+	s.mu.Lock()
+	if !s.positions || s.hold != "" || cursor == s.last || s.done {
+		s.mu.Unlock()
+		return
+	}
+	s.last = cursor
+	if n := len(s.queue); n > 0 {
+		if ev, ok := s.queue[n-1].(OpEvent); ok && ev.Type == "" {
+			s.queue[n-1] = OpEvent{Channel: s.channel, Cursor: cursor}
+			s.mu.Unlock()
+			return
+		}
+	}
+	s.mu.Unlock()
+	s.send(OpEvent{Channel: s.channel, Cursor: cursor})
 }
 
 // next blocks for the next notification; false once stopped.

@@ -99,6 +99,13 @@ type WatchOptions struct {
 	// All replays first every op the stores hold (since their
 	// checkpoints), then goes on with the new ones.
 	All bool
+	// Positions also sends, when a store's stream moved past events of
+	// other channels with none of this one (a mark, PROTOCOL.md), an
+	// OpEvent with only Channel and Cursor set (Type empty): where to
+	// resume from now. A mirror that keeps the last cursor it saw resumes
+	// from there; without them, a quiet channel's cursor can fall behind
+	// what the stores keep, and a resume reads the channel again.
+	Positions bool
 }
 
 // WatchOpsFrom is WatchOps with options. Each event carries the cursor
@@ -109,6 +116,9 @@ func (c *Client) WatchOpsFrom(ctx context.Context, channel string, opt WatchOpti
 	if err != nil {
 		return nil, err
 	}
+	s.mu.Lock()
+	s.positions = opt.Positions
+	s.mu.Unlock()
 	if opt.All {
 		s.setHold(CursorAll)
 		c.spawn(func() { c.replay(ctx, channel, []*subscriber{s}) })
@@ -259,5 +269,24 @@ func (c *Client) repaired() {
 	c.mu.Unlock()
 	if c.repairSlots != nil {
 		<-c.repairSlots
+	}
+}
+
+// storeMoved tells the op watchers of the channels rs serves that want
+// positions (WatchOptions.Positions) that their cursor moved: rs's
+// stream passed a mark, events of no op for them.
+func (c *Client) storeMoved(rs *remoteStore) {
+	var subs []*subscriber
+	c.mu.Lock()
+	for ch, ids := range c.remote {
+		if slices.Contains(ids, rs.id) {
+			for s := range c.chanSubs[ch] {
+				subs = append(subs, s)
+			}
+		}
+	}
+	c.mu.Unlock()
+	for _, s := range subs {
+		s.sendPosition()
 	}
 }

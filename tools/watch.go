@@ -159,7 +159,7 @@ func (w *limitWriter) write(v any) (bool, error) {
 }
 
 func watchOps(ctx context.Context, e *env, cl *gigfs.Client, w *limitWriter, begin func(), channel string, all, withTime bool) error {
-	events, err := cl.WatchOpsFrom(ctx, channel, gigfs.WatchOptions{All: all})
+	events, err := cl.WatchOpsFrom(ctx, channel, gigfs.WatchOptions{All: all, Positions: true})
 	if err != nil {
 		return e.explain(err, channel)
 	}
@@ -181,8 +181,11 @@ func watchOps(ctx context.Context, e *env, cl *gigfs.Client, w *limitWriter, beg
 	}
 	begin()
 	for ev := range events {
-		e.note(channel, ev.Type, ev.Path)
 		last = ev.Cursor
+		if ev.Type == "" {
+			continue // a position only: the stores' streams moved on with nothing of the channel
+		}
+		e.note(channel, ev.Type, ev.Path)
 		l := pushLine{Type: ev.Type, Path: ev.Path, Op: ev.Op.AppendJSON(nil), Cursor: ev.Cursor}
 		if withTime {
 			l.Time = timeText(ev.Op.Date)
