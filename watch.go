@@ -101,9 +101,15 @@ func (s *subscriber) sendOp(ev OpEvent) {
 // store's stream with no op for it (a mark): an OpEvent with only Channel
 // and Cursor. A position still queued is replaced, not followed.
 func (s *subscriber) sendPosition() {
+	s.mu.Lock()
+	wants := s.positions && s.hold == "" && !s.done
+	s.mu.Unlock()
+	if !wants {
+		return // no cursor to make
+	}
 	cursor := s.c.cursorOf(s.channel)
 	s.mu.Lock()
-	if !s.positions || s.hold != "" || cursor == s.last || s.done {
+	if s.hold != "" || cursor == s.last || s.done {
 		s.mu.Unlock()
 		return
 	}

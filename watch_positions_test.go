@@ -2,6 +2,7 @@ package gigfs
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
@@ -47,14 +48,22 @@ func TestWatch_PositionsFollowMarks(t *testing.T) {
 	b := w.client(w.config())
 	const n = 4200 // the store's default stream keeps 8,192: a mark every 4,096 spared
 	var wg sync.WaitGroup
+	errs := make(chan error, 16)
 	for g := range 16 {
 		wg.Go(func() {
 			for i := g; i < n; i += 16 {
-				mustPush(t, b, "d", "counter", fmt.Sprintf("/p%d", g), "1")
+				if _, err := b.Push(ctx, "d", "counter", fmt.Sprintf("/p%d", g), json.RawMessage("1")); err != nil {
+					errs <- err // t.Fatal belongs to the test's goroutine
+					return
+				}
 			}
 		})
 	}
 	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
 	pos := <-withPos // none would come without marks followed
 	if pos.Type != "" || pos.Channel != "c" {
 		t.Fatalf("after the flood: %+v, want a position of channel c", pos)

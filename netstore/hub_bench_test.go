@@ -4,10 +4,9 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"syscall"
 	"testing"
-	"time"
 
+	"gigfs.io/gigfs/internal/cputime"
 	"gigfs.io/gigfs/oplog"
 )
 
@@ -49,12 +48,12 @@ func BenchmarkHub_PublishPastIdleReaders(b *testing.B) {
 			o := op(b, "a", 1, "1")
 			pub := []published{{"counter", "/c/x", []oplog.Op{o}}}
 			b.ResetTimer()
-			cpu0 := procCPU()
+			cpu0 := cputime.Used()
 			for range b.N {
 				h.expect(group)
 				h.publish(group, pub)
 			}
-			b.ReportMetric(float64(procCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(cputime.Used()-cpu0)/float64(b.N), "cpu-ns/op")
 			b.StopTimer()
 			cancel()
 			for range readers {
@@ -62,11 +61,4 @@ func BenchmarkHub_PublishPastIdleReaders(b *testing.B) {
 			}
 		})
 	}
-}
-
-// procCPU is the CPU time the process has used, user and system.
-func procCPU() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -213,11 +213,16 @@ func (c *Cursor) parkLocked() {
 // since the reader last read are then given at once, not with the next
 // event it wanted before.
 func (c *Cursor) rescan() {
-	h := c.h
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	c.h.mu.Lock()
+	defer c.h.mu.Unlock()
+	c.unparkLocked()
+}
+
+// unparkLocked takes the reader off the hub's list and wakes it, if it
+// waits. Called with c.h.mu held.
+func (c *Cursor) unparkLocked() {
 	if c.waiting {
-		h.unwait(c)
+		c.h.unwait(c)
 		c.woken()
 	}
 }
@@ -350,10 +355,7 @@ func (c *Cursor) Since(epoch string, seq uint64) error {
 	}
 	c.after = seq
 	c.sinces++
-	if c.waiting { // to read from there
-		h.unwait(c)
-		c.woken()
-	}
+	c.unparkLocked() // to read from there
 	return nil
 }
 
@@ -366,37 +368,23 @@ func (c *Cursor) Next(ctx context.Context) ([]byte, error) {
 	h := c.h
 	for {
 		h.mu.Lock()
-		after, spared := c.after, c.spared
+		before := c.placeLocked()
 		line, err := c.nextLocked()
 		if line == nil && err == nil {
 			c.parkLocked()
 		}
-		sinces := c.sinces
 		h.mu.Unlock()
 		switch {
 		case err != nil:
 			return nil, err
-		case line != nil && c.auth != nil:
-			if err := c.auth(ctx); err != nil {
-				h.mu.Lock()
-				if c.sinces == sinces { // not moved meanwhile (Since)
-					c.after, c.spared = after, spared // the event is still to be given
-				}
-				h.mu.Unlock()
-				return nil, err
-			}
-			return line, nil
 		case line != nil:
-			return line, nil
+			return line, c.authorize(ctx, before)
 		}
 		select {
 		case <-c.wake:
 		case <-ctx.Done():
 			h.mu.Lock()
-			if c.waiting {
-				h.unwait(c)
-				c.waiting = false
-			}
+			c.unparkLocked() // a wake left in the slot is dropped when it next waits
 			h.mu.Unlock()
 			return nil, ctx.Err()
 		}
@@ -443,50 +431,61 @@ func (c *Cursor) nextLocked() ([]byte, error) {
 // once for them all. A filtered reader is spared the events it does not
 // want, as with Next.
 func (c *Cursor) Ready(ctx context.Context, p []byte) (int, error) {
-	c.h.mu.Lock()
-	c.mu.Lock() // the filter, once for every event
-	n, k, spared := 0, uint64(0), c.spared
-	if !c.h.closed && c.after+1 >= c.h.first {
-		for i := c.after + 1 - c.h.first; i < uint64(len(c.h.events)); i++ {
-			ev := &c.h.events[i]
-			line := ev.line
-			if !c.wantsLocked(ev) {
-				if spared++; spared < c.h.markEvery() {
-					k++
-					continue
-				}
-				line = appendMark(nil, c.after+k+1, c.h.epoch)
-			}
-			if n+len(line) > len(p) {
-				break
-			}
-			n += copy(p[n:], line)
-			k++
-			spared = 0
+	h := c.h
+	h.mu.Lock()
+	before := c.placeLocked()
+	n := 0
+	for {
+		at := c.placeLocked()
+		line, err := c.nextLocked()
+		if err != nil || (line != nil && n+len(line) > len(p)) {
+			c.backLocked(at) // for the next read (or Next, for the error)
+			break
 		}
+		if line == nil {
+			break // the events spared up to the head stay passed
+		}
+		n += copy(p[n:], line)
 	}
-	sinces := c.sinces
-	c.mu.Unlock()
+	h.mu.Unlock()
 	if n == 0 {
-		// Only spared events, if any: passing them needs no auth.
-		c.after += k
-		c.spared = spared
-		c.h.mu.Unlock()
-		return 0, nil
+		return 0, nil // only spared events, if any: passing them needs no auth
 	}
-	c.h.mu.Unlock()
-	if c.auth != nil {
-		if err := c.auth(ctx); err != nil {
-			return 0, err
-		}
+	if err := c.authorize(ctx, before); err != nil {
+		return 0, err
 	}
-	c.h.mu.Lock()
-	if c.sinces == sinces { // not moved meanwhile (Since)
-		c.after += k
-		c.spared = spared
-	}
-	c.h.mu.Unlock()
 	return n, nil
+}
+
+// A place is where a cursor is: its position and marks count, and the
+// number of Since calls it has had.
+type place struct{ after, spared, sinces uint64 }
+
+// placeLocked is where the cursor is. Called with c.h.mu held.
+func (c *Cursor) placeLocked() place { return place{c.after, c.spared, c.sinces} }
+
+// backLocked puts the cursor back at p, unless a Since moved it since
+// (whatever seq it gave). Called with c.h.mu held.
+func (c *Cursor) backLocked(p place) {
+	if c.sinces == p.sinces {
+		c.after, c.spared = p.after, p.spared
+	}
+}
+
+// authorize checks the reader's auth, if any, for lines read with h.mu
+// unlocked after the cursor was at before; when it fails, the cursor goes
+// back there: the lines are still to be given.
+func (c *Cursor) authorize(ctx context.Context, before place) error {
+	if c.auth == nil {
+		return nil
+	}
+	err := c.auth(ctx)
+	if err != nil {
+		c.h.mu.Lock()
+		c.backLocked(before)
+		c.h.mu.Unlock()
+	}
+	return err
 }
 
 // Write takes the control lines written on the stream file (control):

@@ -79,7 +79,12 @@ func (c *Cursor) control(p []byte) error {
 	if err := c.check(lines); err != nil {
 		return err // none of the write's lines applied
 	}
-	wanted := false
+	wanted := false // a want applied: a waiting reader looks again (rescan)
+	defer func() {
+		if wanted {
+			c.rescan()
+		}
+	}()
 	for _, line := range lines {
 		cmd, arg, _ := strings.Cut(line, " ")
 		var err error
@@ -99,9 +104,6 @@ func (c *Cursor) control(p []byte) error {
 		if err != nil {
 			return err
 		}
-	}
-	if wanted {
-		c.rescan()
 	}
 	return nil
 }

@@ -8,9 +8,9 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
-	"time"
+
+	"gigfs.io/gigfs/internal/cputime"
 )
 
 // benchOps makes n ops from one origin with a typical small payload. Ops of
@@ -196,7 +196,7 @@ func BenchmarkColdRead(b *testing.B) {
 	b.ReportAllocs()
 	runtime.GC()
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Used()
 	for i := 0; i < b.N; i++ {
 		got, err := ParseLog(data)
 		if err != nil {
@@ -209,19 +209,8 @@ func BenchmarkColdRead(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)*100_000/b.Elapsed().Seconds(), "ops/s")
-	b.ReportMetric(cpuSince(cpu0).Seconds()*1000/float64(b.N), "cpu-ms/op")
+	b.ReportMetric((cputime.Used()-cpu0).Seconds()*1000/float64(b.N), "cpu-ms/op")
 }
-
-// cpuTime is the CPU time the process has used, user and system: on a
-// loaded machine it says more about a computation's cost than the wall
-// clock.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func cpuSince(t time.Duration) time.Duration { return cpuTime() - t }
 
 // BenchmarkAppendJSONLines is a store's encoding of a 100,000-op log as
 // JSON lines, what its first read (or stat) after a change costs.
@@ -233,9 +222,9 @@ func BenchmarkAppendJSONLines(b *testing.B) {
 	b.SetBytes(int64(len(l.AppendJSONLines(nil))))
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Used()
 	for i := 0; i < b.N; i++ {
 		l.AppendJSONLines(nil)
 	}
-	b.ReportMetric(cpuSince(cpu0).Seconds()*1000/float64(b.N), "cpu-ms/op")
+	b.ReportMetric((cputime.Used()-cpu0).Seconds()*1000/float64(b.N), "cpu-ms/op")
 }

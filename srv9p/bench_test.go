@@ -3,10 +3,10 @@ package srv9p_test
 import (
 	"context"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
+	"gigfs.io/gigfs/internal/cputime"
 	"gigfs.io/gigfs/srv9p"
 
 	"9fans.net/go/plan9"
@@ -56,7 +56,7 @@ func BenchmarkOpenClunk(b *testing.B) {
 func BenchmarkMux_ExchangeLines(b *testing.B) {
 	f := pushServer(b, func() *echoLines { return &echoLines{reads: new(atomic.Int64), named: true} })
 	line := []byte(`{"type":"counter","path":"/a","op":{"date":1,"sha":"x","payload":1}}` + "\n")
-	start := cpuTime()
+	start := cputime.Used()
 	for b.Loop() {
 		if _, err := f.ExchangeLines(context.Background(), line, 32<<10, 1); err != nil {
 			b.Fatal(err)
@@ -82,7 +82,7 @@ func BenchmarkMux_ExchangeLines16(b *testing.B) {
 	}
 	line := []byte(`{"type":"counter","path":"/a","op":{"date":1,"sha":"x","payload":1}}` + "\n")
 	b.SetParallelism(16)
-	start := cpuTime()
+	start := cputime.Used()
 	b.RunParallel(func(pb *testing.PB) {
 		g := <-files
 		defer func() { files <- g }()
@@ -96,14 +96,7 @@ func BenchmarkMux_ExchangeLines16(b *testing.B) {
 	reportCPU(b, start)
 }
 
-// cpuTime is the process's user and system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // reportCPU reports the CPU time since start per op, in µs.
 func reportCPU(b *testing.B, start time.Duration) {
-	b.ReportMetric(float64((cpuTime()-start).Microseconds())/float64(b.N), "cpu-µs/op")
+	b.ReportMetric(float64((cputime.Used()-start).Microseconds())/float64(b.N), "cpu-µs/op")
 }

@@ -33,11 +33,11 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	gigfs "gigfs.io/gigfs"
 	"gigfs.io/gigfs/internal/cluster"
+	"gigfs.io/gigfs/internal/cputime"
 	"gigfs.io/gigfs/netstore"
 	"gigfs.io/gigfs/oplog"
 )
@@ -385,13 +385,6 @@ func quiet(string, ...any) {}
 // better than the wall clock.
 var coldCPU = make(map[int][]float64)
 
-// cpuTime is the CPU time the process has used, user and system.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 func startEnv(ctx context.Context, dir string) (*env, error) {
 	cl, err := cluster.Start(dir, 1, quiet)
 	if err != nil {
@@ -465,7 +458,7 @@ func (e *env) pushes(ctx context.Context, clients, inflight int, oneplace bool, 
 	errs := make(chan error, len(ws))
 	svc := e.cl.Stores[0].Service()
 	syncs0 := svc.Syncs()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Used()
 	start := time.Now()
 	for _, w := range ws {
 		wg.Add(1)
@@ -481,7 +474,7 @@ func (e *env) pushes(ctx context.Context, clients, inflight int, oneplace bool, 
 	}
 	wg.Wait()
 	el := time.Since(start)
-	cpu := cpuTime() - cpu0
+	cpu := cputime.Used() - cpu0
 	close(errs)
 	if err := <-errs; err != nil {
 		return 0, err
@@ -541,11 +534,11 @@ func (e *env) coldGet(ctx context.Context, n int) (float64, error) {
 	// collected before, not during, the read timed (apart, the client
 	// would not see the store's garbage at all).
 	runtime.GC()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Used()
 	start := time.Now()
 	v, err := c.Get(ctx, channel, "counter", p)
 	el := time.Since(start)
-	cpu := cpuTime() - cpu0
+	cpu := cputime.Used() - cpu0
 	if err != nil {
 		return 0, err
 	}

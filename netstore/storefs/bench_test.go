@@ -6,10 +6,10 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
+	"gigfs.io/gigfs/internal/cputime"
 	"gigfs.io/gigfs/netstore"
 	"gigfs.io/gigfs/netstore/remote"
 	"gigfs.io/gigfs/oplog"
@@ -110,7 +110,7 @@ func BenchmarkStreamFanout(b *testing.B) {
 		readers[i] = sr
 	}
 	var wg sync.WaitGroup
-	cpu0 := cpuTime(b)
+	cpu0 := cputime.Used()
 	b.ResetTimer()
 	for c := 0; c < conns; c++ {
 		wg.Add(2)
@@ -135,7 +135,7 @@ func BenchmarkStreamFanout(b *testing.B) {
 	wg.Wait()
 	b.StopTimer()
 	ops := float64(conns * perWriter)
-	b.ReportMetric(float64((cpuTime(b)-cpu0).Microseconds())/ops, "cpu-µs/op")
+	b.ReportMetric(float64((cputime.Used()-cpu0).Microseconds())/ops, "cpu-µs/op")
 }
 
 // dialRemotes dials n connections to the store, closed when the
@@ -165,13 +165,4 @@ func pushOps(b *testing.B, r *remote.Remote, origin, path string, more func(seq 
 			return
 		}
 	}
-}
-
-// cpuTime is the CPU time the process has used, user and system.
-func cpuTime(tb testing.TB) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		tb.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
