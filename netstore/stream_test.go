@@ -326,3 +326,24 @@ func TestCursor_WantWakesForAnEventSleptThrough(t *testing.T) {
 		t.Fatalf("woken, it reads %q, %v: want the event of /c/q9", line, err)
 	}
 }
+
+// A reader that fell behind what the stream keeps is told so by Next, not
+// passed to the head by a Ready that found nothing to copy.
+func TestCursor_ReadyLeavesTooOldToNext(t *testing.T) {
+	h := newHub("e", 2)
+	group := groupTicket(t)
+	c := newCursor(h, nil, "u", 10, t.Logf)
+	for s := uint64(1); s <= 5; s++ {
+		h.expect(group)
+		h.publish(group, []published{{"counter", "/c/x", []oplog.Op{op(t, "a", s, "1")}}})
+	}
+	if n, err := c.Ready(context.Background(), make([]byte, 4096)); n != 0 || err != nil {
+		t.Fatalf("Ready behind the kept events: %d bytes, %v; want none", n, err)
+	}
+	h.mu.Lock()
+	_, err := c.nextLocked() // what Next reads first
+	h.mu.Unlock()
+	if !errors.Is(err, ErrStreamTooOld) {
+		t.Fatalf("Next after it: %v, want ErrStreamTooOld", err)
+	}
+}
